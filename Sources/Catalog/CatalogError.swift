@@ -1,0 +1,34 @@
+import GRDB
+
+/// Catalog failures a caller can act on. Anything else is a bug or a broken
+/// database file and surfaces as the underlying error.
+public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A row with the same unique value exists (a name taken twice).
+    case conflict(String)
+    /// No row with that id.
+    case notFound(String)
+    /// The change would break a rule the catalog keeps (the last admin, a
+    /// repository that still holds backups).
+    case refused(String)
+
+    public var description: String {
+        switch self {
+        case .conflict(let message), .notFound(let message), .refused(let message): message
+        }
+    }
+}
+
+extension DatabaseError {
+    var isUniqueViolation: Bool {
+        resultCode == .SQLITE_CONSTRAINT && extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+    }
+}
+
+/// Runs a write and turns a UNIQUE violation into `.conflict(message)`.
+func mapUniqueViolation<T>(_ message: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as DatabaseError where error.isUniqueViolation {
+        throw CatalogError.conflict(message())
+    }
+}

@@ -1,0 +1,221 @@
+import GRDB
+
+/// The catalog schema, one migration per version. A migration, once released,
+/// never changes: later issues add new ones.
+enum CatalogMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-foundation", migrate: createFoundationSchema)
+        return migrator
+    }
+
+    private static func createFoundationSchema(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE users (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+                created_at DATETIME NOT NULL,
+                updated_at DATETIME NOT NULL
+            );
+
+            -- Tokens are stored only as SHA-256 hashes: a copy of the database
+            -- gives no usable token.
+            CREATE TABLE api_tokens (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at DATETIME NOT NULL,
+                expires_at DATETIME NOT NULL,
+                revoked_at DATETIME
+            );
+            CREATE INDEX api_tokens_user ON api_tokens(user_id);
+
+            CREATE TABLE vmware_credentials (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                vcenter_host TEXT NOT NULL,
+                vcenter_port INTEGER NOT NULL DEFAULT 443,
+                username TEXT NOT NULL,
+                password_encrypted BLOB NOT NULL,
+                datacenter TEXT,
+                thumbprint TEXT,
+                insecure BOOLEAN NOT NULL DEFAULT 0,
+                transport TEXT NOT NULL DEFAULT 'https' CHECK (transport IN ('vddk', 'https', 'ssh')),
+                created_at DATETIME NOT NULL,
+                updated_at DATETIME NOT NULL
+            );
+
+            CREATE TABLE repositories (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                type TEXT NOT NULL CHECK (type IN ('local', 'nfs', 'cifs')),
+                path TEXT NOT NULL UNIQUE,
+                repository_uuid TEXT NOT NULL,
+                nfs_server TEXT,
+                nfs_export TEXT,
+                cifs_share TEXT,
+                username TEXT,
+                password_encrypted BLOB,
+                mount_options TEXT,
+                enabled BOOLEAN NOT NULL DEFAULT 1,
+                immutable BOOLEAN NOT NULL DEFAULT 0,
+                created_at DATETIME NOT NULL
+            );
+
+            CREATE TABLE vm_contexts (
+                context_id TEXT PRIMARY KEY,
+                vm_name TEXT NOT NULL UNIQUE,
+                source_type TEXT NOT NULL CHECK (source_type IN ('vmware', 'qemu_image')),
+                source_json TEXT,
+                vm_path TEXT,
+                vcenter_host TEXT,
+                datacenter TEXT,
+                moref TEXT,
+                instance_uuid TEXT,
+                current_status TEXT NOT NULL DEFAULT 'ready',
+                cpu_count INTEGER,
+                memory_mb INTEGER,
+                os_type TEXT,
+                power_state TEXT,
+                credential_id INTEGER REFERENCES vmware_credentials(id) ON DELETE SET NULL,
+                last_backup_at DATETIME,
+                created_at DATETIME NOT NULL,
+                updated_at DATETIME NOT NULL
+            );
+
+            CREATE TABLE vm_disks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                context_id TEXT NOT NULL REFERENCES vm_contexts(context_id) ON DELETE CASCADE,
+                disk_index INTEGER NOT NULL,
+                vmware_disk_key INTEGER,
+                label TEXT NOT NULL,
+                capacity_bytes INTEGER NOT NULL,
+                datastore TEXT,
+                path TEXT NOT NULL,
+                UNIQUE (context_id, disk_index)
+            );
+
+            -- One row per VM and repository: the chain a VM has in that repository.
+            CREATE TABLE vm_backup_contexts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                context_id TEXT NOT NULL REFERENCES vm_contexts(context_id) ON DELETE CASCADE,
+                repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE RESTRICT,
+                vm_key TEXT NOT NULL,
+                last_backup_id TEXT,
+                created_at DATETIME NOT NULL,
+                UNIQUE (context_id, repository_id)
+            );
+
+            CREATE TABLE backup_jobs (
+                backup_id TEXT PRIMARY KEY,
+                vm_backup_context_id INTEGER NOT NULL REFERENCES vm_backup_contexts(id) ON DELETE RESTRICT,
+                repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE RESTRICT,
+                vm_name TEXT NOT NULL,
+                backup_type TEXT NOT NULL CHECK (backup_type IN ('full', 'incremental')),
+                status TEXT NOT NULL CHECK (status IN ('started', 'in_progress', 'completed', 'failed', 'cancelled')),
+                parent_backup_id TEXT REFERENCES backup_jobs(backup_id) ON DELETE RESTRICT,
+                current_phase TEXT,
+                bytes_transferred INTEGER NOT NULL DEFAULT 0,
+                total_bytes INTEGER NOT NULL DEFAULT 0,
+                error_message TEXT,
+                note TEXT,
+                performance_metrics TEXT,
+                created_at DATETIME NOT NULL,
+                started_at DATETIME,
+                completed_at DATETIME
+            );
+            CREATE INDEX backup_jobs_repository ON backup_jobs(repository_id);
+            CREATE INDEX backup_jobs_vm ON backup_jobs(vm_name, created_at);
+            CREATE INDEX backup_jobs_status ON backup_jobs(status);
+
+            CREATE TABLE backup_disks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                backup_id TEXT NOT NULL REFERENCES backup_jobs(backup_id) ON DELETE CASCADE,
+                disk_index INTEGER NOT NULL,
+                vmware_disk_key INTEGER,
+                capacity_bytes INTEGER NOT NULL,
+                qcow2_path TEXT NOT NULL,
+                status TEXT NOT NULL,
+                bytes_transferred INTEGER NOT NULL DEFAULT 0,
+                checkpoint TEXT,
+                UNIQUE (backup_id, disk_index)
+            );
+
+            -- Deleting a backup removes its restore sessions with it.
+            CREATE TABLE restore_mounts (
+                mount_id TEXT PRIMARY KEY,
+                backup_id TEXT NOT NULL REFERENCES backup_jobs(backup_id) ON DELETE CASCADE,
+                backup_disk_id INTEGER NOT NULL REFERENCES backup_disks(id) ON DELETE CASCADE,
+                disk_index INTEGER NOT NULL,
+                filesystem_type TEXT,
+                status TEXT NOT NULL,
+                created_at DATETIME NOT NULL,
+                last_used_at DATETIME NOT NULL,
+                expires_at DATETIME NOT NULL
+            );
+
+            -- Snapshots of any job's progress (backup, restore, verify, …),
+            -- rolled up into the job when it ends.
+            CREATE TABLE job_telemetry_snapshots (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                job_id TEXT NOT NULL,
+                timestamp DATETIME NOT NULL,
+                bytes_transferred INTEGER NOT NULL,
+                speed_bps INTEGER NOT NULL,
+                progress_percent REAL NOT NULL,
+                phase TEXT NOT NULL
+            );
+            CREATE INDEX job_telemetry_snapshots_job ON job_telemetry_snapshots(job_id, timestamp);
+
+            CREATE TABLE protection_groups (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                description TEXT,
+                created_at DATETIME NOT NULL,
+                updated_at DATETIME NOT NULL
+            );
+
+            CREATE TABLE protection_group_members (
+                group_id INTEGER NOT NULL REFERENCES protection_groups(id) ON DELETE CASCADE,
+                context_id TEXT NOT NULL REFERENCES vm_contexts(context_id) ON DELETE CASCADE,
+                PRIMARY KEY (group_id, context_id)
+            );
+
+            CREATE TABLE protection_flows (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                target_type TEXT NOT NULL CHECK (target_type IN ('vm', 'group')),
+                target_id TEXT NOT NULL,
+                repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE RESTRICT,
+                schedule TEXT NOT NULL,
+                backup_type TEXT NOT NULL CHECK (backup_type IN ('full', 'incremental')),
+                full_every INTEGER,
+                retention_json TEXT NOT NULL DEFAULT '{}',
+                enabled BOOLEAN NOT NULL DEFAULT 1,
+                next_run_at DATETIME,
+                last_run_at DATETIME,
+                created_at DATETIME NOT NULL,
+                updated_at DATETIME NOT NULL
+            );
+
+            CREATE TABLE flow_executions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                flow_id INTEGER NOT NULL REFERENCES protection_flows(id) ON DELETE CASCADE,
+                status TEXT NOT NULL,
+                started_at DATETIME NOT NULL,
+                completed_at DATETIME
+            );
+
+            CREATE TABLE flow_execution_vms (
+                execution_id INTEGER NOT NULL REFERENCES flow_executions(id) ON DELETE CASCADE,
+                vm_name TEXT NOT NULL,
+                backup_id TEXT REFERENCES backup_jobs(backup_id) ON DELETE SET NULL,
+                status TEXT NOT NULL,
+                error_message TEXT,
+                PRIMARY KEY (execution_id, vm_name)
+            );
+            """)
+    }
+}

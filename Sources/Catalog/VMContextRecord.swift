@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+
+/// A protected (or discovered) VM: where it comes from and what it looks like.
+public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "vm_contexts"
+
+    public var contextId: String
+    public var vmName: String
+    /// `vmware` or `qemu_image`.
+    public var sourceType: String
+    /// Source-specific details (disk image paths, moref, …) as JSON.
+    public var sourceJson: String?
+    public var vmPath: String?
+    public var vcenterHost: String?
+    public var datacenter: String?
+    public var moref: String?
+    public var instanceUuid: String?
+    public var currentStatus: String
+    public var cpuCount: Int?
+    public var memoryMb: Int?
+    public var osType: String?
+    public var powerState: String?
+    public var credentialId: Int64?
+    public var lastBackupAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(contextId: String, vmName: String, sourceType: String, now: Date = Date()) {
+        self.contextId = contextId
+        self.vmName = vmName
+        self.sourceType = sourceType
+        self.currentStatus = "ready"
+        self.createdAt = now
+        self.updatedAt = now
+    }
+}
+
+public struct VMDiskRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "vm_disks"
+
+    public var id: Int64?
+    public var contextId: String
+    public var diskIndex: Int
+    public var vmwareDiskKey: Int?
+    public var label: String
+    public var capacityBytes: Int64
+    public var datastore: String?
+    public var path: String
+
+    public init(contextId: String, diskIndex: Int, label: String, capacityBytes: Int64, path: String) {
+        self.contextId = contextId
+        self.diskIndex = diskIndex
+        self.label = label
+        self.capacityBytes = capacityBytes
+        self.path = path
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+extension CatalogDatabase {
+    public func vmContexts() async throws -> [VMContextRecord] {
+        try await pool.read { db in try VMContextRecord.order(Column("vm_name")).fetchAll(db) }
+    }
+
+    public func vmContext(named name: String) async throws -> VMContextRecord? {
+        try await pool.read { db in try VMContextRecord.filter(Column("vm_name") == name).fetchOne(db) }
+    }
+
+    public func disks(ofContext contextID: String) async throws -> [VMDiskRecord] {
+        try await pool.read { db in
+            try VMDiskRecord.filter(Column("context_id") == contextID).order(Column("disk_index")).fetchAll(db)
+        }
+    }
+
+    /// Inserts a VM context with its disks in one transaction: either all of
+    /// it is recorded or nothing is.
+    public func insertVMContext(_ context: VMContextRecord, disks: [VMDiskRecord]) async throws {
+        try await pool.write { db in
+            var context = context
+            try mapUniqueViolation("a VM named \(context.vmName) already exists") {
+                try context.insert(db)
+            }
+            for var disk in disks {
+                try disk.insert(db)
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Catalog
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Repository
+
+/// An error the API answers with: a status that fits and a message a user
+/// can act on, as `{"error": "…"}`.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+    }
+
+    public static func badRequest(_ message: String) -> APIError { .init(.badRequest, message) }
+    public static func notFound(_ message: String) -> APIError { .init(.notFound, message) }
+    public static func conflict(_ message: String) -> APIError { .init(.conflict, message) }
+    public static func unprocessable(_ message: String) -> APIError { .init(.unprocessableContent, message) }
+    public static func unauthorized(_ message: String) -> APIError {
+        .init(.unauthorized, message, headers: [.wwwAuthenticate: "Bearer"])
+    }
+    public static func forbidden(_ message: String) -> APIError { .init(.forbidden, message) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        let body = (try? JSONEncoder().encode(["error": message])) ?? Data(#"{"error":"error"}"#.utf8)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension APIError {
+    /// The API's reading of errors from the layers below.
+    init(_ error: CatalogError) {
+        switch error {
+        case .conflict(let message): self = .conflict(message)
+        case .notFound(let message): self = .notFound(message)
+        case .refused(let message): self = .conflict(message)
+        }
+    }
+
+    init(_ error: RepositoryError) {
+        switch error {
+        case .invalidPath, .notWritable, .overlapsRepository, .foreignRepository:
+            self = .unprocessable(error.description)
+        case .mountFailed, .unmountFailed:
+            self = .init(.badGateway, error.description)
+        case .io:
+            self = .init(.internalServerError, error.description)
+        }
+    }
+}

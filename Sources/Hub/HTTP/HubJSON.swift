@@ -1,0 +1,102 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SendenseCore
+
+/// The API's JSON: snake_case keys, ISO 8601 UTC timestamps with whole seconds.
+enum HubJSON {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Request bodies name their keys explicitly (CodingKeys), so error
+    /// messages quote the field names the client sent.
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an ISO 8601 timestamp such as 2025-10-08T19:24:31Z")
+            }
+            return date
+        }
+        return decoder
+    }()
+}
+
+extension Request {
+    /// Reads and decodes a JSON body of at most `limit` bytes. Every failure
+    /// is a 4xx with a message naming the field at fault.
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.contentTooLarge, "request body is \(length) bytes; the limit is \(limit)")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, "request body is larger than the limit of \(limit) bytes")
+        }
+        if buffer.readableBytes == 0 { throw APIError.badRequest("request body is empty; expected a JSON object") }
+        do {
+            return try HubJSON.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.badRequest(Self.describe(error))
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.badRequest("request body is not valid: \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ path: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
+            let keys = path + (last.map { [$0] } ?? [])
+            return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing field '\(field(context.codingPath, key))'"
+        case .valueNotFound(_, let context):
+            return "field '\(field(context.codingPath))' must not be null"
+        case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return "request body must be a JSON object" }
+            return "field '\(field(context.codingPath))' must be \(describe(type))"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "request body is not valid JSON" }
+            return "field '\(field(context.codingPath))' is not valid: \(context.debugDescription)"
+        @unknown default:
+            return "request body is not valid"
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type, is Int32.Type, is UInt8.Type: "a whole number"
+        case is Double.Type: "a number"
+        default: "of type \(type)"
+        }
+    }
+}
+
+extension Parameters {
+    /// A numeric id from the path, or 400 saying what was wrong.
+    func requireID(_ name: String) throws -> Int64 {
+        guard let text = self.get(name) else { throw APIError.badRequest("missing \(name) in path") }
+        guard let value = Int64(text), value > 0 else {
+            throw APIError.badRequest("\(name) must be a positive whole number, got '\(text)'")
+        }
+        return value
+    }
+}

@@ -1,0 +1,81 @@
+import HTTPTypes
+import Hummingbird
+import SendenseCore
+import Synchronization
+
+/// Who may call a route.
+public enum RouteAccess: Sendable, Hashable {
+    /// No token needed (`GET /health`, `POST /auth/login`).
+    case anonymous
+    /// A valid token of a user with at least this role.
+    case role(UserRole)
+}
+
+/// A served route as the OpenAPI document names it: `/api/v1/users/{id}`.
+public struct ServedRoute: Sendable, Hashable {
+    public var method: HTTPRequest.Method
+    public var path: String
+    public var access: RouteAccess
+}
+
+/// Every route the hub serves, recorded as it is registered. It lets the
+/// error middleware tell "wrong method" (405) from "no such path" (404) and
+/// lets a test hold the OpenAPI document to what is really served.
+public final class RouteRegistry: Sendable {
+    private let served = Mutex<[ServedRoute]>([])
+
+    public init() {}
+
+    public var routes: [ServedRoute] { served.withLock { $0 } }
+
+    func record(_ route: ServedRoute) { served.withLock { $0.append(route) } }
+
+    /// Methods served for a concrete request path, empty when none matches.
+    func methods(matching path: String) -> [HTTPRequest.Method] {
+        let parts = Self.segments(path)
+        return routes.filter { route in
+            let template = Self.segments(route.path)
+            guard template.count == parts.count else { return false }
+            return zip(template, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }.map(\.method)
+    }
+
+    static func segments(_ path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: true)
+    }
+}
+
+/// Registers routes on the router with their access rule enforced before the
+/// handler runs: a route cannot be added without saying who may call it.
+struct RouteTable {
+    let router: Router<HubContext>
+    let registry: RouteRegistry
+    let authenticator: Authenticator
+    /// Prefix for every path given to `add`, e.g. `/api/v1`.
+    var prefix: String
+
+    func add<Output: ResponseGenerator>(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        _ access: RouteAccess,
+        _ handler: @escaping @Sendable (Request, HubContext) async throws -> Output
+    ) {
+        let fullPath = prefix + path
+        registry.record(ServedRoute(method: method, path: fullPath, access: access))
+        let authenticator = self.authenticator
+        router.on(RouterPath(Self.hummingbirdPath(fullPath)), method: method) { request, context in
+            var context = context
+            if case .role(let required) = access {
+                context.user = try await authenticator.authenticate(request, requiring: required)
+            }
+            return try await handler(request, context)
+        }
+    }
+
+    /// `/users/{id}` → `/users/:id`.
+    static func hummingbirdPath(_ path: String) -> String {
+        RouteRegistry.segments(path).map { segment in
+            segment.hasPrefix("{") && segment.hasSuffix("}") ? ":" + segment.dropFirst().dropLast() : String(segment)
+        }.reduce("") { $0 + "/" + $1 }
+    }
+}

@@ -1,0 +1,117 @@
+import Catalog
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import SendenseCore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A hub ready to run: its HTTP application plus what callers and tests want
+/// to see of it.
+public struct Hub: Sendable {
+    public let application: Application<RouterResponder<HubContext>>
+    public let catalog: CatalogDatabase
+    public let registry: RouteRegistry
+    public let configuration: HubConfiguration
+    /// Set on the very first start: the admin account that was created.
+    public let initialAdminPassword: String?
+    public let initialAdminPasswordFile: String?
+
+    /// Opens (or creates) the data dir, the catalog and the default
+    /// repository, creates the first admin, and builds the HTTP application.
+    public static func build(configuration: HubConfiguration, logger: Logger) async throws -> Hub {
+        var configuration = configuration
+        configuration.dataDirectory = try prepareDataDirectory(configuration.dataDirectory)
+
+        let catalog = try CatalogDatabase(path: configuration.catalogPath)
+        let secrets = try SecretBox.loadOrCreate(at: configuration.secretKeyPath)
+        let hasher = PasswordHasher(cost: configuration.bcryptCost)
+        let admin = try await AdminBootstrap.ensureAdmin(catalog: catalog, hasher: hasher, configuration: configuration)
+        let repositories = RepositoryService(catalog: catalog, secrets: secrets, configuration: configuration, logger: logger)
+        await repositories.remountNetworkRepositories()
+        try await repositories.ensureDefault()
+
+        let registry = RouteRegistry()
+        let services = HubServices(
+            configuration: configuration, catalog: catalog, hasher: hasher,
+            loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories,
+            secrets: secrets, metrics: HubMetrics(), registry: registry, logger: logger)
+        let router = makeRouter(services)
+
+        let server: HTTPServerBuilder
+        if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        } else {
+            server = .http1()
+        }
+        let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
+        let started = configuration
+        let application = Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: "sendense"),
+            services: [CatalogCloser(catalog: catalog, logger: logger)],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? started.port
+                logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")
+            },
+            logger: logger)
+        return Hub(
+            application: application, catalog: catalog, registry: registry, configuration: configuration,
+            initialAdminPassword: admin?.generated == true ? admin?.password : nil,
+            initialAdminPasswordFile: admin?.passwordFile)
+    }
+
+    static func makeRouter(_ services: HubServices) -> Router<HubContext> {
+        let router = Router(context: HubContext.self)
+        router.add(middleware: ObservabilityMiddleware(metrics: services.metrics))
+        router.add(middleware: ErrorMiddleware(registry: services.registry))
+        let authenticator = Authenticator(catalog: services.catalog)
+        let api = RouteTable(router: router, registry: services.registry, authenticator: authenticator, prefix: "/api/v1")
+        let root = RouteTable(router: router, registry: services.registry, authenticator: authenticator, prefix: "")
+        HealthRoutes.register(api, services)
+        AuthRoutes.register(api, services)
+        UserRoutes.register(api, services)
+        RepositoryRoutes.register(api, services)
+        VMContextRoutes.register(api, services)
+        DocumentRoutes.register(api: api, root: root, services)
+        return router
+    }
+
+    /// Makes the data dir absolute and private (0700): it holds the catalog,
+    /// the secret key and the admin password.
+    static func prepareDataDirectory(_ path: String) throws -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let normalized = URL(fileURLWithPath: absolute).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: normalized, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        return normalized
+    }
+}
+
+/// Closes the catalog after the HTTP server has drained: services shut down
+/// in reverse order, and the server is started last, so it stops first.
+struct CatalogCloser: Service {
+    let catalog: CatalogDatabase
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        do {
+            try catalog.close()
+            logger.info("catalog closed")
+        } catch {
+            logger.error("closing the catalog failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Everything the hub needs to start. The CLI fills it from flags and
+/// environment variables; tests fill it directly.
+public struct HubConfiguration: Sendable {
+    /// Holds the catalog, the secret key, the default repository and mount points.
+    public var dataDirectory: String
+    public var bindAddress: String
+    public var port: Int
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    /// How long a login token lives unless the login asks for less.
+    public var tokenLifetime: TimeInterval
+    /// The longest lifetime a login may ask for (for scrapers and scripts).
+    public var maxTokenLifetime: TimeInterval
+    /// Largest request body accepted; larger ones answer 413.
+    public var maxBodyBytes: Int
+    /// bcrypt work factor for stored passwords (tests lower it to stay fast).
+    public var bcryptCost: UInt8
+    /// The first admin's password; a random one is generated when nil.
+    public var initialAdminPassword: String?
+    public var loginLimits: LoginLimits
+    /// Seconds a `mount` / `umount` of a network repository may take.
+    public var mountTimeoutSeconds: Int
+    /// Create `<data-dir>/repository` as repository "local" when none exists.
+    public var createDefaultRepository: Bool
+
+    public init(
+        dataDirectory: String,
+        bindAddress: String = "0.0.0.0",
+        port: Int = 8082,
+        tlsCertificatePath: String? = nil,
+        tlsKeyPath: String? = nil,
+        tokenLifetime: TimeInterval = 24 * 3600,
+        maxTokenLifetime: TimeInterval = 365 * 24 * 3600,
+        maxBodyBytes: Int = 1 << 20,
+        bcryptCost: UInt8 = 12,
+        initialAdminPassword: String? = nil,
+        loginLimits: LoginLimits = LoginLimits(),
+        mountTimeoutSeconds: Int = 30,
+        createDefaultRepository: Bool = true
+    ) {
+        self.dataDirectory = dataDirectory
+        self.bindAddress = bindAddress
+        self.port = port
+        self.tlsCertificatePath = tlsCertificatePath
+        self.tlsKeyPath = tlsKeyPath
+        self.tokenLifetime = tokenLifetime
+        self.maxTokenLifetime = maxTokenLifetime
+        self.maxBodyBytes = maxBodyBytes
+        self.bcryptCost = bcryptCost
+        self.initialAdminPassword = initialAdminPassword
+        self.loginLimits = loginLimits
+        self.mountTimeoutSeconds = mountTimeoutSeconds
+        self.createDefaultRepository = createDefaultRepository
+    }
+
+    var catalogPath: String { dataDirectory + "/catalog.sqlite" }
+    var secretKeyPath: String { dataDirectory + "/secret.key" }
+    var adminPasswordPath: String { dataDirectory + "/admin-password" }
+    var defaultRepositoryPath: String { dataDirectory + "/repository" }
+    var mountsDirectory: String { dataDirectory + "/mounts" }
+}
+
+/// Failed logins allowed within `window` before further attempts are refused
+/// with 429, counted per user name and per client address.
+public struct LoginLimits: Sendable {
+    public var maxFailuresPerUser: Int
+    public var maxFailuresPerAddress: Int
+    public var window: TimeInterval
+
+    public init(maxFailuresPerUser: Int = 5, maxFailuresPerAddress: Int = 20, window: TimeInterval = 300) {
+        self.maxFailuresPerUser = maxFailuresPerUser
+        self.maxFailuresPerAddress = maxFailuresPerAddress
+        self.window = window
+    }
+}

@@ -1,0 +1,17 @@
+import Catalog
+import Logging
+
+/// What route handlers share: built once at start, immutable afterwards.
+struct HubServices: Sendable {
+    let configuration: HubConfiguration
+    let catalog: CatalogDatabase
+    let hasher: PasswordHasher
+    let loginLimiter: LoginRateLimiter
+    let repositories: RepositoryService
+    let secrets: SecretBox
+    let metrics: HubMetrics
+    let registry: RouteRegistry
+    let logger: Logger
+
+    var maxBody: Int { configuration.maxBodyBytes }
+}

@@ -1,0 +1,82 @@
+import Catalog
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SendenseCore
+
+struct LoginRequest: Decodable {
+    var username: String
+    var password: String
+    /// Optional shorter (or, up to the hub's maximum, longer) lifetime,
+    /// for scripts and Prometheus scrapers.
+    var expiresInSeconds: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case username, password
+        case expiresInSeconds = "expires_in_seconds"
+    }
+}
+
+struct LoginResponse: ResponseEncodable {
+    var token: String
+    var expiresAt: Date
+    var username: String
+    var role: UserRole
+}
+
+struct CurrentUserResponse: ResponseEncodable {
+    var id: Int64
+    var username: String
+    var role: UserRole
+}
+
+enum AuthRoutes {
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        table.add(.post, "/auth/login", .anonymous) { request, context -> LoginResponse in
+            let login = try await request.decodeJSON(LoginRequest.self, limit: services.maxBody)
+            return try await Self.login(login, address: context.clientAddress, services)
+        }
+        table.add(.post, "/auth/logout", .role(.viewer)) { _, context -> HTTPResponse.Status in
+            if let user = context.user { try await services.catalog.revokeToken(hash: user.tokenHash) }
+            return .noContent
+        }
+        table.add(.get, "/auth/me", .role(.viewer)) { _, context -> CurrentUserResponse in
+            guard let user = context.user else { throw APIError.unauthorized("not logged in") }
+            return CurrentUserResponse(id: user.id, username: user.username, role: user.role)
+        }
+    }
+
+    static func login(_ login: LoginRequest, address: String, _ services: HubServices) async throws -> LoginResponse {
+        if let wait = await services.loginLimiter.retryAfter(user: login.username, address: address) {
+            throw APIError(.tooManyRequests, "too many failed logins; try again in \(wait) s",
+                           headers: [.retryAfter: String(wait)])
+        }
+        var lifetime = services.configuration.tokenLifetime
+        if let asked = login.expiresInSeconds {
+            guard asked >= 60, Double(asked) <= services.configuration.maxTokenLifetime else {
+                throw APIError.badRequest("expires_in_seconds must be between 60 and \(Int(services.configuration.maxTokenLifetime))")
+            }
+            lifetime = TimeInterval(asked)
+        }
+        let user = try await services.catalog.user(named: login.username)
+        let valid: Bool
+        if let user {
+            valid = try await services.hasher.verify(login.password, against: user.passwordHash)
+        } else {
+            try await services.hasher.burnTime(login.password)
+            valid = false
+        }
+        guard valid, let user, let userID = user.id else {
+            await services.loginLimiter.recordFailure(user: login.username, address: address)
+            services.logger.notice("failed login", metadata: ["username": "\(login.username)", "address": "\(address)"])
+            throw APIError.unauthorized("wrong username or password")
+        }
+        await services.loginLimiter.recordSuccess(user: login.username)
+        let token = TokenCodec.newToken()
+        let now = Date()
+        let expires = now.addingTimeInterval(lifetime)
+        try await services.catalog.insertToken(APITokenRecord(
+            userId: userID, tokenHash: TokenCodec.hash(token), createdAt: now, expiresAt: expires))
+        return LoginResponse(token: token, expiresAt: expires, username: user.username, role: user.role)
+    }
+}

@@ -1,0 +1,123 @@
+import Catalog
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Repository
+import SendenseCore
+
+struct NewRepositoryRequest: Decodable {
+    var name: String
+    var type: RepositoryKind
+    var path: String?
+    var nfsServer: String?
+    var nfsExport: String?
+    var cifsShare: String?
+    var username: String?
+    var password: String?
+    var mountOptions: String?
+    var immutable: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case name, type, path, username, password, immutable
+        case nfsServer = "nfs_server"
+        case nfsExport = "nfs_export"
+        case cifsShare = "cifs_share"
+        case mountOptions = "mount_options"
+    }
+}
+
+struct RepositoryResponse: ResponseEncodable {
+    var id: String
+    var name: String
+    var type: RepositoryKind
+    var path: String
+    var enabled: Bool
+    var immutable: Bool
+    var status: String
+    var statusMessage: String?
+    var totalBytes: Int64
+    var usedBytes: Int64
+    var availableBytes: Int64
+    var backupCount: Int
+    var repositoryUuid: String
+    var nfsServer: String?
+    var nfsExport: String?
+    var cifsShare: String?
+    var username: String?
+    var mountOptions: String?
+    var createdAt: Date
+    var checkedAt: Date
+
+    /// Capacity is read from statvfs on every call: cheap, and never stale.
+    init(_ record: RepositoryRecord, backupCount: Int) {
+        let health = RepositoryService.health(of: record)
+        id = String(record.id ?? 0)
+        name = record.name
+        type = record.type
+        path = record.path
+        enabled = record.enabled
+        immutable = record.immutable
+        status = health.online ? "online" : "offline"
+        statusMessage = health.message
+        totalBytes = health.capacity?.totalBytes ?? 0
+        usedBytes = health.capacity?.usedBytes ?? 0
+        availableBytes = health.capacity?.availableBytes ?? 0
+        self.backupCount = backupCount
+        repositoryUuid = record.repositoryUuid
+        nfsServer = record.nfsServer
+        nfsExport = record.nfsExport
+        cifsShare = record.cifsShare
+        username = record.username
+        mountOptions = record.mountOptions
+        createdAt = record.createdAt
+        checkedAt = Date()
+    }
+}
+
+struct RepositoryListResponse: ResponseEncodable {
+    var repositories: [RepositoryResponse]
+    var count: Int
+}
+
+enum RepositoryRoutes {
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        let catalog = services.catalog
+        table.add(.get, "/repositories", .role(.viewer)) { _, _ -> RepositoryListResponse in
+            let counts = try await catalog.backupCounts()
+            let list = try await catalog.repositories().map { RepositoryResponse($0, backupCount: counts[$0.id ?? 0] ?? 0) }
+            return RepositoryListResponse(repositories: list, count: list.count)
+        }
+        table.add(.post, "/repositories", .role(.admin)) { request, _ -> EditedResponse<RepositoryResponse> in
+            let body = try await request.decodeJSON(NewRepositoryRequest.self, limit: services.maxBody)
+            do {
+                let record = try await services.repositories.create(NewRepository(
+                    name: body.name, type: body.type, path: body.path, nfsServer: body.nfsServer,
+                    nfsExport: body.nfsExport, cifsShare: body.cifsShare, username: body.username,
+                    password: body.password, mountOptions: body.mountOptions, immutable: body.immutable ?? false))
+                return EditedResponse(status: .created, response: RepositoryResponse(record, backupCount: 0))
+            } catch let error as RepositoryError {
+                throw APIError(error)
+            } catch let error as CatalogError {
+                throw APIError(error)
+            }
+        }
+        let show: @Sendable (Request, HubContext) async throws -> RepositoryResponse = { _, context in
+            let id = try context.parameters.requireID("id")
+            guard let record = try await catalog.repository(id: id) else {
+                throw APIError.notFound("repository not found: id=\(id)")
+            }
+            return RepositoryResponse(record, backupCount: try await catalog.backupCounts()[id] ?? 0)
+        }
+        table.add(.get, "/repositories/{id}", .role(.viewer), show)
+        table.add(.get, "/repositories/{id}/storage", .role(.viewer), show)
+        table.add(.delete, "/repositories/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in
+            let id = try context.parameters.requireID("id")
+            do {
+                try await services.repositories.delete(id: id)
+            } catch let error as CatalogError {
+                throw APIError(error)
+            }
+            return .noContent
+        }
+    }
+}

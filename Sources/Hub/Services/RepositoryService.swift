@@ -1,0 +1,207 @@
+import Catalog
+import Foundation
+import Logging
+import Repository
+import SendenseCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a client asks for when adding a repository.
+struct NewRepository: Sendable {
+    var name: String
+    var type: RepositoryKind
+    var path: String?
+    var nfsServer: String?
+    var nfsExport: String?
+    var cifsShare: String?
+    var username: String?
+    var password: String?
+    var mountOptions: String?
+    var immutable: Bool
+}
+
+/// Whether a repository can be used right now, and how full it is.
+struct RepositoryHealth: Sendable {
+    var online: Bool
+    var message: String?
+    var capacity: StorageCapacity?
+}
+
+/// Creates, checks and removes repositories. An actor, so two requests can
+/// never both pass the "no overlapping repository" check and then both write.
+actor RepositoryService {
+    let catalog: CatalogDatabase
+    let secrets: SecretBox
+    let configuration: HubConfiguration
+    let mounter: ShareMounter
+    let logger: Logger
+
+    init(catalog: CatalogDatabase, secrets: SecretBox, configuration: HubConfiguration, logger: Logger) {
+        self.catalog = catalog
+        self.secrets = secrets
+        self.configuration = configuration
+        self.mounter = ShareMounter(timeoutSeconds: configuration.mountTimeoutSeconds)
+        self.logger = logger
+    }
+
+    func create(_ request: NewRepository) async throws -> RepositoryRecord {
+        if let problem = NameRules.problem(with: request.name, field: "name") { throw APIError.badRequest(problem) }
+        let existing = try await catalog.repositories()
+        if existing.contains(where: { $0.name == request.name }) {
+            throw APIError.conflict("a repository named \(request.name) already exists")
+        }
+        switch request.type {
+        case .local:
+            return try await createLocal(request, existing: existing)
+        case .nfs, .cifs:
+            return try await createNetwork(request)
+        }
+    }
+
+    private func createLocal(_ request: NewRepository, existing: [RepositoryRecord]) async throws -> RepositoryRecord {
+        guard let rawPath = request.path else { throw APIError.badRequest("missing field 'path' (required for type local)") }
+        let path = try RepositoryPaths.normalize(rawPath)
+        try checkPlacement(path, existing: existing)
+        let firstCreated = Self.firstMissingAncestor(of: path)
+        let descriptor = try LocalRepository.prepare(at: path)
+        let record = RepositoryRecord(
+            name: request.name, type: .local, path: path, repositoryUuid: descriptor.id, immutable: request.immutable)
+        do {
+            return try await catalog.insertRepository(record)
+        } catch {
+            if let firstCreated { Self.removeFreshRepository(at: path, upTo: firstCreated) }
+            throw error
+        }
+    }
+
+    private func createNetwork(_ request: NewRepository) async throws -> RepositoryRecord {
+        let share: NetworkShare
+        switch request.type {
+        case .nfs:
+            guard let server = request.nfsServer, let export = request.nfsExport else {
+                throw APIError.badRequest("type nfs needs the fields 'nfs_server' and 'nfs_export'")
+            }
+            share = .nfs(server: server, export: export, options: request.mountOptions)
+        default:
+            guard let cifsShare = request.cifsShare else {
+                throw APIError.badRequest("type cifs needs the field 'cifs_share' (//server/share)")
+            }
+            share = .cifs(share: cifsShare, username: request.username, password: request.password, options: request.mountOptions)
+        }
+        _ = try share.validated()
+        let mountPoint = configuration.mountsDirectory + "/" + UUID().uuidString.lowercased()
+        try FileManager.default.createDirectory(atPath: configuration.mountsDirectory, withIntermediateDirectories: true)
+        try await mounter.mount(share, at: mountPoint, credentialsDirectory: configuration.mountsDirectory)
+        do {
+            let descriptor = try LocalRepository.prepare(at: mountPoint)
+            var record = RepositoryRecord(
+                name: request.name, type: request.type, path: mountPoint, repositoryUuid: descriptor.id,
+                mountOptions: request.mountOptions, immutable: request.immutable)
+            record.nfsServer = request.nfsServer
+            record.nfsExport = request.nfsExport
+            record.cifsShare = request.cifsShare
+            record.username = request.username
+            record.passwordEncrypted = try request.password.map { try secrets.seal($0) }
+            return try await catalog.insertRepository(record)
+        } catch {
+            try? await mounter.unmount(mountPoint)
+            throw error
+        }
+    }
+
+    /// Repositories must not nest in each other, nor hold the hub's own
+    /// data dir, nor sit where the hub mounts shares.
+    private func checkPlacement(_ path: String, existing: [RepositoryRecord]) throws {
+        try RepositoryPaths.checkNoOverlap(path, existing: existing.map(\.path))
+        let dataDir = (try? RepositoryPaths.normalize(configuration.dataDirectory)) ?? configuration.dataDirectory
+        if RepositoryPaths.overlap(path, dataDir), !path.hasPrefix(dataDir + "/") {
+            throw APIError.unprocessable("repository path \(path) would contain the hub's data dir \(dataDir)")
+        }
+        if RepositoryPaths.overlap(path, configuration.mountsDirectory) || path == dataDir + "/catalog.sqlite" {
+            throw APIError.unprocessable("repository path \(path) is reserved for the hub's own files")
+        }
+    }
+
+    func delete(id: Int64) async throws {
+        guard let record = try await catalog.repository(id: id) else {
+            throw APIError.notFound("repository not found: id=\(id)")
+        }
+        try await catalog.deleteRepository(id: id)
+        if record.type != .local {
+            do {
+                try await mounter.unmount(record.path)
+            } catch {
+                logger.warning("repository \(record.name) removed, but its share stays mounted: \(error)")
+            }
+        }
+    }
+
+    /// Creates repository "local" under the data dir when the hub has none.
+    func ensureDefault() async throws {
+        guard configuration.createDefaultRepository, try await catalog.repositories().isEmpty else { return }
+        _ = try await create(NewRepository(
+            name: "local", type: .local, path: configuration.defaultRepositoryPath, immutable: false))
+        logger.info("created the default repository at \(configuration.defaultRepositoryPath)")
+    }
+
+    /// Network shares do not survive a reboot: mount again what is not mounted.
+    func remountNetworkRepositories() async {
+        guard let records = try? await catalog.repositories() else { return }
+        for record in records where record.type != .local && !ShareMounter.isMountPoint(record.path) {
+            do {
+                let password = try record.passwordEncrypted.map { try secrets.open($0) }
+                let share: NetworkShare = record.type == .nfs
+                    ? .nfs(server: record.nfsServer ?? "", export: record.nfsExport ?? "", options: record.mountOptions)
+                    : .cifs(share: record.cifsShare ?? "", username: record.username, password: password, options: record.mountOptions)
+                try await mounter.mount(share, at: record.path, credentialsDirectory: configuration.mountsDirectory)
+                logger.info("mounted repository \(record.name) at \(record.path)")
+            } catch {
+                logger.error("repository \(record.name) is offline: \(error)")
+            }
+        }
+    }
+
+    /// Online means: the folder is there (mounted, for a share) and its
+    /// repository.json carries the id the catalog expects. Writing into an
+    /// empty mount point would silently fill the hub's own disk.
+    nonisolated static func health(of record: RepositoryRecord) -> RepositoryHealth {
+        if record.type != .local && !ShareMounter.isMountPoint(record.path) {
+            return RepositoryHealth(online: false, message: "the share is not mounted at \(record.path)")
+        }
+        do {
+            let descriptor = try LocalRepository.readDescriptor(at: record.path)
+            guard descriptor.id == record.repositoryUuid else {
+                return RepositoryHealth(online: false, message: "\(record.path) holds another repository (id \(descriptor.id))")
+            }
+            return RepositoryHealth(online: true, capacity: try StorageCapacity.of(path: record.path))
+        } catch {
+            return RepositoryHealth(online: false, message: "\(error)")
+        }
+    }
+
+    // MARK: undoing a failed create
+
+    private static func firstMissingAncestor(of path: String) -> String? {
+        var candidate = path
+        var missing: String?
+        while !candidate.isEmpty, candidate != "/", !FileManager.default.fileExists(atPath: candidate) {
+            missing = candidate
+            candidate = (candidate as NSString).deletingLastPathComponent
+        }
+        return missing
+    }
+
+    /// Removes what `LocalRepository.prepare` made in a folder that did not
+    /// exist before, then the empty folders up to `top`. rmdir never removes
+    /// a folder something else has written into meanwhile.
+    private static func removeFreshRepository(at path: String, upTo top: String) {
+        _ = unlink(path + "/" + RepositoryDescriptor.fileName)
+        _ = rmdir(path + "/vms")
+        var current = path
+        while current.hasPrefix(top), rmdir(current) == 0, current != top {
+            current = (current as NSString).deletingLastPathComponent
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/// Why a repository could not be created, reached or removed, in words an
+/// admin can act on.
+public enum RepositoryError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidPath(String)
+    case notWritable(path: String, reason: String)
+    case overlapsRepository(path: String, other: String)
+    case foreignRepository(path: String, reason: String)
+    case mountFailed(String)
+    case unmountFailed(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .invalidPath(let message): message
+        case .notWritable(let path, let reason): "repository path \(path) is not writable: \(reason)"
+        case .overlapsRepository(let path, let other):
+            "repository path \(path) overlaps the existing repository at \(other); repositories must not nest"
+        case .foreignRepository(let path, let reason): "\(path) cannot be used as a repository: \(reason)"
+        case .mountFailed(let message): message
+        case .unmountFailed(let message): message
+        case .io(let message): message
+        }
+    }
+}

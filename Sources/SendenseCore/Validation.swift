@@ -1,0 +1,45 @@
+/// Rules for names a user types, shared by the API and the CLI so both
+/// answer the same way.
+public enum NameRules {
+    public static let maxLength = 128
+
+    /// A display name: not blank, no control characters, at most `maxLength`.
+    /// Returns the problem in words, or nil when the name is fine.
+    public static func problem(with name: String, field: String) -> String? {
+        let trimmed = name.trimmingWhitespace()
+        if trimmed.isEmpty { return "\(field) must not be empty" }
+        if name.count > maxLength { return "\(field) must be at most \(maxLength) characters" }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "\(field) must not contain control characters"
+        }
+        return nil
+    }
+
+    /// A user name: letters, digits and `._-@`, 1 to 64 characters.
+    public static func usernameProblem(_ name: String) -> String? {
+        if name.isEmpty || name.count > 64 { return "username must be 1 to 64 characters" }
+        let allowed = name.unicodeScalars.allSatisfy {
+            ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains(Character($0))))
+                || "._-@".unicodeScalars.contains($0)
+        }
+        return allowed ? nil : "username may contain only letters, digits and . _ - @"
+    }
+
+    /// Passwords: at least 8 characters, at most 72 bytes (bcrypt's limit;
+    /// longer ones would be silently truncated, so they are refused instead).
+    public static func passwordProblem(_ password: String) -> String? {
+        if password.count < 8 { return "password must be at least 8 characters" }
+        if password.utf8.count > 72 { return "password must be at most 72 bytes" }
+        return nil
+    }
+}
+
+extension String {
+    public func trimmingWhitespace() -> Substring {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return self[first...last]
+    }
+}
