@@ -3,7 +3,7 @@ import Foundation
 
 /// Bearer tokens: 256 random bits, base64url, and the SHA-256 hex digest
 /// the catalog keeps instead of the token.
-enum TokenCodec {
+public enum TokenCodec {
     static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()  // getrandom(2): a CSPRNG
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -18,7 +18,7 @@ enum TokenCodec {
     }
 
     /// A random password of letters and digits for generated accounts.
-    static func newPassword(length: Int = 20) -> String {
+    public static func newPassword(length: Int = 20) -> String {
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
         var generator = SystemRandomNumberGenerator()
         return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })

@@ -18,6 +18,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.headers = headers
     }
 
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }()
+
     public static func badRequest(_ message: String) -> APIError { .init(.badRequest, message) }
     public static func notFound(_ message: String) -> APIError { .init(.notFound, message) }
     public static func conflict(_ message: String) -> APIError { .init(.conflict, message) }
@@ -30,7 +36,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        let body = (try? JSONEncoder().encode(["error": message])) ?? Data(#"{"error":"error"}"#.utf8)
+        let body = (try? Self.encoder.encode(["error": message])) ?? Data(#"{"error":"error"}"#.utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

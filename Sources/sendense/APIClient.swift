@@ -1,0 +1,70 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Options every client command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Hub URL, e.g. http://localhost:8082 (default: the one `sendense login` used, or SENDENSE_URL).")
+    var url: String?
+
+    @Flag(help: "Print the hub's JSON answer instead of a table.")
+    var json = false
+}
+
+/// A small REST client for the hub. Errors come back as the hub's own
+/// `{"error": …}` message.
+struct APIClient {
+    let baseURL: String
+    let token: String?
+
+    /// From flags, environment and the saved config, in that order.
+    static func make(_ options: ClientOptions, needsToken: Bool = true) throws -> APIClient {
+        let environment = ProcessInfo.processInfo.environment
+        let saved = ClientConfig.load()
+        guard let url = options.url ?? environment["SENDENSE_URL"] ?? saved?.url else {
+            throw CLIError("no hub URL: run `sendense login --url http://HOST:8082` or set SENDENSE_URL")
+        }
+        let token = environment["SENDENSE_TOKEN"] ?? saved?.token
+        if needsToken && token == nil { throw CLIError("not logged in: run `sendense login`") }
+        return APIClient(baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+    }
+
+    /// Sends a request to `/api/v1<path>` and answers the parsed JSON body
+    /// (nil for 204). A non-2xx answer throws the hub's message.
+    @discardableResult
+    func call(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
+        var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        } catch {
+            throw CLIError("cannot reach the hub at \(baseURL): \(error)")
+        }
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        let data = Data(bytes.readableBytesView)
+        let parsed = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let message = (parsed as? [String: Any])?["error"] as? String ?? String(decoding: data, as: UTF8.self)
+            if response.status == .unauthorized {
+                throw CLIError("\(message) (run `sendense login`)")
+            }
+            throw CLIError("\(message) (HTTP \(response.status.code))")
+        }
+        return parsed
+    }
+}
+
+/// Prints JSON the way `--json` promises: pretty, keys sorted.
+func printJSON(_ value: Any?) throws {
+    guard let value else { return }
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+}

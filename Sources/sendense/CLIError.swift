@@ -1,0 +1,5 @@
+/// A failure the CLI reports as `Error: <message>` with exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Hub
+import Logging
+
+struct HubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hub",
+        abstract: "Run the Sendense hub: REST API, catalog, repositories.",
+        discussion: """
+            Environment: SENDENSE_ADMIN_PASSWORD sets the first admin's password (otherwise one is \
+            generated, printed once and written to <data-dir>/admin-password); LOG_LEVEL (trace, debug, \
+            info, notice, warning, error) sets the log level.
+            """)
+
+    @Option(name: .customLong("data-dir"), help: "Folder for the catalog, secret key and default repository.")
+    var dataDir = "./data"
+
+    @Option(help: "TCP port to listen on.")
+    var port = 8082
+
+    @Option(help: "Address to listen on (0.0.0.0 for all, 127.0.0.1 for this machine only).")
+    var bind = "0.0.0.0"
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; serve HTTPS with --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (413 beyond).")
+    var maxBodyBytes = 1 << 20
+
+    @Option(name: .customLong("token-lifetime-hours"), help: "Lifetime of a login token.")
+    var tokenLifetimeHours = 24.0
+
+    @Flag(name: .customLong("no-default-repository"), help: "Do not create <data-dir>/repository when the hub has no repository.")
+    var noDefaultRepository = false
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+        if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if tokenLifetimeHours <= 0 { throw ValidationError("--token-lifetime-hours must be positive") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "sendense.hub")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = HubConfiguration(
+            dataDirectory: dataDir, bindAddress: bind, port: port,
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey,
+            tokenLifetime: tokenLifetimeHours * 3600, maxBodyBytes: maxBodyBytes,
+            initialAdminPassword: environment["SENDENSE_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
+            createDefaultRepository: !noDefaultRepository)
+        let hub = try await Hub.build(configuration: configuration, logger: logger)
+        if let password = hub.initialAdminPassword {
+            // Printed once, on the first start only; also in the 0600 file.
+            print("""
+                ============================================================
+                First start: created user 'admin' with password
+                    \(password)
+                (also written to \(hub.initialAdminPasswordFile ?? "the data dir"), mode 0600)
+                ============================================================
+                """)
+            fflush(stdout)
+        }
+        try await hub.application.runService()
+    }
+}
