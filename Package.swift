@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "Hub", "Catalog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -40,3 +40,20 @@ public final class CatalogDatabase: Sendable {
         try pool.close()
     }
 }
+
+extension CatalogDatabase {
+    /// Row counts of every table: a cheap fingerprint for "nothing changed".
+    public func rowCounts() async throws -> [String: Int] {
+        try await pool.read { db in
+            let tables = try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table'
+                AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'
+                """)
+            var counts: [String: Int] = [:]
+            for table in tables {
+                counts[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.quotedDatabaseIdentifier)") ?? 0
+            }
+            return counts
+        }
+    }
+}

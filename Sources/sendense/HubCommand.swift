@@ -64,7 +64,7 @@ struct HubCommand: AsyncParsableCommand {
                 (also written to \(hub.initialAdminPasswordFile ?? "the data dir"), mode 0600)
                 ============================================================
                 """)
-            fflush(stdout)
+            fflush(nil)  // all streams: stdout may be a pipe to a log file
         }
         try await hub.application.runService()
     }

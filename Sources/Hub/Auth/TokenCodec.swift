@@ -4,7 +4,7 @@ import Foundation
 /// Bearer tokens: 256 random bits, base64url, and the SHA-256 hex digest
 /// the catalog keeps instead of the token.
 public enum TokenCodec {
-    static func newToken() -> String {
+    public static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()  // getrandom(2): a CSPRNG
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return Data(bytes).base64EncodedString()
@@ -13,7 +13,7 @@ public enum TokenCodec {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    static func hash(_ token: String) -> String {
+    public static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
