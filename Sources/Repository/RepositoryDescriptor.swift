@@ -14,7 +14,9 @@ public struct RepositoryDescriptor: Codable, Equatable, Sendable {
     public init(id: String = UUID().uuidString.lowercased(), formatVersion: Int = currentFormatVersion, created: Date = Date()) {
         self.id = id
         self.formatVersion = formatVersion
-        self.created = created
+        // Whole seconds: the file stores ISO 8601 without fractions, and a
+        // descriptor must read back equal to the one written.
+        self.created = Date(timeIntervalSince1970: created.timeIntervalSince1970.rounded(.down))
     }
 
     enum CodingKeys: String, CodingKey {

@@ -1,0 +1,114 @@
+import Catalog
+import Foundation
+import GRDB
+import SendenseCore
+import Testing
+
+@Suite("Catalog on a real SQLite file")
+struct CatalogTests {
+    static func freshPath() -> String {
+        let directory = FileManager.default.temporaryDirectory.path + "/sendense-catalog-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory + "/catalog.sqlite"
+    }
+
+    @Test("migrates an empty file, in WAL mode with foreign keys on")
+    func migrateFromEmpty() throws {
+        let catalog = try CatalogDatabase(path: Self.freshPath())
+        #expect(try catalog.appliedMigrations() == ["v1-foundation"])
+        let (mode, foreignKeys) = try catalog.pool.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
+        }
+        #expect(mode == "wal")
+        #expect(foreignKeys == 1)
+        let tables = try catalog.pool.read { db in try String.fetchSet(db, sql: "SELECT name FROM sqlite_master WHERE type='table'") }
+        for table in ["users", "api_tokens", "vmware_credentials", "vm_contexts", "vm_disks", "repositories",
+                      "vm_backup_contexts", "backup_jobs", "backup_disks", "restore_mounts", "job_telemetry_snapshots",
+                      "protection_groups", "protection_flows", "flow_executions"] {
+            #expect(tables.contains(table), "missing table \(table)")
+        }
+        try catalog.close()
+    }
+
+    @Test("re-opening keeps rows and applies nothing twice")
+    func reopen() async throws {
+        let path = Self.freshPath()
+        let first = try CatalogDatabase(path: path)
+        _ = try await first.insertUser(UserRecord(username: "admin", passwordHash: "x", role: .admin))
+        try first.close()
+        let second = try CatalogDatabase(path: path)
+        #expect(try await second.userCount() == 1)
+        #expect(try second.appliedMigrations() == ["v1-foundation"])
+        try second.close()
+    }
+
+    @Test("foreign keys are enforced and a failed transaction leaves no half row")
+    func foreignKeys() async throws {
+        let catalog = try CatalogDatabase(path: Self.freshPath())
+        let context = VMContextRecord(contextId: "ctx-a", vmName: "a", sourceType: "qemu_image")
+        let disks = [
+            VMDiskRecord(contextId: "ctx-a", diskIndex: 0, label: "vda", capacityBytes: 1 << 30, path: "/a.qcow2"),
+            VMDiskRecord(contextId: "ctx-a", diskIndex: 0, label: "dup", capacityBytes: 1 << 30, path: "/b.qcow2"),
+        ]
+        await #expect(throws: (any Error).self) { try await catalog.insertVMContext(context, disks: disks) }
+        #expect(try await catalog.vmContexts().isEmpty)
+        #expect(try await catalog.rowCounts()["vm_disks"] == 0)
+        await #expect(throws: (any Error).self) {
+            try await catalog.pool.write { db in
+                try db.execute(sql: "INSERT INTO vm_disks (context_id, disk_index, label, capacity_bytes, path) VALUES ('nope', 0, 'x', 1, '/x')")
+            }
+        }
+    }
+
+    @Test("deleting a backup removes its restore mounts and disks")
+    func cascades() async throws {
+        let catalog = try CatalogDatabase(path: Self.freshPath())
+        try await catalog.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO repositories (id, name, type, path, repository_uuid, created_at) VALUES (1, 'r', 'local', '/r', 'u', datetime('now'));
+                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
+                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
+                INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, created_at)
+                    VALUES ('b1', 1, 1, 'vm', 'full', 'completed', datetime('now'));
+                INSERT INTO backup_disks (id, backup_id, disk_index, capacity_bytes, qcow2_path, status) VALUES (7, 'b1', 0, 1, '/r/x', 'completed');
+                INSERT INTO restore_mounts (mount_id, backup_id, backup_disk_id, disk_index, status, created_at, last_used_at, expires_at)
+                    VALUES ('m1', 'b1', 7, 0, 'mounted', datetime('now'), datetime('now'), datetime('now'));
+                """)
+        }
+        await #expect(throws: CatalogError.self) { try await catalog.deleteRepository(id: 1) }
+        try await catalog.pool.write { db in try db.execute(sql: "DELETE FROM backup_jobs WHERE backup_id = 'b1'") }
+        let counts = try await catalog.rowCounts()
+        #expect(counts["restore_mounts"] == 0)
+        #expect(counts["backup_disks"] == 0)
+        try await catalog.deleteRepository(id: 1)
+        #expect(try await catalog.repositories().isEmpty)
+    }
+
+    @Test("the last admin can be neither deleted nor demoted")
+    func lastAdmin() async throws {
+        let catalog = try CatalogDatabase(path: Self.freshPath())
+        let admin = try await catalog.insertUser(UserRecord(username: "root", passwordHash: "x", role: .admin))
+        let id = try #require(admin.id)
+        await #expect(throws: CatalogError.self) { try await catalog.deleteUser(id: id) }
+        await #expect(throws: CatalogError.self) { _ = try await catalog.updateUser(id: id, passwordHash: nil, role: .viewer) }
+        _ = try await catalog.insertUser(UserRecord(username: "second", passwordHash: "x", role: .admin))
+        _ = try await catalog.updateUser(id: id, passwordHash: nil, role: .viewer)
+        #expect(try await catalog.user(id: id)?.role == .viewer)
+    }
+
+    @Test("tokens: live, expired, revoked")
+    func tokens() async throws {
+        let catalog = try CatalogDatabase(path: Self.freshPath())
+        let user = try await catalog.insertUser(UserRecord(username: "u", passwordHash: "x", role: .viewer))
+        let userID = try #require(user.id)
+        let now = Date()
+        try await catalog.insertToken(APITokenRecord(userId: userID, tokenHash: "live", createdAt: now, expiresAt: now + 60))
+        try await catalog.insertToken(APITokenRecord(userId: userID, tokenHash: "old", createdAt: now - 120, expiresAt: now - 60))
+        #expect(try await catalog.user(forTokenHash: "live")?.username == "u")
+        #expect(try await catalog.user(forTokenHash: "old") == nil)
+        #expect(try await catalog.user(forTokenHash: "unknown") == nil)
+        #expect(try await catalog.revokeToken(hash: "live"))
+        #expect(try await catalog.user(forTokenHash: "live") == nil)
+        #expect(try await !catalog.revokeToken(hash: "live"))
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import SendenseCore
+import Testing
+
+@Suite("Core values")
+struct CoreTests {
+    @Test("roles are ordered viewer < operator < admin")
+    func roles() {
+        #expect(UserRole.admin.satisfies(.operator))
+        #expect(UserRole.operator.satisfies(.viewer))
+        #expect(!UserRole.viewer.satisfies(.operator))
+        #expect(!UserRole.operator.satisfies(.admin))
+        #expect(UserRole.allCases.sorted() == [.viewer, .operator, .admin])
+    }
+
+    @Test("timestamps are ISO 8601 UTC with whole seconds")
+    func timestamps() throws {
+        let date = Date(timeIntervalSince1970: 1_759_951_471.75)
+        #expect(Timestamp.format(date) == "2025-10-08T19:24:31Z")
+        #expect(Timestamp.parse("2025-10-08T19:24:31Z") == Date(timeIntervalSince1970: 1_759_951_471))
+        #expect(Timestamp.parse("2025-10-08T19:24:31.500Z") == Date(timeIntervalSince1970: 1_759_951_471.5))
+        #expect(Timestamp.parse("yesterday") == nil)
+    }
+
+    @Test("job states: only completed, failed and cancelled are final")
+    func jobStates() {
+        #expect(JobStatus.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
+        #expect(JobStatus.inProgress.rawValue == "in_progress")
+    }
+
+    @Test("name rules", arguments: [
+        ("", "must not be empty"), ("   ", "must not be empty"), (String(repeating: "a", count: 129), "at most 128"),
+        ("tab\there", "control characters"),
+    ])
+    func names(_ name: String, _ problem: String) {
+        #expect(NameRules.problem(with: name, field: "name")?.contains(problem) == true)
+    }
+
+    @Test("user names and passwords")
+    func credentials() {
+        #expect(NameRules.usernameProblem("ops.team-1@corp") == nil)
+        #expect(NameRules.usernameProblem("") != nil)
+        #expect(NameRules.usernameProblem("a b") != nil)
+        #expect(NameRules.usernameProblem("ä") != nil)
+        #expect(NameRules.passwordProblem("1234567") != nil)
+        #expect(NameRules.passwordProblem("12345678") == nil)
+        #expect(NameRules.passwordProblem(String(repeating: "é", count: 37)) != nil)  // 74 bytes
+    }
+}
