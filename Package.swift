@@ -93,6 +93,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CLITests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HubTests",
             dependencies: [
                 "Hub", "Catalog",

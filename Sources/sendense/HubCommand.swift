@@ -39,7 +39,7 @@ struct HubCommand: AsyncParsableCommand {
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
-        if !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535 (0: any free port, logged at start)") }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if tokenLifetimeHours <= 0 { throw ValidationError("--token-lifetime-hours must be positive") }
     }
