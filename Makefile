@@ -1,0 +1,39 @@
+SHELL := /bin/bash
+# Sendense: the two commands of the README, and their parts.
+#   make run    install system packages, build release, serve on :8082 with ./data
+#   make test   install test dependencies, build, check, run every test
+
+DATA_DIR ?= ./data
+PORT     ?= 8082
+BIND     ?= 0.0.0.0
+SWIFT    ?= swift
+
+.PHONY: run test deps test-deps build release check-openapi clean
+
+run: deps release
+	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
+
+test: test-deps
+	@mkdir -p .build
+	$(SWIFT) build --build-tests 2>&1 | tee .build/build-tests.log; test $${PIPESTATUS[0]} -eq 0
+	scripts/check-warnings.sh < .build/build-tests.log
+	$(MAKE) check-openapi
+	$(SWIFT) test --skip-build --disable-xctest
+
+deps:
+	scripts/install-deps.sh
+
+test-deps:
+	scripts/install-deps.sh --test
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+check-openapi:
+	python3 -m openapi_spec_validator Sources/Hub/Resources/openapi.yaml
+
+clean:
+	rm -rf .build

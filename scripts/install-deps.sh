@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the system packages Sendense needs to build and run on Debian 12.
+# As root it installs them with apt-get; otherwise it prints the command.
+# Usage: scripts/install-deps.sh [--test]   (--test adds what the tests need)
+set -euo pipefail
+
+packages=(
+  libsqlite3-dev   # GRDB links against the system SQLite
+  nfs-common       # mount.nfs for NFS repositories
+  cifs-utils       # mount.cifs for CIFS/SMB repositories
+  util-linux       # mount / umount
+  coreutils        # timeout, around every mount
+  python3
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3-pip)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "Sendense needs these Debian packages; install them as root:" >&2
+    echo "  apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "swift is not on PATH: install Swift 6.x (https://www.swift.org/install/linux/) and try again" >&2
+  exit 1
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  # The OpenAPI document is checked against the 3.1 schema.
+  if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
+    python3 -m pip install -q openapi-spec-validator
+  fi
+fi
