@@ -33,6 +33,13 @@ let package = Package(
             name: "SendenseCore",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CZlib"),
+        .systemLibrary(name: "CZstd"),
+        .target(
+            name: "DiskImage",
+            dependencies: ["SendenseCore", "CZlib", "CZstd"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Catalog",
             dependencies: [
@@ -80,6 +87,11 @@ let package = Package(
         .testTarget(
             name: "SendenseCoreTests",
             dependencies: ["SendenseCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DiskImageTests",
+            dependencies: ["DiskImage"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

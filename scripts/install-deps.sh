@@ -42,6 +42,8 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   # The OpenAPI document is checked against the 3.1 schema.
   if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
-    python3 -m pip install -q openapi-spec-validator
+    # Debian's own python3 refuses plain pip installs (PEP 668); allow it there.
+    python3 -m pip install -q openapi-spec-validator 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages openapi-spec-validator
   fi
 fi
