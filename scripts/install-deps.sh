@@ -6,6 +6,8 @@ set -euo pipefail
 
 packages=(
   libsqlite3-dev   # GRDB links against the system SQLite
+  zlib1g-dev       # deflate-compressed QCOW2 clusters
+  libzstd-dev      # zstd-compressed QCOW2 clusters
   nfs-common       # mount.nfs for NFS repositories
   cifs-utils       # mount.cifs for CIFS/SMB repositories
   util-linux       # mount / umount
@@ -13,7 +15,10 @@ packages=(
   python3
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-pip)
+  packages+=(
+    python3-pip
+    qemu-utils     # qemu-img and qemu-io: the judges of every image we write
+  )
 fi
 
 missing=()
