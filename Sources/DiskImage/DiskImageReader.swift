@@ -72,23 +72,30 @@ public enum DiskImages {
     public static let maxChainDepth = 1000
 
     public static func open(path: String) throws -> any DiskImageReader {
-        try open(path: path, format: nil, depth: 0)
+        try open(path: path, format: nil, above: [])
     }
 
-    static func open(path: String, format: String?, depth: Int) throws -> any DiskImageReader {
-        guard depth < maxChainDepth else {
-            throw DiskImageError.corrupt(path: path, reason: "the backing chain is deeper than \(maxChainDepth) (a loop?)")
+    /// - Parameter above: the real paths of the images above this one in the
+    ///   chain, to refuse a chain that loops back on itself.
+    static func open(path: String, format: String?, above: [String]) throws -> any DiskImageReader {
+        guard above.count < maxChainDepth else {
+            throw DiskImageError.corrupt(path: path, reason: "the backing chain is deeper than \(maxChainDepth)")
         }
+        let real = realPath(path)
+        if above.contains(real) {
+            throw DiskImageError.corrupt(path: path, reason: "the backing chain loops back to \(real)")
+        }
+        let chain = above + [real]
         let file = try ImageFile(path: path, flags: O_RDONLY)
         switch format {
         case "raw":
             return try RawImage(file: file)
         case "qcow2":
-            return try QCOW2Image(file: file, depth: depth)
+            return try QCOW2Image(file: file, chain: chain)
         case nil:
             let size = try file.size
             if size >= 4, try file.read(count: 4, at: 0).beUInt32(at: 0) == QCOW2Header.magic {
-                return try QCOW2Image(file: file, depth: depth)
+                return try QCOW2Image(file: file, chain: chain)
             }
             return try RawImage(file: file)
         case let other?:
@@ -100,3 +107,9 @@ public enum DiskImages {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+func realPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}

@@ -28,10 +28,11 @@ public final class QCOW2Image: DiskImageReader {
     public var backingFileName: String? { header.backingFile }
 
     public convenience init(path: String) throws {
-        try self.init(file: ImageFile(path: path, flags: O_RDONLY), depth: 0)
+        try self.init(file: ImageFile(path: path, flags: O_RDONLY), chain: [realPath(path)])
     }
 
-    init(file: ImageFile, depth: Int) throws {
+    /// - Parameter chain: real paths from the top image down to this one.
+    init(file: ImageFile, chain: [String]) throws {
         self.file = file
         fileSize = try file.size
         let first = try file.read(count: Int(min(fileSize, 2 << 20)), at: 0)
@@ -43,7 +44,7 @@ public final class QCOW2Image: DiskImageReader {
         let raw = try file.read(count: l1Bytes, at: header.l1TableOffset)
         l1 = (0..<Int(header.l1Size)).map { raw.beUInt64(at: $0 * 8) }
         if let name = header.backingFile {
-            backing = try DiskImages.open(path: Self.resolve(name, relativeTo: file.path), format: header.backingFormat, depth: depth + 1)
+            backing = try DiskImages.open(path: Self.resolve(name, relativeTo: file.path), format: header.backingFormat, above: chain)
         } else {
             backing = nil
         }
