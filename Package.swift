@@ -41,6 +41,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "NBD",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Catalog",
             dependencies: [
                 "SendenseCore",
@@ -92,6 +100,11 @@ let package = Package(
         .testTarget(
             name: "DiskImageTests",
             dependencies: ["DiskImage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NBDTests",
+            dependencies: ["NBD", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

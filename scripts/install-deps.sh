@@ -17,7 +17,8 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
     python3-pip
-    qemu-utils     # qemu-img and qemu-io: the judges of every image we write
+    qemu-utils     # qemu-img, qemu-io, qemu-nbd: the judges of every image we write
+    nbdkit         # NBD servers for the client tests (memory, pattern plugins)
   )
 fi
 

@@ -1,0 +1,83 @@
+import NIOCore
+import NIOPosix
+
+/// Opens NBD connections. A connection lives inside `withConnection`: when
+/// the body returns or throws, NBD_CMD_DISC is sent and the socket closed,
+/// so no connection outlives its job.
+public enum NBDClient {
+    public static func withConnection<Result: Sendable>(
+        to endpoint: NBDEndpoint,
+        metaContexts: [String] = [],
+        handshakeTimeout: Duration = .seconds(30),
+        _ body: (NBDConnection) async throws -> Result
+    ) async throws -> Result {
+        let channel = try await connect(endpoint)
+        return try await channel.executeThenClose { inbound, outbound in
+            let (ready, signal) = AsyncStream<Swift.Result<NBDConnection, any Error>>.makeStream()
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var reader = ByteStreamReader(inbound.makeAsyncIterator())
+                    let connection: NBDConnection
+                    do {
+                        let info = try await NBDHandshake.run(
+                            reader: &reader, outbound: outbound, exportName: endpoint.exportName, metaContexts: metaContexts)
+                        connection = NBDConnection(info: info, outbound: outbound)
+                    } catch {
+                        signal.yield(.failure(error))
+                        signal.finish()
+                        throw error
+                    }
+                    signal.yield(.success(connection))
+                    signal.finish()
+                    try await NBDReplyReceiver.run(reader: &reader, connection: connection)
+                }
+                // A server that never finishes negotiating must not hang the job.
+                group.addTask {
+                    try? await Task.sleep(for: handshakeTimeout)
+                    signal.yield(.failure(NBDError.protocolViolation("negotiation did not finish within \(handshakeTimeout)")))
+                    signal.finish()
+                }
+                var iterator = ready.makeAsyncIterator()
+                guard let outcome = await iterator.next() else { throw NBDError.connectionClosed }
+                let connection: NBDConnection
+                do {
+                    connection = try outcome.get()
+                } catch {
+                    group.cancelAll()
+                    throw error
+                }
+                do {
+                    let result = try await body(connection)
+                    await connection.disconnect()
+                    group.cancelAll()
+                    return result
+                } catch {
+                    await connection.disconnect()
+                    group.cancelAll()
+                    throw error
+                }
+            }
+        }
+    }
+
+    private static func connect(_ endpoint: NBDEndpoint) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(10))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        let wrap: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel) }
+        }
+        do {
+            switch endpoint.transport {
+            case .tcp(let host, let port):
+                return try await bootstrap.connect(host: host, port: port, channelInitializer: wrap)
+            case .unix(let path):
+                return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.seconds(10))
+                    .connect(unixDomainSocketPath: path, channelInitializer: wrap)
+            }
+        } catch {
+            throw NBDError.connectFailed("\(endpoint): \(error)")
+        }
+    }
+}
