@@ -49,6 +49,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Sources",
+            dependencies: ["SendenseCore", "NBD"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "SendenseCore", "DiskImage", "NBD", "Sources", "Repository",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Catalog",
             dependencies: [
                 "SendenseCore",
@@ -105,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "NBDTests",
             dependencies: ["NBD", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "DiskImage", "Sources", "Repository"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

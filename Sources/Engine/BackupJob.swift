@@ -1,0 +1,91 @@
+import Foundation
+import Repository
+import Sources
+
+/// One VM-level backup: every disk at one point in time, copied
+/// concurrently into `<backup_id>.partial/`, committed by rename. The
+/// source's new checkpoint is kept only once the backup is committed; any
+/// failure or cancellation removes the partial folder.
+public struct BackupJob: Sendable {
+    public struct Parent: Sendable {
+        public var backupID: String
+        /// Committed checkpoint per disk index.
+        public var checkpoints: [Int: String]
+
+        public init(backupID: String, checkpoints: [Int: String]) {
+            self.backupID = backupID
+            self.checkpoints = checkpoints
+        }
+    }
+
+    public var backupID: String
+    public var vm: BackupManifest.VM
+    public var repositoryRoot: String
+    /// nil for a full backup.
+    public var parent: Parent?
+    public var clusterSize = 65536
+    public var progress = BackupProgress()
+
+    public init(backupID: String, vm: BackupManifest.VM, repositoryRoot: String, parent: Parent?) {
+        self.backupID = backupID
+        self.vm = vm
+        self.repositoryRoot = repositoryRoot
+        self.parent = parent
+    }
+
+    public var layout: BackupLayout { BackupLayout(repositoryRoot: repositoryRoot, vmKey: BackupLayout.vmKey(for: vm.name)) }
+
+    public func run(source: any BackupSource) async throws -> BackupManifest {
+        let createdAt = Date()
+        let layout = self.layout
+        let partial = try layout.createPartial(backupID)
+        progress.setPhase("snapshot")
+        do {
+            let manifest = try await source.withSession(backupID: backupID, parentCheckpoints: parent?.checkpoints) { exports in
+                progress.setPhase("transferring")
+                let disks = try await withThrowingTaskGroup(of: BackupManifest.Disk.self) { group in
+                    for export in exports {
+                        group.addTask { try await copy(export, into: partial) }
+                    }
+                    var disks: [BackupManifest.Disk] = []
+                    for try await disk in group { disks.append(disk) }
+                    return disks.sorted { $0.index < $1.index }
+                }
+                try Task.checkCancellation()
+                progress.setPhase("committing")
+                let type = disks.contains { $0.copy == "incremental" } ? "incremental" : "full"
+                let manifest = BackupManifest(
+                    backupId: backupID, backupType: type, parentId: type == "incremental" ? parent?.backupID : nil,
+                    vm: vm, createdAt: createdAt, completedAt: Date(), disks: disks)
+                _ = try layout.commit(manifest)
+                return (manifest, true)
+            }
+            progress.setPhase("completed")
+            return manifest
+        } catch {
+            layout.discardPartial(backupID)
+            progress.setPhase(error is CancellationError ? "cancelled" : "failed")
+            throw error
+        }
+    }
+
+    private func copy(_ export: DiskExport, into partial: String) async throws -> BackupManifest.Disk {
+        let file = BackupLayout.diskFileName(index: export.disk.index)
+        var backing: String?
+        var note: String?
+        switch export.plan {
+        case .incremental:
+            if let parent { backing = BackupLayout.backingFileName(parentID: parent.backupID, diskIndex: export.disk.index) }
+        case .full(let reason):
+            note = reason
+        }
+        let copier = DiskCopier(export: export, imagePath: partial + "/" + file, backingFile: backing,
+                                clusterSize: clusterSize, progress: progress)
+        let result = try await copier.copy()
+        return BackupManifest.Disk(
+            index: export.disk.index, label: export.disk.label, capacityBytes: export.disk.capacityBytes, file: file,
+            backingFile: backing, copy: backing == nil ? "full" : "incremental",
+            checkpoint: export.newCheckpoint.isEmpty ? nil : export.newCheckpoint,
+            bytesWritten: result.bytesWritten, note: note, runs: result.runs)
+    }
+}

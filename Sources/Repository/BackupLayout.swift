@@ -1,0 +1,77 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a backup's files live in a repository:
+/// `<repo>/vms/<vm-key>/<backup_id>/{manifest.json,disk-N.qcow2}`, written
+/// first under `<backup_id>.partial/` and renamed into place when complete.
+public struct BackupLayout: Sendable {
+    public let repositoryRoot: String
+    public let vmKey: String
+
+    public init(repositoryRoot: String, vmKey: String) {
+        self.repositoryRoot = repositoryRoot
+        self.vmKey = vmKey
+    }
+
+    /// A folder name for a VM: its name with anything but letters, digits,
+    /// `-`, `_` and `.` replaced, never `.` or `..`.
+    public static func vmKey(for name: String) -> String {
+        let mapped = String(name.unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(Character(scalar)) || "-_.".unicodeScalars.contains(scalar))
+                ? Character(scalar) : "_"
+        })
+        return mapped.allSatisfy({ $0 == "." }) ? "_" + mapped : mapped
+    }
+
+    public static func diskFileName(index: Int) -> String { "disk-\(index).qcow2" }
+
+    public var vmDirectory: String { repositoryRoot + "/vms/" + vmKey }
+    public func partialDirectory(_ backupID: String) -> String { vmDirectory + "/" + backupID + ".partial" }
+    public func backupDirectory(_ backupID: String) -> String { vmDirectory + "/" + backupID }
+
+    /// The backing file name an incremental disk stores: relative, so the
+    /// repository can move or be mounted elsewhere.
+    public static func backingFileName(parentID: String, diskIndex: Int) -> String {
+        "../" + parentID + "/" + diskFileName(index: diskIndex)
+    }
+
+    /// Makes the partial folder of a new backup. One that exists belongs to
+    /// a live or crashed job; it is not reused.
+    public func createPartial(_ backupID: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: vmDirectory, withIntermediateDirectories: true)
+        let partial = partialDirectory(backupID)
+        guard mkdir(partial, 0o755) == 0 else {
+            throw RepositoryError.io("cannot create \(partial): \(String(cString: strerror(errno)))")
+        }
+        return partial
+    }
+
+    /// Commit by rename: every file in the partial folder is fsynced, the
+    /// manifest written durably, the folder renamed to its final name and the
+    /// VM folder fsynced. Before the rename nothing looks like a backup.
+    public func commit(_ manifest: BackupManifest) throws -> String {
+        let partial = partialDirectory(manifest.backupId)
+        for name in try FileManager.default.contentsOfDirectory(atPath: partial) {
+            let fd = open(partial + "/" + name, O_RDONLY)
+            guard fd >= 0 else { throw RepositoryError.io("cannot open \(partial)/\(name)") }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw RepositoryError.io("fsync of \(partial)/\(name) failed") }
+        }
+        try DurableFile.write(try manifest.encoded(), to: partial + "/" + BackupManifest.fileName)
+        let final = backupDirectory(manifest.backupId)
+        guard !FileManager.default.fileExists(atPath: final) else {
+            throw RepositoryError.io("\(final) already exists")
+        }
+        try DurableFile.renameOrThrow(from: partial, to: final)
+        try DurableFile.syncDirectory(vmDirectory)
+        return final
+    }
+
+    /// Removes a partial folder and everything in it.
+    public func discardPartial(_ backupID: String) {
+        try? FileManager.default.removeItem(atPath: partialDirectory(backupID))
+    }
+}

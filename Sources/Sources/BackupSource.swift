@@ -1,0 +1,71 @@
+import NBD
+
+/// A disk of a VM as its source describes it.
+public struct SourceDisk: Sendable, Equatable {
+    public var index: Int
+    public var label: String
+    public var capacityBytes: UInt64
+    /// Where the disk lives at the source (image path, datastore file).
+    public var location: String
+
+    public init(index: Int, label: String, capacityBytes: UInt64, location: String) {
+        self.index = index
+        self.label = label
+        self.capacityBytes = capacityBytes
+        self.location = location
+    }
+}
+
+/// What to copy from one disk in this session.
+public enum CopyPlan: Sendable, Equatable {
+    /// Every allocated extent (`base:allocation`).
+    case full(reason: String?)
+    /// Only what changed since the parent's checkpoint, read through this
+    /// meta context (`qemu:dirty-bitmap:NAME`, or VMware CBT).
+    case incremental(context: String)
+}
+
+/// One disk of an open session: an NBD export at the session's point in
+/// time, what to copy from it, and the checkpoint to record once the
+/// backup is committed.
+public struct DiskExport: Sendable {
+    public var disk: SourceDisk
+    public var endpoint: NBDEndpoint
+    public var plan: CopyPlan
+    public var newCheckpoint: String
+}
+
+/// A place disks are backed up from: VMware, QEMU images, live KVM.
+/// A session holds a point in time (snapshot, bitmap checkpoint) and the NBD
+/// servers exporting it; leaving `withSession` releases all of it, whatever
+/// happened inside.
+public protocol BackupSource: Sendable {
+    func disks() async throws -> [SourceDisk]
+
+    /// - Parameters:
+    ///   - backupID: names the new checkpoint.
+    ///   - parentCheckpoints: the committed checkpoint of each disk index, or
+    ///     nil for a full backup.
+    ///   - committed: the body returns true once the backup is durable; only
+    ///     then does the source keep the new checkpoint (and drop the parent's).
+    func withSession<Result: Sendable>(
+        backupID: String, parentCheckpoints: [Int: String]?,
+        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+    ) async throws -> Result
+}
+
+public enum SourceError: Error, Equatable, Sendable, CustomStringConvertible {
+    case diskNotFound(String)
+    case unsupportedFormat(path: String, format: String)
+    case toolFailed(command: String, message: String)
+    case exportFailed(String)
+
+    public var description: String {
+        switch self {
+        case .diskNotFound(let path): "disk image not found or not readable: \(path)"
+        case .unsupportedFormat(let path, let format): "\(path) is \(format); only qcow2 and raw images can be backed up"
+        case .toolFailed(let command, let message): "\(command) failed: \(message)"
+        case .exportFailed(let message): message
+        }
+    }
+}

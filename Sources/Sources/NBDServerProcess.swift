@@ -1,0 +1,58 @@
+import Foundation
+import NBD
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `qemu-nbd` serving one image read-only on a unix socket the job owns.
+/// `withServer` starts it and always stops it (SIGTERM, then SIGKILL) and
+/// removes the socket, whether the body returns, throws or is cancelled.
+enum NBDServerProcess {
+    static func withServer<Result: Sendable>(
+        image: String, format: String, bitmap: String?, socketDirectory: String,
+        _ body: (NBDEndpoint) async throws -> Result
+    ) async throws -> Result {
+        let socket = socketDirectory + "/nbd-\(UUID().uuidString.prefix(8)).sock"
+        var arguments = ["-f", format, "--read-only", "--persistent", "--shared=4", "-k", socket, "-x", "disk"]
+        if let bitmap { arguments += ["-B", bitmap] }
+        arguments.append(image)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-nbd")
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw SourceError.exportFailed("cannot start qemu-nbd: \(error)")
+        }
+        defer {
+            stop(process)
+            unlink(socket)
+        }
+        // The socket appears once qemu-nbd listens; an early exit is a failure.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: socket) {
+            guard process.isRunning else {
+                let message = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+                throw SourceError.exportFailed("qemu-nbd exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("qemu-nbd did not start within 30 s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk"))
+    }
+
+    /// qemu-nbd reacts to SIGTERM only after about a second (its main loop
+    /// polls). The export is read-only and its client gone, so nothing can
+    /// be lost: after a short grace it is killed.
+    private static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<10 where process.isRunning { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}

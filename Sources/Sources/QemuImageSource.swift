@@ -1,0 +1,127 @@
+import Foundation
+import NBD
+
+/// A powered-off VM made of qcow2 or raw image files (KVM, Proxmox, libvirt
+/// guests, plain images). Checkpoints are persistent dirty bitmaps named
+/// `sendense-<backup_id>` inside each qcow2 image, managed with qemu-img;
+/// each disk is exported read-only by a qemu-nbd the session owns.
+public struct QemuImageSource: BackupSource {
+    public struct Disk: Sendable, Equatable {
+        public var path: String
+        public var label: String
+        public init(path: String, label: String) {
+            self.path = path
+            self.label = label
+        }
+    }
+
+    public let disksOnFile: [Disk]
+    /// Where sessions put their qemu-nbd sockets.
+    public let socketDirectory: String
+
+    public init(disks: [Disk], socketDirectory: String) {
+        self.disksOnFile = disks
+        self.socketDirectory = socketDirectory
+    }
+
+    public static func checkpointName(for backupID: String) -> String { "sendense-\(backupID)" }
+
+    public func disks() async throws -> [SourceDisk] {
+        var result: [SourceDisk] = []
+        for (index, disk) in disksOnFile.enumerated() {
+            guard FileManager.default.isReadableFile(atPath: disk.path) else { throw SourceError.diskNotFound(disk.path) }
+            let info = try await QemuImageTool.info(disk.path)
+            guard ["qcow2", "raw"].contains(info.format) else {
+                throw SourceError.unsupportedFormat(path: disk.path, format: info.format)
+            }
+            result.append(SourceDisk(index: index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path))
+        }
+        return result
+    }
+
+    public func withSession<Result: Sendable>(
+        backupID: String, parentCheckpoints: [Int: String]?,
+        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+    ) async throws -> Result {
+        let disks = try await disks()
+        let checkpoint = Self.checkpointName(for: backupID)
+        var plans: [PlannedDisk] = []
+        var added: [String] = []
+        do {
+            for disk in disks {
+                let info = try await QemuImageTool.info(disk.location)
+                let parent = parentCheckpoints?[disk.index]
+                var plan = CopyPlan.full(reason: nil)
+                if info.format != "qcow2" {
+                    plan = .full(reason: "raw images keep no change tracking: every backup of \(disk.label) is full")
+                } else if let parent {
+                    switch info.bitmaps[parent] {
+                    case true?: plan = .incremental(context: "qemu:dirty-bitmap:\(parent)")
+                    case false?: plan = .full(reason: "bitmap \(parent) of \(disk.label) is inconsistent (the VM was not shut down cleanly): full backup")
+                    case nil: plan = .full(reason: "bitmap \(parent) of \(disk.label) is missing: full backup")
+                    }
+                }
+                // The new checkpoint starts now: writes from here on go to the next incremental.
+                if info.format == "qcow2" {
+                    try await QemuImageTool.addBitmap(checkpoint, to: disk.location)
+                    added.append(disk.location)
+                }
+                let incrementalParent: String? = if case .incremental = plan { parent } else { nil }
+                plans.append(PlannedDisk(disk: disk, format: info.format, plan: plan, bitmap: incrementalParent, tracks: info.format == "qcow2"))
+            }
+        } catch {
+            await removeBitmap(checkpoint, from: added)
+            throw error
+        }
+
+        let outcome: (result: Result, committed: Bool)
+        do {
+            outcome = try await withExports(plans[...], checkpoint: checkpoint, body)
+        } catch {
+            await removeBitmap(checkpoint, from: added)
+            throw error
+        }
+        if outcome.committed {
+            // Only the newest checkpoint is needed; older bitmaps slow writes.
+            for plan in plans {
+                if let parent = parentCheckpoints?[plan.disk.index], plan.tracks, parent != checkpoint {
+                    try? await QemuImageTool.removeBitmap(parent, from: plan.disk.location)
+                }
+            }
+        } else {
+            await removeBitmap(checkpoint, from: added)
+        }
+        return outcome.result
+    }
+
+    /// Starts one qemu-nbd per disk, nested, so every one is stopped on the way out.
+    private func withExports<Result: Sendable>(
+        _ plans: ArraySlice<PlannedDisk>, checkpoint: String,
+        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool),
+        ready: [DiskExport] = []
+    ) async throws -> (result: Result, committed: Bool) {
+        guard let planned = plans.first else { return try await body(ready) }
+        return try await NBDServerProcess.withServer(
+            image: planned.disk.location, format: planned.format, bitmap: planned.bitmap, socketDirectory: socketDirectory
+        ) { endpoint in
+            let export = DiskExport(disk: planned.disk, endpoint: endpoint, plan: planned.plan,
+                                    newCheckpoint: planned.tracks ? checkpoint : "")
+            return try await withExports(plans.dropFirst(), checkpoint: checkpoint, body, ready: ready + [export])
+        }
+    }
+
+    /// A disk as the session will export it.
+    private struct PlannedDisk: Sendable {
+        var disk: SourceDisk
+        var format: String
+        var plan: CopyPlan
+        /// The parent bitmap exported for an incremental.
+        var bitmap: String?
+        /// Whether the image keeps bitmaps (qcow2) and so gets the new checkpoint.
+        var tracks: Bool
+    }
+
+    private func removeBitmap(_ name: String, from paths: [String]) async {
+        for path in paths { try? await QemuImageTool.removeBitmap(name, from: path) }
+    }
+}

@@ -1,0 +1,181 @@
+import DiskImage
+import Engine
+import Foundation
+import Repository
+import Sources
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A two-disk VM of image files that the tests change between backups.
+struct LabVM {
+    let folder: String
+    let qcow2: String
+    let raw: String
+    var random = SplitMix64(seed: 2024)
+
+    init(qcow2Size: Int = 48 << 20, rawSize: Int = 8 << 20) throws {
+        folder = scratchFolder()
+        qcow2 = folder + "/vda.qcow2"
+        raw = folder + "/vdb.raw"
+        // Random data with holes: write a sparse raw file, convert it.
+        let seedRaw = folder + "/seed.raw"
+        let seed = RawReference(path: seedRaw, size: UInt64(qcow2Size))
+        for start in stride(from: 0, to: qcow2Size, by: 8 << 20) {
+            seed.write(random.bytes(3 << 20), at: UInt64(start + (1 << 20)))
+        }
+        try mustRun(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", seedRaw, qcow2])
+        unlink(seedRaw)
+        let second = RawReference(path: raw, size: UInt64(rawSize))
+        second.write(random.bytes(1 << 20), at: 2 << 20)
+    }
+
+    var source: QemuImageSource {
+        QemuImageSource(disks: [.init(path: qcow2, label: "vda"), .init(path: raw, label: "vdb")], socketDirectory: folder)
+    }
+
+    var identity: BackupManifest.VM { .init(name: "lab vm/1", sourceType: "qemu_image", identity: ["vda": qcow2, "vdb": raw]) }
+
+    /// Random writes, zeroed ranges and discards, as a guest would make.
+    mutating func change(writes: Int = 12) throws {
+        var commands: [String] = []
+        for _ in 0..<writes {
+            let offset = UInt64.random(in: 0..<(47 << 20), using: &random) / 512 * 512
+            let length = UInt64.random(in: 1...(256 << 10), using: &random) / 512 * 512 + 512
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: commands += ["-c", "write -z \(offset) \(length)"]
+            case 1: commands += ["-c", "discard \(offset) \(length)"]
+            default: commands += ["-c", "write -P \(Int.random(in: 1...255, using: &random)) \(offset) \(length)"]
+            }
+        }
+        try mustRun(["qemu-io", "-f", "qcow2"] + commands + [qcow2])
+        RawReference(existing: raw, writable: true).write(random.bytes(64 << 10), at: UInt64.random(in: 0..<(7 << 20), using: &random))
+    }
+
+    /// The disks as they are now, as raw files to compare restore points with later.
+    func snapshot(_ name: String) throws -> [String] {
+        let vda = folder + "/\(name)-vda.raw", vdb = folder + "/\(name)-vdb.raw"
+        try mustRun(["qemu-img", "convert", "-O", "raw", qcow2, vda])
+        try mustRun(["cp", "--sparse=always", raw, vdb])
+        return [vda, vdb]
+    }
+
+    func bitmaps() throws -> [String] {
+        let info = try tool(["qemu-img", "info", "--output=json", "-U", qcow2])
+        let json = try JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [String: Any]
+        let data = (json?["format-specific"] as? [String: Any])?["data"] as? [String: Any]
+        return (data?["bitmaps"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }.sorted()
+    }
+}
+
+@Suite("Backup jobs of qemu_image VMs, judged by qemu-img")
+struct BackupJobTests {
+    static func expectRestores(_ backupDirectory: String, equalTo raws: [String]) throws {
+        for (index, raw) in raws.enumerated() {
+            let image = backupDirectory + "/disk-\(index).qcow2"
+            let check = try tool(["qemu-img", "check", image])
+            #expect(check.status == 0 && check.output.contains("No errors"), "\(image): \(check.output)")
+            let compare = try tool(["qemu-img", "compare", "-F", "raw", image, raw])
+            #expect(compare.status == 0, "\(image) vs \(raw): \(compare.output)")
+        }
+    }
+
+    @Test("full, then incrementals: every restore point restores exactly, now and later")
+    func chainOfBackups() async throws {
+        var vm = try LabVM()
+        let repository = scratchFolder()
+        _ = try LocalRepository.prepare(at: repository)
+        var points: [(id: String, raws: [String], directory: String)] = []
+        var parent: BackupJob.Parent?
+        for cycle in 0..<5 {
+            if cycle > 0 { try vm.change() }
+            let id = "backup-lab-\(cycle)"
+            let job = BackupJob(backupID: id, vm: vm.identity, repositoryRoot: repository, parent: parent)
+            let manifest = try await job.run(source: vm.source)
+            let raws = try vm.snapshot(id)
+            let directory = job.layout.backupDirectory(id)
+            try Self.expectRestores(directory, equalTo: raws)
+            #expect(manifest.backupType == (cycle == 0 ? "full" : "incremental"))
+            #expect(manifest.disks.map(\.copy) == (cycle == 0 ? ["full", "full"] : ["incremental", "full"]))
+            #expect(manifest.disks[0].checkpoint == "sendense-\(id)")
+            #expect(manifest.disks[1].note?.contains("raw images") == true)
+            #expect(try vm.bitmaps() == ["sendense-\(id)"])
+            #expect(try BackupManifest.read(from: directory) == manifest)
+            #expect(!FileManager.default.fileExists(atPath: job.layout.partialDirectory(id)))
+            #expect(job.progress.snapshot.phase == "completed")
+            #expect(job.progress.snapshot.bytesTransferred == job.progress.snapshot.totalBytes)
+            points.append((id, raws, directory))
+            parent = BackupJob.Parent(backupID: id, checkpoints: [0: manifest.disks[0].checkpoint ?? ""])
+        }
+        // Every earlier point still restores as the disk was then.
+        for point in points { try Self.expectRestores(point.directory, equalTo: point.raws) }
+        let info = try tool(["qemu-img", "info", "--backing-chain", "--output=json", points[4].directory + "/disk-0.qcow2"])
+        let chain = try JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [[String: Any]]
+        #expect(chain?.count == 5)
+        #expect(chain?.first?["backing-filename"] as? String == "../backup-lab-3/disk-0.qcow2")
+        // Our own reader sees the same bytes through the chain.
+        let top = try DiskImages.open(path: points[4].directory + "/disk-0.qcow2")
+        let expected = RawReference(existing: points[4].raws[0])
+        #expect(try top.read(count: 4 << 20, at: 20 << 20) == expected.read(count: 4 << 20, at: 20 << 20))
+    }
+
+    @Test("changing 1% of a disk makes an incremental of at most 2% of its size")
+    func incrementalSize() async throws {
+        var vm = try LabVM(qcow2Size: 256 << 20)
+        let repository = scratchFolder()
+        let full = try await BackupJob(backupID: "b-full", vm: vm.identity, repositoryRoot: repository, parent: nil).run(source: vm.source)
+        // 1% of 256 MiB, in 41 scattered 64 KiB writes.
+        var commands: [String] = []
+        for _ in 0..<41 {
+            let cluster = UInt64.random(in: 0..<4096, using: &vm.random)
+            commands += ["-c", "write -P 0x5c \(cluster * 65536) 64k"]
+        }
+        try mustRun(["qemu-io", "-f", "qcow2"] + commands + [vm.qcow2])
+        let job = BackupJob(backupID: "b-inc", vm: vm.identity, repositoryRoot: repository,
+                            parent: .init(backupID: "b-full", checkpoints: [0: full.disks[0].checkpoint ?? ""]))
+        let manifest = try await job.run(source: vm.source)
+        let size = (try FileManager.default.attributesOfItem(atPath: job.layout.backupDirectory("b-inc") + "/disk-0.qcow2")[.size] as? Int) ?? 0
+        #expect(manifest.disks[0].bytesWritten <= 41 * 65536)
+        #expect(size <= (256 << 20) / 50, "incremental of 1% change is \(size) bytes")
+        try Self.expectRestores(job.layout.backupDirectory("b-inc"), equalTo: try vm.snapshot("inc"))
+    }
+
+    @Test("a missing bitmap makes the next backup full, with a note, never a wrong incremental")
+    func missingBitmap() async throws {
+        var vm = try LabVM()
+        let repository = scratchFolder()
+        let first = try await BackupJob(backupID: "b1", vm: vm.identity, repositoryRoot: repository, parent: nil).run(source: vm.source)
+        try vm.change()
+        try mustRun(["qemu-img", "bitmap", "--remove", vm.qcow2, first.disks[0].checkpoint ?? ""])
+        let job = BackupJob(backupID: "b2", vm: vm.identity, repositoryRoot: repository,
+                            parent: .init(backupID: "b1", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
+        let manifest = try await job.run(source: vm.source)
+        #expect(manifest.backupType == "full")
+        #expect(manifest.disks[0].copy == "full")
+        #expect(manifest.disks[0].backingFile == nil)
+        #expect(manifest.disks[0].note?.contains("missing") == true)
+        try Self.expectRestores(job.layout.backupDirectory("b2"), equalTo: try vm.snapshot("b2"))
+    }
+
+    @Test("a cancelled backup leaves no partial folder, no new checkpoint and no qemu-nbd")
+    func cancelled() async throws {
+        let vm = try LabVM(qcow2Size: 192 << 20)
+        let repository = scratchFolder()
+        let first = try await BackupJob(backupID: "c1", vm: vm.identity, repositoryRoot: repository, parent: nil).run(source: vm.source)
+        let job = BackupJob(backupID: "c2", vm: vm.identity, repositoryRoot: repository, parent: nil)
+        let task = Task { try await job.run(source: vm.source) }
+        while job.progress.snapshot.bytesTransferred == 0 { try await Task.sleep(for: .milliseconds(2)) }
+        let cancelledAt = ContinuousClock.now
+        task.cancel()
+        let outcome = await task.result
+        #expect(ContinuousClock.now - cancelledAt < .seconds(2))
+        if case .success = outcome { Issue.record("the cancelled backup completed") }
+        #expect(!FileManager.default.fileExists(atPath: job.layout.partialDirectory("c2")))
+        #expect(!FileManager.default.fileExists(atPath: job.layout.backupDirectory("c2")))
+        #expect(try vm.bitmaps() == [first.disks[0].checkpoint ?? ""])
+        let leftovers = try tool(["pgrep", "-f", "qemu-nbd.*\(vm.folder)"])
+        #expect(leftovers.output.isEmpty, "qemu-nbd left running: \(leftovers.output)")
+    }
+}
