@@ -56,8 +56,9 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "SendenseCore", "DiskImage", "NBD", "Sources", "Repository",
+                "SendenseCore", "DiskImage", "NBD", "Sources", "Repository", "Catalog",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -82,7 +83,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "SendenseCore", "Catalog", "Repository",
+                "SendenseCore", "Catalog", "Repository", "Engine", "Sources", "DiskImage", "NBD",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

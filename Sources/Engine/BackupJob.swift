@@ -25,6 +25,8 @@ public struct BackupJob: Sendable {
     public var parent: Parent?
     public var clusterSize = 65536
     public var progress = BackupProgress()
+    /// Why this backup is what it is (an incremental that became full).
+    public var note: String?
 
     public init(backupID: String, vm: BackupManifest.VM, repositoryRoot: String, parent: Parent?) {
         self.backupID = backupID

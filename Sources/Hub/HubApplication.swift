@@ -1,4 +1,5 @@
 import Catalog
+import Engine
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -37,11 +38,14 @@ public struct Hub: Sendable {
         let repositories = RepositoryService(catalog: catalog, secrets: secrets, configuration: configuration, logger: logger)
         await repositories.remountNetworkRepositories()
         try await repositories.ensureDefault()
+        try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
+        let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger)
 
         let registry = RouteRegistry()
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
-            loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories,
+            loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
+            restores: RestoreService(),
             secrets: secrets, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 
@@ -60,7 +64,7 @@ public struct Hub: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: "sendense"),
-            services: [CatalogCloser(catalog: catalog, logger: logger)],
+            services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? started.port
                 logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")
@@ -84,6 +88,9 @@ public struct Hub: Sendable {
         UserRoutes.register(api, services)
         RepositoryRoutes.register(api, services)
         VMContextRoutes.register(api, services)
+        VMRegistrationRoutes.register(api, services)
+        BackupRoutes.register(api, services)
+        RestoreRoutes.register(api, services)
         DocumentRoutes.register(api: api, root: root, services)
         return router
     }
@@ -99,14 +106,17 @@ public struct Hub: Sendable {
     }
 }
 
-/// Closes the catalog after the HTTP server has drained: services shut down
-/// in reverse order, and the server is started last, so it stops first.
+/// Stops running jobs and closes the catalog after the HTTP server has
+/// drained: services shut down in reverse order, and the server is started
+/// last, so it stops first.
 struct CatalogCloser: Service {
     let catalog: CatalogDatabase
+    let backups: BackupService
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
+        await backups.shutdown()
         do {
             try catalog.close()
             logger.info("catalog closed")

@@ -60,6 +60,8 @@ public struct HubConfiguration: Sendable {
     var adminPasswordPath: String { dataDirectory + "/admin-password" }
     var defaultRepositoryPath: String { dataDirectory + "/repository" }
     var mountsDirectory: String { dataDirectory + "/mounts" }
+    /// Sockets of the NBD servers jobs start; emptied at every start.
+    var runDirectory: String { dataDirectory + "/run" }
 }
 
 /// Failed logins allowed within `window` before further attempts are refused

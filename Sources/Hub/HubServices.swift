@@ -1,4 +1,5 @@
 import Catalog
+import Engine
 import Logging
 
 /// What route handlers share: built once at start, immutable afterwards.
@@ -8,6 +9,8 @@ struct HubServices: Sendable {
     let hasher: PasswordHasher
     let loginLimiter: LoginRateLimiter
     let repositories: RepositoryService
+    let backups: BackupService
+    let restores: RestoreService
     let secrets: SecretBox
     let metrics: HubMetrics
     let registry: RouteRegistry

@@ -42,7 +42,7 @@ public enum DurableFile {
         }
     }
 
-    static func renameOrThrow(from: String, to: String) throws {
+    public static func renameOrThrow(from: String, to: String) throws {
         if rename(from, to) != 0 {
             throw RepositoryError.io("rename of \(from) to \(to) failed: \(String(cString: strerror(errno)))")
         }

@@ -6,10 +6,12 @@ import NBD
 /// `sendense-<backup_id>` inside each qcow2 image, managed with qemu-img;
 /// each disk is exported read-only by a qemu-nbd the session owns.
 public struct QemuImageSource: BackupSource {
-    public struct Disk: Sendable, Equatable {
+    public struct Disk: Sendable, Equatable, Codable {
+        public var index: Int
         public var path: String
         public var label: String
-        public init(path: String, label: String) {
+        public init(index: Int, path: String, label: String) {
+            self.index = index
             self.path = path
             self.label = label
         }
@@ -28,13 +30,13 @@ public struct QemuImageSource: BackupSource {
 
     public func disks() async throws -> [SourceDisk] {
         var result: [SourceDisk] = []
-        for (index, disk) in disksOnFile.enumerated() {
+        for disk in disksOnFile {
             guard FileManager.default.isReadableFile(atPath: disk.path) else { throw SourceError.diskNotFound(disk.path) }
             let info = try await QemuImageTool.info(disk.path)
             guard ["qcow2", "raw"].contains(info.format) else {
                 throw SourceError.unsupportedFormat(path: disk.path, format: info.format)
             }
-            result.append(SourceDisk(index: index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path))
+            result.append(SourceDisk(index: disk.index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path))
         }
         return result
     }

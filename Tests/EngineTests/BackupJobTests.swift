@@ -33,7 +33,7 @@ struct LabVM {
     }
 
     var source: QemuImageSource {
-        QemuImageSource(disks: [.init(path: qcow2, label: "vda"), .init(path: raw, label: "vdb")], socketDirectory: folder)
+        QemuImageSource(disks: [.init(index: 0, path: qcow2, label: "vda"), .init(index: 1, path: raw, label: "vdb")], socketDirectory: folder)
     }
 
     var identity: BackupManifest.VM { .init(name: "lab vm/1", sourceType: "qemu_image", identity: ["vda": qcow2, "vdb": raw]) }

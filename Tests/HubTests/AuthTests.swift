@@ -123,7 +123,7 @@ struct AuthTests {
             let viewer = try await api.tokenFor(role: "viewer", admin: admin)
             let operatorToken = try await api.tokenFor(role: "operator", admin: admin)
             for route in routes {
-                let path = route.path.replacingOccurrences(of: "{id}", with: "1").replacingOccurrences(of: "{vm_name}", with: "vm")
+                let path = route.path.replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "1", options: .regularExpression)
                 switch route.access {
                 case .anonymous:
                     #expect(["/api/v1/health", "/api/v1/auth/login"].contains(route.path), "\(route.path) must not be anonymous")

@@ -1,0 +1,252 @@
+import Foundation
+import GRDB
+
+/// A backup as the catalog indexes it (the repository's manifest is the
+/// authority; this row is rebuilt from it after a catalog loss).
+public struct BackupJobRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "backup_jobs"
+
+    public var backupId: String
+    public var vmBackupContextId: Int64
+    public var repositoryId: Int64
+    public var vmName: String
+    public var backupType: String
+    public var status: String
+    public var parentBackupId: String?
+    public var currentPhase: String?
+    public var bytesTransferred: Int64
+    public var totalBytes: Int64
+    public var errorMessage: String?
+    public var note: String?
+    public var performanceMetrics: String?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var completedAt: Date?
+
+    public init(backupId: String, vmBackupContextId: Int64, repositoryId: Int64, vmName: String, backupType: String,
+                parentBackupId: String?, note: String?, createdAt: Date) {
+        self.backupId = backupId
+        self.vmBackupContextId = vmBackupContextId
+        self.repositoryId = repositoryId
+        self.vmName = vmName
+        self.backupType = backupType
+        self.status = "started"
+        self.parentBackupId = parentBackupId
+        self.currentPhase = "starting"
+        self.bytesTransferred = 0
+        self.totalBytes = 0
+        self.note = note
+        self.createdAt = createdAt
+    }
+}
+
+public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "backup_disks"
+
+    public var id: Int64?
+    public var backupId: String
+    public var diskIndex: Int
+    public var vmwareDiskKey: Int?
+    public var capacityBytes: Int64
+    public var qcow2Path: String
+    public var status: String
+    public var bytesTransferred: Int64
+    public var checkpoint: String?
+
+    public init(backupId: String, diskIndex: Int, capacityBytes: Int64, qcow2Path: String) {
+        self.backupId = backupId
+        self.diskIndex = diskIndex
+        self.capacityBytes = capacityBytes
+        self.qcow2Path = qcow2Path
+        self.status = "started"
+        self.bytesTransferred = 0
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// Progress of one disk, as the engine reports it.
+public struct DiskProgressUpdate: Sendable {
+    public var diskIndex: Int
+    public var status: String
+    public var bytesTransferred: Int64
+    public init(diskIndex: Int, status: String, bytesTransferred: Int64) {
+        self.diskIndex = diskIndex
+        self.status = status
+        self.bytesTransferred = bytesTransferred
+    }
+}
+
+/// What a committed backup adds to its rows.
+public struct CompletedDisk: Sendable {
+    public var diskIndex: Int
+    public var bytesTransferred: Int64
+    public var checkpoint: String?
+    public init(diskIndex: Int, bytesTransferred: Int64, checkpoint: String?) {
+        self.diskIndex = diskIndex
+        self.bytesTransferred = bytesTransferred
+        self.checkpoint = checkpoint
+    }
+}
+
+public struct BackupListFilter: Sendable {
+    public var vmName: String?
+    public var repositoryId: Int64?
+    public var status: String?
+    public var limit: Int
+    public var offset: Int
+    public init(vmName: String? = nil, repositoryId: Int64? = nil, status: String? = nil, limit: Int = 50, offset: Int = 0) {
+        self.vmName = vmName
+        self.repositoryId = repositoryId
+        self.status = status
+        self.limit = limit
+        self.offset = offset
+    }
+}
+
+extension CatalogDatabase {
+    /// Records a starting backup with its disks, in one transaction; the
+    /// VM's chain row in that repository is created on first use. Refused
+    /// (conflict) while another backup of the VM is running.
+    public func insertStartedBackup(_ job: BackupJobRecord, contextID: String, vmKey: String, disks: [BackupDiskRecord]) async throws -> BackupJobRecord {
+        try await pool.write { db in
+            let running = try BackupJobRecord
+                .filter(Column("vm_name") == job.vmName && ["started", "in_progress"].contains(Column("status")))
+                .fetchOne(db)
+            if let running {
+                throw CatalogError.conflict("a backup of \(job.vmName) is already running: \(running.backupId)")
+            }
+            try db.execute(sql: """
+                INSERT INTO vm_backup_contexts (context_id, repository_id, vm_key, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (context_id, repository_id) DO NOTHING
+                """, arguments: [contextID, job.repositoryId, vmKey, job.createdAt])
+            let chainID = try Int64.fetchOne(db, sql: "SELECT id FROM vm_backup_contexts WHERE context_id = ? AND repository_id = ?",
+                                             arguments: [contextID, job.repositoryId]) ?? 0
+            var job = job
+            job.vmBackupContextId = chainID
+            try job.insert(db)
+            for var disk in disks { try disk.insert(db) }
+            return job
+        }
+    }
+
+    public func updateBackupProgress(_ backupID: String, phase: String, bytes: Int64, total: Int64, disks: [DiskProgressUpdate]) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE backup_jobs SET status = 'in_progress', current_phase = ?, bytes_transferred = ?, total_bytes = ?,
+                    started_at = COALESCE(started_at, ?)
+                WHERE backup_id = ? AND status IN ('started', 'in_progress')
+                """, arguments: [phase, bytes, total, Date(), backupID])
+            for disk in disks {
+                try db.execute(sql: "UPDATE backup_disks SET status = ?, bytes_transferred = ? WHERE backup_id = ? AND disk_index = ?",
+                               arguments: [disk.status, disk.bytesTransferred, backupID, disk.diskIndex])
+            }
+        }
+    }
+
+    /// Marks a committed backup completed: only now do its checkpoints count.
+    public func completeBackup(_ backupID: String, type: String, parentID: String?, note: String?,
+                               bytes: Int64, total: Int64, disks: [CompletedDisk], at date: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE backup_jobs SET status = 'completed', current_phase = 'completed', backup_type = ?, parent_backup_id = ?,
+                    note = ?, bytes_transferred = ?, total_bytes = ?, completed_at = ? WHERE backup_id = ?
+                """, arguments: [type, parentID, note, bytes, total, date, backupID])
+            for disk in disks {
+                try db.execute(sql: """
+                    UPDATE backup_disks SET status = 'completed', bytes_transferred = ?, checkpoint = ?
+                    WHERE backup_id = ? AND disk_index = ?
+                    """, arguments: [disk.bytesTransferred, disk.checkpoint, backupID, disk.diskIndex])
+            }
+            try db.execute(sql: """
+                UPDATE vm_backup_contexts SET last_backup_id = ?
+                WHERE id = (SELECT vm_backup_context_id FROM backup_jobs WHERE backup_id = ?)
+                """, arguments: [backupID, backupID])
+            try db.execute(sql: """
+                UPDATE vm_contexts SET last_backup_at = ?
+                WHERE context_id = (SELECT context_id FROM vm_backup_contexts
+                                    WHERE id = (SELECT vm_backup_context_id FROM backup_jobs WHERE backup_id = ?))
+                """, arguments: [date, backupID])
+        }
+    }
+
+    /// Ends a backup that did not commit: `failed` or `cancelled`, with the reason.
+    public func endBackup(_ backupID: String, status: String, error: String?, at date: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE backup_jobs SET status = ?, current_phase = ?, error_message = ?, completed_at = ?
+                WHERE backup_id = ? AND status IN ('started', 'in_progress')
+                """, arguments: [status, status, error, date, backupID])
+            try db.execute(sql: "UPDATE backup_disks SET status = ? WHERE backup_id = ? AND status != 'completed'",
+                           arguments: [status, backupID])
+        }
+    }
+
+    /// After a restart no backup is running: rows that claim so were
+    /// interrupted. Answers their ids.
+    public func failInterruptedBackups(reason: String) async throws -> [String] {
+        try await pool.write { db in
+            let ids = try String.fetchAll(db, sql: "SELECT backup_id FROM backup_jobs WHERE status IN ('started', 'in_progress')")
+            try db.execute(sql: """
+                UPDATE backup_jobs SET status = 'failed', current_phase = 'failed', error_message = ?, completed_at = ?
+                WHERE status IN ('started', 'in_progress')
+                """, arguments: [reason, Date()])
+            try db.execute(sql: "UPDATE backup_disks SET status = 'failed' WHERE status NOT IN ('completed')")
+            return ids
+        }
+    }
+
+    public func backup(id: String) async throws -> BackupJobRecord? {
+        try await pool.read { db in try BackupJobRecord.fetchOne(db, key: id) }
+    }
+
+    public func backupDisks(of backupID: String) async throws -> [BackupDiskRecord] {
+        try await pool.read { db in
+            try BackupDiskRecord.filter(Column("backup_id") == backupID).order(Column("disk_index")).fetchAll(db)
+        }
+    }
+
+    /// The newest completed backup of a VM in a repository: the parent of the next incremental.
+    public func lastCompletedBackup(vmName: String, repositoryID: Int64) async throws -> BackupJobRecord? {
+        try await pool.read { db in
+            try BackupJobRecord
+                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == "completed")
+                .order(Column("completed_at").desc, Column("created_at").desc)
+                .fetchOne(db)
+        }
+    }
+
+    public func backups(_ filter: BackupListFilter) async throws -> (records: [BackupJobRecord], total: Int) {
+        try await pool.read { db in
+            var request = BackupJobRecord.all()
+            if let vm = filter.vmName { request = request.filter(Column("vm_name") == vm) }
+            if let repository = filter.repositoryId { request = request.filter(Column("repository_id") == repository) }
+            if let status = filter.status { request = request.filter(Column("status") == status) }
+            let total = try request.fetchCount(db)
+            let records = try request.order(Column("created_at").desc, Column("backup_id").desc)
+                .limit(filter.limit, offset: filter.offset).fetchAll(db)
+            return (records, total)
+        }
+    }
+
+    /// Completed backups of a VM in a repository, oldest first.
+    public func chain(vmName: String, repositoryID: Int64) async throws -> [BackupJobRecord] {
+        try await pool.read { db in
+            try BackupJobRecord
+                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == "completed")
+                .order(Column("created_at"), Column("backup_id"))
+                .fetchAll(db)
+        }
+    }
+
+    public func childBackups(of backupID: String) async throws -> [BackupJobRecord] {
+        try await pool.read { db in try BackupJobRecord.filter(Column("parent_backup_id") == backupID).fetchAll(db) }
+    }
+
+    public func deleteBackupRow(_ backupID: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE vm_backup_contexts SET last_backup_id = NULL WHERE last_backup_id = ?", arguments: [backupID])
+            _ = try BackupJobRecord.deleteOne(db, key: backupID)
+        }
+    }
+}

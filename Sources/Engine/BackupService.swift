@@ -1,0 +1,205 @@
+import Catalog
+import Foundation
+import Logging
+import Repository
+import Sources
+
+/// Why a backup cannot start, sorted by what the API answers.
+public enum BackupServiceError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notFound(String)
+    case invalid(String)
+    case conflict(String)
+    case unprocessable(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let message), .invalid(let message), .conflict(let message), .unprocessable(let message): message
+        }
+    }
+}
+
+/// Starts backup jobs, keeps their progress, persists it to the catalog at
+/// least once a second, cancels them, and records how they end. A backup's
+/// checkpoints enter the catalog only after the repository holds it.
+public actor BackupService {
+    public struct StartRequest: Sendable {
+        public var vmName: String
+        public var repositoryID: Int64
+        public var incremental: Bool
+        public var diskIndexes: [Int]?
+
+        public init(vmName: String, repositoryID: Int64, incremental: Bool, diskIndexes: [Int]?) {
+            self.vmName = vmName
+            self.repositoryID = repositoryID
+            self.incremental = incremental
+            self.diskIndexes = diskIndexes
+        }
+    }
+
+    public struct Started: Sendable {
+        public var job: BackupJobRecord
+        public var contextID: String
+        public var disks: [BackupDiskRecord]
+    }
+
+    private struct Running {
+        var task: Task<Void, Never>
+        var progress: BackupProgress
+        var vmName: String
+    }
+
+    let catalog: CatalogDatabase
+    /// Where sessions put their NBD sockets.
+    let runDirectory: String
+    let logger: Logger
+    let progressInterval: Duration
+    private var running: [String: Running] = [:]
+    private var shuttingDown = false
+
+    public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1)) {
+        self.catalog = catalog
+        self.runDirectory = runDirectory
+        self.logger = logger
+        self.progressInterval = progressInterval
+    }
+
+    public func start(_ request: StartRequest) async throws -> Started {
+        guard let context = try await catalog.vmContext(named: request.vmName) else {
+            throw BackupServiceError.notFound("VM not found: vm_name=\(request.vmName)")
+        }
+        guard let repository = try await catalog.repository(id: request.repositoryID) else {
+            throw BackupServiceError.notFound("repository not found: id=\(request.repositoryID)")
+        }
+        guard repository.enabled else { throw BackupServiceError.conflict("repository \(repository.name) is disabled") }
+        let vmDisks = try await catalog.disks(ofContext: context.contextId)
+        var chosen = vmDisks
+        if let indexes = request.diskIndexes {
+            guard !indexes.isEmpty else { throw BackupServiceError.invalid("disk_indexes must name at least one disk") }
+            for index in indexes where !vmDisks.contains(where: { $0.diskIndex == index }) {
+                throw BackupServiceError.notFound("disk not found: vm_name=\(request.vmName), disk_index=\(index)")
+            }
+            chosen = vmDisks.filter { indexes.contains($0.diskIndex) }
+        }
+        let source = try Self.source(for: context, disks: chosen, runDirectory: runDirectory)
+
+        var note: String?
+        var parent: BackupJob.Parent?
+        if request.incremental {
+            if let last = try await catalog.lastCompletedBackup(vmName: context.vmName, repositoryID: request.repositoryID) {
+                let checkpoints = try await catalog.backupDisks(of: last.backupId).reduce(into: [Int: String]()) { map, disk in
+                    if let checkpoint = disk.checkpoint { map[disk.diskIndex] = checkpoint }
+                }
+                parent = BackupJob.Parent(backupID: last.backupId, checkpoints: checkpoints)
+            } else {
+                note = "no earlier completed backup of \(context.vmName) in repository \(repository.name): this backup is full"
+            }
+        }
+
+        let vmKey = BackupLayout.vmKey(for: context.vmName)
+        let now = Date()
+        var backupID = "backup-\(vmKey)-\(Int(now.timeIntervalSince1970))"
+        if try await catalog.backup(id: backupID) != nil || running[backupID] != nil {
+            backupID += "-" + String(UUID().uuidString.prefix(6)).lowercased()
+        }
+        let layout = BackupLayout(repositoryRoot: repository.path, vmKey: vmKey)
+        let job = BackupJobRecord(
+            backupId: backupID, vmBackupContextId: 0, repositoryId: request.repositoryID, vmName: context.vmName,
+            backupType: parent == nil ? "full" : "incremental", parentBackupId: parent?.backupID, note: note, createdAt: now)
+        let diskRows = chosen.map {
+            BackupDiskRecord(backupId: backupID, diskIndex: $0.diskIndex, capacityBytes: $0.capacityBytes,
+                             qcow2Path: layout.backupDirectory(backupID) + "/" + BackupLayout.diskFileName(index: $0.diskIndex))
+        }
+        let inserted: BackupJobRecord
+        do {
+            inserted = try await catalog.insertStartedBackup(job, contextID: context.contextId, vmKey: vmKey, disks: diskRows)
+        } catch let error as CatalogError {
+            throw BackupServiceError.conflict(error.description)
+        }
+
+        var backupJob = BackupJob(
+            backupID: backupID,
+            vm: .init(name: context.vmName, sourceType: context.sourceType, identity: ["context_id": context.contextId]),
+            repositoryRoot: repository.path, parent: parent)
+        backupJob.note = note
+        let progress = backupJob.progress
+        let task = Task { await self.execute(backupJob, source: source) }
+        running[backupID] = Running(task: task, progress: progress, vmName: context.vmName)
+        return Started(job: inserted, contextID: context.contextId, disks: diskRows)
+    }
+
+    /// Live progress of a running backup, nil when it is not running here.
+    public func progress(of backupID: String) -> BackupProgress.Snapshot? { running[backupID]?.progress.snapshot }
+
+    public func isRunning(_ backupID: String) -> Bool { running[backupID] != nil }
+
+    /// Cancels a running backup; answers false when it is not running.
+    @discardableResult
+    public func cancel(_ backupID: String) -> Bool {
+        guard let job = running[backupID] else { return false }
+        job.task.cancel()
+        return true
+    }
+
+    /// Waits until a backup has ended (for tests and shutdown).
+    public func wait(for backupID: String) async {
+        await running[backupID]?.task.value
+    }
+
+    /// Cancels every running backup and waits for them to clean up.
+    public func shutdown() async {
+        shuttingDown = true
+        let jobs = running.values
+        for job in jobs { job.task.cancel() }
+        for job in jobs { await job.task.value }
+    }
+
+    private func execute(_ job: BackupJob, source: any BackupSource) async {
+        let backupID = job.backupID
+        let reporter = Task { [catalog, progressInterval] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: progressInterval)
+                await Self.persist(job.progress.snapshot, of: backupID, catalog: catalog)
+            }
+        }
+        do {
+            let manifest = try await job.run(source: source)
+            reporter.cancel()
+            let snapshot = job.progress.snapshot
+            try await catalog.completeBackup(
+                backupID, type: manifest.backupType, parentID: manifest.parentId,
+                note: ([job.note] + manifest.disks.map(\.note)).compactMap { $0 }.joined(separator: "; ").nilIfEmpty,
+                bytes: Int64(snapshot.bytesTransferred), total: Int64(snapshot.totalBytes),
+                disks: manifest.disks.map { CompletedDisk(diskIndex: $0.index, bytesTransferred: Int64($0.bytesWritten), checkpoint: $0.checkpoint) })
+            logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
+        } catch {
+            reporter.cancel()
+            let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown
+            let message = shuttingDown ? "interrupted by hub shutdown" : cancelled ? "cancelled by user" : "\(error)"
+            try? await catalog.endBackup(backupID, status: cancelled ? "cancelled" : "failed", error: message)
+            logger.error("backup \(backupID) \(cancelled ? "cancelled" : "failed"): \(error)")
+        }
+        running[backupID] = nil
+    }
+
+    private static func persist(_ snapshot: BackupProgress.Snapshot, of backupID: String, catalog: CatalogDatabase) async {
+        let disks = snapshot.disks.map { DiskProgressUpdate(diskIndex: $0.key, status: $0.value.status, bytesTransferred: Int64($0.value.bytesTransferred)) }
+        try? await catalog.updateBackupProgress(backupID, phase: snapshot.phase, bytes: Int64(snapshot.bytesTransferred),
+                                                total: Int64(snapshot.totalBytes), disks: disks)
+    }
+
+    /// The source a VM context describes.
+    static func source(for context: VMContextRecord, disks: [VMDiskRecord], runDirectory: String) throws -> any BackupSource {
+        switch context.sourceType {
+        case "qemu_image":
+            return QemuImageSource(
+                disks: disks.map { QemuImageSource.Disk(index: $0.diskIndex, path: $0.path, label: $0.label) },
+                socketDirectory: runDirectory)
+        default:
+            throw BackupServiceError.unprocessable("backups of \(context.sourceType) VMs are not available yet")
+        }
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,133 @@
+import DiskImage
+import Foundation
+import NBD
+import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a restore point (a backup disk with its chain flattened) to a new
+/// raw or qcow2 file, or onto an NBD export. Zero runs are not written to
+/// files (they stay sparse) and become WRITE_ZEROES on NBD targets.
+public enum DiskRestore {
+    public enum Target: Sendable, Equatable {
+        case file(path: String, format: String)
+        case nbd(NBDEndpoint)
+    }
+
+    public final class Progress: Sendable {
+        private let state = Mutex((done: UInt64(0), total: UInt64(0)))
+        public init() {}
+        public var done: UInt64 { state.withLock { $0.done } }
+        public var total: UInt64 { state.withLock { $0.total } }
+        func setTotal(_ total: UInt64) { state.withLock { $0.total = total } }
+        func add(_ bytes: UInt64) { state.withLock { $0.done += bytes } }
+    }
+
+    static let chunk: UInt64 = 4 << 20
+
+    public static func restore(image path: String, to target: Target, progress: Progress = Progress()) async throws {
+        let image = try DiskImages.open(path: path)
+        let extents = try image.extents()
+        progress.setTotal(image.virtualSize)
+        switch target {
+        case .file(let output, let format):
+            try restoreToFile(image, extents: extents, output: output, format: format, progress: progress)
+        case .nbd(let endpoint):
+            try await restoreToNBD(image, extents: extents, endpoint: endpoint, progress: progress)
+        }
+    }
+
+    private static func restoreToFile(_ image: any DiskImageReader, extents: [ImageExtent], output: String, format: String, progress: Progress) throws {
+        let temporary = output + ".partial"
+        do {
+            if format == "qcow2" {
+                let writer = try QCOW2Writer(path: temporary, virtualSize: image.virtualSize)
+                let cluster = UInt64(writer.clusterSize)
+                try forEachDataChunk(image, extents: extents, progress: progress, alignTo: cluster) { offset, bytes in
+                    try writer.write(firstCluster: offset / cluster, bytes)
+                }
+                try writer.finish()
+            } else {
+                let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw DiskImageError.io(path: temporary, operation: "create", errno: errno) }
+                defer { close(fd) }
+                guard ftruncate(fd, off_t(image.virtualSize)) == 0 else {
+                    throw DiskImageError.io(path: temporary, operation: "truncate", errno: errno)
+                }
+                try forEachDataChunk(image, extents: extents, progress: progress, alignTo: 1) { offset, bytes in
+                    guard let base = bytes.baseAddress else { return }
+                    var done = 0
+                    while done < bytes.count {
+                        let n = pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
+                        if n < 0 && errno == EINTR { continue }
+                        guard n > 0 else { throw DiskImageError.io(path: temporary, operation: "write", errno: errno) }
+                        done += n
+                    }
+                }
+                guard fsync(fd) == 0 else { throw DiskImageError.io(path: temporary, operation: "fsync", errno: errno) }
+            }
+            guard rename(temporary, output) == 0 else { throw DiskImageError.io(path: output, operation: "rename", errno: errno) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private static func restoreToNBD(_ image: any DiskImageReader, extents: [ImageExtent], endpoint: NBDEndpoint, progress: Progress) async throws {
+        try await NBDClient.withConnection(to: endpoint) { nbd in
+            guard !nbd.info.isReadOnly else { throw NBDError.invalidRequest("the NBD target \(endpoint) is read-only") }
+            guard nbd.info.size >= image.virtualSize else {
+                throw NBDError.invalidRequest("the NBD target has \(nbd.info.size) bytes; the disk needs \(image.virtualSize)")
+            }
+            let maxRequest = UInt64(min(UInt32(chunk), nbd.info.maximumBlockSize))
+            for extent in extents {
+                var offset = extent.offset
+                while offset < extent.end {
+                    try Task.checkCancellation()
+                    let length = min(maxRequest, extent.end - offset)
+                    if extent.kind == .zero {
+                        if nbd.info.canWriteZeroes {
+                            try await nbd.writeZeroes(offset: offset, length: Int(length))
+                        } else {
+                            try await nbd.write(offset: offset, data: ByteBuffer(repeating: 0, count: Int(length)))
+                        }
+                    } else {
+                        let bytes = try image.read(count: Int(length), at: offset)
+                        try await nbd.write(offset: offset, data: ByteBuffer(bytes: bytes))
+                    }
+                    progress.add(length)
+                    offset += length
+                }
+            }
+            try await nbd.flush()
+        }
+    }
+
+    /// Calls `body` for every data run in chunks (aligned to `alignTo` at
+    /// their start, the last one possibly short at the end of the disk).
+    private static func forEachDataChunk(
+        _ image: any DiskImageReader, extents: [ImageExtent], progress: Progress, alignTo alignment: UInt64,
+        _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        var buffer = [UInt8](repeating: 0, count: Int(chunk))
+        for extent in extents {
+            guard extent.kind == .data else {
+                progress.add(extent.length)
+                continue
+            }
+            var offset = extent.offset / alignment * alignment
+            let end = min(image.virtualSize, (extent.end + alignment - 1) / alignment * alignment)
+            while offset < end {
+                try Task.checkCancellation()
+                let count = Int(min(chunk, end - offset))
+                try buffer.withUnsafeMutableBytes { try image.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), at: offset) }
+                try buffer.withUnsafeBytes { try body(offset, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                progress.add(UInt64(count))
+                offset += UInt64(count)
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Disk restores running as jobs: each has an id, live progress and a final
+/// status the API reports.
+public actor RestoreService {
+    public struct Status: Sendable {
+        public var jobID: String
+        public var backupID: String
+        public var diskIndex: Int
+        public var status: String
+        public var bytesDone: UInt64
+        public var totalBytes: UInt64
+        public var errorMessage: String?
+        public var createdAt: Date
+        public var completedAt: Date?
+    }
+
+    private struct Job {
+        var status: Status
+        var progress: DiskRestore.Progress
+        var task: Task<Void, Never>?
+    }
+
+    private var jobs: [String: Job] = [:]
+
+    public init() {}
+
+    public func start(backupID: String, diskIndex: Int, image: String, target: DiskRestore.Target) -> Status {
+        let id = "restore-" + UUID().uuidString.lowercased()
+        let progress = DiskRestore.Progress()
+        let status = Status(jobID: id, backupID: backupID, diskIndex: diskIndex, status: "in_progress", bytesDone: 0,
+                            totalBytes: 0, createdAt: Date())
+        jobs[id] = Job(status: status, progress: progress)
+        jobs[id]?.task = Task {
+            do {
+                try await DiskRestore.restore(image: image, to: target, progress: progress)
+                self.finish(id, status: "completed", error: nil)
+            } catch is CancellationError {
+                self.finish(id, status: "cancelled", error: "cancelled by user")
+            } catch {
+                self.finish(id, status: "failed", error: "\(error)")
+            }
+        }
+        return status
+    }
+
+    public func status(of id: String) -> Status? {
+        guard var job = jobs[id] else { return nil }
+        job.status.bytesDone = min(job.progress.done, job.progress.total)
+        job.status.totalBytes = job.progress.total
+        return job.status
+    }
+
+    public func wait(for id: String) async { await jobs[id]?.task?.value }
+
+    @discardableResult
+    public func cancel(_ id: String) -> Bool {
+        guard let job = jobs[id], job.status.status == "in_progress" else { return false }
+        job.task?.cancel()
+        return true
+    }
+
+    private func finish(_ id: String, status: String, error: String?) {
+        jobs[id]?.status.status = status
+        jobs[id]?.status.errorMessage = error
+        jobs[id]?.status.completedAt = Date()
+    }
+}

@@ -1,0 +1,322 @@
+import Catalog
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOPosix
+import Repository
+
+struct StartBackupRequest: Decodable {
+    var vmName: String
+    var repositoryID: Int64
+    var backupType: String
+    var diskIndexes: [Int]?
+
+    enum CodingKeys: String, CodingKey {
+        case vmName = "vm_name", repositoryID = "repository_id", backupType = "backup_type", diskIndexes = "disk_indexes"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        vmName = try container.decode(String.self, forKey: .vmName)
+        backupType = try container.decodeIfPresent(String.self, forKey: .backupType) ?? "incremental"
+        diskIndexes = try container.decodeIfPresent([Int].self, forKey: .diskIndexes)
+        // API.md writes repository ids as strings ("1"); numbers are accepted too.
+        if let text = try? container.decode(String.self, forKey: .repositoryID) {
+            guard let id = Int64(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .repositoryID, in: container, debugDescription: "expected a repository id such as \"1\"")
+            }
+            repositoryID = id
+        } else {
+            repositoryID = try container.decode(Int64.self, forKey: .repositoryID)
+        }
+    }
+}
+
+struct StartBackupResponse: ResponseEncodable {
+    struct DiskResult: Codable {
+        var diskId: Int64
+        var diskIndex: Int
+        var vmwareDiskKey: Int?
+        var qcow2Path: String
+        var status: String
+    }
+
+    var backupId: String
+    var vmContextId: String
+    var vmName: String
+    var backupType: String
+    var status: String
+    var diskResults: [DiskResult]
+    var note: String?
+    var createdAt: Date
+}
+
+struct BackupDetailResponse: ResponseEncodable {
+    struct Disk: Codable {
+        var diskIndex: Int
+        var status: String
+        var sizeGb: Int64
+        var capacityBytes: Int64
+        var qcow2Path: String
+        var bytesTransferred: Int64
+        var progressPercent: Double
+        var checkpoint: String?
+    }
+
+    var backupId: String
+    var vmName: String
+    var repositoryId: String
+    var status: String
+    var backupType: String
+    var parentBackupId: String?
+    var disks: [Disk]
+    var progressPercent: Double
+    var bytesTransferred: Int64
+    var totalBytes: Int64
+    var transferSpeedBps: Int64
+    var etaSeconds: Int64?
+    var currentPhase: String?
+    var errorMessage: String?
+    var note: String?
+    var createdAt: Date
+    var completedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case backupId, vmName, repositoryId, status, backupType, parentBackupId, disks, progressPercent, bytesTransferred
+        case totalBytes, transferSpeedBps, etaSeconds, currentPhase, errorMessage, note, createdAt, completedAt
+    }
+
+    /// Absent values are sent as null, as API.md shows (`"error_message": null`).
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(backupId, forKey: .backupId)
+        try c.encode(vmName, forKey: .vmName)
+        try c.encode(repositoryId, forKey: .repositoryId)
+        try c.encode(status, forKey: .status)
+        try c.encode(backupType, forKey: .backupType)
+        try c.encode(parentBackupId, forKey: .parentBackupId)
+        try c.encode(disks, forKey: .disks)
+        try c.encode(progressPercent, forKey: .progressPercent)
+        try c.encode(bytesTransferred, forKey: .bytesTransferred)
+        try c.encode(totalBytes, forKey: .totalBytes)
+        try c.encode(transferSpeedBps, forKey: .transferSpeedBps)
+        try c.encode(etaSeconds, forKey: .etaSeconds)
+        try c.encode(currentPhase, forKey: .currentPhase)
+        try c.encode(errorMessage, forKey: .errorMessage)
+        try c.encode(note, forKey: .note)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(completedAt, forKey: .completedAt)
+    }
+}
+
+struct BackupListResponse: ResponseEncodable {
+    struct Item: Codable {
+        var backupId: String
+        var vmName: String
+        var repositoryId: String
+        var backupType: String
+        var status: String
+        var totalSizeGb: Double
+        var diskCount: Int
+        var createdAt: Date
+        var completedAt: Date?
+        var durationSeconds: Int?
+    }
+
+    var backups: [Item]
+    var totalCount: Int
+}
+
+struct ChainResponse: ResponseEncodable {
+    struct Link: Codable {
+        var backupId: String
+        var backupType: String
+        var sequenceNumber: Int
+        var createdAt: Date
+        var sizeGb: Double
+        var parentBackupId: String?
+        var isRestorable: Bool
+    }
+
+    var vmName: String
+    var repositoryId: String
+    var chain: [Link]
+    var totalBackups: Int
+    var chainSizeGb: Double
+}
+
+struct MessageResponse: ResponseEncodable {
+    var message: String
+    var backupId: String?
+    var deleted: [String]?
+}
+
+struct VerifyResponse: ResponseEncodable {
+    var backupId: String
+    var status: String
+    var runsChecked: Int
+    var bytesChecked: UInt64
+    var firstMismatch: String?
+}
+
+func gibibytes(_ bytes: Int64) -> Double { (Double(bytes) / Double(1 << 30) * 1000).rounded() / 1000 }
+
+enum BackupRoutes {
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        let catalog = services.catalog
+
+        table.add(.post, "/backups", .role(.operator)) { request, _ -> EditedResponse<StartBackupResponse> in
+            let body = try await request.decodeJSON(StartBackupRequest.self, limit: services.maxBody)
+            guard ["full", "incremental"].contains(body.backupType) else {
+                throw APIError.badRequest("backup_type must be full or incremental, got '\(body.backupType)'")
+            }
+            do {
+                let started = try await services.backups.start(.init(
+                    vmName: body.vmName, repositoryID: body.repositoryID, incremental: body.backupType == "incremental",
+                    diskIndexes: body.diskIndexes))
+                let job = started.job
+                return EditedResponse(status: .created, response: StartBackupResponse(
+                    backupId: job.backupId, vmContextId: started.contextID, vmName: job.vmName, backupType: job.backupType,
+                    status: "started",
+                    diskResults: started.disks.map { .init(diskId: $0.id ?? 0, diskIndex: $0.diskIndex, vmwareDiskKey: $0.vmwareDiskKey,
+                                                          qcow2Path: $0.qcow2Path, status: "started") },
+                    note: job.note, createdAt: job.createdAt))
+            } catch let error as BackupServiceError {
+                throw APIError(error)
+            }
+        }
+
+        table.add(.get, "/backups", .role(.viewer)) { request, _ -> BackupListResponse in
+            let query = request.uri.queryParameters
+            var filter = BackupListFilter()
+            filter.vmName = query["vm_name"].map(String.init)
+            filter.status = query["status"].map(String.init)
+            if let repository = query["repository_id"] {
+                guard let id = Int64(repository) else { throw APIError.badRequest("repository_id must be a number, got '\(repository)'") }
+                filter.repositoryId = id
+            }
+            if let limit = query["limit"] {
+                guard let value = Int(limit), (1...1000).contains(value) else { throw APIError.badRequest("limit must be 1 to 1000") }
+                filter.limit = value
+            }
+            if let offset = query["offset"] {
+                guard let value = Int(offset), value >= 0 else { throw APIError.badRequest("offset must be 0 or more") }
+                filter.offset = value
+            }
+            let (records, total) = try await catalog.backups(filter)
+            var items: [BackupListResponse.Item] = []
+            for record in records {
+                let disks = try await catalog.backupDisks(of: record.backupId)
+                items.append(.init(
+                    backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId),
+                    backupType: record.backupType, status: record.status, totalSizeGb: gibibytes(record.bytesTransferred),
+                    diskCount: disks.count, createdAt: record.createdAt, completedAt: record.completedAt,
+                    durationSeconds: record.completedAt.map { Int($0.timeIntervalSince(record.startedAt ?? record.createdAt).rounded()) }))
+            }
+            return BackupListResponse(backups: items, totalCount: total)
+        }
+
+        table.add(.get, "/backups/chain", .role(.viewer)) { request, _ -> ChainResponse in
+            let query = request.uri.queryParameters
+            guard let vmName = query["vm_name"].map(String.init) else { throw APIError.badRequest("missing query parameter vm_name") }
+            guard let repositoryText = query["repository_id"], let repositoryID = Int64(repositoryText) else {
+                throw APIError.badRequest("query parameter repository_id must be a repository id")
+            }
+            guard let repository = try await catalog.repository(id: repositoryID) else {
+                throw APIError.notFound("repository not found: id=\(repositoryID)")
+            }
+            let records = try await catalog.chain(vmName: vmName, repositoryID: repositoryID)
+            let layout = BackupLayout(repositoryRoot: repository.path, vmKey: BackupLayout.vmKey(for: vmName))
+            var restorable: [String: Bool] = [:]
+            let links = records.enumerated().map { index, record -> ChainResponse.Link in
+                let here = FileManager.default.fileExists(atPath: layout.backupDirectory(record.backupId) + "/" + BackupManifest.fileName)
+                let ok = here && (record.parentBackupId.map { restorable[$0] ?? false } ?? true)
+                restorable[record.backupId] = ok
+                return .init(backupId: record.backupId, backupType: record.backupType, sequenceNumber: index + 1,
+                             createdAt: record.createdAt, sizeGb: gibibytes(record.bytesTransferred),
+                             parentBackupId: record.parentBackupId, isRestorable: ok)
+            }
+            return ChainResponse(vmName: vmName, repositoryId: String(repositoryID), chain: links, totalBackups: links.count,
+                                 chainSizeGb: gibibytes(records.reduce(0) { $0 + $1.bytesTransferred }))
+        }
+
+        table.add(.get, "/backups/{backup_id}", .role(.viewer)) { _, context -> BackupDetailResponse in
+            let id = context.parameters.get("backup_id") ?? ""
+            guard let record = try await catalog.backup(id: id) else { throw APIError.notFound("backup not found: backup_id=\(id)") }
+            return try await detail(record, services)
+        }
+
+        table.add(.post, "/backups/{backup_id}/cancel", .role(.operator)) { _, context -> EditedResponse<MessageResponse> in
+            let id = context.parameters.get("backup_id") ?? ""
+            guard let record = try await catalog.backup(id: id) else { throw APIError.notFound("backup not found: backup_id=\(id)") }
+            guard await services.backups.cancel(id) else {
+                throw APIError.conflict("backup \(id) is not running (status \(record.status))")
+            }
+            return EditedResponse(status: .accepted, response: MessageResponse(message: "cancelling", backupId: id))
+        }
+
+        table.add(.delete, "/backups/{backup_id}", .role(.admin)) { request, context -> MessageResponse in
+            let id = context.parameters.get("backup_id") ?? ""
+            let cascade = request.uri.queryParameters["cascade"] == "true"
+            let deleted = try await BackupDeletion.delete(id, cascade: cascade, services)
+            return MessageResponse(message: "deleted \(deleted.count) backup(s)", backupId: id, deleted: deleted)
+        }
+
+        table.add(.post, "/backups/{backup_id}/verify", .role(.operator)) { _, context -> VerifyResponse in
+            let id = context.parameters.get("backup_id") ?? ""
+            guard let record = try await catalog.backup(id: id) else { throw APIError.notFound("backup not found: backup_id=\(id)") }
+            guard record.status == "completed", let repository = try await catalog.repository(id: record.repositoryId) else {
+                throw APIError.conflict("backup \(id) is \(record.status); only completed backups can be verified")
+            }
+            let directory = BackupLayout(repositoryRoot: repository.path, vmKey: BackupLayout.vmKey(for: record.vmName)).backupDirectory(id)
+            // Re-reading a disk is long, blocking file I/O: off the request threads.
+            let report = try await NIOThreadPool.singleton.runIfActive { try BackupVerifier.verify(backupDirectory: directory) }
+            return VerifyResponse(backupId: id, status: report.ok ? "ok" : "mismatch", runsChecked: report.runsChecked,
+                                  bytesChecked: report.bytesChecked, firstMismatch: report.firstMismatch)
+        }
+    }
+
+    static func detail(_ record: BackupJobRecord, _ services: HubServices) async throws -> BackupDetailResponse {
+        let rows = try await services.catalog.backupDisks(of: record.backupId)
+        let live = await services.backups.progress(of: record.backupId)
+        var bytes = record.bytesTransferred, total = record.totalBytes
+        var phase = record.currentPhase
+        if let live {
+            bytes = Int64(live.bytesTransferred)
+            total = Int64(live.totalBytes)
+            phase = live.phase
+        }
+        let disks = rows.map { row -> BackupDetailResponse.Disk in
+            let liveDisk = live?.disks[row.diskIndex]
+            let done = liveDisk.map { Int64($0.bytesTransferred) } ?? row.bytesTransferred
+            let diskTotal = liveDisk.map { Int64($0.totalBytes) } ?? 0
+            let status = liveDisk?.status ?? row.status
+            let percent = status == "completed" ? 100 : diskTotal > 0 ? min(100, Double(done) * 100 / Double(diskTotal)) : 0
+            return .init(diskIndex: row.diskIndex, status: status, sizeGb: (row.capacityBytes + (1 << 30) - 1) >> 30,
+                         capacityBytes: row.capacityBytes, qcow2Path: row.qcow2Path, bytesTransferred: done,
+                         progressPercent: (percent * 10).rounded() / 10, checkpoint: row.checkpoint)
+        }
+        let elapsed = (record.completedAt ?? Date()).timeIntervalSince(record.startedAt ?? record.createdAt)
+        let speed = elapsed > 0 ? Int64(Double(bytes) / elapsed) : 0
+        let percent = record.status == "completed" ? 100 : total > 0 ? min(100, Double(bytes) * 100 / Double(total)) : 0
+        let eta: Int64? = record.status == "completed" ? 0 : (speed > 0 && total > bytes ? (total - bytes) / speed : nil)
+        return BackupDetailResponse(
+            backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId), status: record.status,
+            backupType: record.backupType, parentBackupId: record.parentBackupId, disks: disks,
+            progressPercent: (percent * 10).rounded() / 10, bytesTransferred: bytes, totalBytes: total, transferSpeedBps: speed,
+            etaSeconds: eta, currentPhase: phase, errorMessage: record.errorMessage, note: record.note,
+            createdAt: record.createdAt, completedAt: record.completedAt)
+    }
+}
+
+extension APIError {
+    init(_ error: BackupServiceError) {
+        switch error {
+        case .notFound(let message): self = .notFound(message)
+        case .invalid(let message): self = .badRequest(message)
+        case .conflict(let message): self = .conflict(message)
+        case .unprocessable(let message): self = .unprocessable(message)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Catalog
+import DiskImage
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NBD
+import NIOCore
+import NIOPosix
+import Repository
+
+struct DiskRestoreRequest: Decodable {
+    struct Target: Decodable {
+        var type: String
+        var path: String?
+        var format: String?
+        var uri: String?
+    }
+
+    var backupId: String
+    var diskIndex: Int
+    var target: Target
+
+    enum CodingKeys: String, CodingKey {
+        case backupId = "backup_id", diskIndex = "disk_index", target
+    }
+}
+
+struct DiskRestoreResponse: ResponseEncodable {
+    var jobId: String
+    var backupId: String
+    var diskIndex: Int
+    var status: String
+    var bytesDone: UInt64
+    var totalBytes: UInt64
+    var progressPercent: Double
+    var errorMessage: String?
+    var createdAt: Date
+    var completedAt: Date?
+
+    init(_ status: RestoreService.Status) {
+        jobId = status.jobID
+        backupId = status.backupID
+        diskIndex = status.diskIndex
+        self.status = status.status
+        bytesDone = status.bytesDone
+        totalBytes = status.totalBytes
+        progressPercent = status.status == "completed" ? 100
+            : status.totalBytes == 0 ? 0 : (Double(status.bytesDone) * 1000 / Double(status.totalBytes)).rounded() / 10
+        errorMessage = status.errorMessage
+        createdAt = status.createdAt
+        completedAt = status.completedAt
+    }
+}
+
+/// Whole-disk restore: into a new file or onto an NBD export, as a job; or
+/// streamed to the client as a raw image.
+enum RestoreRoutes {
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        table.add(.post, "/restore/disk", .role(.operator)) { request, _ -> EditedResponse<DiskRestoreResponse> in
+            let body = try await request.decodeJSON(DiskRestoreRequest.self, limit: services.maxBody)
+            let image = try await restorePoint(body.backupId, disk: body.diskIndex, services)
+            let target: DiskRestore.Target
+            switch body.target.type {
+            case "file":
+                guard let path = body.target.path else { throw APIError.badRequest("missing field 'target.path'") }
+                let format = body.target.format ?? "raw"
+                guard ["raw", "qcow2"].contains(format) else { throw APIError.badRequest("target.format must be raw or qcow2") }
+                try await checkOutputPath(path, services)
+                target = .file(path: try RepositoryPaths.normalize(path), format: format)
+            case "nbd":
+                guard let uri = body.target.uri else { throw APIError.badRequest("missing field 'target.uri'") }
+                do {
+                    target = .nbd(try NBDEndpoint(uri: uri))
+                } catch {
+                    throw APIError.badRequest("\(error)")
+                }
+            default:
+                throw APIError.badRequest("target.type must be file or nbd")
+            }
+            let status = await services.restores.start(backupID: body.backupId, diskIndex: body.diskIndex, image: image, target: target)
+            return EditedResponse(status: .accepted, response: DiskRestoreResponse(status))
+        }
+
+        table.add(.get, "/restore/disk/{job_id}", .role(.viewer)) { _, context -> DiskRestoreResponse in
+            let id = context.parameters.get("job_id") ?? ""
+            guard let status = await services.restores.status(of: id) else { throw APIError.notFound("restore job not found: job_id=\(id)") }
+            return DiskRestoreResponse(status)
+        }
+
+        table.add(.get, "/backups/{backup_id}/disks/{disk_index}/image", .role(.operator)) { request, context -> Response in
+            let id = context.parameters.get("backup_id") ?? ""
+            guard let indexText = context.parameters.get("disk_index"), let index = Int(indexText) else {
+                throw APIError.badRequest("disk_index must be a number")
+            }
+            let format = request.uri.queryParameters["format"].map(String.init) ?? "raw"
+            guard format == "raw" else {
+                throw APIError.unprocessable("format \(format) cannot be streamed yet; download format=raw, or restore to a qcow2 file with POST /api/v1/restore/disk")
+            }
+            let path = try await restorePoint(id, disk: index, services)
+            let image: any DiskImageReader
+            do {
+                image = try DiskImages.open(path: path)
+            } catch {
+                throw APIError(.internalServerError, "cannot open \(path): \(error)")
+            }
+            let name = "\(id)-disk\(index).raw"
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/octet-stream",
+                          .contentDisposition: "attachment; filename=\"\(name)\"",
+                          .contentLength: String(image.virtualSize)],
+                body: .init { writer in try await streamRaw(image, to: &writer) })
+        }
+    }
+
+    /// The top image of a completed backup's disk.
+    static func restorePoint(_ backupID: String, disk index: Int, _ services: HubServices) async throws -> String {
+        guard let record = try await services.catalog.backup(id: backupID) else {
+            throw APIError.notFound("backup not found: backup_id=\(backupID)")
+        }
+        guard record.status == "completed" else {
+            throw APIError.conflict("backup \(backupID) is \(record.status); only completed backups can be restored")
+        }
+        guard let disk = try await services.catalog.backupDisks(of: backupID).first(where: { $0.diskIndex == index }) else {
+            throw APIError.notFound("disk not found: backup_id=\(backupID), disk_index=\(index)")
+        }
+        guard FileManager.default.fileExists(atPath: disk.qcow2Path) else {
+            throw APIError.conflict("the files of backup \(backupID) are missing from its repository (\(disk.qcow2Path))")
+        }
+        return disk.qcow2Path
+    }
+
+    /// A restore writes a new file, never over an existing one, never into
+    /// a repository or the hub's data dir, and only into a folder that exists.
+    static func checkOutputPath(_ raw: String, _ services: HubServices) async throws {
+        let path: String
+        do { path = try RepositoryPaths.normalize(raw) } catch { throw APIError.badRequest("target.path: \(error)") }
+        guard !FileManager.default.fileExists(atPath: path) else { throw APIError.conflict("\(path) already exists; restores never overwrite") }
+        var isDirectory: ObjCBool = false
+        let folder = (path as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw APIError.unprocessable("the folder \(folder) does not exist")
+        }
+        let protected = try await services.catalog.repositories().map(\.path) + [services.configuration.dataDirectory]
+        if let inside = protected.first(where: { path.hasPrefix($0 + "/") || path == $0 }) {
+            throw APIError.unprocessable("\(path) lies inside \(inside), which belongs to the hub")
+        }
+    }
+
+    /// Streams the flattened disk: data read in 4 MiB pieces, zero runs sent
+    /// from one shared zero buffer. Memory stays bounded whatever the size.
+    static func streamRaw(_ image: any DiskImageReader, to writer: inout any ResponseBodyWriter) async throws {
+        let piece: UInt64 = 4 << 20
+        let zeros = ByteBuffer(repeating: 0, count: Int(piece))
+        for extent in try image.extents() {
+            var offset = extent.offset
+            while offset < extent.end {
+                let count = Int(min(piece, extent.end - offset))
+                if extent.kind == .zero {
+                    try await writer.write(zeros.getSlice(at: 0, length: count) ?? zeros)
+                } else {
+                    let at = offset
+                    let bytes = try await NIOThreadPool.singleton.runIfActive { try image.read(count: count, at: at) }
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                }
+                offset += UInt64(count)
+            }
+        }
+        try await writer.finish(nil)
+    }
+}

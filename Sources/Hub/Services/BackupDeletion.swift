@@ -1,0 +1,47 @@
+import Catalog
+import Foundation
+import Repository
+
+/// Deletes a backup's files and rows. A backup other backups build on is
+/// refused (409) unless `cascade`, which deletes its descendants first,
+/// newest first, so no remaining image ever loses its backing file.
+enum BackupDeletion {
+    static func delete(_ backupID: String, cascade: Bool, _ services: HubServices) async throws -> [String] {
+        let catalog = services.catalog
+        guard let record = try await catalog.backup(id: backupID) else {
+            throw APIError.notFound("backup not found: backup_id=\(backupID)")
+        }
+        var order: [BackupJobRecord] = []
+        var frontier = [record]
+        while let next = frontier.popLast() {
+            order.append(next)
+            frontier += try await catalog.childBackups(of: next.backupId)
+        }
+        let children = order.dropFirst()
+        if !children.isEmpty && !cascade {
+            throw APIError.conflict("\(children.count) later backup(s) depend on \(backupID) (\(children.map(\.backupId).joined(separator: ", "))); delete them first or use ?cascade=true")
+        }
+        for item in order where await services.backups.isRunning(item.backupId) {
+            throw APIError.conflict("backup \(item.backupId) is running; cancel it first")
+        }
+        var deleted: [String] = []
+        for item in order.reversed() {
+            if let repository = try await catalog.repository(id: item.repositoryId) {
+                let layout = BackupLayout(repositoryRoot: repository.path, vmKey: BackupLayout.vmKey(for: item.vmName))
+                try removeFiles(layout.backupDirectory(item.backupId))
+            }
+            try await catalog.deleteBackupRow(item.backupId)
+            deleted.append(item.backupId)
+        }
+        return deleted
+    }
+
+    /// Renames the folder aside first: a crash mid-delete leaves a folder no
+    /// one mistakes for a backup, which the janitor removes.
+    private static func removeFiles(_ directory: String) throws {
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        let doomed = directory + ".deleting"
+        try DurableFile.renameOrThrow(from: directory, to: doomed)
+        try FileManager.default.removeItem(atPath: doomed)
+    }
+}

@@ -1,0 +1,35 @@
+import Catalog
+import Foundation
+import Logging
+import Repository
+
+/// What a hub that stopped abruptly (kill -9, power loss) left behind is
+/// made consistent before it serves: no row claims a backup is running, no
+/// `.partial` or `.deleting` folder survives, no stale socket remains.
+/// (The full janitor, with orphaned processes and snapshots, runs later.)
+enum StartupRecovery {
+    static func run(catalog: CatalogDatabase, configuration: HubConfiguration, logger: Logger) async throws {
+        let interrupted = try await catalog.failInterruptedBackups(reason: "interrupted by hub restart")
+        for id in interrupted { logger.warning("backup \(id) was interrupted by a hub restart; marked failed") }
+
+        try? FileManager.default.removeItem(atPath: configuration.runDirectory)
+        try FileManager.default.createDirectory(atPath: configuration.runDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+
+        for repository in try await catalog.repositories() where RepositoryService.health(of: repository).online {
+            let vms = repository.path + "/vms"
+            for vm in (try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? [] {
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? []
+                where entry.hasSuffix(".partial") || entry.hasSuffix(".deleting") {
+                    let path = vms + "/" + vm + "/" + entry
+                    do {
+                        try FileManager.default.removeItem(atPath: path)
+                        logger.warning("removed leftover \(path)")
+                    } catch {
+                        logger.error("cannot remove leftover \(path): \(error)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+import Catalog
+import Foundation
+import GRDB
+import HTTPTypes
+import Hub
+import Testing
+
+/// Runs qemu-img and friends for the API tests; they must succeed.
+@discardableResult
+func run(_ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let output = String(decoding: data, as: UTF8.self)
+    try #require(process.terminationStatus == 0, "\(arguments.joined(separator: " ")): \(output)")
+    return output
+}
+
+extension APITester {
+    /// Polls a backup until it leaves started/in_progress.
+    func waitForBackup(_ id: String, token: String) async throws -> APIAnswer {
+        for _ in 0..<600 {
+            let answer = try await request(.get, "/api/v1/backups/\(id)", token: token)
+            if let status = answer.json["status"] as? String, !["started", "in_progress"].contains(status) { return answer }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("backup \(id) did not finish")
+        return try await request(.get, "/api/v1/backups/\(id)", token: token)
+    }
+
+    func waitForRestore(_ id: String, token: String) async throws -> APIAnswer {
+        for _ in 0..<600 {
+            let answer = try await request(.get, "/api/v1/restore/disk/\(id)", token: token)
+            if answer.json["status"] as? String != "in_progress" { return answer }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("restore \(id) did not finish")
+        return try await request(.get, "/api/v1/restore/disk/\(id)", token: token)
+    }
+}
+
+@Suite("Backups and disk restores over the API, judged by qemu-img")
+struct BackupAPITests {
+    /// A VM of a qcow2 disk with data and holes, and a raw disk.
+    static func makeVM() throws -> (folder: String, vda: String, vdb: String) {
+        let folder = makeTemporaryDirectory()
+        let vda = folder + "/vda.qcow2", vdb = folder + "/vdb.raw"
+        try run(["qemu-img", "create", "-q", "-f", "qcow2", vda, "32M"])
+        try run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 2M", "-c", "write -P 0x22 9M 3M", "-c", "write -P 0x33 31M 1M", vda])
+        try run(["qemu-img", "create", "-q", "-f", "raw", vdb, "4M"])
+        try run(["qemu-io", "-f", "raw", "-c", "write -P 0x44 1M 1M", vdb])
+        return (folder, vda, vdb)
+    }
+
+    @Test("register, full, incremental, chain, restore to files, download, verify, delete")
+    func lifecycle() async throws {
+        let vm = try Self.makeVM()
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            let registered = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "lab1",
+                "source": ["type": "qemu_image", "disks": [["path": vm.vda, "label": "vda"], ["path": vm.vdb, "label": "vdb"]]],
+            ])
+            #expect(registered.status == .created, "\(registered.text)")
+            #expect(registered.json["vm_name"] as? String == "lab1")
+            let disks = try await api.request(.get, "/api/v1/vm-contexts/lab1/disks", token: token)
+            #expect(disks.json["total_disks"] as? Int == 2)
+            #expect((disks.json["disks"] as? [[String: Any]])?.first?["capacity_bytes"] as? Int == 32 << 20)
+
+            // An incremental without a parent becomes full, and says so.
+            let first = try await api.request(.post, "/api/v1/backups", token: token,
+                                              json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "incremental"])
+            #expect(first.status == .created, "\(first.text)")
+            #expect(first.json["backup_type"] as? String == "full")
+            #expect((first.json["note"] as? String)?.contains("no earlier completed backup") == true)
+            #expect((first.json["disk_results"] as? [[String: Any]])?.count == 2)
+            let firstID = try #require(first.json["backup_id"] as? String)
+            // A second backup of the same VM while the first runs: 409.
+            let second = try await api.request(.post, "/api/v1/backups", token: token,
+                                               json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "full"])
+            #expect(second.status == .conflict, "\(second.text)")
+
+            let done = try await api.waitForBackup(firstID, token: token)
+            #expect(done.json["status"] as? String == "completed", "\(done.text)")
+            #expect(done.json["progress_percent"] as? Double == 100)
+            #expect(done.json["error_message"] is NSNull)
+            let firstDisk = try #require((done.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
+            #expect(try run(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", firstDisk, vm.vda]).contains("identical"))
+            try run(["qemu-img", "convert", "-O", "raw", vm.vda, vm.folder + "/at-first.raw"])
+
+            // The guest changes; the incremental holds the change.
+            try run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x55 9M 64k", "-c", "write -z 0 64k", "-c", "discard 31M 64k", vm.vda])
+            let inc = try await api.request(.post, "/api/v1/backups", token: token,
+                                            json: ["vm_name": "lab1", "repository_id": 1, "backup_type": "incremental"])
+            let incID = try #require(inc.json["backup_id"] as? String)
+            #expect(inc.json["backup_type"] as? String == "incremental")
+            let incDone = try await api.waitForBackup(incID, token: token)
+            #expect(incDone.json["status"] as? String == "completed", "\(incDone.text)")
+            #expect(incDone.json["parent_backup_id"] as? String == firstID)
+            let incDisk = try #require((incDone.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
+            #expect(try run(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", incDisk, vm.vda]).contains("identical"))
+            #expect(try run(["qemu-img", "check", incDisk]).contains("No errors"))
+
+            let list = try await api.request(.get, "/api/v1/backups?vm_name=lab1&limit=1", token: token)
+            #expect(list.json["total_count"] as? Int == 2)
+            #expect((list.json["backups"] as? [[String: Any]])?.first?["backup_id"] as? String == incID)
+            let chain = try await api.request(.get, "/api/v1/backups/chain?vm_name=lab1&repository_id=1", token: token)
+            let links = try #require(chain.json["chain"] as? [[String: Any]])
+            #expect(links.map { $0["backup_id"] as? String } == [firstID, incID])
+            #expect(links.allSatisfy { $0["is_restorable"] as? Bool == true })
+
+            // Restore the first point to a raw file and the latest to qcow2.
+            let out = makeTemporaryDirectory()
+            for (id, format, expected) in [(firstID, "raw", vm.folder + "/at-first.raw"), (incID, "qcow2", vm.vda)] {
+                let started = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
+                    "backup_id": id, "disk_index": 0, "target": ["type": "file", "path": out + "/\(id).\(format)", "format": format],
+                ])
+                #expect(started.status == .accepted, "\(started.text)")
+                let job = try #require(started.json["job_id"] as? String)
+                let finished = try await api.waitForRestore(job, token: token)
+                #expect(finished.json["status"] as? String == "completed", "\(finished.text)")
+                #expect(try run(["qemu-img", "compare", "-f", format, out + "/\(id).\(format)", expected]).contains("identical"))
+            }
+            let exists = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
+                "backup_id": incID, "disk_index": 0, "target": ["type": "file", "path": out + "/\(incID).qcow2"]])
+            #expect(exists.status == .conflict)
+            let intoRepo = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
+                "backup_id": incID, "disk_index": 0, "target": ["type": "file", "path": hub.dataDirectory + "/repository/x.raw"]])
+            #expect(intoRepo.status == .unprocessableContent)
+
+            // Download the raw image: the bytes of the disk now.
+            let download = try await api.request(.get, "/api/v1/backups/\(incID)/disks/1/image?format=raw", token: token)
+            #expect(download.status == .ok)
+            #expect(download.body == (try Data(contentsOf: URL(fileURLWithPath: vm.vdb))))
+
+            let verify = try await api.request(.post, "/api/v1/backups/\(incID)/verify", token: token)
+            #expect(verify.json["status"] as? String == "ok", "\(verify.text)")
+            #expect((verify.json["runs_checked"] as? Int ?? 0) > 0)
+
+            // A parent cannot go while a child depends on it, unless cascading.
+            let refused = try await api.request(.delete, "/api/v1/backups/\(firstID)", token: token)
+            #expect(refused.status == .conflict)
+            #expect(refused.error?.contains(incID) == true)
+            let cancel = try await api.request(.post, "/api/v1/backups/\(firstID)/cancel", token: token)
+            #expect(cancel.status == .conflict)
+            let cascade = try await api.request(.delete, "/api/v1/backups/\(firstID)?cascade=true", token: token)
+            #expect(cascade.status == .ok, "\(cascade.text)")
+            #expect((cascade.json["deleted"] as? [String])?.sorted() == [firstID, incID].sorted())
+            #expect(!FileManager.default.fileExists(atPath: (firstDisk as NSString).deletingLastPathComponent))
+            #expect(try await api.request(.get, "/api/v1/backups/\(firstID)", token: token).status == .notFound)
+        }
+    }
+
+    @Test("verify finds a damaged backup")
+    func verifyDetectsDamage() async throws {
+        let vm = try Self.makeVM()
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "lab2", "source": ["type": "qemu_image", "disks": [["path": vm.vda]]]])
+            let started = try await api.request(.post, "/api/v1/backups", token: token, json: ["vm_name": "lab2", "repository_id": "1", "backup_type": "full"])
+            let id = try #require(started.json["backup_id"] as? String)
+            let done = try await api.waitForBackup(id, token: token)
+            let path = try #require((done.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
+            // Flip one byte inside the first data cluster (cluster 1 of the file).
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            try handle.seek(toOffset: 65536 + 100)
+            try handle.write(contentsOf: Data([0xEE]))
+            try handle.close()
+            let verify = try await api.request(.post, "/api/v1/backups/\(id)/verify", token: token)
+            #expect(verify.json["status"] as? String == "mismatch")
+            #expect((verify.json["first_mismatch"] as? String)?.contains("SHA-256") == true)
+        }
+    }
+
+    @Test("bad backup requests", arguments: [
+        (#"{"vm_name":"ghost","repository_id":"1","backup_type":"full"}"#, HTTPResponse.Status.notFound, "VM not found"),
+        (#"{"vm_name":"lab3","repository_id":"9","backup_type":"full"}"#, .notFound, "repository not found"),
+        (#"{"vm_name":"lab3","repository_id":"x","backup_type":"full"}"#, .badRequest, "repository_id"),
+        (#"{"vm_name":"lab3","repository_id":"1","backup_type":"differential"}"#, .badRequest, "backup_type"),
+        (#"{"vm_name":"lab3","repository_id":"1","backup_type":"full","disk_indexes":[5]}"#, .notFound, "disk_index=5"),
+    ])
+    func badBackupRequests(body: String, status: HTTPResponse.Status, message: String) async throws {
+        let vm = try Self.makeVM()
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "lab3", "source": ["type": "qemu_image", "disks": [["path": vm.vda]]]])
+            let before = try await hub.hub.catalog.rowCounts()
+            let answer = try await api.request(.post, "/api/v1/backups", token: token, rawBody: body)
+            #expect(answer.status == status, "\(answer.text)")
+            #expect(answer.error?.contains(message) == true, "\(answer.text)")
+            #expect(try await hub.hub.catalog.rowCounts() == before)
+        }
+    }
+
+    @Test("registering a VM checks its files and leaves nothing when they are bad")
+    func badRegistrations() async throws {
+        let folder = makeTemporaryDirectory()
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/x.vmdk"))
+        try run(["qemu-img", "create", "-q", "-f", "vmdk", folder + "/real.vmdk", "1M"])
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            let before = try await hub.hub.catalog.rowCounts()
+            for (disks, status) in [
+                ([["path": folder + "/missing.qcow2"]], HTTPResponse.Status.unprocessableContent),
+                ([["path": folder + "/real.vmdk"]], .unprocessableContent),
+                ([["path": "relative.qcow2"]], .badRequest),
+                ([[String: String]](), .badRequest),
+            ] {
+                let answer = try await api.request(.post, "/api/v1/vm-contexts", token: token,
+                                                   json: ["vm_name": "bad", "source": ["type": "qemu_image", "disks": disks]])
+                #expect(answer.status == status, "\(disks): \(answer.text)")
+            }
+            #expect(try await hub.hub.catalog.rowCounts() == before)
+        }
+    }
+
+    @Test("after a crash the hub fails interrupted backups and removes partial folders")
+    func restartRecovery() async throws {
+        let first = try await TestHub.make()
+        let repository = first.dataDirectory + "/repository"
+        try await first.hub.catalog.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
+                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
+                INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, created_at)
+                    VALUES ('backup-vm-1', 1, 1, 'vm', 'full', 'in_progress', datetime('now'));
+                """)
+        }
+        try FileManager.default.createDirectory(atPath: repository + "/vms/vm/backup-vm-1.partial", withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: repository + "/vms/vm/backup-vm-1.partial/disk-0.qcow2"))
+        try first.hub.catalog.close()
+
+        let second = try await TestHub.make(dataDirectory: first.dataDirectory)
+        try await second.run { api in
+            let token = try await api.login()
+            let answer = try await api.request(.get, "/api/v1/backups/backup-vm-1", token: token)
+            #expect(answer.json["status"] as? String == "failed")
+            #expect(answer.json["error_message"] as? String == "interrupted by hub restart")
+        }
+        #expect(!FileManager.default.fileExists(atPath: repository + "/vms/vm/backup-vm-1.partial"))
+    }
+}
