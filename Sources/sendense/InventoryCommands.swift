@@ -3,36 +3,62 @@ import Foundation
 
 struct VMsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "vms", abstract: "List protected VMs, or the disks of one.")
+        commandName: "vms", abstract: "List, inspect and register VMs.",
+        subcommands: [List.self, Disks.self, Add.self], defaultSubcommand: List.self)
 
-    @OptionGroup var options: ClientOptions
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the VMs the hub protects.")
+        @OptionGroup var options: ClientOptions
 
-    @Argument(help: "A VM name: list its disks instead.")
-    var vmName: String?
+        func run() async throws {
+            let answer = try await APIClient.make(options).call(.GET, "/vm-contexts")
+            if options.json { return try printJSON(answer) }
+            var table = Table(headers: ["NAME", "SOURCE", "POWER", "CPU", "MEMORY", "LAST BACKUP", "STATUS"])
+            for vm in (answer as? [String: Any])?["vm_contexts"] as? [[String: Any]] ?? [] {
+                table.rows.append([
+                    cell(vm["vm_name"]), cell(vm["source_type"]), cell(vm["power_state"]), cell(vm["cpu_count"]),
+                    (vm["memory_mb"] as? Int).map { "\($0) MB" } ?? "-", cell(vm["last_backup_at"]), cell(vm["current_status"]),
+                ])
+            }
+            print(table.render())
+        }
+    }
 
-    func run() async throws {
-        let client = try APIClient.make(options)
-        if let vmName {
-            let path = "/vm-contexts/\(vmName.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? vmName)/disks"
-            let answer = try await client.call(.GET, path)
+    struct Disks: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the disks of a VM.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "VM name.") var vmName: String
+
+        func run() async throws {
+            let name = vmName.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? vmName
+            let answer = try await APIClient.make(options).call(.GET, "/vm-contexts/\(name)/disks")
             if options.json { return try printJSON(answer) }
             var table = Table(headers: ["INDEX", "LABEL", "SIZE", "PATH"])
             for disk in (answer as? [String: Any])?["disks"] as? [[String: Any]] ?? [] {
                 table.rows.append([cell(disk["disk_index"]), cell(disk["label"]), humanBytes(disk["capacity_bytes"]), cell(disk["path"])])
             }
             print(table.render())
-            return
         }
-        let answer = try await client.call(.GET, "/vm-contexts")
-        if options.json { return try printJSON(answer) }
-        var table = Table(headers: ["NAME", "SOURCE", "POWER", "CPU", "MEMORY", "LAST BACKUP", "STATUS"])
-        for vm in (answer as? [String: Any])?["vm_contexts"] as? [[String: Any]] ?? [] {
-            table.rows.append([
-                cell(vm["vm_name"]), cell(vm["source_type"]), cell(vm["power_state"]), cell(vm["cpu_count"]),
-                (vm["memory_mb"] as? Int).map { "\($0) MB" } ?? "-", cell(vm["last_backup_at"]), cell(vm["current_status"]),
-            ])
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a VM made of qcow2 or raw image files on the hub.",
+            discussion: "Example: sendense vms add web1 --disk /var/lib/libvirt/images/web1.qcow2:vda")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "VM name.") var vmName: String
+        @Option(name: .customLong("disk"), help: "PATH[:LABEL] of a disk image, in order (repeatable).") var disks: [String]
+
+        func run() async throws {
+            let list = disks.map { spec -> [String: String] in
+                let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+                return parts.count == 2 ? ["path": parts[0], "label": parts[1]] : ["path": spec]
+            }
+            let answer = try await APIClient.make(options).call(
+                .POST, "/vm-contexts", body: ["vm_name": vmName, "source": ["type": "qemu_image", "disks": list]])
+            if options.json { return try printJSON(answer) }
+            print("registered \(vmName) with \(list.count) disk(s)")
         }
-        print(table.render())
     }
 }
 

@@ -43,6 +43,45 @@ struct CLITests {
                       stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// Starts `sendense hub` on a free loopback port and waits for the line
+    /// that says which port it got.
+    static func startHub(dataDirectory: String, log: FileHandle, home: String) async throws -> (Process, String) {
+        let hub = Process()
+        hub.executableURL = URL(fileURLWithPath: Self.binary)
+        hub.arguments = ["hub", "--data-dir", dataDirectory, "--port", "0", "--bind", "127.0.0.1"]
+        hub.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home]
+        let pipe = Pipe()
+        hub.standardOutput = log
+        hub.standardError = pipe
+        try hub.run()
+        // Copy stderr to the log while looking for the listening line.
+        var seen = ""
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let data = pipe.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            log.write(data)
+            seen += String(decoding: data, as: UTF8.self)
+            if let range = seen.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression) {
+                let url = String(seen[range].dropFirst("listening on ".count))
+                // Keep draining stderr into the log in the background.
+                let handle = pipe.fileHandleForReading
+                handle.readabilityHandler = { h in
+                    let chunk = h.availableData
+                    if chunk.isEmpty { h.readabilityHandler = nil } else { log.write(chunk) }
+                }
+                return (hub, url)
+            }
+        }
+        kill(hub.processIdentifier, SIGKILL)
+        throw CLIFailure("the hub did not start: \(seen)")
+    }
+
+    struct CLIFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     @Test("hub serves, the client logs in and manages repositories and users, SIGTERM shuts down cleanly")
     func endToEnd() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
@@ -52,25 +91,8 @@ struct CLITests {
         #expect(FileManager.default.createFile(atPath: logPath, contents: nil))
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
 
-        let hub = Process()
-        hub.executableURL = URL(fileURLWithPath: Self.binary)
-        hub.arguments = ["hub", "--data-dir", work + "/data", "--port", "0", "--bind", "127.0.0.1"]
-        hub.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": work]
-        hub.standardOutput = log
-        hub.standardError = log
-        try hub.run()
+        let (hub, hubURL) = try await Self.startHub(dataDirectory: work + "/data", log: log, home: work)
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-
-        // The hub logs the port it got; wait for that line.
-        var url: String?
-        for _ in 0..<200 where url == nil {
-            try await Task.sleep(for: .milliseconds(100))
-            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression) {
-                url = String(text[range].dropFirst("listening on ".count))
-            }
-        }
-        let hubURL = try #require(url, "the hub did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
         let password = try String(contentsOfFile: work + "/data/admin-password", encoding: .utf8)
         let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
 
@@ -130,5 +152,97 @@ struct CLITests {
         #expect(!text.contains("password-e"))
         #expect(!text.contains(token))
         #expect(!FileManager.default.fileExists(atPath: work + "/config/config.json"))  // logout forgot the token
+    }
+
+    static func shell(_ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", command]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(command) failed")
+    }
+
+    /// The id in `started full backup <id>`, the first line `backup start` prints.
+    static func startedID(_ output: Output) -> String? {
+        output.stdout.split(separator: "\n").first?.split(separator: " ").last.map(String.init)
+    }
+
+    /// PIDs of NBD servers serving sockets in this data dir's run folder.
+    static func serversOf(_ data: String) throws -> String {
+        let pgrep = Process()
+        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pgrep.arguments = ["-f", "qemu-nbd.*\(data)/run"]
+        let pipe = Pipe()
+        pgrep.standardOutput = pipe
+        try pgrep.run()
+        pgrep.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    static func json(_ output: Output) -> [String: Any] {
+        ((try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any]) ?? [:]
+    }
+
+    @Test("kill -9 of the hub mid-backup: after restart no partial, no orphan qemu-nbd, a failed row, and the next incremental is right")
+    func killedMidBackup() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
+        let work = FileManager.default.temporaryDirectory.path + "/sendense-kill-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let disk = work + "/vda.qcow2"
+        try Self.shell("head -c 320M /dev/urandom > \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
+        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
+        let data = work + "/data"
+        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
+
+        var (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+        let added = try Self.sendense(["vms", "add", "big", "--disk", disk + ":vda"], environment: environment)
+        #expect(added.status == 0, "\(added.stderr)")
+        let first = try Self.sendense(["backup", "start", "big", "--full", "--wait"], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstID = try #require(Self.startedID(first))
+
+        // A second full backup, killed while it copies.
+        let second = Self.json(try Self.sendense(["backup", "start", "big", "--full", "--json"], environment: environment))
+        let secondID = try #require(second["backup_id"] as? String)
+        var copying = false
+        for _ in 0..<500 {
+            let state = Self.json(try Self.sendense(["backup", "show", secondID, "--json"], environment: environment))
+            if state["status"] as? String == "in_progress", (state["bytes_transferred"] as? Int ?? 0) > 0 { copying = true; break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(copying, "the second backup never reached in_progress")
+        kill(hub.processIdentifier, SIGKILL)
+        hub.waitUntilExit()
+        let partial = data + "/repository/vms/big/\(secondID).partial"
+        // What the killed hub left: its partial folder and its qemu-nbd.
+        #expect(FileManager.default.fileExists(atPath: partial))
+        #expect(try !Self.serversOf(data).isEmpty)
+
+        (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+        var environment2 = environment
+        environment2["SENDENSE_URL"] = url
+        let state = Self.json(try Self.sendense(["backup", "show", secondID, "--json", "--url", url], environment: environment2))
+        #expect(state["status"] as? String == "failed")
+        #expect(state["error_message"] as? String == "interrupted by hub restart")
+        #expect(!FileManager.default.fileExists(atPath: partial))
+        #expect(try Self.serversOf(data).isEmpty, "a qemu-nbd of the killed hub still runs")
+
+        // The next incremental builds on the last committed backup.
+        try Self.shell("qemu-io -f qcow2 -c 'write -P 0x77 5M 1M' -c 'write -z 100M 2M' \(disk) > /dev/null")
+        let third = try Self.sendense(["backup", "start", "big", "--wait", "--url", url], environment: environment2)
+        #expect(third.status == 0, "\(third.stderr)")
+        let thirdID = try #require(Self.startedID(third))
+        let shown = Self.json(try Self.sendense(["backup", "show", thirdID, "--json", "--url", url], environment: environment2))
+        #expect(shown["backup_type"] as? String == "incremental")
+        #expect(shown["parent_backup_id"] as? String == firstID)
+        let image = try #require((shown["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
+        try Self.shell("qemu-img compare -f qcow2 -F qcow2 \(image) \(disk) > /dev/null")
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
     }
 }

@@ -5,13 +5,17 @@ import Repository
 
 /// What a hub that stopped abruptly (kill -9, power loss) left behind is
 /// made consistent before it serves: no row claims a backup is running, no
-/// `.partial` or `.deleting` folder survives, no stale socket remains.
+/// `.partial` or `.deleting` folder survives, no NBD server it started still
+/// runs, no stale socket remains.
 /// (The full janitor, with orphaned processes and snapshots, runs later.)
 enum StartupRecovery {
     static func run(catalog: CatalogDatabase, configuration: HubConfiguration, logger: Logger) async throws {
         let interrupted = try await catalog.failInterruptedBackups(reason: "interrupted by hub restart")
         for id in interrupted { logger.warning("backup \(id) was interrupted by a hub restart; marked failed") }
 
+        for pid in OrphanProcesses.stopServers(usingSocketsIn: configuration.runDirectory) {
+            logger.warning("stopped NBD server \(pid) left by an earlier hub process")
+        }
         try? FileManager.default.removeItem(atPath: configuration.runDirectory)
         try FileManager.default.createDirectory(atPath: configuration.runDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
