@@ -89,7 +89,7 @@ struct BackupJobTests {
         _ = try LocalRepository.prepare(at: repository)
         var points: [(id: String, raws: [String], directory: String)] = []
         var parent: BackupJob.Parent?
-        for cycle in 0..<5 {
+        for cycle in 0..<10 {
             if cycle > 0 { try vm.change() }
             let id = "backup-lab-\(cycle)"
             let job = BackupJob(backupID: id, vm: vm.identity, repositoryRoot: repository, parent: parent)
@@ -111,13 +111,13 @@ struct BackupJobTests {
         }
         // Every earlier point still restores as the disk was then.
         for point in points { try Self.expectRestores(point.directory, equalTo: point.raws) }
-        let info = try tool(["qemu-img", "info", "--backing-chain", "--output=json", points[4].directory + "/disk-0.qcow2"])
+        let info = try tool(["qemu-img", "info", "--backing-chain", "--output=json", points[9].directory + "/disk-0.qcow2"])
         let chain = try JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [[String: Any]]
-        #expect(chain?.count == 5)
-        #expect(chain?.first?["backing-filename"] as? String == "../backup-lab-3/disk-0.qcow2")
+        #expect(chain?.count == 10)
+        #expect(chain?.first?["backing-filename"] as? String == "../backup-lab-8/disk-0.qcow2")
         // Our own reader sees the same bytes through the chain.
-        let top = try DiskImages.open(path: points[4].directory + "/disk-0.qcow2")
-        let expected = RawReference(existing: points[4].raws[0])
+        let top = try DiskImages.open(path: points[9].directory + "/disk-0.qcow2")
+        let expected = RawReference(existing: points[9].raws[0])
         #expect(try top.read(count: 4 << 20, at: 20 << 20) == expected.read(count: 4 << 20, at: 20 << 20))
     }
 
@@ -177,5 +177,32 @@ struct BackupJobTests {
         #expect(try vm.bitmaps() == [first.disks[0].checkpoint ?? ""])
         let leftovers = try tool(["pgrep", "-f", "qemu-nbd.*\(vm.folder)"])
         #expect(leftovers.output.isEmpty, "qemu-nbd left running: \(leftovers.output)")
+    }
+
+    @Test("a restore point restores onto an NBD export (nbdkit memory) byte for byte")
+    func restoreToNBD() async throws {
+        var vm = try LabVM()
+        let repository = scratchFolder()
+        let full = try await BackupJob(backupID: "n1", vm: vm.identity, repositoryRoot: repository, parent: nil).run(source: vm.source)
+        try vm.change()
+        let job = BackupJob(backupID: "n2", vm: vm.identity, repositoryRoot: repository,
+                            parent: .init(backupID: "n1", checkpoints: [0: full.disks[0].checkpoint ?? ""]))
+        _ = try await job.run(source: vm.source)
+        let raws = try vm.snapshot("n2")
+        let socket = vm.folder + "/target.sock"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/nbdkit")
+        // The target starts full of 0xff: zero runs must really be written.
+        server.arguments = ["-f", "-U", socket, "data", "0xff*50331648"]
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(server.isRunning, "nbdkit did not start")
+        let progress = DiskRestore.Progress()
+        try await DiskRestore.restore(image: job.layout.backupDirectory("n2") + "/disk-0.qcow2",
+                                      to: .nbd(.init(transport: .unix(path: socket))), progress: progress)
+        #expect(progress.done >= progress.total)
+        let check = try tool(["qemu-img", "compare", "-f", "raw", "-F", "raw", "nbd+unix:///?socket=\(socket)", raws[0]])
+        #expect(check.status == 0, "\(check.output)")
     }
 }
