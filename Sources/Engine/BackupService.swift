@@ -165,18 +165,29 @@ public actor BackupService {
             let manifest = try await job.run(source: source)
             reporter.cancel()
             let snapshot = job.progress.snapshot
-            try await catalog.completeBackup(
-                backupID, type: manifest.backupType, parentID: manifest.parentId,
-                note: ([job.note] + manifest.disks.map(\.note)).compactMap { $0 }.joined(separator: "; ").nilIfEmpty,
-                bytes: Int64(snapshot.bytesTransferred), total: Int64(snapshot.totalBytes),
-                disks: manifest.disks.map { CompletedDisk(diskIndex: $0.index, bytesTransferred: Int64($0.bytesWritten), checkpoint: $0.checkpoint) })
+            let note = ([job.note] + manifest.disks.map(\.note)).compactMap { $0 }.joined(separator: "; ").nilIfEmpty
+            let disks = manifest.disks.map { CompletedDisk(diskIndex: $0.index, bytesTransferred: Int64($0.bytesWritten), checkpoint: $0.checkpoint) }
+            // The backup is committed: its row must say so even if a cancel
+            // came too late. GRDB refuses work in a cancelled task, so the
+            // bookkeeping runs in one of its own.
+            try await Task { [catalog] in
+                try await catalog.completeBackup(
+                    backupID, type: manifest.backupType, parentID: manifest.parentId, note: note,
+                    bytes: Int64(snapshot.bytesTransferred), total: Int64(snapshot.totalBytes), disks: disks)
+            }.value
             logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
         } catch {
             reporter.cancel()
             let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown
             let message = shuttingDown ? "interrupted by hub shutdown" : cancelled ? "cancelled by user" : "\(error)"
-            try? await catalog.endBackup(backupID, status: cancelled ? "cancelled" : "failed", error: message)
-            logger.error("backup \(backupID) \(cancelled ? "cancelled" : "failed"): \(error)")
+            do {
+                try await Task { [catalog] in
+                    try await catalog.endBackup(backupID, status: cancelled ? "cancelled" : "failed", error: message)
+                }.value
+            } catch {
+                logger.error("cannot record the end of backup \(backupID): \(error)")
+            }
+            logger.error("backup \(backupID) \(cancelled ? "cancelled" : "failed"): \(message)")
         }
         running[backupID] = nil
     }

@@ -251,4 +251,39 @@ struct BackupAPITests {
         }
         #expect(!FileManager.default.fileExists(atPath: repository + "/vms/vm/backup-vm-1.partial"))
     }
+
+    @Test("cancel over the API stops the copy within 2 s and leaves nothing behind")
+    func cancelOverAPI() async throws {
+        let folder = makeTemporaryDirectory()
+        let disk = folder + "/big.qcow2"
+        try run(["bash", "-c", "head -c 256M /dev/urandom > \(folder)/seed.raw && qemu-img convert -f raw -O qcow2 \(folder)/seed.raw \(disk) && rm \(folder)/seed.raw"])
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "big", "source": ["type": "qemu_image", "disks": [["path": disk]]]])
+            let started = try await api.request(.post, "/api/v1/backups", token: token, json: ["vm_name": "big", "repository_id": "1", "backup_type": "full"])
+            let id = try #require(started.json["backup_id"] as? String)
+            var copying = false
+            for _ in 0..<1000 {
+                let state = try await api.request(.get, "/api/v1/backups/\(id)", token: token)
+                if (state.json["bytes_transferred"] as? Int ?? 0) > 0 { copying = true; break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try #require(copying, "the backup finished before it could be cancelled")
+            let cancelledAt = ContinuousClock.now
+            let cancel = try await api.request(.post, "/api/v1/backups/\(id)/cancel", token: token)
+            #expect(cancel.status == .accepted)
+            let done = try await api.waitForBackup(id, token: token)
+            #expect(ContinuousClock.now - cancelledAt < .seconds(2))
+            #expect(done.json["status"] as? String == "cancelled", "\(done.text)")
+            #expect(done.json["error_message"] as? String == "cancelled by user")
+            let vmFolder = hub.dataDirectory + "/repository/vms/big"
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: vmFolder)) ?? []).isEmpty)
+            // No checkpoint of the cancelled backup stays in the image.
+            let info = try run(["qemu-img", "info", "-U", "--output=json", disk])
+            #expect(!info.contains("\"sendense-backup-"), "\(info)")
+            #expect(!info.contains("bitmaps"), "\(info)")
+        }
+    }
 }
