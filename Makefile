@@ -18,7 +18,7 @@ test: test-deps
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build-tests.log; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh < .build/build-tests.log
 	$(MAKE) check-openapi
-	$(SWIFT) test --skip-build --disable-xctest
+	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 
 deps:
 	scripts/install-deps.sh

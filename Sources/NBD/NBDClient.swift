@@ -23,9 +23,11 @@ public enum NBDClient {
                             reader: &reader, outbound: outbound, exportName: endpoint.exportName, metaContexts: metaContexts)
                         connection = NBDConnection(info: info, outbound: outbound)
                     } catch {
-                        signal.yield(.failure(error))
+                        // A socket closed under the handshake is the server's doing, not a bug of ours.
+                        let failure = error as? NBDError ?? NBDError.connectFailed("\(endpoint): negotiation failed: \(error)")
+                        signal.yield(.failure(failure))
                         signal.finish()
-                        throw error
+                        throw failure
                     }
                     signal.yield(.success(connection))
                     signal.finish()

@@ -58,7 +58,8 @@ final class ServerProcess {
 
     static func qemuNBD(image: String, folder: String, format: String = "qcow2", bitmap: String? = nil, readOnly: Bool = true) throws -> ServerProcess {
         let socket = folder + "/qemu-nbd.sock"
-        var arguments = ["qemu-nbd", "-f", format, "-k", socket, "-x", "disk", "-t"]
+        // --shared: a new connection must not race the server's cleanup of the last one.
+        var arguments = ["qemu-nbd", "-f", format, "-k", socket, "-x", "disk", "-t", "--shared=8"]
         if readOnly { arguments.append("--read-only") }
         if let bitmap { arguments += ["-B", bitmap] }
         arguments.append(image)
