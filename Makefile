@@ -8,7 +8,7 @@ PORT     ?= 8082
 BIND     ?= 0.0.0.0
 SWIFT    ?= swift
 
-.PHONY: run test deps test-deps build release check-openapi clean
+.PHONY: run test bench deps test-deps build release check-openapi clean
 
 run: deps release
 	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
@@ -20,10 +20,20 @@ test: test-deps
 	$(MAKE) check-openapi
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 
+# Benchmarks (not part of `make test`): release build, figures on stdout.
+bench: test-deps
+	$(SWIFT) build -c release --product sendense-bench
+	.build/release/sendense-bench
+
 deps:
 	scripts/install-deps.sh
 
-test-deps:
+test-# Benchmarks (not part of `make test`): release build, figures on stdout.
+bench: test-deps
+	$(SWIFT) build -c release --product sendense-bench
+	.build/release/sendense-bench
+
+deps:
 	scripts/install-deps.sh --test
 
 build:

@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sendense", targets: ["sendense"]),
+        .executable(name: "sendense-bench", targets: ["SendenseBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -96,6 +97,11 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "SendenseBench",
+            dependencies: ["Engine", "Sources", "Repository"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,0 +1,126 @@
+// `make bench`: the backup data path against the reference tool, in one run.
+//
+// A 4 GiB qcow2 disk holding 2 GiB of random data is
+//   1. copied by `qemu-img convert -O qcow2` (the reference),
+//   2. backed up in full by Sendense (qemu-nbd export, NBD client, QCOW2 writer),
+//   3. changed by 1% and backed up incrementally.
+// Each timing is the best of RUNS (default 2). Goals: full backup at least as
+// fast as qemu-img convert (ratio >= 1.0); incremental at most 5% of the full.
+import Engine
+import Foundation
+import Repository
+import Sources
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let environment = ProcessInfo.processInfo.environment
+let work = environment["BENCH_DIR"] ?? "/var/tmp/sendense-bench"
+let runs = Int(environment["RUNS"] ?? "") ?? 2
+let diskSize: UInt64 = 4 << 30
+let dataBytes: UInt64 = 2 << 30
+let block: UInt64 = 64 << 20
+
+func shell(_ command: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", command]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw BenchError("failed: \(command)") }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func seconds(_ body: () async throws -> Void) async throws -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// Fast deterministic random bytes (SplitMix64): generating 2 GiB must not dominate.
+func fillRandom(_ buffer: UnsafeMutableRawBufferPointer, state: inout UInt64) {
+    var index = 0
+    while index + 8 <= buffer.count {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        buffer.storeBytes(of: z ^ (z >> 31), toByteOffset: index, as: UInt64.self)
+        index += 8
+    }
+}
+
+try? FileManager.default.removeItem(atPath: work)
+try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+let source = work + "/source.qcow2"
+print("preparing \(diskSize >> 30) GiB disk with \(dataBytes >> 30) GiB random data in \(work) ...")
+do {
+    let raw = work + "/seed.raw"
+    let fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    ftruncate(fd, off_t(diskSize))
+    var state: UInt64 = 42
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(block), alignment: 8)
+    defer { buffer.deallocate() }
+    // Every other 64 MiB block holds data: 2 GiB of data, 2 GiB of holes.
+    for index in stride(from: UInt64(0), to: diskSize / block, by: 2) {
+        fillRandom(buffer, state: &state)
+        _ = pwrite(fd, buffer.baseAddress, Int(block), off_t(index * block))
+    }
+    close(fd)
+    try shell("qemu-img convert -f raw -O qcow2 \(raw) \(source) && rm \(raw)")
+}
+
+var referenceBest = Double.infinity
+for run in 1...runs {
+    let target = work + "/reference-\(run).qcow2"
+    let time = try await seconds { try shell("qemu-img convert -f qcow2 -O qcow2 \(source) \(target)") }
+    referenceBest = min(referenceBest, time)
+    try FileManager.default.removeItem(atPath: target)
+    print(String(format: "qemu-img convert run %d: %.2f s", run, time))
+}
+
+let vm = BackupManifest.VM(name: "bench", sourceType: "qemu_image", identity: ["disk": source])
+let sourceVM = QemuImageSource(disks: [.init(index: 0, path: source, label: "vda")], socketDirectory: work)
+var fullBest = Double.infinity
+var lastFull: BackupManifest?
+for run in 1...runs {
+    let repository = work + "/repo-\(run)"
+    try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
+    let job = BackupJob(backupID: "full-\(run)", vm: vm, repositoryRoot: repository, parent: nil)
+    var manifest: BackupManifest?
+    let time = try await seconds { manifest = try await job.run(source: sourceVM) }
+    fullBest = min(fullBest, time)
+    print(String(format: "sendense full backup run %d: %.2f s", run, time))
+    if run < runs { try FileManager.default.removeItem(atPath: repository) } else { lastFull = manifest }
+}
+
+// 1% of the disk changes: 655 scattered 64 KiB writes (41 MiB).
+var commands: [String] = []
+var state: UInt64 = 7
+for _ in 0..<655 {
+    state = state &* 6364136223846793005 &+ 1442695040888963407
+    let cluster = (state >> 33) % (diskSize / 65536)
+    commands.append("-c 'write -P \((state >> 20) % 255 + 1) \(cluster * 65536) 64k'")
+}
+try shell("qemu-io -f qcow2 \(commands.joined(separator: " ")) \(source) > /dev/null")
+guard let parent = lastFull else { throw BenchError("no full backup") }
+let incremental = BackupJob(backupID: "incremental", vm: vm, repositoryRoot: work + "/repo-\(runs)",
+                            parent: .init(backupID: parent.backupId, checkpoints: [0: parent.disks[0].checkpoint ?? ""]))
+var incManifest: BackupManifest?
+let incTime = try await seconds { incManifest = try await incremental.run(source: sourceVM) }
+print(String(format: "sendense incremental (1%% changed) backup: %.2f s", incTime))
+try shell("qemu-img compare -f qcow2 -F qcow2 \(work)/repo-\(runs)/vms/bench/incremental/disk-0.qcow2 \(source) > /dev/null")
+
+let mb = Double(dataBytes) / 1e6
+print("")
+print(String(format: "qemu-img convert : %7.1f MB/s (%.2f s)", mb / referenceBest, referenceBest))
+print(String(format: "sendense full    : %7.1f MB/s (%.2f s)  ratio vs qemu-img %.2f (goal >= 1.0)", mb / fullBest, fullBest, referenceBest / fullBest))
+print(String(format: "sendense incr.   : %7.2f s, %.1f MiB written, %.1f%% of the full's time (goal <= 5%%)",
+             incTime, Double(incManifest?.disks[0].bytesWritten ?? 0) / 1048576, incTime / fullBest * 100))
+try? FileManager.default.removeItem(atPath: work)
