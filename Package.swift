@@ -113,6 +113,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SendenseCoreTests",
             dependencies: ["SendenseCore"],
@@ -120,17 +125,17 @@ let package = Package(
         ),
         .testTarget(
             name: "DiskImageTests",
-            dependencies: ["DiskImage"],
+            dependencies: ["DiskImage", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "NBDTests",
-            dependencies: ["NBD", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["NBD", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "DiskImage", "Sources", "Repository"],
+            dependencies: ["Engine", "DiskImage", "Sources", "Repository", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -150,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "HubTests",
             dependencies: [
-                "Hub", "Catalog",
+                "Hub", "Catalog", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

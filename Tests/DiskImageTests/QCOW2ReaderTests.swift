@@ -1,5 +1,6 @@
 import DiskImage
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("QCOW2 reader on images QEMU wrote")

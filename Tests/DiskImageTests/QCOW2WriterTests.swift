@@ -1,5 +1,6 @@
 import DiskImage
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("QCOW2 writer, judged by qemu-img")

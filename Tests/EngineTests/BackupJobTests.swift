@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Repository
 import Sources
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

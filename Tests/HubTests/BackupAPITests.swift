@@ -3,24 +3,8 @@ import Foundation
 import GRDB
 import HTTPTypes
 import Hub
+import TestSupport
 import Testing
-
-/// Runs qemu-img and friends for the API tests; they must succeed.
-@discardableResult
-func run(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let output = String(decoding: data, as: UTF8.self)
-    try #require(process.terminationStatus == 0, "\(arguments.joined(separator: " ")): \(output)")
-    return output
-}
 
 extension APITester {
     /// Polls a backup until it leaves started/in_progress.
@@ -49,12 +33,12 @@ extension APITester {
 struct BackupAPITests {
     /// A VM of a qcow2 disk with data and holes, and a raw disk.
     static func makeVM() throws -> (folder: String, vda: String, vdb: String) {
-        let folder = makeTemporaryDirectory()
+        let folder = scratchFolder()
         let vda = folder + "/vda.qcow2", vdb = folder + "/vdb.raw"
-        try run(["qemu-img", "create", "-q", "-f", "qcow2", vda, "32M"])
-        try run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 2M", "-c", "write -P 0x22 9M 3M", "-c", "write -P 0x33 31M 1M", vda])
-        try run(["qemu-img", "create", "-q", "-f", "raw", vdb, "4M"])
-        try run(["qemu-io", "-f", "raw", "-c", "write -P 0x44 1M 1M", vdb])
+        try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", vda, "32M"])
+        try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 2M", "-c", "write -P 0x22 9M 3M", "-c", "write -P 0x33 31M 1M", vda])
+        try mustRun(["qemu-img", "create", "-q", "-f", "raw", vdb, "4M"])
+        try mustRun(["qemu-io", "-f", "raw", "-c", "write -P 0x44 1M 1M", vdb])
         return (folder, vda, vdb)
     }
 
@@ -92,11 +76,11 @@ struct BackupAPITests {
             #expect(done.json["progress_percent"] as? Double == 100)
             #expect(done.json["error_message"] is NSNull)
             let firstDisk = try #require((done.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
-            #expect(try run(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", firstDisk, vm.vda]).contains("identical"))
-            try run(["qemu-img", "convert", "-O", "raw", vm.vda, vm.folder + "/at-first.raw"])
+            #expect(try mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", firstDisk, vm.vda]).contains("identical"))
+            try mustRun(["qemu-img", "convert", "-O", "raw", vm.vda, vm.folder + "/at-first.raw"])
 
             // The guest changes; the incremental holds the change.
-            try run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x55 9M 64k", "-c", "write -z 0 64k", "-c", "discard 31M 64k", vm.vda])
+            try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x55 9M 64k", "-c", "write -z 0 64k", "-c", "discard 31M 64k", vm.vda])
             let inc = try await api.request(.post, "/api/v1/backups", token: token,
                                             json: ["vm_name": "lab1", "repository_id": 1, "backup_type": "incremental"])
             let incID = try #require(inc.json["backup_id"] as? String)
@@ -105,8 +89,8 @@ struct BackupAPITests {
             #expect(incDone.json["status"] as? String == "completed", "\(incDone.text)")
             #expect(incDone.json["parent_backup_id"] as? String == firstID)
             let incDisk = try #require((incDone.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
-            #expect(try run(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", incDisk, vm.vda]).contains("identical"))
-            #expect(try run(["qemu-img", "check", incDisk]).contains("No errors"))
+            #expect(try mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", incDisk, vm.vda]).contains("identical"))
+            #expect(try mustRun(["qemu-img", "check", incDisk]).contains("No errors"))
 
             let list = try await api.request(.get, "/api/v1/backups?vm_name=lab1&limit=1", token: token)
             #expect(list.json["total_count"] as? Int == 2)
@@ -117,7 +101,7 @@ struct BackupAPITests {
             #expect(links.allSatisfy { $0["is_restorable"] as? Bool == true })
 
             // Restore the first point to a raw file and the latest to qcow2.
-            let out = makeTemporaryDirectory()
+            let out = scratchFolder()
             for (id, format, expected) in [(firstID, "raw", vm.folder + "/at-first.raw"), (incID, "qcow2", vm.vda)] {
                 let started = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
                     "backup_id": id, "disk_index": 0, "target": ["type": "file", "path": out + "/\(id).\(format)", "format": format],
@@ -126,7 +110,7 @@ struct BackupAPITests {
                 let job = try #require(started.json["job_id"] as? String)
                 let finished = try await api.waitForRestore(job, token: token)
                 #expect(finished.json["status"] as? String == "completed", "\(finished.text)")
-                #expect(try run(["qemu-img", "compare", "-f", format, out + "/\(id).\(format)", expected]).contains("identical"))
+                #expect(try mustRun(["qemu-img", "compare", "-f", format, out + "/\(id).\(format)", expected]).contains("identical"))
             }
             let exists = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
                 "backup_id": incID, "disk_index": 0, "target": ["type": "file", "path": out + "/\(incID).qcow2"]])
@@ -205,9 +189,9 @@ struct BackupAPITests {
 
     @Test("registering a VM checks its files and leaves nothing when they are bad")
     func badRegistrations() async throws {
-        let folder = makeTemporaryDirectory()
+        let folder = scratchFolder()
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/x.vmdk"))
-        try run(["qemu-img", "create", "-q", "-f", "vmdk", folder + "/real.vmdk", "1M"])
+        try mustRun(["qemu-img", "create", "-q", "-f", "vmdk", folder + "/real.vmdk", "1M"])
         let hub = try await TestHub.make()
         try await hub.run { api in
             let token = try await api.login()
@@ -254,9 +238,9 @@ struct BackupAPITests {
 
     @Test("cancel over the API stops the copy within 2 s and leaves nothing behind")
     func cancelOverAPI() async throws {
-        let folder = makeTemporaryDirectory()
+        let folder = scratchFolder()
         let disk = folder + "/big.qcow2"
-        try run(["bash", "-c", "head -c 256M /dev/urandom > \(folder)/seed.raw && qemu-img convert -f raw -O qcow2 \(folder)/seed.raw \(disk) && rm \(folder)/seed.raw"])
+        try mustRun(["bash", "-c", "head -c 256M /dev/urandom > \(folder)/seed.raw && qemu-img convert -f raw -O qcow2 \(folder)/seed.raw \(disk) && rm \(folder)/seed.raw"])
         let hub = try await TestHub.make()
         try await hub.run { api in
             let token = try await api.login()
@@ -281,7 +265,7 @@ struct BackupAPITests {
             let vmFolder = hub.dataDirectory + "/repository/vms/big"
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: vmFolder)) ?? []).isEmpty)
             // No checkpoint of the cancelled backup stays in the image.
-            let info = try run(["qemu-img", "info", "-U", "--output=json", disk])
+            let info = try mustRun(["qemu-img", "info", "-U", "--output=json", disk])
             #expect(!info.contains("\"sendense-backup-"), "\(info)")
             #expect(!info.contains("bitmaps"), "\(info)")
         }

@@ -37,7 +37,7 @@ struct RepositoryAPITests {
     @Test("create, show, refresh and delete a local repository; nesting is refused")
     func localLifecycle() async throws {
         let hub = try await TestHub.make()
-        let folder = makeTemporaryDirectory() + "/deep/repo"
+        let folder = scratchFolder() + "/deep/repo"
         try await hub.run { api in
             let token = try await api.login()
             let created = try await api.request(.post, "/api/v1/repositories", token: token,
@@ -76,7 +76,7 @@ struct RepositoryAPITests {
     @Test("a non-empty folder that is not a repository is refused and left untouched")
     func foreignFolder() async throws {
         let hub = try await TestHub.make()
-        let folder = makeTemporaryDirectory()
+        let folder = scratchFolder()
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: folder + "/notes.txt"))
         try await hub.run { api in
             let token = try await api.login()

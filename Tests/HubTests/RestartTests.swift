@@ -30,7 +30,7 @@ struct RestartTests {
 
     @Test("a generated admin password is written once to a 0600 file")
     func generatedAdminPassword() async throws {
-        let directory = makeTemporaryDirectory()
+        let directory = scratchFolder()
         let configuration = HubConfiguration(dataDirectory: directory, bindAddress: "127.0.0.1", port: 0, bcryptCost: 4)
         let hub = try await Hub.build(configuration: configuration, logger: .init(label: "test"))
         let password = try #require(hub.initialAdminPassword)

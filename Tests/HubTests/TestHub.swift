@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 /// A real hub on a loopback port over a real SQLite file in a fresh temp
@@ -21,7 +22,7 @@ struct TestHub {
         maxBodyBytes: Int = 64 * 1024,
         loginLimits: LoginLimits = LoginLimits(maxFailuresPerUser: 50, maxFailuresPerAddress: 200, window: 300)
     ) async throws -> TestHub {
-        let directory = dataDirectory ?? makeTemporaryDirectory()
+        let directory = dataDirectory ?? scratchFolder()
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
         let configuration = HubConfiguration(
@@ -38,11 +39,6 @@ struct TestHub {
     }
 }
 
-func makeTemporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.path + "/sendense-test-\(UUID().uuidString.lowercased())"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// What a test sees of an answer: status, headers, and the body as JSON.
 struct APIAnswer: Sendable {

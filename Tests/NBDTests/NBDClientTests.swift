@@ -1,6 +1,7 @@
 import Foundation
 import NBD
 import NIOCore
+import TestSupport
 import Testing
 
 @Suite("NBD client against qemu-nbd and nbdkit")

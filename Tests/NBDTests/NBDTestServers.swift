@@ -1,32 +1,11 @@
 import Foundation
 import NBD
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func scratchFolder() -> String {
-    let path = FileManager.default.temporaryDirectory.path + "/sendense-nbd-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-@discardableResult
-func mustRun(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let output = String(decoding: data, as: UTF8.self)
-    try #require(process.terminationStatus == 0, "\(arguments.joined(separator: " ")): \(output)")
-    return output
-}
 
 /// A real NBD server process (qemu-nbd, nbdkit, or the hostile test server)
 /// serving on a unix socket or loopback port, stopped when the test ends.

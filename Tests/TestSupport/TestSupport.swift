@@ -1,3 +1,5 @@
+// Helpers the test targets share: scratch folders, running the real tools
+// (qemu-img, qemu-io, nbdkit…), seeded random data, raw reference files.
 import Foundation
 import Testing
 
@@ -5,21 +7,21 @@ import Testing
 import Glibc
 #endif
 
-/// A folder of its own for each test.
-func scratchFolder() -> String {
-    let path = FileManager.default.temporaryDirectory.path + "/sendense-img-\(UUID().uuidString)"
+/// A new folder of its own for one test.
+public func scratchFolder() -> String {
+    let path = FileManager.default.temporaryDirectory.path + "/sendense-test-\(UUID().uuidString.prefix(13))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
-struct ToolResult {
-    var status: Int32
-    var output: String
+public struct ToolResult: Sendable {
+    public var status: Int32
+    public var output: String
 }
 
-/// Runs qemu-img, qemu-io and friends: the real tools are the judges.
+/// Runs a program found on PATH, standard output and error together.
 @discardableResult
-func tool(_ arguments: [String]) throws -> ToolResult {
+public func tool(_ arguments: [String]) throws -> ToolResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -32,17 +34,20 @@ func tool(_ arguments: [String]) throws -> ToolResult {
     return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
 }
 
-/// Runs a tool that must succeed.
-func mustRun(_ arguments: [String]) throws {
+/// Runs a program that must succeed and answers what it printed.
+@discardableResult
+public func mustRun(_ arguments: [String]) throws -> String {
     let result = try tool(arguments)
     try #require(result.status == 0, "\(arguments.joined(separator: " ")) failed: \(result.output)")
+    return result.output
 }
 
 /// A seeded generator, so a failing random pattern can be replayed.
-struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -50,7 +55,7 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    mutating func bytes(_ count: Int) -> [UInt8] {
+    public mutating func bytes(_ count: Int) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)
         result.withUnsafeMutableBytes { buffer in
             var index = 0
@@ -67,32 +72,32 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-/// A raw file kept in step with an image under test.
-final class RawReference {
-    let path: String
+/// A raw file kept in step with an image under test, or one to compare with.
+public final class RawReference {
+    public let path: String
     let fd: Int32
 
     /// A new file of `size` zero bytes.
-    init(path: String, size: UInt64) {
+    public init(path: String, size: UInt64) {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         ftruncate(fd, off_t(size))
     }
 
     /// An existing file, as it is.
-    init(existing path: String) {
+    public init(existing path: String, writable: Bool = false) {
         self.path = path
-        fd = open(path, O_RDONLY)
+        fd = open(path, writable ? O_RDWR : O_RDONLY)
     }
 
     deinit { close(fd) }
 
-    func write(_ bytes: [UInt8], at offset: UInt64) {
+    public func write(_ bytes: [UInt8], at offset: UInt64) {
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
         precondition(written == bytes.count)
     }
 
-    func read(count: Int, at offset: UInt64) -> [UInt8] {
+    public func read(count: Int, at offset: UInt64) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
         precondition(n == count)
