@@ -2,6 +2,7 @@ SHELL := /bin/bash
 # Sendense: the two commands of the README, and their parts.
 #   make run    install system packages, build release, serve on :8082 with ./data
 #   make test   install test dependencies, build, check, run every test
+#   make bench  benchmarks against the reference tools (release build; not part of test)
 
 DATA_DIR ?= ./data
 PORT     ?= 8082
@@ -13,6 +14,7 @@ SWIFT    ?= swift
 run: deps release
 	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
 
+# Tests run one at a time: some time cancellation, and all of them share 2 cores.
 test: test-deps
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build-tests.log; test $${PIPESTATUS[0]} -eq 0
@@ -20,7 +22,6 @@ test: test-deps
 	$(MAKE) check-openapi
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 
-# Benchmarks (not part of `make test`): release build, figures on stdout.
 bench: test-deps
 	$(SWIFT) build -c release --product sendense-bench
 	.build/release/sendense-bench
@@ -28,12 +29,7 @@ bench: test-deps
 deps:
 	scripts/install-deps.sh
 
-test-# Benchmarks (not part of `make test`): release build, figures on stdout.
-bench: test-deps
-	$(SWIFT) build -c release --product sendense-bench
-	.build/release/sendense-bench
-
-deps:
+test-deps:
 	scripts/install-deps.sh --test
 
 build:

@@ -54,22 +54,28 @@ struct DiskCopier {
             let writer = try QCOW2Writer(path: imagePath, virtualSize: size, clusterSize: clusterSize, backingFile: backingFile)
             var runs: [BackupManifest.Run] = []
             let chunks = plan.chunks(maxChunk: min(maxChunk, UInt64(nbd.info.maximumBlockSize)))
-            try await withThrowingTaskGroup(of: (CopyRuns.Run, ByteBuffer).self) { group in
+            let clusterSize = self.clusterSize
+            try await withThrowingTaskGroup(of: ReadChunk.self) { group in
                 var next = 0
                 func schedule() {
                     guard next < chunks.count else { return }
                     let chunk = chunks[next]
                     next += 1
-                    group.addTask { (chunk, try await nbd.read(offset: chunk.offset, length: Int(chunk.length))) }
+                    // Hashing and zero detection happen here, in parallel,
+                    // so the writing loop below only writes.
+                    group.addTask {
+                        let data = try await nbd.read(offset: chunk.offset, length: Int(chunk.length))
+                        return ReadChunk(chunk: chunk, data: data, segments: Self.segments(of: data, clusterSize: clusterSize))
+                    }
                 }
                 for _ in 0..<requestsInFlight { schedule() }
                 // The writer has one owner: this loop. Reads complete in any order.
-                while let (chunk, data) = try await group.next() {
+                while let read = try await group.next() {
                     // Cancel stops within one chunk per request in flight.
                     try Task.checkCancellation()
                     schedule()
-                    runs += try write(chunk, data, to: writer, incremental: incremental)
-                    progress.copied(disk: export.disk.index, bytes: chunk.length)
+                    runs += try write(read, to: writer, incremental: incremental)
+                    progress.copied(disk: export.disk.index, bytes: read.chunk.length)
                 }
             }
             try writer.finish()
@@ -84,32 +90,58 @@ struct DiskCopier {
         incremental ? extent.flags & NBDExtent.dirty != 0 : extent.flags & (NBDExtent.hole | NBDExtent.zero) == 0
     }
 
-    private func write(_ chunk: CopyRuns.Run, _ data: ByteBuffer, to writer: QCOW2Writer, incremental: Bool) throws -> [BackupManifest.Run] {
-        try data.withUnsafeReadableBytes { bytes -> [BackupManifest.Run] in
-            var runs: [BackupManifest.Run] = []
-            let cluster = clusterSize
-            let firstCluster = chunk.offset / UInt64(cluster)
+    /// A read chunk cut into runs of whole clusters that are all zero or
+    /// all data, each data run with its SHA-256.
+    struct ReadChunk: Sendable {
+        var chunk: CopyRuns.Run
+        var data: ByteBuffer
+        var segments: [Segment]
+    }
+
+    struct Segment: Sendable {
+        /// Byte range within the chunk.
+        var start: Int
+        var end: Int
+        var zero: Bool
+        var sha256: String?
+    }
+
+    static func segments(of data: ByteBuffer, clusterSize cluster: Int) -> [Segment] {
+        data.withUnsafeReadableBytes { bytes in
+            var segments: [Segment] = []
             let clusters = (bytes.count + cluster - 1) / cluster
             var index = 0
             while index < clusters {
-                let zero = Self.isZero(bytes, cluster: index, size: cluster)
+                let zero = isZero(bytes, cluster: index, size: cluster)
                 var end = index + 1
-                while end < clusters && Self.isZero(bytes, cluster: end, size: cluster) == zero { end += 1 }
-                let start = index * cluster
-                let stop = min(bytes.count, end * cluster)
-                let offset = chunk.offset + UInt64(start)
-                if zero {
-                    if incremental {
-                        try writer.writeZeroes(firstCluster: firstCluster + UInt64(index), count: UInt64(end - index))
-                        runs.append(.init(offset: offset, length: UInt64(stop - start), kind: "zero", sha256: nil))
-                    }
-                } else {
-                    let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<stop])
-                    try writer.write(firstCluster: firstCluster + UInt64(index), slice)
-                    let digest = SHA256.hash(data: slice).map { String(format: "%02x", $0) }.joined()
-                    runs.append(.init(offset: offset, length: UInt64(stop - start), kind: "data", sha256: digest))
-                }
+                while end < clusters && isZero(bytes, cluster: end, size: cluster) == zero { end += 1 }
+                let start = index * cluster, stop = min(bytes.count, end * cluster)
+                let digest = zero ? nil : SHA256.hash(data: UnsafeRawBufferPointer(rebasing: bytes[start..<stop]))
+                    .map { String(format: "%02x", $0) }.joined()
+                segments.append(Segment(start: start, end: stop, zero: zero, sha256: digest))
                 index = end
+            }
+            return segments
+        }
+    }
+
+    private func write(_ read: ReadChunk, to writer: QCOW2Writer, incremental: Bool) throws -> [BackupManifest.Run] {
+        let firstCluster = read.chunk.offset / UInt64(clusterSize)
+        return try read.data.withUnsafeReadableBytes { bytes -> [BackupManifest.Run] in
+            var runs: [BackupManifest.Run] = []
+            for segment in read.segments {
+                let offset = read.chunk.offset + UInt64(segment.start)
+                let cluster = firstCluster + UInt64(segment.start / clusterSize)
+                let length = UInt64(segment.end - segment.start)
+                if segment.zero {
+                    // A full backup needs nothing for zeros: a new image reads zeros.
+                    guard incremental else { continue }
+                    try writer.writeZeroes(firstCluster: cluster, count: (length + UInt64(clusterSize) - 1) / UInt64(clusterSize))
+                    runs.append(.init(offset: offset, length: length, kind: "zero", sha256: nil))
+                } else {
+                    try writer.write(firstCluster: cluster, UnsafeRawBufferPointer(rebasing: bytes[segment.start..<segment.end]))
+                    runs.append(.init(offset: offset, length: length, kind: "data", sha256: segment.sha256))
+                }
             }
             return runs
         }

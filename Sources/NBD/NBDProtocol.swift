@@ -14,8 +14,6 @@ enum NBDProtocol {
     }
 
     enum Option: UInt32 {
-        case exportName = 1
-        case abort = 2
         case go = 7
         case structuredReply = 8
         case setMetaContext = 10
@@ -40,7 +38,6 @@ enum NBDProtocol {
         static let sendFUA: UInt16 = 1 << 3
         static let sendTrim: UInt16 = 1 << 5
         static let sendWriteZeroes: UInt16 = 1 << 6
-        static let canMultiConn: UInt16 = 1 << 8
     }
 
     enum Command: UInt16 {

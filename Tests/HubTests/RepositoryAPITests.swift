@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import Hub
+import TestSupport
 import Testing
 
 @Suite("Repositories over the API")

@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import Hub
+import TestSupport
 import Testing
 
 @Suite("Hub restarts")

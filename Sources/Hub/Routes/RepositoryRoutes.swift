@@ -5,17 +5,18 @@ import Hummingbird
 import Repository
 import SendenseCore
 
-struct NewRepositoryRequest: Decodable {
+/// What a client asks for when adding a repository.
+struct NewRepositoryRequest: Decodable, Sendable {
     var name: String
     var type: RepositoryKind
     var path: String?
-    var nfsServer: String?
-    var nfsExport: String?
-    var cifsShare: String?
-    var username: String?
-    var password: String?
-    var mountOptions: String?
-    var immutable: Bool?
+    var nfsServer: String? = nil
+    var nfsExport: String? = nil
+    var cifsShare: String? = nil
+    var username: String? = nil
+    var password: String? = nil
+    var mountOptions: String? = nil
+    var immutable: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, type, path, username, password, immutable
@@ -90,10 +91,7 @@ enum RepositoryRoutes {
         table.add(.post, "/repositories", .role(.admin)) { request, _ -> EditedResponse<RepositoryResponse> in
             let body = try await request.decodeJSON(NewRepositoryRequest.self, limit: services.maxBody)
             do {
-                let record = try await services.repositories.create(NewRepository(
-                    name: body.name, type: body.type, path: body.path, nfsServer: body.nfsServer,
-                    nfsExport: body.nfsExport, cifsShare: body.cifsShare, username: body.username,
-                    password: body.password, mountOptions: body.mountOptions, immutable: body.immutable ?? false))
+                let record = try await services.repositories.create(body)
                 return EditedResponse(status: .created, response: RepositoryResponse(record, backupCount: 0))
             } catch let error as RepositoryError {
                 throw APIError(error)

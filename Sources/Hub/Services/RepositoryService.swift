@@ -8,20 +8,6 @@ import SendenseCore
 import Glibc
 #endif
 
-/// What a client asks for when adding a repository.
-struct NewRepository: Sendable {
-    var name: String
-    var type: RepositoryKind
-    var path: String?
-    var nfsServer: String?
-    var nfsExport: String?
-    var cifsShare: String?
-    var username: String?
-    var password: String?
-    var mountOptions: String?
-    var immutable: Bool
-}
-
 /// Whether a repository can be used right now, and how full it is.
 struct RepositoryHealth: Sendable {
     var online: Bool
@@ -46,7 +32,7 @@ actor RepositoryService {
         self.logger = logger
     }
 
-    func create(_ request: NewRepository) async throws -> RepositoryRecord {
+    func create(_ request: NewRepositoryRequest) async throws -> RepositoryRecord {
         if let problem = NameRules.problem(with: request.name, field: "name") { throw APIError.badRequest(problem) }
         let existing = try await catalog.repositories()
         if existing.contains(where: { $0.name == request.name }) {
@@ -60,14 +46,14 @@ actor RepositoryService {
         }
     }
 
-    private func createLocal(_ request: NewRepository, existing: [RepositoryRecord]) async throws -> RepositoryRecord {
+    private func createLocal(_ request: NewRepositoryRequest, existing: [RepositoryRecord]) async throws -> RepositoryRecord {
         guard let rawPath = request.path else { throw APIError.badRequest("missing field 'path' (required for type local)") }
         let path = try RepositoryPaths.normalize(rawPath)
         try checkPlacement(path, existing: existing)
         let firstCreated = Self.firstMissingAncestor(of: path)
         let descriptor = try LocalRepository.prepare(at: path)
         let record = RepositoryRecord(
-            name: request.name, type: .local, path: path, repositoryUuid: descriptor.id, immutable: request.immutable)
+            name: request.name, type: .local, path: path, repositoryUuid: descriptor.id, immutable: request.immutable ?? false)
         do {
             return try await catalog.insertRepository(record)
         } catch {
@@ -76,7 +62,7 @@ actor RepositoryService {
         }
     }
 
-    private func createNetwork(_ request: NewRepository) async throws -> RepositoryRecord {
+    private func createNetwork(_ request: NewRepositoryRequest) async throws -> RepositoryRecord {
         let share: NetworkShare
         switch request.type {
         case .nfs:
@@ -98,7 +84,7 @@ actor RepositoryService {
             let descriptor = try LocalRepository.prepare(at: mountPoint)
             var record = RepositoryRecord(
                 name: request.name, type: request.type, path: mountPoint, repositoryUuid: descriptor.id,
-                mountOptions: request.mountOptions, immutable: request.immutable)
+                mountOptions: request.mountOptions, immutable: request.immutable ?? false)
             record.nfsServer = request.nfsServer
             record.nfsExport = request.nfsExport
             record.cifsShare = request.cifsShare
@@ -141,8 +127,7 @@ actor RepositoryService {
     /// Creates repository "local" under the data dir when the hub has none.
     func ensureDefault() async throws {
         guard configuration.createDefaultRepository, try await catalog.repositories().isEmpty else { return }
-        _ = try await create(NewRepository(
-            name: "local", type: .local, path: configuration.defaultRepositoryPath, immutable: false))
+        _ = try await create(NewRepositoryRequest(name: "local", type: .local, path: configuration.defaultRepositoryPath))
         logger.info("created the default repository at \(configuration.defaultRepositoryPath)")
     }
 
