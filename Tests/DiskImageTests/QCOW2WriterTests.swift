@@ -141,3 +141,39 @@ struct QCOW2WriterTests {
         #expect(throws: DiskImageError.self) { try writer.finish() }
     }
 }
+
+@Suite("QCOW2 laid out for streaming")
+struct QCOW2StreamTests {
+    @Test("a chain flattened into a streamed qcow2 passes qemu-img check and compares equal", arguments: [65536, 4096])
+    func streamed(clusterSize: Int) async throws {
+        let folder = scratchFolder()
+        var random = SplitMix64(seed: 77)
+        let size: UInt64 = 24 << 20 + 4608
+        let base = try QCOW2Writer(path: folder + "/base.qcow2", virtualSize: size)
+        let bytes = random.bytes(6 << 20)
+        try bytes.withUnsafeBytes { try base.write(firstCluster: 16, $0) }
+        try base.finish()
+        let top = try QCOW2Writer(path: folder + "/top.qcow2", virtualSize: size, backingFile: "base.qcow2")
+        try top.writeZeroes(firstCluster: 20, count: 8)
+        let tail = random.bytes(Int(size % 65536))
+        try tail.withUnsafeBytes { try top.write(firstCluster: size / 65536, $0) }
+        try top.finish()
+
+        let image = try DiskImages.open(path: folder + "/top.qcow2")
+        let layout = QCOW2StreamLayout(virtualSize: size, clusterSize: clusterSize,
+                                       dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: clusterSize))
+        let output = folder + "/streamed.qcow2"
+        #expect(FileManager.default.createFile(atPath: output, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        var written: UInt64 = 0
+        try await layout.forEachPiece(of: image) { piece in
+            try handle.write(contentsOf: piece)
+            written += UInt64(piece.count)
+        }
+        try handle.close()
+        #expect(written == layout.fileSize)
+        try QCOW2WriterTests.expectClean(output)
+        let compare = try tool(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", output, folder + "/top.qcow2"])
+        #expect(compare.status == 0, "\(compare.output)")
+    }
+}

@@ -123,6 +123,12 @@ struct BackupAPITests {
             let download = try await api.request(.get, "/api/v1/backups/\(incID)/disks/1/image?format=raw", token: token)
             #expect(download.status == .ok)
             #expect(download.body == (try Data(contentsOf: URL(fileURLWithPath: vm.vdb))))
+            // And the whole chain as one qcow2, judged by qemu-img.
+            let qcow2 = try await api.request(.get, "/api/v1/backups/\(incID)/disks/0/image?format=qcow2", token: token)
+            #expect(qcow2.status == .ok)
+            try qcow2.body.write(to: URL(fileURLWithPath: out + "/download.qcow2"))
+            #expect(try mustRun(["qemu-img", "check", out + "/download.qcow2"]).contains("No errors"))
+            #expect(try mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", out + "/download.qcow2", vm.vda]).contains("identical"))
 
             let verify = try await api.request(.post, "/api/v1/backups/\(incID)/verify", token: token)
             #expect(verify.json["status"] as? String == "ok", "\(verify.text)")

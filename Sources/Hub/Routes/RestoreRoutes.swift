@@ -94,9 +94,7 @@ enum RestoreRoutes {
                 throw APIError.badRequest("disk_index must be a number")
             }
             let format = request.uri.queryParameters["format"].map(String.init) ?? "raw"
-            guard format == "raw" else {
-                throw APIError.unprocessable("format \(format) cannot be streamed yet; download format=raw, or restore to a qcow2 file with POST /api/v1/restore/disk")
-            }
+            guard ["raw", "qcow2"].contains(format) else { throw APIError.badRequest("format must be raw or qcow2") }
             let path = try await restorePoint(id, disk: index, services)
             let image: any DiskImageReader
             do {
@@ -104,7 +102,22 @@ enum RestoreRoutes {
             } catch {
                 throw APIError(.internalServerError, "cannot open \(path): \(error)")
             }
-            let name = "\(id)-disk\(index).raw"
+            let name = "\(id)-disk\(index).\(format)"
+            if format == "qcow2" {
+                // The chain flattened into one standalone image, tables first.
+                let layout = QCOW2StreamLayout(
+                    virtualSize: image.virtualSize,
+                    dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/octet-stream",
+                              .contentDisposition: "attachment; filename=\"\(name)\"",
+                              .contentLength: String(layout.fileSize)],
+                    body: .init { writer in
+                        try await layout.forEachPiece(of: image) { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+                        try await writer.finish(nil)
+                    })
+            }
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/octet-stream",
