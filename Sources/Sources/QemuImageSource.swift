@@ -29,14 +29,19 @@ public struct QemuImageSource: BackupSource {
     public static func checkpointName(for backupID: String) -> String { "sendense-\(backupID)" }
 
     public func disks() async throws -> [SourceDisk] {
-        var result: [SourceDisk] = []
+        try await inspect().map(\.disk)
+    }
+
+    /// Each disk with what qemu-img says of it (format, size, bitmaps).
+    private func inspect() async throws -> [(disk: SourceDisk, info: QemuImageTool.Info)] {
+        var result: [(disk: SourceDisk, info: QemuImageTool.Info)] = []
         for disk in disksOnFile {
             guard FileManager.default.isReadableFile(atPath: disk.path) else { throw SourceError.diskNotFound(disk.path) }
             let info = try await QemuImageTool.info(disk.path)
             guard ["qcow2", "raw"].contains(info.format) else {
                 throw SourceError.unsupportedFormat(path: disk.path, format: info.format)
             }
-            result.append(SourceDisk(index: disk.index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path))
+            result.append((SourceDisk(index: disk.index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path), info))
         }
         return result
     }
@@ -45,13 +50,12 @@ public struct QemuImageSource: BackupSource {
         backupID: String, parentCheckpoints: [Int: String]?,
         _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
-        let disks = try await disks()
+        let inspected = try await inspect()
         let checkpoint = Self.checkpointName(for: backupID)
         var plans: [PlannedDisk] = []
         var added: [String] = []
         do {
-            for disk in disks {
-                let info = try await QemuImageTool.info(disk.location)
+            for (disk, info) in inspected {
                 let parent = parentCheckpoints?[disk.index]
                 var plan = CopyPlan.full(reason: nil)
                 if info.format != "qcow2" {
