@@ -5,11 +5,11 @@ import Glibc
 /// A file descriptor with whole-buffer positional reads and writes. pread and
 /// pwrite keep no shared file position, so one descriptor serves concurrent
 /// readers safely.
-final class ImageFile: Sendable {
-    let path: String
+public final class ImageFile: Sendable {
+    public let path: String
     let fd: Int32
 
-    init(path: String, flags: Int32, mode: mode_t = 0o644) throws {
+    public init(path: String, flags: Int32, mode: mode_t = 0o644) throws {
         let fd = open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw DiskImageError.io(path: path, operation: "open", errno: errno) }
         self.path = path
@@ -50,7 +50,7 @@ final class ImageFile: Sendable {
         return bytes
     }
 
-    func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws {
+    public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws {
         guard let base = buffer.baseAddress else { return }
         var done = 0
         while done < buffer.count {
@@ -67,11 +67,11 @@ final class ImageFile: Sendable {
         try bytes.withUnsafeBytes { (buffer) in try write(buffer, at: offset) }
     }
 
-    func truncate(to size: UInt64) throws {
+    public func truncate(to size: UInt64) throws {
         guard ftruncate(fd, off_t(size)) == 0 else { throw DiskImageError.io(path: path, operation: "truncate", errno: errno) }
     }
 
-    func sync() throws {
+    public func sync() throws {
         guard fsync(fd) == 0 else { throw DiskImageError.io(path: path, operation: "fsync", errno: errno) }
     }
 }

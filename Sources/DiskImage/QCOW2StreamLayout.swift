@@ -12,9 +12,7 @@ public struct QCOW2StreamLayout: Sendable {
     let l1Size: Int
     let l1Clusters: UInt64
     let tables: [Int]
-    let refcountTableClusters: UInt64
-    let refcountBlocks: UInt64
-    let totalClusters: UInt64
+    let refcounts: RefcountLayout
 
     public init(virtualSize: UInt64, clusterSize: Int = 65536, dataClusters: [UInt64]) {
         self.virtualSize = virtualSize
@@ -28,38 +26,26 @@ public struct QCOW2StreamLayout: Sendable {
         var seen: [Int] = []
         for cluster in dataClusters where seen.last != Int(cluster / l2Entries) { seen.append(Int(cluster / l2Entries)) }
         tables = seen
-        let fixed = 1 + l1Clusters + UInt64(tables.count) + UInt64(dataClusters.count)
-        let perBlock = UInt64(clusterSize * 8 / 16)
-        var blocks: UInt64 = 1, tableClusters: UInt64 = 1
-        while true {
-            let total = fixed + blocks + tableClusters
-            let neededBlocks = (total + perBlock - 1) / perBlock
-            let neededTable = max(1, (neededBlocks * 8 + cs - 1) / cs)
-            if neededBlocks == blocks && neededTable == tableClusters { break }
-            blocks = neededBlocks
-            tableClusters = neededTable
-        }
-        refcountBlocks = blocks
-        refcountTableClusters = tableClusters
-        totalClusters = fixed + blocks + tableClusters
+        refcounts = RefcountLayout(
+            clusterSize: clusterSize, otherClusters: 1 + l1Clusters + UInt64(tables.count) + UInt64(dataClusters.count))
     }
 
     var cs: UInt64 { UInt64(clusterSize) }
     var l1Offset: UInt64 { cs }
     var refcountTableOffset: UInt64 { l1Offset + l1Clusters * cs }
-    var refcountBlocksOffset: UInt64 { refcountTableOffset + refcountTableClusters * cs }
-    var l2Offset: UInt64 { refcountBlocksOffset + refcountBlocks * cs }
+    var refcountBlocksOffset: UInt64 { refcountTableOffset + refcounts.tableClusters * cs }
+    var l2Offset: UInt64 { refcountBlocksOffset + refcounts.blocks * cs }
     var dataOffset: UInt64 { l2Offset + UInt64(tables.count) * cs }
 
     /// Size of the whole file: every cluster is emitted whole.
-    public var fileSize: UInt64 { totalClusters * cs }
+    public var fileSize: UInt64 { refcounts.totalClusters * cs }
 
     /// Everything before the data: header, L1, refcounts and L2 tables.
     public func metadata() throws -> [UInt8] {
         let header = QCOW2Header(
             version: 3, backingFileOffset: 0, backingFileSize: 0, clusterBits: UInt32(clusterSize.trailingZeroBitCount),
             size: virtualSize, cryptMethod: 0, l1Size: UInt32(l1Size), l1TableOffset: l1Offset,
-            refcountTableOffset: refcountTableOffset, refcountTableClusters: UInt32(refcountTableClusters),
+            refcountTableOffset: refcountTableOffset, refcountTableClusters: UInt32(refcounts.tableClusters),
             snapshotCount: 0, snapshotsOffset: 0, headerLength: 104)
         var bytes = try header.serialized()
         var l1 = [UInt8](repeating: 0, count: Int(l1Clusters * cs))
@@ -67,17 +53,8 @@ public struct QCOW2StreamLayout: Sendable {
             l1.putBE((l2Offset + UInt64(position) * cs) | QCOW2Image.copiedFlag, at: l1Index * 8)
         }
         bytes += l1
-        var table = [UInt8](repeating: 0, count: Int(refcountTableClusters * cs))
-        for block in 0..<refcountBlocks { table.putBE(refcountBlocksOffset + block * cs, at: Int(block) * 8) }
-        bytes += table
-        let perBlock = UInt64(clusterSize * 8 / 16)
-        for block in 0..<refcountBlocks {
-            var counts = [UInt8](repeating: 0, count: clusterSize)
-            let first = block * perBlock
-            let used = first < totalClusters ? min(perBlock, totalClusters - first) : 0
-            for slot in 0..<Int(used) { counts.putBE(UInt16(1), at: slot * 2) }
-            bytes += counts
-        }
+        bytes += refcounts.table(blocksOffset: refcountBlocksOffset)
+        for block in 0..<refcounts.blocks { bytes += refcounts.block(block) }
         let l2Entries = UInt64(clusterSize / 8)
         var rank = 0
         for l1Index in tables {

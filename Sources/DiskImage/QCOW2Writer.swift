@@ -126,22 +126,12 @@ public final class QCOW2Writer {
         let l1Clusters = UInt64(max(1, (l1Size * 8 + clusterSize - 1) / clusterSize))
 
         // Layout after the data: L2 tables, L1 table, refcount blocks, refcount
-        // table. The refcount structures count themselves: iterate to a fixed point.
+        // table (RefcountLayout sizes the refcounts, which count themselves).
         let l2Start = dataEnd
         let l1Offset = l2Start + UInt64(tables.count) * cs
         let refcountStart = l1Offset + l1Clusters * cs
-        let perBlock = UInt64(clusterSize * 8 / 16)
-        var blocks: UInt64 = 1, tableClusters: UInt64 = 1
-        while true {
-            let total = refcountStart / cs + blocks + tableClusters
-            let neededBlocks = (total + perBlock - 1) / perBlock
-            let neededTable = max(1, (neededBlocks * 8 + cs - 1) / cs)
-            if neededBlocks == blocks && neededTable == tableClusters { break }
-            blocks = neededBlocks
-            tableClusters = neededTable
-        }
-        let refcountTableOffset = refcountStart + blocks * cs
-        let totalClusters = refcountTableOffset / cs + tableClusters
+        let refcounts = RefcountLayout(clusterSize: clusterSize, otherClusters: refcountStart / cs)
+        let refcountTableOffset = refcountStart + refcounts.blocks * cs
 
         var l1 = [UInt8](repeating: 0, count: Int(l1Clusters * cs))
         for (position, l1Index) in tables.enumerated() {
@@ -155,22 +145,16 @@ public final class QCOW2Writer {
         }
         try file.write(l1, at: l1Offset)
 
-        for block in 0..<blocks {
-            var bytes = [UInt8](repeating: 0, count: clusterSize)
-            let first = block * perBlock
-            let used = first < totalClusters ? min(perBlock, totalClusters - first) : 0
-            for slot in 0..<Int(used) { bytes.putBE(UInt16(1), at: slot * 2) }
-            try file.write(bytes, at: refcountStart + block * cs)
+        for block in 0..<refcounts.blocks {
+            try file.write(refcounts.block(block), at: refcountStart + block * cs)
         }
-        var table = [UInt8](repeating: 0, count: Int(tableClusters * cs))
-        for block in 0..<blocks { table.putBE(refcountStart + block * cs, at: Int(block) * 8) }
-        try file.write(table, at: refcountTableOffset)
+        try file.write(refcounts.table(blocksOffset: refcountStart), at: refcountTableOffset)
 
         // Tables first and durable, then the header that makes them reachable.
         try file.sync()
         let header = try makeHeader(
             l1Size: UInt32(l1Size), l1Offset: l1Offset,
-            refcountOffset: refcountTableOffset, refcountClusters: UInt32(tableClusters)).serialized()
+            refcountOffset: refcountTableOffset, refcountClusters: UInt32(refcounts.tableClusters)).serialized()
         try file.write(header, at: 0)
         try file.sync()
         finished = true

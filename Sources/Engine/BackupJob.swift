@@ -35,7 +35,7 @@ public struct BackupJob: Sendable {
         self.parent = parent
     }
 
-    public var layout: BackupLayout { BackupLayout(repositoryRoot: repositoryRoot, vmKey: BackupLayout.vmKey(for: vm.name)) }
+    public var layout: BackupLayout { BackupLayout(repositoryRoot: repositoryRoot, vmName: vm.name) }
 
     public func run(source: any BackupSource) async throws -> BackupManifest {
         let createdAt = Date()

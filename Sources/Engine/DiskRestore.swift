@@ -51,23 +51,12 @@ public enum DiskRestore {
                 }
                 try writer.finish()
             } else {
-                let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw DiskImageError.io(path: temporary, operation: "create", errno: errno) }
-                defer { close(fd) }
-                guard ftruncate(fd, off_t(image.virtualSize)) == 0 else {
-                    throw DiskImageError.io(path: temporary, operation: "truncate", errno: errno)
-                }
+                let file = try ImageFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
+                try file.truncate(to: image.virtualSize)
                 try forEachDataChunk(image, extents: extents, progress: progress, alignTo: 1) { offset, bytes in
-                    guard let base = bytes.baseAddress else { return }
-                    var done = 0
-                    while done < bytes.count {
-                        let n = pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
-                        if n < 0 && errno == EINTR { continue }
-                        guard n > 0 else { throw DiskImageError.io(path: temporary, operation: "write", errno: errno) }
-                        done += n
-                    }
+                    try file.write(bytes, at: offset)
                 }
-                guard fsync(fd) == 0 else { throw DiskImageError.io(path: temporary, operation: "fsync", errno: errno) }
+                try file.sync()
             }
             guard rename(temporary, output) == 0 else { throw DiskImageError.io(path: output, operation: "rename", errno: errno) }
         } catch {

@@ -16,6 +16,11 @@ public struct BackupLayout: Sendable {
         self.vmKey = vmKey
     }
 
+    /// The layout of a VM's backups, its folder named by `vmKey(for:)`.
+    public init(repositoryRoot: String, vmName: String) {
+        self.init(repositoryRoot: repositoryRoot, vmKey: Self.vmKey(for: vmName))
+    }
+
     /// A folder name for a VM: its name with anything but letters, digits,
     /// `-`, `_` and `.` replaced, never `.` or `..`.
     public static func vmKey(for name: String) -> String {

@@ -227,7 +227,7 @@ enum BackupRoutes {
                 throw APIError.notFound("repository not found: id=\(repositoryID)")
             }
             let records = try await catalog.chain(vmName: vmName, repositoryID: repositoryID)
-            let layout = BackupLayout(repositoryRoot: repository.path, vmKey: BackupLayout.vmKey(for: vmName))
+            let layout = BackupLayout(repositoryRoot: repository.path, vmName: vmName)
             var restorable: [String: Bool] = [:]
             let links = records.enumerated().map { index, record -> ChainResponse.Link in
                 let here = FileManager.default.fileExists(atPath: layout.backupDirectory(record.backupId) + "/" + BackupManifest.fileName)
@@ -269,7 +269,7 @@ enum BackupRoutes {
             guard record.status == "completed", let repository = try await catalog.repository(id: record.repositoryId) else {
                 throw APIError.conflict("backup \(id) is \(record.status); only completed backups can be verified")
             }
-            let directory = BackupLayout(repositoryRoot: repository.path, vmKey: BackupLayout.vmKey(for: record.vmName)).backupDirectory(id)
+            let directory = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName).backupDirectory(id)
             // Re-reading a disk is long, blocking file I/O: off the request threads.
             let report = try await NIOThreadPool.singleton.runIfActive { try BackupVerifier.verify(backupDirectory: directory) }
             return VerifyResponse(backupId: id, status: report.ok ? "ok" : "mismatch", runsChecked: report.runsChecked,

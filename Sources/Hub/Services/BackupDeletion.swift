@@ -27,7 +27,7 @@ enum BackupDeletion {
         var deleted: [String] = []
         for item in order.reversed() {
             if let repository = try await catalog.repository(id: item.repositoryId) {
-                let layout = BackupLayout(repositoryRoot: repository.path, vmKey: BackupLayout.vmKey(for: item.vmName))
+                let layout = BackupLayout(repositoryRoot: repository.path, vmName: item.vmName)
                 try removeFiles(layout.backupDirectory(item.backupId))
             }
             try await catalog.deleteBackupRow(item.backupId)
