@@ -36,6 +36,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "CZstd"),
+        .systemLibrary(name: "CTSK"),
+        .systemLibrary(name: "CArchive"),
         .target(
             name: "DiskImage",
             dependencies: ["SendenseCore", "CZlib", "CZstd"],
@@ -52,6 +54,11 @@ let package = Package(
         .target(
             name: "Sources",
             dependencies: ["SendenseCore", "NBD"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FileRestore",
+            dependencies: ["DiskImage", "CTSK", "CArchive"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -84,7 +91,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "SendenseCore", "Catalog", "Repository", "Engine", "Sources", "DiskImage", "NBD",
+                "SendenseCore", "Catalog", "Repository", "Engine", "FileRestore", "Sources", "DiskImage", "NBD",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -126,6 +133,11 @@ let package = Package(
         .testTarget(
             name: "DiskImageTests",
             dependencies: ["DiskImage", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FileRestoreTests",
+            dependencies: ["FileRestore", "DiskImage", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

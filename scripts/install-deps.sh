@@ -8,6 +8,8 @@ packages=(
   libsqlite3-dev   # GRDB links against the system SQLite
   zlib1g-dev       # deflate-compressed QCOW2 clusters
   libzstd-dev      # zstd-compressed QCOW2 clusters
+  libtsk-dev       # The Sleuth Kit: partitions and filesystems for file-level restore
+  libarchive-dev   # zip / tar.gz streams of restored folders
   nfs-common       # mount.nfs for NFS repositories
   cifs-utils       # mount.cifs for CIFS/SMB repositories
   util-linux       # mount / umount
@@ -19,6 +21,11 @@ if [[ "${1:-}" == "--test" ]]; then
     python3-pip
     qemu-utils     # qemu-img, qemu-io, qemu-nbd: the judges of every image we write
     nbdkit         # NBD servers for the client tests (memory, pattern plugins)
+    fdisk          # sfdisk: GPT and MBR disks for the file-restore tests
+    e2fsprogs      # mkfs.ext4 -d, debugfs
+    ntfs-3g        # mkntfs, and ntfs-3g (FUSE) to fill an NTFS image without a loop device
+    dosfstools     # mkfs.vfat
+    mtools         # mcopy into a FAT image
   )
 fi
 

@@ -1,0 +1,95 @@
+import Foundation
+
+/// A folder of a restore session streamed as a zip or tar.gz: the tree is
+/// walked lazily and files are read a piece at a time, so each `next()`
+/// does a bounded amount of work and memory stays small at any size.
+/// Names, modification times and modes are kept; links are stored as links.
+/// Used by one task at a time (a download owns it).
+public final class DirectoryArchive: @unchecked Sendable {
+
+    /// What a folder holds, for the size check before a download starts.
+    public struct Contents: Sendable, Equatable {
+        public var files = 0
+        public var directories = 0
+        public var bytes: UInt64 = 0
+    }
+
+    /// The deepest folder nesting followed; deeper means a damaged filesystem.
+    static let maxDepth = 256
+    static let pieceSize = 1 << 20
+
+    private let browser: RestoreBrowser
+    private let stream: ArchiveStream
+    private var pending: [(entry: RestoreEntry, name: String, depth: Int)]
+    private var visited: Set<[UInt64]> = []
+    private var current: (file: RestoreFile, offset: UInt64)?
+    private var buffer = [UInt8](repeating: 0, count: pieceSize)
+    private var done = false
+
+    /// - Parameter name: the top folder's name inside the archive.
+    public init(browser: RestoreBrowser, folder: RestoreEntry, name: String, format: ArchiveFormat) throws {
+        guard folder.isDirectory else { throw FileRestoreError.notADirectory(path: folder.path) }
+        self.browser = browser
+        stream = try ArchiveStream(format: format)
+        pending = [(folder, name, 0)]
+    }
+
+    /// Counts what a download of the folder would hold, without reading data.
+    public static func contents(of folder: RestoreEntry, in browser: RestoreBrowser) throws -> Contents {
+        var contents = Contents()
+        var stack = [(folder, 0)]
+        var visited: Set<[UInt64]> = []
+        while let (entry, depth) = stack.popLast() {
+            switch entry.kind {
+            case .directory:
+                guard depth <= maxDepth, visited.insert([UInt64(entry.volume), entry.inode]).inserted || entry.inode == 0 else {
+                    continue
+                }
+                contents.directories += 1
+                stack.append(contentsOf: try browser.list(entry.path).map { ($0, depth + 1) })
+            case .file, .other:
+                contents.files += 1
+                contents.bytes += entry.size
+            case .symlink:
+                contents.files += 1
+            }
+        }
+        return contents
+    }
+
+    /// The next piece of the archive; nil once the archive is complete.
+    /// A piece may be empty when a step produced no output yet.
+    public func next() throws -> [UInt8]? {
+        guard !done else { return nil }
+        if let (file, start) = current {
+            let count = try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: start) }
+            guard count > 0 else {
+                throw FileRestoreError.unreadable(path: file.entry.path, reason: "the file ends early at \(start)")
+            }
+            try buffer.withUnsafeBytes { try stream.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            let offset = start + UInt64(count)
+            current = offset < file.size ? (file, offset) : nil
+            return stream.takeOutput()
+        }
+        guard let (entry, name, depth) = pending.popLast() else {
+            try stream.finish()
+            done = true
+            return stream.takeOutput()
+        }
+        switch entry.kind {
+        case .directory:
+            // A folder seen before (a damaged filesystem looping) or too deep is skipped.
+            let key = [UInt64(entry.volume), entry.inode]
+            guard depth <= Self.maxDepth, entry.inode == 0 || visited.insert(key).inserted else { break }
+            try stream.addDirectory(name, mode: entry.mode, modified: entry.modified)
+            let children = try browser.list(entry.path)
+            pending.append(contentsOf: children.reversed().map { ($0, name + "/" + $0.name, depth + 1) })
+        case .file, .other:
+            try stream.beginFile(name, size: entry.size, mode: entry.mode, modified: entry.modified)
+            if entry.size > 0 { current = (try browser.openFile(entry), 0) }
+        case .symlink:
+            try stream.addSymlink(name, target: entry.linkTarget ?? "", modified: entry.modified)
+        }
+        return stream.takeOutput()
+    }
+}
