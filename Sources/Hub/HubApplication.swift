@@ -40,12 +40,14 @@ public struct Hub: Sendable {
         try await repositories.ensureDefault()
         try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
         let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger)
+        let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
 
         let registry = RouteRegistry()
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             restores: RestoreService(),
+            restoreSessions: sessions,
             secrets: secrets, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 
@@ -64,7 +66,9 @@ public struct Hub: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: "sendense"),
-            services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger)],
+            // Later services stop first: sessions close before the catalog does.
+            services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger),
+                       RestoreSessionSweeper(sessions: sessions, interval: configuration.restoreSessions.sweepInterval)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? started.port
                 logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")
@@ -91,6 +95,7 @@ public struct Hub: Sendable {
         VMRegistrationRoutes.register(api, services)
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
+        FileRestoreRoutes.register(api, services)
         DocumentRoutes.register(api: api, root: root, services)
         return router
     }

@@ -24,6 +24,9 @@ public struct HubConfiguration: Sendable {
     public var mountTimeoutSeconds: Int
     /// Create `<data-dir>/repository` as repository "local" when none exists.
     public var createDefaultRepository: Bool
+    /// File-restore sessions: how many may be open at once, how long one
+    /// lives after its last use, and how often expired ones are closed.
+    public var restoreSessions: RestoreSessionLimits
 
     public init(
         dataDirectory: String,
@@ -38,7 +41,8 @@ public struct HubConfiguration: Sendable {
         initialAdminPassword: String? = nil,
         loginLimits: LoginLimits = LoginLimits(),
         mountTimeoutSeconds: Int = 30,
-        createDefaultRepository: Bool = true
+        createDefaultRepository: Bool = true,
+        restoreSessions: RestoreSessionLimits = RestoreSessionLimits()
     ) {
         self.dataDirectory = dataDirectory
         self.bindAddress = bindAddress
@@ -53,6 +57,7 @@ public struct HubConfiguration: Sendable {
         self.loginLimits = loginLimits
         self.mountTimeoutSeconds = mountTimeoutSeconds
         self.createDefaultRepository = createDefaultRepository
+        self.restoreSessions = restoreSessions
     }
 
     var catalogPath: String { dataDirectory + "/catalog.sqlite" }
@@ -75,5 +80,22 @@ public struct LoginLimits: Sendable {
         self.maxFailuresPerUser = maxFailuresPerUser
         self.maxFailuresPerAddress = maxFailuresPerAddress
         self.window = window
+    }
+}
+
+/// Bounds of file-level restore.
+public struct RestoreSessionLimits: Sendable {
+    public var maxSessions: Int
+    public var idleLifetime: TimeInterval
+    public var sweepInterval: TimeInterval
+    /// A folder download larger than this answers 413 unless `confirm=true`.
+    public var maxFolderDownloadBytes: UInt64
+
+    public init(maxSessions: Int = 10, idleLifetime: TimeInterval = 3600, sweepInterval: TimeInterval = 30,
+                maxFolderDownloadBytes: UInt64 = 10 << 30) {
+        self.maxSessions = maxSessions
+        self.idleLifetime = idleLifetime
+        self.sweepInterval = sweepInterval
+        self.maxFolderDownloadBytes = maxFolderDownloadBytes
     }
 }

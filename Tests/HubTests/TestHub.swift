@@ -20,14 +20,15 @@ struct TestHub {
     static func make(
         dataDirectory: String? = nil,
         maxBodyBytes: Int = 64 * 1024,
-        loginLimits: LoginLimits = LoginLimits(maxFailuresPerUser: 50, maxFailuresPerAddress: 200, window: 300)
+        loginLimits: LoginLimits = LoginLimits(maxFailuresPerUser: 50, maxFailuresPerAddress: 200, window: 300),
+        restoreSessions: RestoreSessionLimits = RestoreSessionLimits()
     ) async throws -> TestHub {
         let directory = dataDirectory ?? scratchFolder()
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
         let configuration = HubConfiguration(
             dataDirectory: directory, bindAddress: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes,
-            bcryptCost: 4, initialAdminPassword: adminPassword, loginLimits: loginLimits)
+            bcryptCost: 4, initialAdminPassword: adminPassword, loginLimits: loginLimits, restoreSessions: restoreSessions)
         return TestHub(hub: try await Hub.build(configuration: configuration, logger: logger), dataDirectory: directory)
     }
 

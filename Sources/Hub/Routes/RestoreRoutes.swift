@@ -129,6 +129,11 @@ enum RestoreRoutes {
 
     /// The top image of a completed backup's disk.
     static func restorePoint(_ backupID: String, disk index: Int, _ services: HubServices) async throws -> String {
+        try await restoreDisk(backupID, disk: index, services).qcow2Path
+    }
+
+    /// The catalog row of a completed backup's disk whose files are present.
+    static func restoreDisk(_ backupID: String, disk index: Int, _ services: HubServices) async throws -> BackupDiskRecord {
         guard let record = try await services.catalog.backup(id: backupID) else {
             throw APIError.notFound("backup not found: backup_id=\(backupID)")
         }
@@ -141,7 +146,7 @@ enum RestoreRoutes {
         guard FileManager.default.fileExists(atPath: disk.qcow2Path) else {
             throw APIError.conflict("the files of backup \(backupID) are missing from its repository (\(disk.qcow2Path))")
         }
-        return disk.qcow2Path
+        return disk
     }
 
     /// A restore writes a new file, never over an existing one, never into

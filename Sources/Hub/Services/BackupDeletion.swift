@@ -26,6 +26,7 @@ enum BackupDeletion {
         }
         var deleted: [String] = []
         for item in order.reversed() {
+            await services.restoreSessions.unmountAll(backupID: item.backupId)
             if let repository = try await catalog.repository(id: item.repositoryId) {
                 let layout = BackupLayout(repositoryRoot: repository.path, vmName: item.vmName)
                 try removeFiles(layout.backupDirectory(item.backupId))

@@ -13,6 +13,9 @@ enum StartupRecovery {
         let interrupted = try await catalog.failInterruptedBackups(reason: "interrupted by hub restart")
         for id in interrupted { logger.warning("backup \(id) was interrupted by a hub restart; marked failed") }
 
+        // File-restore sessions live in memory: none survives a restart.
+        if try await catalog.deleteAllMounts() > 0 { logger.notice("closed the restore sessions of the previous hub process") }
+
         for pid in OrphanProcesses.stopServers(usingSocketsIn: configuration.runDirectory) {
             logger.warning("stopped NBD server \(pid) left by an earlier hub process")
         }

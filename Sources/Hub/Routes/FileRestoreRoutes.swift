@@ -1,0 +1,300 @@
+import FileRestore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOPosix
+
+struct MountRequest: Decodable {
+    var backupId: String
+    var diskIndex: Int
+
+    enum CodingKeys: String, CodingKey {
+        case backupId = "backup_id", diskIndex = "disk_index"
+    }
+}
+
+struct MountResponse: ResponseEncodable {
+    struct Partition: Encodable {
+        var index: Int
+        var name: String
+        var filesystemType: String
+        var sizeBytes: UInt64
+        var offsetBytes: UInt64
+        var label: String?
+        var reason: String?
+    }
+
+    var mountId: String
+    var backupId: String
+    var backupDiskId: Int64
+    var diskIndex: Int
+    var filesystemType: String
+    var status: String
+    var partitions: [Partition]
+    var createdAt: Date
+    var lastUsedAt: Date
+    var expiresAt: Date
+
+    init(_ session: RestoreSessions.Session) {
+        mountId = session.id
+        backupId = session.backupID
+        backupDiskId = session.backupDiskID
+        diskIndex = session.diskIndex
+        filesystemType = session.browser.filesystemType
+        status = "mounted"
+        partitions = session.browser.volumes.map {
+            Partition(index: $0.index, name: $0.name, filesystemType: $0.filesystemType, sizeBytes: $0.sizeBytes,
+                      offsetBytes: $0.offsetBytes, label: $0.label, reason: $0.unsupportedReason)
+        }
+        createdAt = session.createdAt
+        lastUsedAt = session.lastUsed
+        expiresAt = session.expiresAt
+    }
+}
+
+struct MountListResponse: ResponseEncodable {
+    var mounts: [MountResponse]
+    var count: Int
+}
+
+struct FileListResponse: ResponseEncodable {
+    struct File: Encodable {
+        var name: String
+        var path: String
+        var type: String
+        var size: UInt64
+        var mode: UInt32
+        var modifiedTime: Date?
+        var isSymlink: Bool
+        var linkTarget: String?
+    }
+
+    var mountId: String
+    var path: String
+    var files: [File]
+    var totalCount: Int
+    var limit: Int
+    var offset: Int
+}
+
+struct KeepaliveResponse: ResponseEncodable {
+    var mountId: String
+    var expiresAt: Date
+}
+
+struct UnmountResponse: ResponseEncodable {
+    var message: String
+    var mountId: String
+}
+
+/// File-level restore: open a backup disk, browse it, download files and
+/// folders. Everything is read through libtsk inside the image; a path is
+/// only ever a list of names looked up there.
+enum FileRestoreRoutes {
+    static let pieceSize = 1 << 20
+    static let defaultPageSize = 1000
+    static let maxPageSize = 10_000
+
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        let sessions = services.restoreSessions
+
+        table.add(.post, "/restore/mount", .role(.operator)) { request, _ -> EditedResponse<MountResponse> in
+            let body = try await request.decodeJSON(MountRequest.self, limit: services.maxBody)
+            let disk = try await RestoreRoutes.restoreDisk(body.backupId, disk: body.diskIndex, services)
+            let (session, created) = try await sessions.mount(
+                backupID: body.backupId, backupDiskID: disk.id ?? 0, diskIndex: body.diskIndex, imagePath: disk.qcow2Path)
+            return EditedResponse(status: created ? .created : .ok, response: MountResponse(session))
+        }
+
+        table.add(.get, "/restore/mounts", .role(.viewer)) { _, _ -> MountListResponse in
+            let mounts = await sessions.all().map(MountResponse.init)
+            return MountListResponse(mounts: mounts, count: mounts.count)
+        }
+
+        table.add(.get, "/restore/{mount_id}/files", .role(.operator)) { request, context -> FileListResponse in
+            let session = try await touch(context, sessions)
+            let query = request.uri.queryParameters
+            let path = query["path"].map(String.init) ?? "/"
+            let limit = try number(query["limit"], "limit", default: defaultPageSize, in: 1...maxPageSize)
+            let offset = try number(query["offset"], "offset", default: 0, in: 0...Int.max)
+            let entries = try await blocking { try session.browser.list(path) }
+            let page = entries.dropFirst(offset).prefix(limit).map { entry in
+                FileListResponse.File(
+                    name: entry.name, path: entry.path, type: entry.kind == .directory ? "directory" : "file",
+                    size: entry.size, mode: entry.mode, modifiedTime: entry.modified,
+                    isSymlink: entry.kind == .symlink, linkTarget: entry.linkTarget)
+            }
+            return FileListResponse(mountId: session.id, path: RestorePath.join(try RestorePath.components(path)),
+                                    files: Array(page), totalCount: entries.count, limit: limit, offset: offset)
+        }
+
+        table.add(.get, "/restore/{mount_id}/download", .role(.operator)) { request, context -> Response in
+            let session = try await touch(context, sessions)
+            guard let path = request.uri.queryParameters["path"].map(String.init) else {
+                throw APIError.badRequest("missing query parameter path (the file to download)")
+            }
+            let entry = try await blocking { try session.browser.entry(at: path) }
+            if entry.isDirectory {
+                return try await folderDownload(entry, format: .zip, confirm: request.uri.queryParameters["confirm"] == "true",
+                                                session: session, services)
+            }
+            return try await fileDownload(entry, request: request, session: session, sessions)
+        }
+
+        table.add(.get, "/restore/{mount_id}/download-directory", .role(.operator)) { request, context -> Response in
+            let session = try await touch(context, sessions)
+            let query = request.uri.queryParameters
+            let path = query["path"].map(String.init) ?? "/"
+            let formatText = query["format"].map(String.init) ?? "zip"
+            guard let format = ArchiveFormat(rawValue: formatText) else {
+                throw APIError.badRequest("format must be zip or tar.gz, got '\(formatText)'")
+            }
+            let entry = try await blocking { try session.browser.entry(at: path) }
+            guard entry.isDirectory else { throw APIError.badRequest("not a folder: \(entry.path); download files with /download") }
+            return try await folderDownload(entry, format: format, confirm: query["confirm"] == "true", session: session, services)
+        }
+
+        table.add(.post, "/restore/{mount_id}/keepalive", .role(.operator)) { _, context -> KeepaliveResponse in
+            let session = try await touch(context, sessions)
+            return KeepaliveResponse(mountId: session.id, expiresAt: session.expiresAt)
+        }
+
+        table.add(.delete, "/restore/{mount_id}", .role(.operator)) { _, context -> UnmountResponse in
+            let id = context.parameters.get("mount_id") ?? ""
+            do {
+                try await sessions.unmount(id)
+            } catch let error as RestoreSessions.Lookup {
+                throw APIError(error)
+            }
+            return UnmountResponse(message: "backup unmounted successfully", mountId: id)
+        }
+    }
+
+    private static func touch(_ context: HubContext, _ sessions: RestoreSessions) async throws -> RestoreSessions.Session {
+        do {
+            return try await sessions.touch(context.parameters.get("mount_id") ?? "")
+        } catch let error as RestoreSessions.Lookup {
+            throw APIError(error)
+        }
+    }
+
+    private static func number(_ text: Substring?, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return number
+    }
+
+    /// Runs libtsk work off the event loops; its errors become API errors.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch let error as FileRestoreError {
+            throw APIError(error)
+        }
+    }
+
+    // MARK: downloads
+
+    private static func fileDownload(_ entry: RestoreEntry, request: Request, session: RestoreSessions.Session,
+                                     _ sessions: RestoreSessions) async throws -> Response {
+        let file = try await blocking { try session.browser.openFile(entry) }
+        var headers: HTTPFields = [
+            .contentType: FileDownload.contentType(forName: entry.name),
+            .contentDisposition: FileDownload.disposition(filename: entry.name),
+            .acceptRanges: "bytes",
+        ]
+        if let modified = entry.modified {
+            headers[.lastModified] = httpDate(modified)
+        }
+        let range: ClosedRange<UInt64>
+        let status: HTTPResponse.Status
+        switch FileDownload.range(request.headers[.range], size: file.size) {
+        case .whole:
+            range = 0...(max(file.size, 1) - 1)
+            status = .ok
+        case .partial(let asked):
+            range = asked
+            status = .partialContent
+            headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound)/\(file.size)"
+        case .unsatisfiable:
+            throw APIError(.rangeNotSatisfiable, "the range \(request.headers[.range] ?? "") lies outside \(entry.name) (\(file.size) bytes)",
+                           headers: [.contentRange: "bytes */\(file.size)"])
+        }
+        let length = file.size == 0 ? 0 : range.upperBound - range.lowerBound + 1
+        headers[.contentLength] = String(length)
+        let id = session.id
+        return Response(status: status, headers: headers, body: .init { writer in
+            _ = try? await sessions.beginStream(id)
+            do {
+                var offset = range.lowerBound
+                let end = range.lowerBound + length
+                while offset < end {
+                    let count = Int(min(UInt64(pieceSize), end - offset))
+                    let at = offset
+                    let piece = try await blocking {
+                        var buffer = ByteBufferAllocator().buffer(capacity: count)
+                        let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
+                            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<count]), at: at)
+                        }
+                        guard read == count else {
+                            throw FileRestoreError.unreadable(path: file.entry.path, reason: "the file ended at \(at + UInt64(read))")
+                        }
+                        return buffer
+                    }
+                    try await writer.write(piece)
+                    offset += UInt64(count)
+                }
+                try await writer.finish(nil)
+            } catch {
+                await sessions.endStream(id)
+                throw error
+            }
+            await sessions.endStream(id)
+        })
+    }
+
+    private static func folderDownload(_ folder: RestoreEntry, format: ArchiveFormat, confirm: Bool,
+                                       session: RestoreSessions.Session, _ services: HubServices) async throws -> Response {
+        let browser = session.browser
+        let contents = try await blocking { try DirectoryArchive.contents(of: folder, in: browser) }
+        let limit = services.configuration.restoreSessions.maxFolderDownloadBytes
+        if contents.bytes > limit && !confirm {
+            throw APIError(.contentTooLarge, "\(folder.path) holds \(contents.bytes) bytes in \(contents.files) files, more than the \(limit)-byte limit for one download; add confirm=true to download it anyway")
+        }
+        let name = folder.name.isEmpty ? "\(session.backupID)-disk\(session.diskIndex)" : folder.name
+        let archive = try await blocking { try DirectoryArchive(browser: browser, folder: folder, name: name, format: format) }
+        let sessions = services.restoreSessions
+        let id = session.id
+        let filename = name + "." + format.rawValue
+        return Response(
+            status: .ok,
+            headers: [.contentType: format == .zip ? "application/zip" : "application/gzip",
+                      .contentDisposition: FileDownload.disposition(filename: filename)],
+            body: .init { writer in
+                _ = try? await sessions.beginStream(id)
+                do {
+                    while let piece = try await blocking({ try archive.next() }) {
+                        if !piece.isEmpty { try await writer.write(ByteBuffer(bytes: piece)) }
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    await sessions.endStream(id)
+                    services.logger.error("download of \(folder.path) from restore session \(id) stopped: \(error)")
+                    throw error
+                }
+                await sessions.endStream(id)
+            })
+    }
+
+    /// `Sun, 01 Jun 2025 12:00:00 GMT` (RFC 9110 IMF-fixdate).
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+}

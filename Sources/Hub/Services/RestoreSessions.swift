@@ -1,0 +1,179 @@
+import Catalog
+import DiskImage
+import FileRestore
+import Foundation
+import Logging
+import NIOPosix
+import SendenseCore
+import ServiceLifecycle
+
+/// The open file-restore sessions: a backup disk opened with libtsk, kept
+/// while it is used and closed an idle hour later (or on DELETE, or when its
+/// backup is deleted). At most `maxSessions` are open at once.
+actor RestoreSessions {
+    struct Session: Sendable {
+        let id: String
+        let backupID: String
+        let backupDiskID: Int64
+        let diskIndex: Int
+        let browser: RestoreBrowser
+        let createdAt: Date
+        var lastUsed: Date
+        var expiresAt: Date
+        /// Downloads in flight: a session is never closed under one.
+        var streams = 0
+    }
+
+    enum Lookup: Error {
+        case unknown(String)
+        case expired(String, at: Date)
+    }
+
+    private let catalog: CatalogDatabase
+    private let limits: RestoreSessionLimits
+    private let logger: Logger
+    private var sessions: [String: Session] = [:]
+    /// Mounts being opened, counted against the limit while they open.
+    private var opening = 0
+    /// Recently expired ids, to answer "expired" rather than "unknown".
+    private var expired: [String: Date] = [:]
+
+    init(catalog: CatalogDatabase, limits: RestoreSessionLimits, logger: Logger) {
+        self.catalog = catalog
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Opens a session on the disk image at `path`, or answers the open
+    /// session of the same backup disk (then `created` is false).
+    func mount(backupID: String, backupDiskID: Int64, diskIndex: Int, imagePath: String) async throws -> (Session, created: Bool) {
+        if let existing = sessions.values.first(where: { $0.backupID == backupID && $0.diskIndex == diskIndex }) {
+            return (try await touch(existing.id), false)
+        }
+        guard sessions.count + opening < limits.maxSessions else {
+            throw APIError.conflict("\(limits.maxSessions) restore sessions are open, the most allowed; close one (DELETE /api/v1/restore/{mount_id}) and try again")
+        }
+        opening += 1
+        defer { opening -= 1 }
+        let browser: RestoreBrowser
+        do {
+            browser = try await NIOThreadPool.singleton.runIfActive {
+                try RestoreBrowser(image: try DiskImages.open(path: imagePath))
+            }
+        } catch let error as FileRestoreError {
+            throw APIError(error)
+        } catch let error as DiskImageError {
+            throw APIError.unprocessable("cannot open disk \(diskIndex) of backup \(backupID): \(error)")
+        }
+        let now = Date()
+        let session = Session(id: UUID().uuidString.lowercased(), backupID: backupID, backupDiskID: backupDiskID,
+                              diskIndex: diskIndex, browser: browser, createdAt: now, lastUsed: now,
+                              expiresAt: now + limits.idleLifetime)
+        try await catalog.insertMount(RestoreMountRecord(
+            mountId: session.id, backupId: backupID, backupDiskId: backupDiskID, diskIndex: diskIndex,
+            filesystemType: browser.filesystemType, createdAt: now, expiresAt: session.expiresAt))
+        sessions[session.id] = session
+        logger.info("restore session \(session.id) opened on disk \(diskIndex) of \(backupID) (\(browser.filesystemType))")
+        return (session, true)
+    }
+
+    /// The session, its expiry pushed an idle lifetime ahead.
+    func touch(_ id: String) async throws -> Session {
+        guard var session = sessions[id] else {
+            if let at = expired[id] { throw Lookup.expired(id, at: at) }
+            throw Lookup.unknown(id)
+        }
+        let now = Date()
+        session.lastUsed = now
+        session.expiresAt = now + limits.idleLifetime
+        sessions[id] = session
+        try? await catalog.touchMount(id, lastUsed: now, expires: session.expiresAt)
+        return sessions[id] ?? session
+    }
+
+    func all() -> [Session] { sessions.values.sorted { $0.createdAt < $1.createdAt } }
+
+    func beginStream(_ id: String) async throws -> Session {
+        let session = try await touch(id)
+        sessions[id]?.streams += 1
+        return session
+    }
+
+    func endStream(_ id: String) async {
+        guard sessions[id] != nil else { return }
+        sessions[id]?.streams -= 1
+        _ = try? await touch(id)
+    }
+
+    func unmount(_ id: String) async throws {
+        guard sessions.removeValue(forKey: id) != nil else {
+            if let at = expired[id] { throw Lookup.expired(id, at: at) }
+            throw Lookup.unknown(id)
+        }
+        try? await catalog.deleteMount(id)
+        logger.info("restore session \(id) closed")
+    }
+
+    /// Closes every session of a backup (before its files are deleted).
+    func unmountAll(backupID: String) async {
+        for session in sessions.values where session.backupID == backupID {
+            try? await unmount(session.id)
+        }
+    }
+
+    /// Closes sessions idle past their expiry; answers their ids.
+    @discardableResult
+    func sweep(now: Date = Date()) async -> [String] {
+        var closed: [String] = []
+        for session in sessions.values where session.streams == 0 && session.expiresAt <= now {
+            sessions[session.id] = nil
+            expired[session.id] = session.expiresAt
+            try? await catalog.deleteMount(session.id)
+            logger.info("restore session \(session.id) expired")
+            closed.append(session.id)
+        }
+        // Remember expiries for a day, so a late client hears "expired".
+        expired = expired.filter { $0.value > now - 86400 }
+        return closed
+    }
+
+    func closeAll() async {
+        for id in sessions.keys { try? await unmount(id) }
+    }
+}
+
+/// Closes expired restore sessions every `sweepInterval` while the hub runs.
+struct RestoreSessionSweeper: Service {
+    let sessions: RestoreSessions
+    let interval: TimeInterval
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(interval))
+                    await sessions.sweep()
+                }
+            }
+        } catch is CancellationError {}
+        await sessions.closeAll()
+    }
+}
+
+extension APIError {
+    init(_ error: FileRestoreError) {
+        switch error {
+        case .invalidPath, .notADirectory, .isADirectory: self = .badRequest(error.description)
+        case .notFound: self = .notFound(error.description)
+        case .symbolicLink, .noFilesystem, .unsupportedFilesystem, .unreadable: self = .unprocessable(error.description)
+        }
+    }
+
+    init(_ lookup: RestoreSessions.Lookup) {
+        switch lookup {
+        case .unknown(let id): self = .notFound("restore session not found: mount_id=\(id)")
+        case .expired(let id, let at):
+            self = .init(.gone, "restore session \(id) expired at \(Timestamp.format(at)) after an hour unused; mount the backup again")
+        }
+    }
+}
