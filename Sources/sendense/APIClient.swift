@@ -62,6 +62,45 @@ struct APIClient {
     }
 }
 
+extension APIClient {
+    /// Streams a GET of `/api/v1<path>` into a new file, piece by piece, under
+    /// `<file>.partial` renamed into place once complete. Answers the byte count.
+    func download(_ path: String, to file: String) async throws -> Int64 {
+        var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(24))
+        } catch {
+            throw CLIError("cannot reach the hub at \(baseURL): \(error)")
+        }
+        guard response.status == .ok else {
+            let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            let message = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["error"] as? String
+            throw CLIError("\(message ?? String(decoding: data, as: UTF8.self)) (HTTP \(response.status.code))")
+        }
+        let partial = file + ".partial"
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            throw CLIError("cannot create \(partial)")
+        }
+        var written: Int64 = 0
+        do {
+            for try await piece in response.body {
+                try handle.write(contentsOf: piece.readableBytesView)
+                written += Int64(piece.readableBytes)
+            }
+            try handle.synchronize()
+            try handle.close()
+            try FileManager.default.moveItem(atPath: partial, toPath: file)
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: partial)
+            throw CLIError("download to \(file) failed: \(error)")
+        }
+        return written
+    }
+}
+
 /// Prints JSON the way `--json` promises: pretty, keys sorted.
 func printJSON(_ value: Any?) throws {
     guard let value else { return }

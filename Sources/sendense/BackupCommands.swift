@@ -149,7 +149,9 @@ func follow(_ client: APIClient, _ id: String) async throws -> [String: Any]? {
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "restore", abstract: "Get disks back from backups.", subcommands: [Disk.self])
+        commandName: "restore", abstract: "Get disks, files and folders back from backups.",
+        subcommands: [Disk.self, FileRestoreCommands.Mount.self, FileRestoreCommands.Mounts.self, FileRestoreCommands.List.self,
+                      FileRestoreCommands.Get.self, FileRestoreCommands.Unmount.self])
 
     struct Disk: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

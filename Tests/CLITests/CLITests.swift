@@ -245,4 +245,46 @@ struct CLITests {
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()
     }
+
+    @Test("restore mount, ls, get (file and tar.gz folder), mounts and umount from the command line")
+    func fileRestore() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
+        let work = FileManager.default.temporaryDirectory.path + "/sendense-files-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work + "/tree/docs/deep", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        try Data("hello from the backup\n".utf8).write(to: URL(fileURLWithPath: work + "/tree/docs/deep/note.txt"))
+        try Self.shell("head -c 3M /dev/urandom > \(work)/tree/docs/blob.bin")
+        try Self.shell("mkfs.ext4 -q -F -b 4096 -d \(work)/tree \(work)/fs.raw 32M && qemu-img convert -q -f raw -O qcow2 \(work)/fs.raw \(work)/vda.qcow2")
+        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
+        let data = work + "/data"
+        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
+        let (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+        #expect(try Self.sendense(["vms", "add", "fs1", "--disk", work + "/vda.qcow2:vda"], environment: environment).status == 0)
+        let backup = try Self.sendense(["backup", "start", "fs1", "--full", "--wait"], environment: environment)
+        let backupID = try #require(Self.startedID(backup), "\(backup.stderr)")
+
+        let mounted = Self.json(try Self.sendense(["restore", "mount", backupID, "--json"], environment: environment))
+        let mountID = try #require(mounted["mount_id"] as? String)
+        #expect(mounted["filesystem_type"] as? String == "ext4")
+        let listing = try Self.sendense(["restore", "ls", mountID, "/docs"], environment: environment)
+        #expect(listing.status == 0 && listing.stdout.contains("deep") && listing.stdout.contains("blob.bin"), "\(listing.stdout)\(listing.stderr)")
+        let got = try Self.sendense(["restore", "get", mountID, "/docs/blob.bin", "-o", work + "/blob.out"], environment: environment)
+        #expect(got.status == 0, "\(got.stderr)")
+        try Self.shell("cmp \(work)/tree/docs/blob.bin \(work)/blob.out")
+        let folder = try Self.sendense(["restore", "get", mountID, "/docs", "--archive", "tar.gz", "-o", work + "/docs.tar.gz"], environment: environment)
+        #expect(folder.status == 0, "\(folder.stderr)")
+        try Self.shell("mkdir \(work)/out && tar -xzf \(work)/docs.tar.gz -C \(work)/out && diff -r \(work)/tree/docs \(work)/out/docs")
+        let missing = try Self.sendense(["restore", "get", mountID, "/docs/nope.txt", "-o", work + "/nope"], environment: environment)
+        #expect(missing.status != 0 && missing.stderr.contains("not found"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work + "/nope.partial"))
+        #expect(try Self.sendense(["restore", "mounts"], environment: environment).stdout.contains(mountID))
+        #expect(try Self.sendense(["restore", "umount", mountID], environment: environment).status == 0)
+        #expect(!(try Self.sendense(["restore", "mounts"], environment: environment).stdout.contains(mountID)))
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
+    }
 }
