@@ -108,7 +108,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SendenseBench",
-            dependencies: ["Engine", "Sources", "Repository"],
+            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -37,11 +37,23 @@ struct HubCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-default-repository"), help: "Do not create <data-dir>/repository when the hub has no repository.")
     var noDefaultRepository = false
 
+    @Option(name: .customLong("max-restore-sessions"), help: "File-restore sessions open at once (409 beyond).")
+    var maxRestoreSessions = 10
+
+    @Option(name: .customLong("restore-session-minutes"), help: "A file-restore session closes this long after its last use.")
+    var restoreSessionMinutes = 60.0
+
+    @Option(name: .customLong("max-folder-download-gib"), help: "Folders larger than this download only with confirm=true (413 otherwise).")
+    var maxFolderDownloadGiB = 10.0
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535 (0: any free port, logged at start)") }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if tokenLifetimeHours <= 0 { throw ValidationError("--token-lifetime-hours must be positive") }
+        if maxRestoreSessions < 1 { throw ValidationError("--max-restore-sessions must be at least 1") }
+        if restoreSessionMinutes <= 0 { throw ValidationError("--restore-session-minutes must be positive") }
+        if maxFolderDownloadGiB <= 0 { throw ValidationError("--max-folder-download-gib must be positive") }
     }
 
     func run() async throws {
@@ -53,7 +65,10 @@ struct HubCommand: AsyncParsableCommand {
             tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey,
             tokenLifetime: tokenLifetimeHours * 3600, maxBodyBytes: maxBodyBytes,
             initialAdminPassword: environment["SENDENSE_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
-            createDefaultRepository: !noDefaultRepository)
+            createDefaultRepository: !noDefaultRepository,
+            restoreSessions: RestoreSessionLimits(
+                maxSessions: maxRestoreSessions, idleLifetime: restoreSessionMinutes * 60,
+                maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))))
         let hub = try await Hub.build(configuration: configuration, logger: logger)
         if let password = hub.initialAdminPassword {
             // Printed once, on the first start only; also in the 0600 file.

@@ -1,0 +1,83 @@
+// File-level restore against its goals, in one run: a 10 GiB GPT disk (qcow2)
+// whose ext4 partition holds a 1 GiB file and a folder of 10,000 files.
+//   mount (libtsk opens the partition table and the filesystem): goal < 1 s
+//   listing the 10,000-file folder:                            goal < 300 ms
+//   reading the 1 GiB file through libtsk, against reading as many bytes
+//   straight from the qcow2 chain:                              goal >= 80%
+import DiskImage
+import FileRestore
+import Foundation
+
+func fileRestoreBench(work: String, runs: Int) async throws {
+    let folder = work + "/files"
+    let tree = folder + "/tree"
+    try FileManager.default.createDirectory(atPath: tree + "/many", withIntermediateDirectories: true)
+    print("preparing a 10 GiB disk with a 1 GiB file and 10,000 small files in \(folder) ...")
+    for index in 0..<10_000 {
+        FileManager.default.createFile(atPath: tree + "/many/file-\(index).txt", contents: Data("\(index)\n".utf8))
+    }
+    do {
+        let fd = open(tree + "/big.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(block), alignment: 8)
+        defer { buffer.deallocate() }
+        var state: UInt64 = 99
+        for index in 0..<UInt64(16) {
+            fillRandom(buffer, state: &state)
+            _ = pwrite(fd, buffer.baseAddress, Int(block), off_t(index * block))
+        }
+        close(fd)
+    }
+    let fsSize: UInt64 = 10 << 30
+    try shell("""
+        cd \(folder) && mkfs.ext4 -q -F -b 4096 -L bench -d tree fs.raw \(fsSize >> 20)M && rm -rf tree \
+        && truncate -s \((fsSize >> 20) + 2)M disk.raw \
+        && printf 'label: gpt\\nstart=2048, size=%d, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\\n' \(fsSize / 512) | sfdisk --quiet disk.raw \
+        && dd if=fs.raw of=disk.raw bs=4M seek=1M oflag=seek_bytes conv=notrunc,sparse status=none && rm fs.raw \
+        && qemu-img convert -f raw -O qcow2 disk.raw disk.qcow2 && rm disk.raw
+        """)
+    let disk = folder + "/disk.qcow2"
+
+    var mountBest = Double.infinity
+    var browser: RestoreBrowser?
+    for _ in 1...runs {
+        let time = try await seconds { browser = try RestoreBrowser(image: DiskImages.open(path: disk)) }
+        mountBest = min(mountBest, time)
+    }
+    guard let browser else { throw BenchError("no browser") }
+    var listBest = Double.infinity
+    var listed = 0
+    for _ in 1...runs {
+        let time = try await seconds { listed = try browser.list("/many").count }
+        listBest = min(listBest, time)
+    }
+    guard listed == 10_000 else { throw BenchError("listed \(listed) of 10,000 files") }
+
+    let piece = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: piece, alignment: 4096)
+    defer { buffer.deallocate() }
+    let entry = try browser.entry(at: "/big.bin")
+    var fileBest = Double.infinity
+    var chainBest = Double.infinity
+    for _ in 1...runs {
+        let file = try browser.openFile(entry)
+        fileBest = min(fileBest, try await seconds {
+            var offset: UInt64 = 0
+            while offset < file.size { offset += UInt64(try file.read(into: buffer, at: offset)) }
+        })
+        let image = try DiskImages.open(path: disk)
+        chainBest = min(chainBest, try await seconds {
+            var offset: UInt64 = 1 << 20
+            while offset < (1 << 20) + entry.size {
+                try image.read(into: buffer, at: offset)
+                offset += UInt64(piece)
+            }
+        })
+    }
+    let mb = Double(entry.size) / 1e6
+    print("")
+    print(String(format: "file restore: mount of a 10 GiB disk     %6.0f ms (goal < 1000 ms)", mountBest * 1000))
+    print(String(format: "file restore: list 10,000 files           %6.0f ms (goal < 300 ms)", listBest * 1000))
+    print(String(format: "file restore: read 1 GiB file via libtsk %7.1f MB/s; same bytes from the qcow2 chain %7.1f MB/s; ratio %.2f (goal >= 0.80)",
+                 mb / fileBest, mb / chainBest, chainBest / fileBest))
+    try? FileManager.default.removeItem(atPath: folder)
+}
