@@ -14,7 +14,7 @@ func fileRestoreBench(work: String, runs: Int) async throws {
     try FileManager.default.createDirectory(atPath: tree + "/many", withIntermediateDirectories: true)
     print("preparing a 10 GiB disk with a 1 GiB file and 10,000 small files in \(folder) ...")
     for index in 0..<10_000 {
-        FileManager.default.createFile(atPath: tree + "/many/file-\(index).txt", contents: Data("\(index)\n".utf8))
+        _ = FileManager.default.createFile(atPath: tree + "/many/file-\(index).txt", contents: Data("\(index)\n".utf8))
     }
     do {
         let fd = open(tree + "/big.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)

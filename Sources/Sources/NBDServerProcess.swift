@@ -40,18 +40,18 @@ enum NBDServerProcess {
                 throw SourceError.exportFailed("qemu-nbd exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("qemu-nbd did not start within 30 s") }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(2))
         }
         return try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk"))
     }
 
     /// qemu-nbd reacts to SIGTERM only after about a second (its main loop
     /// polls). The export is read-only and its client gone, so nothing can
-    /// be lost: after a short grace it is killed.
+    /// be lost: after a short grace (20 ms; every backup pays it) it is killed.
     private static func stop(_ process: Process) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<10 where process.isRunning { usleep(20_000) }
+        for _ in 0..<10 where process.isRunning { usleep(2_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }

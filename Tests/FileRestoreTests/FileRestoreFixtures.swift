@@ -19,7 +19,7 @@ enum Fixtures {
         let ext4 = try! TestDisks.sampleTree(at: folder + "/ext4", seed: 2)
         try! FileManager.default.createDirectory(atPath: ext4 + "/many", withIntermediateDirectories: true)
         for index in 0..<10_000 {
-            FileManager.default.createFile(atPath: ext4 + "/many/file-\(index).txt", contents: Data("\(index)\n".utf8))
+            _ = FileManager.default.createFile(atPath: ext4 + "/many/file-\(index).txt", contents: Data("\(index)\n".utf8))
         }
         let fat = try! TestDisks.sampleTree(at: folder + "/fat", seed: 3, symlink: false)
         let partitions = [
