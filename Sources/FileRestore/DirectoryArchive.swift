@@ -42,9 +42,7 @@ public final class DirectoryArchive: @unchecked Sendable {
         while let (entry, depth) = stack.popLast() {
             switch entry.kind {
             case .directory:
-                guard depth <= maxDepth, visited.insert([UInt64(entry.volume), entry.inode]).inserted || entry.inode == 0 else {
-                    continue
-                }
+                guard enter(entry, depth: depth, visited: &visited) else { continue }
                 contents.directories += 1
                 stack.append(contentsOf: try browser.list(entry.path).map { ($0, depth + 1) })
             case .file, .other:
@@ -55,6 +53,13 @@ public final class DirectoryArchive: @unchecked Sendable {
             }
         }
         return contents
+    }
+
+    /// Whether to go into a folder: a folder seen before (a damaged
+    /// filesystem looping) or nested too deep is skipped. Partition folders
+    /// (inode 0) are always entered.
+    static func enter(_ entry: RestoreEntry, depth: Int, visited: inout Set<[UInt64]>) -> Bool {
+        depth <= maxDepth && (entry.inode == 0 || visited.insert([UInt64(entry.volume), entry.inode]).inserted)
     }
 
     /// The next piece of the archive; nil once the archive is complete.
@@ -78,9 +83,7 @@ public final class DirectoryArchive: @unchecked Sendable {
         }
         switch entry.kind {
         case .directory:
-            // A folder seen before (a damaged filesystem looping) or too deep is skipped.
-            let key = [UInt64(entry.volume), entry.inode]
-            guard depth <= Self.maxDepth, entry.inode == 0 || visited.insert(key).inserted else { break }
+            guard Self.enter(entry, depth: depth, visited: &visited) else { break }
             try stream.addDirectory(name, mode: entry.mode, modified: entry.modified)
             let children = try browser.list(entry.path)
             pending.append(contentsOf: children.reversed().map { ($0, name + "/" + $0.name, depth + 1) })

@@ -227,8 +227,7 @@ enum FileRestoreRoutes {
         headers[.contentLength] = String(length)
         let id = session.id
         return Response(status: status, headers: headers, body: .init { writer in
-            _ = try? await sessions.beginStream(id)
-            do {
+            try await holdingSession(id, sessions) {
                 var offset = range.lowerBound
                 let end = range.lowerBound + length
                 while offset < end {
@@ -248,12 +247,21 @@ enum FileRestoreRoutes {
                     offset += UInt64(count)
                 }
                 try await writer.finish(nil)
-            } catch {
-                await sessions.endStream(id)
-                throw error
             }
-            await sessions.endStream(id)
         })
+    }
+
+    /// Runs a download with its session held open: a session is never
+    /// expired under a download in flight, and its idle hour restarts after.
+    private static func holdingSession(_ id: String, _ sessions: RestoreSessions, _ body: () async throws -> Void) async throws {
+        _ = try? await sessions.beginStream(id)
+        do {
+            try await body()
+        } catch {
+            await sessions.endStream(id)
+            throw error
+        }
+        await sessions.endStream(id)
     }
 
     private static func folderDownload(_ folder: RestoreEntry, format: ArchiveFormat, confirm: Bool,
@@ -274,18 +282,18 @@ enum FileRestoreRoutes {
             headers: [.contentType: format == .zip ? "application/zip" : "application/gzip",
                       .contentDisposition: FileDownload.disposition(filename: filename)],
             body: .init { writer in
-                _ = try? await sessions.beginStream(id)
                 do {
-                    while let piece = try await blocking({ try archive.next() }) {
-                        if !piece.isEmpty { try await writer.write(ByteBuffer(bytes: piece)) }
+                    try await holdingSession(id, sessions) {
+                        while let piece = try await blocking({ try archive.next() }) {
+                            if !piece.isEmpty { try await writer.write(ByteBuffer(bytes: piece)) }
+                        }
+                        try await writer.finish(nil)
                     }
-                    try await writer.finish(nil)
                 } catch {
-                    await sessions.endStream(id)
+                    // The status line is sent: the client sees a cut archive; say why here.
                     services.logger.error("download of \(folder.path) from restore session \(id) stopped: \(error)")
                     throw error
                 }
-                await sessions.endStream(id)
             })
     }
 
