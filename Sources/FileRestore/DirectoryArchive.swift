@@ -27,17 +27,23 @@ public final class DirectoryArchive: @unchecked Sendable {
     private var done = false
 
     /// - Parameter name: the top folder's name inside the archive.
-    public init(browser: RestoreBrowser, folder: RestoreEntry, name: String, format: ArchiveFormat) throws {
+    public convenience init(browser: RestoreBrowser, folder: RestoreEntry, name: String, format: ArchiveFormat) throws {
         guard folder.isDirectory else { throw FileRestoreError.notADirectory(path: folder.path) }
-        self.browser = browser
-        stream = try ArchiveStream(format: format)
-        pending = [(folder, name, 0)]
+        try self.init(browser: browser, items: [(folder, name)], format: format)
     }
 
-    /// Counts what a download of the folder would hold, without reading data.
-    public static func contents(of folder: RestoreEntry, in browser: RestoreBrowser) throws -> Contents {
+    /// An archive of several files and folders, each at the top level under
+    /// the given name (a multi-selection of one folder's entries).
+    public init(browser: RestoreBrowser, items: [(entry: RestoreEntry, name: String)], format: ArchiveFormat) throws {
+        self.browser = browser
+        stream = try ArchiveStream(format: format)
+        pending = items.reversed().map { ($0.entry, $0.name, 0) }
+    }
+
+    /// Counts what a download of these entries would hold, without reading data.
+    public static func contents(of items: [RestoreEntry], in browser: RestoreBrowser) throws -> Contents {
         var contents = Contents()
-        var stack = [(folder, 0)]
+        var stack = items.map { ($0, 0) }
         var visited: Set<[UInt64]> = []
         while let (entry, depth) = stack.popLast() {
             switch entry.kind {

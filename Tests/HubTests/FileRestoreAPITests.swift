@@ -192,6 +192,21 @@ struct FileRestoreAPITests {
                     #expect(contents["Documents/latest"]?.first as? String == "symlink:Reports/2025/q1 report.txt")
                 }
             }
+            // A multi-selection of one folder's entries, as one zip.
+            let documents = Self.query(ext4 + "/Documents")
+            let selection = try await api.request(
+                .get, "/api/v1/restore/\(incrementalMount)/download-directory?path=\(documents)&select=big.bin&select=Reports", token: token)
+            #expect(selection.status == .ok, "\(selection.text.prefix(200))")
+            #expect(selection.headers[.contentDisposition]?.contains("Documents-selection.zip") == true)
+            try selection.body.write(to: URL(fileURLWithPath: vm.folder + "/selection.zip"))
+            let selected = try Self.archiveContents(vm.folder + "/selection.zip", format: "zip")
+            #expect(selected.keys.sorted() == ["Reports/2025/chart.png", "Reports/2025/q1 report.txt", "big.bin"])
+            #expect(selected["big.bin"]?.first as? String == (try TestDisks.fileHashes(vm.treeV2 + "/Documents"))["big.bin"])
+            for (bad, status) in [("a%2Fb", HTTPResponse.Status.badRequest), ("..", .badRequest), ("nope", .notFound)] {
+                let answer = try await api.request(
+                    .get, "/api/v1/restore/\(incrementalMount)/download-directory?path=\(documents)&select=\(bad)", token: token)
+                #expect(answer.status == status, "\(bad): \(answer.text)")
+            }
             let folderAsZip = try await download(incrementalMount, ext4 + "/Documents/Reports")
             #expect(folderAsZip.headers[.contentType] == "application/zip" && folderAsZip.body.prefix(2) == Data("PK".utf8))
             #expect(try await api.request(.get, "/api/v1/restore/\(fullMount)/download-directory?path=/&format=rar", token: token).status == .badRequest)

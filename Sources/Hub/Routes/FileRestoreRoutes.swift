@@ -152,6 +152,17 @@ enum FileRestoreRoutes {
             }
             let entry = try await blocking { try session.browser.entry(at: path) }
             guard entry.isDirectory else { throw APIError.badRequest("not a folder: \(entry.path); download files with /download") }
+            // `select=NAME` (repeated): only these entries of the folder, as a multi-selection.
+            let selected = query.getAll("select")
+            guard selected.isEmpty else {
+                for name in selected where name.isEmpty || name.contains("/") {
+                    throw APIError.badRequest("select takes names inside path, without '/', got '\(name)'")
+                }
+                let items = try await blocking { try selected.map { try session.browser.entry(at: entry.path + "/" + $0) } }
+                let name = (entry.name.isEmpty ? "\(session.backupID)-disk\(session.diskIndex)" : entry.name) + "-selection"
+                return try await archiveDownload(items.map { ($0, $0.name) }, name: name, format: format,
+                                                 confirm: query["confirm"] == "true", session: session, services)
+            }
             return try await folderDownload(entry, format: format, confirm: query["confirm"] == "true", session: session, services)
         }
 
@@ -266,21 +277,29 @@ enum FileRestoreRoutes {
 
     private static func folderDownload(_ folder: RestoreEntry, format: ArchiveFormat, confirm: Bool,
                                        session: RestoreSessions.Session, _ services: HubServices) async throws -> Response {
-        let browser = session.browser
-        let contents = try await blocking { try DirectoryArchive.contents(of: folder, in: browser) }
-        let limit = services.configuration.restoreSessions.maxFolderDownloadBytes
-        if contents.bytes > limit && !confirm {
-            throw APIError(.contentTooLarge, "\(folder.path) holds \(contents.bytes) bytes in \(contents.files) files, more than the \(limit)-byte limit for one download; add confirm=true to download it anyway")
-        }
         let name = folder.name.isEmpty ? "\(session.backupID)-disk\(session.diskIndex)" : folder.name
-        let archive = try await blocking { try DirectoryArchive(browser: browser, folder: folder, name: name, format: format) }
+        return try await archiveDownload([(folder, name)], name: name, format: format, confirm: confirm, session: session, services)
+    }
+
+    /// Streams entries as one archive, each at its top level under its name.
+    private static func archiveDownload(_ items: [(entry: RestoreEntry, name: String)], name: String, format: ArchiveFormat,
+                                        confirm: Bool, session: RestoreSessions.Session,
+                                        _ services: HubServices) async throws -> Response {
+        let browser = session.browser
+        let entries = items.map(\.entry)
+        let contents = try await blocking { try DirectoryArchive.contents(of: entries, in: browser) }
+        let limit = services.configuration.restoreSessions.maxFolderDownloadBytes
+        let what = entries.count == 1 ? entries[0].path : "the \(entries.count) selected entries"
+        if contents.bytes > limit && !confirm {
+            throw APIError(.contentTooLarge, "\(what) holds \(contents.bytes) bytes in \(contents.files) files, more than the \(limit)-byte limit for one download; add confirm=true to download it anyway")
+        }
+        let archive = try await blocking { try DirectoryArchive(browser: browser, items: items, format: format) }
         let sessions = services.restoreSessions
         let id = session.id
-        let filename = name + "." + format.rawValue
         return Response(
             status: .ok,
             headers: [.contentType: format == .zip ? "application/zip" : "application/gzip",
-                      .contentDisposition: FileDownload.disposition(filename: filename)],
+                      .contentDisposition: FileDownload.disposition(filename: name + "." + format.rawValue)],
             body: .init { writer in
                 do {
                     try await holdingSession(id, sessions) {
@@ -291,7 +310,7 @@ enum FileRestoreRoutes {
                     }
                 } catch {
                     // The status line is sent: the client sees a cut archive; say why here.
-                    services.logger.error("download of \(folder.path) from restore session \(id) stopped: \(error)")
+                    services.logger.error("download of \(what) from restore session \(id) stopped: \(error)")
                     throw error
                 }
             })
