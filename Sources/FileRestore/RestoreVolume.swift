@@ -1,3 +1,5 @@
+import Foundation
+
 /// A partition (or the whole disk, when it holds a bare filesystem) as a
 /// restore session shows it.
 public struct RestoreVolume: Sendable, Equatable {
@@ -35,5 +37,3 @@ public struct RestoreVolume: Sendable, Equatable {
         return "Partition \(index) (\(displaySize(size)))"
     }
 }
-
-import Foundation
