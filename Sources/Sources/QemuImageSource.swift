@@ -26,7 +26,24 @@ public struct QemuImageSource: BackupSource {
         self.socketDirectory = socketDirectory
     }
 
-    public static func checkpointName(for backupID: String) -> String { "sendense-\(backupID)" }
+    public static let checkpointPrefix = "sendense-"
+
+    public static func checkpointName(for backupID: String) -> String { checkpointPrefix + backupID }
+
+    /// Removes the `sendense-*` bitmaps of `path` whose backup `isLive` does
+    /// not vouch for: left by a backup that never committed (a killed hub).
+    /// Each costs the guest on every write and is never used again. Answers
+    /// the names removed; an image that cannot be read or changed (in use by
+    /// a running QEMU, say) is left as it is.
+    public static func removeStaleCheckpoints(of path: String, isLive: (String) async -> Bool) async -> [String] {
+        guard let info = try? await QemuImageTool.info(path), info.format == "qcow2" else { return [] }
+        var removed: [String] = []
+        for name in info.bitmaps.keys.sorted() where name.hasPrefix(checkpointPrefix) {
+            guard await !isLive(String(name.dropFirst(checkpointPrefix.count))) else { continue }
+            if (try? await QemuImageTool.removeBitmap(name, from: path)) != nil { removed.append(name) }
+        }
+        return removed
+    }
 
     public func disks() async throws -> [SourceDisk] {
         try await inspect().map(\.disk)

@@ -277,3 +277,50 @@ struct BackupAPITests {
         }
     }
 }
+
+@Suite("Startup cleans what a killed hub left in the VM's images")
+struct StaleBitmapTests {
+    static func bitmaps(_ image: String) throws -> [String] {
+        let output = try mustRun(["qemu-img", "info", "--output=json", "-U", image])
+        let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let data = (json?["format-specific"] as? [String: Any])?["data"] as? [String: Any]
+        return ((data?["bitmaps"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.sorted()
+    }
+
+    @Test("a bitmap of a backup that never committed is removed at start; the committed checkpoint stays and the next backup is incremental")
+    func staleBitmaps() async throws {
+        let vm = try BackupAPITests.makeVM()
+        let folder = scratchFolder()
+        let first = try await TestHub.make(dataDirectory: folder)
+        let fullID = try await first.run { api in
+            let token = try await api.login()
+            _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "lab1", "source": ["type": "qemu_image", "disks": [["path": vm.vda, "label": "vda"]]],
+            ])
+            let started = try await api.request(.post, "/api/v1/backups", token: token,
+                                                json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "full"])
+            let id = try #require(started.json["backup_id"] as? String)
+            #expect(try await api.waitForBackup(id, token: token).json["status"] as? String == "completed")
+            return id
+        }
+        // What a hub killed mid-backup leaves: the new checkpoint's bitmap, never committed.
+        try mustRun(["qemu-img", "bitmap", "--add", "--enable", vm.vda, "sendense-backup-lab1-killed"])
+        try mustRun(["qemu-img", "bitmap", "--add", vm.vda, "admins-own-bitmap"])
+        #expect(try Self.bitmaps(vm.vda) == ["admins-own-bitmap", "sendense-\(fullID)", "sendense-backup-lab1-killed"])
+
+        let second = try await TestHub.make(dataDirectory: folder)
+        #expect(try Self.bitmaps(vm.vda) == ["admins-own-bitmap", "sendense-\(fullID)"])
+        try await second.run { api in
+            let token = try await api.login()
+            try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", vm.vda])
+            let started = try await api.request(.post, "/api/v1/backups", token: token,
+                                                json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "incremental"])
+            #expect(started.json["backup_type"] as? String == "incremental", "\(started.text)")
+            let id = try #require(started.json["backup_id"] as? String)
+            let done = try await api.waitForBackup(id, token: token)
+            let image = try #require((done.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
+            #expect(try mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", image, vm.vda]).contains("identical"))
+        }
+        try? FileManager.default.removeItem(atPath: vm.folder)
+    }
+}

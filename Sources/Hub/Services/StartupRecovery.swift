@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import Logging
 import Repository
+import Sources
 
 /// What a hub that stopped abruptly (kill -9, power loss) left behind is
 /// made consistent before it serves: no row claims a backup is running, no
@@ -12,6 +13,19 @@ enum StartupRecovery {
     static func run(catalog: CatalogDatabase, configuration: HubConfiguration, logger: Logger) async throws {
         let interrupted = try await catalog.failInterruptedBackups(reason: "interrupted by hub restart")
         for id in interrupted { logger.warning("backup \(id) was interrupted by a hub restart; marked failed") }
+
+        // Bitmaps of backups that never committed stay in the VM's images
+        // (the checkpoint is kept only on commit); nothing runs yet, so any
+        // `sendense-*` bitmap not of a completed backup is stale.
+        for context in try await catalog.vmContexts() where context.sourceType == "qemu_image" {
+            for disk in try await catalog.disks(ofContext: context.contextId) {
+                let removed = await QemuImageSource.removeStaleCheckpoints(of: disk.path) { backupID in
+                    // When the catalog cannot say, keep the bitmap.
+                    do { return try await catalog.backup(id: backupID)?.status == "completed" } catch { return true }
+                }
+                for name in removed { logger.notice("removed stale bitmap \(name) from \(disk.path)") }
+            }
+        }
 
         // File-restore sessions live in memory: none survives a restart.
         if try await catalog.deleteAllMounts() > 0 { logger.notice("closed the restore sessions of the previous hub process") }
