@@ -6,7 +6,6 @@ import Foundation
 /// Names, modification times and modes are kept; links are stored as links.
 /// Used by one task at a time (a download owns it).
 public final class DirectoryArchive: @unchecked Sendable {
-
     /// What a folder holds, for the size check before a download starts.
     public struct Contents: Sendable, Equatable {
         public var files = 0
@@ -26,14 +25,8 @@ public final class DirectoryArchive: @unchecked Sendable {
     private var buffer = [UInt8](repeating: 0, count: pieceSize)
     private var done = false
 
-    /// - Parameter name: the top folder's name inside the archive.
-    public convenience init(browser: RestoreBrowser, folder: RestoreEntry, name: String, format: ArchiveFormat) throws {
-        guard folder.isDirectory else { throw FileRestoreError.notADirectory(path: folder.path) }
-        try self.init(browser: browser, items: [(folder, name)], format: format)
-    }
-
-    /// An archive of several files and folders, each at the top level under
-    /// the given name (a multi-selection of one folder's entries).
+    /// An archive of files and folders, each at the top level under the
+    /// given name: one folder, or a multi-selection of a folder's entries.
     public init(browser: RestoreBrowser, items: [(entry: RestoreEntry, name: String)], format: ArchiveFormat) throws {
         self.browser = browser
         stream = try ArchiveStream(format: format)

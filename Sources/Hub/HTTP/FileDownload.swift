@@ -42,6 +42,15 @@ enum FileDownload {
         return "attachment; filename=\"\(fallback)\"; filename*=UTF-8''\(encoded)"
     }
 
+    /// `Sun, 01 Jun 2025 12:00:00 GMT` (RFC 9110 IMF-fixdate), for Last-Modified.
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+
     static func contentType(forName name: String) -> String {
         let ext = name.split(separator: ".").count > 1 ? name.split(separator: ".").last.map { $0.lowercased() } ?? "" : ""
         return types[ext] ?? "application/octet-stream"

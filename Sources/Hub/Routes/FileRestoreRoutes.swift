@@ -159,7 +159,7 @@ enum FileRestoreRoutes {
                     throw APIError.badRequest("select takes names inside path, without '/', got '\(name)'")
                 }
                 let items = try await blocking { try selected.map { try session.browser.entry(at: entry.path + "/" + $0) } }
-                let name = (entry.name.isEmpty ? "\(session.backupID)-disk\(session.diskIndex)" : entry.name) + "-selection"
+                let name = archiveName(of: entry, session) + "-selection"
                 return try await archiveDownload(items.map { ($0, $0.name) }, name: name, format: format,
                                                  confirm: query["confirm"] == "true", session: session, services)
             }
@@ -218,7 +218,7 @@ enum FileRestoreRoutes {
             .acceptRanges: "bytes",
         ]
         if let modified = entry.modified {
-            headers[.lastModified] = httpDate(modified)
+            headers[.lastModified] = FileDownload.httpDate(modified)
         }
         let range: ClosedRange<UInt64>
         let status: HTTPResponse.Status
@@ -265,7 +265,7 @@ enum FileRestoreRoutes {
     /// Runs a download with its session held open: a session is never
     /// expired under a download in flight, and its idle hour restarts after.
     private static func holdingSession(_ id: String, _ sessions: RestoreSessions, _ body: () async throws -> Void) async throws {
-        _ = try? await sessions.beginStream(id)
+        await sessions.beginStream(id)
         do {
             try await body()
         } catch {
@@ -277,8 +277,13 @@ enum FileRestoreRoutes {
 
     private static func folderDownload(_ folder: RestoreEntry, format: ArchiveFormat, confirm: Bool,
                                        session: RestoreSessions.Session, _ services: HubServices) async throws -> Response {
-        let name = folder.name.isEmpty ? "\(session.backupID)-disk\(session.diskIndex)" : folder.name
+        let name = archiveName(of: folder, session)
         return try await archiveDownload([(folder, name)], name: name, format: format, confirm: confirm, session: session, services)
+    }
+
+    /// A folder's name, or for the disk's root `<backup_id>-disk<N>`.
+    private static func archiveName(of folder: RestoreEntry, _ session: RestoreSessions.Session) -> String {
+        folder.name.isEmpty ? "\(session.backupID)-disk\(session.diskIndex)" : folder.name
     }
 
     /// Streams entries as one archive, each at its top level under its name.
@@ -314,14 +319,5 @@ enum FileRestoreRoutes {
                     throw error
                 }
             })
-    }
-
-    /// `Sun, 01 Jun 2025 12:00:00 GMT` (RFC 9110 IMF-fixdate).
-    static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
     }
 }

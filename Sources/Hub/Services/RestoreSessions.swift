@@ -79,10 +79,7 @@ actor RestoreSessions {
 
     /// The session, its expiry pushed an idle lifetime ahead.
     func touch(_ id: String) async throws -> Session {
-        guard var session = sessions[id] else {
-            if let at = expired[id] { throw Lookup.expired(id, at: at) }
-            throw Lookup.unknown(id)
-        }
+        guard var session = sessions[id] else { throw missing(id) }
         let now = Date()
         session.lastUsed = now
         session.expiresAt = now + limits.idleLifetime
@@ -93,10 +90,15 @@ actor RestoreSessions {
 
     func all() -> [Session] { sessions.values.sorted { $0.createdAt < $1.createdAt } }
 
-    func beginStream(_ id: String) async throws -> Session {
-        let session = try await touch(id)
+    /// Why `id` names no open session: it expired, or it never was.
+    private func missing(_ id: String) -> Lookup {
+        if let at = expired[id] { return .expired(id, at: at) }
+        return .unknown(id)
+    }
+
+    /// A download starts on a session its route has just touched.
+    func beginStream(_ id: String) {
         sessions[id]?.streams += 1
-        return session
     }
 
     func endStream(_ id: String) async {
@@ -106,10 +108,7 @@ actor RestoreSessions {
     }
 
     func unmount(_ id: String) async throws {
-        guard sessions.removeValue(forKey: id) != nil else {
-            if let at = expired[id] { throw Lookup.expired(id, at: at) }
-            throw Lookup.unknown(id)
-        }
+        guard sessions.removeValue(forKey: id) != nil else { throw missing(id) }
         try? await catalog.deleteMount(id)
         logger.info("restore session \(id) closed")
     }
