@@ -17,6 +17,7 @@ run: deps release
 # Tests run one at a time: some time cancellation, and all of them share 2 cores.
 test: test-deps
 	@mkdir -p .build
+	scripts/build-vcsim.sh
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build-tests.log; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh < .build/build-tests.log
 	$(MAKE) check-openapi

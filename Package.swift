@@ -52,8 +52,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "VSphere",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Sources",
-            dependencies: ["SendenseCore", "NBD"],
+            dependencies: ["SendenseCore", "NBD", "VSphere"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -138,6 +152,11 @@ let package = Package(
         .testTarget(
             name: "FileRestoreTests",
             dependencies: ["FileRestore", "DiskImage", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VSphereTests",
+            dependencies: ["VSphere", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

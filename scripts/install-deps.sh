@@ -26,6 +26,9 @@ if [[ "${1:-}" == "--test" ]]; then
     ntfs-3g        # mkntfs, and ntfs-3g (FUSE) to fill an NTFS image without a loop device
     dosfstools     # mkfs.vfat
     mtools         # mcopy into a FAT image
+    curl           # test hooks of the vCenter simulator
+    golang-go      # builds the test vCenter simulator (Tests/vcsim)
+    golang-github-vmware-govmomi-dev  # govmomi's vcsim, from Debian's sources
   )
 fi
 
