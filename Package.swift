@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "DiskImage", "Sources", "Repository", "TestSupport"],
+            dependencies: ["Engine", "DiskImage", "Sources", "Repository", "TestSupport", "VSphere"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -74,13 +74,10 @@ public struct BackupJob: Sendable {
     private func copy(_ export: DiskExport, into partial: String) async throws -> BackupManifest.Disk {
         let file = BackupLayout.diskFileName(index: export.disk.index)
         var backing: String?
-        var note: String?
-        switch export.plan {
-        case .incremental:
-            if let parent { backing = BackupLayout.backingFileName(parentID: parent.backupID, diskIndex: export.disk.index) }
-        case .full(let reason):
-            note = reason
+        if export.plan.isIncremental, let parent {
+            backing = BackupLayout.backingFileName(parentID: parent.backupID, diskIndex: export.disk.index)
         }
+        let note = export.plan.reason
         let copier = DiskCopier(export: export, imagePath: partial + "/" + file, backingFile: backing,
                                 clusterSize: clusterSize, progress: progress)
         let result = try await copier.copy()

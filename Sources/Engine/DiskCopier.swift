@@ -26,28 +26,29 @@ struct DiskCopier {
     }
 
     func copy() async throws -> Result {
-        let context: String
-        let incremental: Bool
+        let incremental = export.plan.isIncremental
+        let context: String?
         switch export.plan {
-        case .full:
-            context = "base:allocation"
-            incremental = false
-        case .incremental(let dirtyContext):
-            context = dirtyContext
-            incremental = true
+        case .full: context = "base:allocation"
+        case .incremental(let dirtyContext): context = dirtyContext
+        case .listed: context = nil
         }
-        return try await NBDClient.withConnection(to: export.endpoint, metaContexts: [context]) { nbd in
+        return try await NBDClient.withConnection(to: export.endpoint, metaContexts: context.map { [$0] } ?? []) { nbd in
             let size = nbd.info.size
             var plan = CopyRuns(clusterSize: clusterSize, diskSize: size)
-            var offset: UInt64 = 0
-            while offset < size {
-                let length = Int(min(size - offset, 1 << 30))
-                let extents = try await nbd.blockStatus(offset: offset, length: length, context: context)
-                for extent in extents where Self.needsCopy(extent, incremental: incremental) {
-                    plan.add(offset: extent.offset, length: min(extent.length, size - extent.offset))
+            if case .listed(let extents, _, _) = export.plan {
+                for extent in extents { plan.add(offset: extent.offset, length: extent.length) }
+            } else if let context {
+                var offset: UInt64 = 0
+                while offset < size {
+                    let length = Int(min(size - offset, 1 << 30))
+                    let extents = try await nbd.blockStatus(offset: offset, length: length, context: context)
+                    for extent in extents where Self.needsCopy(extent, incremental: incremental) {
+                        plan.add(offset: extent.offset, length: min(extent.length, size - extent.offset))
+                    }
+                    guard let last = extents.last, last.offset + last.length > offset else { break }
+                    offset = last.offset + last.length
                 }
-                guard let last = extents.last, last.offset + last.length > offset else { break }
-                offset = last.offset + last.length
             }
             progress.planned(disk: export.disk.index, bytes: plan.totalBytes)
 

@@ -16,13 +16,43 @@ public struct SourceDisk: Sendable, Equatable {
     }
 }
 
+/// A byte range of a disk.
+public struct SourceExtent: Sendable, Equatable {
+    public var offset: UInt64
+    public var length: UInt64
+    public init(offset: UInt64, length: UInt64) {
+        self.offset = offset
+        self.length = length
+    }
+}
+
 /// What to copy from one disk in this session.
 public enum CopyPlan: Sendable, Equatable {
     /// Every allocated extent (`base:allocation`).
     case full(reason: String?)
     /// Only what changed since the parent's checkpoint, read through this
-    /// meta context (`qemu:dirty-bitmap:NAME`, or VMware CBT).
+    /// meta context (`qemu:dirty-bitmap:NAME`).
     case incremental(context: String)
+    /// The source names the extents itself (VMware CBT: QueryChangedDiskAreas):
+    /// every allocated area for a full copy, what changed since the parent
+    /// for an incremental one.
+    case listed([SourceExtent], incremental: Bool, reason: String?)
+
+    public var isIncremental: Bool {
+        switch self {
+        case .full: false
+        case .incremental: true
+        case .listed(_, let incremental, _): incremental
+        }
+    }
+
+    /// Why this copy is full when an incremental was asked for.
+    public var reason: String? {
+        switch self {
+        case .full(let reason), .listed(_, _, let reason): reason
+        case .incremental: nil
+        }
+    }
 }
 
 /// One disk of an open session: an NBD export at the session's point in

@@ -5,20 +5,44 @@ import NBD
 import Glibc
 #endif
 
-/// A `qemu-nbd` serving one image read-only on a unix socket the job owns.
-/// `withServer` starts it and always stops it (SIGTERM, then SIGKILL) and
-/// removes the socket, whether the body returns, throws or is cancelled.
+/// An NBD server (`qemu-nbd`, `nbdkit`) serving one disk read-only on a unix
+/// socket the job owns. Each `with…` starts it and always stops it (SIGTERM,
+/// then SIGKILL) and removes the socket, whether the body returns, throws or
+/// is cancelled.
 enum NBDServerProcess {
-    static func withServer<Result: Sendable>(
+    static func withQemuNBD<Result: Sendable>(
         image: String, format: String, bitmap: String?, socketDirectory: String,
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
-        let socket = socketDirectory + "/nbd-\(UUID().uuidString.prefix(8)).sock"
+        let socket = socketPath(in: socketDirectory)
         var arguments = ["-f", format, "--read-only", "--persistent", "--shared=4", "-k", socket, "-x", "disk"]
         if let bitmap { arguments += ["-B", bitmap] }
         arguments.append(image)
+        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, body)
+    }
+
+    /// nbdkit in the foreground with `plugin` and its `parameters`; it also
+    /// exits with the hub (`--exit-with-parent`), so a killed hub leaves none behind.
+    static func withNbdkit<Result: Sendable>(
+        plugin: String, parameters: [String], socketDirectory: String,
+        _ body: (NBDEndpoint) async throws -> Result
+    ) async throws -> Result {
+        let socket = socketPath(in: socketDirectory)
+        let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-e", "disk", plugin] + parameters
+        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, body)
+    }
+
+    private static func socketPath(in directory: String) -> String {
+        directory + "/nbd-\(UUID().uuidString.prefix(8)).sock"
+    }
+
+    private static func withServer<Result: Sendable>(
+        executable: String, arguments: [String], socket: String,
+        _ body: (NBDEndpoint) async throws -> Result
+    ) async throws -> Result {
+        let name = URL(fileURLWithPath: executable).lastPathComponent
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-nbd")
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice
@@ -26,20 +50,20 @@ enum NBDServerProcess {
         do {
             try process.run()
         } catch {
-            throw SourceError.exportFailed("cannot start qemu-nbd: \(error)")
+            throw SourceError.exportFailed("cannot start \(name): \(error)")
         }
         defer {
             stop(process)
             unlink(socket)
         }
-        // The socket appears once qemu-nbd listens; an early exit is a failure.
+        // The socket appears once the server listens; an early exit is a failure.
         let deadline = ContinuousClock.now + .seconds(30)
         while !FileManager.default.fileExists(atPath: socket) {
             guard process.isRunning else {
                 let message = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-                throw SourceError.exportFailed("qemu-nbd exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+                throw SourceError.exportFailed("\(name) exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
-            guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("qemu-nbd did not start within 30 s") }
+            guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("\(name) did not start within 30 s") }
             try await Task.sleep(for: .milliseconds(2))
         }
         return try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk"))

@@ -124,7 +124,7 @@ public struct QemuImageSource: BackupSource {
         ready: [DiskExport] = []
     ) async throws -> (result: Result, committed: Bool) {
         guard let planned = plans.first else { return try await body(ready) }
-        return try await NBDServerProcess.withServer(
+        return try await NBDServerProcess.withQemuNBD(
             image: planned.disk.location, format: planned.format, bitmap: planned.bitmap, socketDirectory: socketDirectory
         ) { endpoint in
             let export = DiskExport(disk: planned.disk, endpoint: endpoint, plan: planned.plan,

@@ -9,7 +9,7 @@ import NIOSSL
 /// and keeps the session cookie that the datastore HTTP interface also
 /// accepts. `close()` logs out and releases the HTTP client; call it.
 public actor VSphereClient {
-    public let endpoint: VCenterEndpoint
+    nonisolated public let endpoint: VCenterEndpoint
     private let username: String
     private let password: String
     private var http: HTTPClient?

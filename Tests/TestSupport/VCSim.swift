@@ -59,9 +59,9 @@ public final class VCSim: @unchecked Sendable {
         info.datastore_dir + "/\(vm)/\(disk)-flat.vmdk"
     }
 
-    /// Makes the next call of a task method (CreateSnapshot_Task, RemoveSnapshot_Task, ReconfigVM_Task) start a failing task.
-    public func failNext(_ method: String) throws {
-        try mustRun(["curl", "-sfk", "-X", "POST", info.url + "/_sendense/fail?method=" + method])
+    /// Makes the next `count` calls of a task method (CreateSnapshot_Task, RemoveSnapshot_Task, ReconfigVM_Task) start failing tasks.
+    public func failNext(_ method: String, count: Int = 1) throws {
+        try mustRun(["curl", "-sfk", "-X", "POST", info.url + "/_sendense/fail?method=\(method)&count=\(count)"])
     }
 
     public func stop() {

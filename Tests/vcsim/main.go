@@ -10,8 +10,8 @@
 //     flat extent (disk1-flat.vmdk next to disk1.vmdk, as on ESXi), which the
 //     datastore HTTP interface (/folder/…, honouring Range) serves; /folder
 //     requires the session cookie as vCenter does.
-//   - Test hooks: POST /_sendense/fail?method=CreateSnapshot_Task makes the
-//     next call of that task method start a task that fails.
+//   - Test hooks: POST /_sendense/fail?method=CreateSnapshot_Task&count=N makes
+//     the next N calls of that task method start tasks that fail.
 //
 // It prints one JSON line (url, thumbprints, datastore dir) once it serves,
 // and exits when stdin closes.
@@ -33,6 +33,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -54,7 +55,7 @@ type tracker struct {
 	states    map[string]summary // changeId -> summary of the disk file when it was issued
 	next      int
 	pageAreas int
-	failNext  map[string]bool
+	failNext  map[string]int
 }
 
 var thisPattern = regexp.MustCompile(`<_this[^>]*>([^<]+)</_this>`)
@@ -88,7 +89,7 @@ func main() {
 	model.Service.Listen = &url.URL{User: url.UserPassword("administrator@vsphere.local", "Sendense-vcsim-1")}
 	server := model.Service.NewServer()
 	defer server.Close()
-	t := &tracker{states: map[string]summary{}, pageAreas: *pageAreas, failNext: map[string]bool{}}
+	t := &tracker{states: map[string]summary{}, pageAreas: *pageAreas, failNext: map[string]int{}}
 	inner := server.Config.Handler
 	server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.serve(w, r, inner) })
 
@@ -171,7 +172,11 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, inner http.Handl
 	switch {
 	case r.URL.Path == "/_sendense/fail" && r.Method == http.MethodPost:
 		t.mu.Lock()
-		t.failNext[r.URL.Query().Get("method")] = true
+		count, err := strconv.Atoi(r.URL.Query().Get("count"))
+		if err != nil || count < 1 {
+			count = 1
+		}
+		t.failNext[r.URL.Query().Get("method")] = count
 		t.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -212,9 +217,11 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, inner http.Handl
 func (t *tracker) takeFailure(method string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fail := t.failNext[method]
-	delete(t.failNext, method)
-	return fail
+	if t.failNext[method] == 0 {
+		return false
+	}
+	t.failNext[method]--
+	return true
 }
 
 func managedObject(text, kind string) (mo.Reference, types.ManagedObjectReference) {
