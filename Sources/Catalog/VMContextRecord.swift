@@ -90,3 +90,73 @@ extension CatalogDatabase {
         }
     }
 }
+
+extension CatalogDatabase {
+    /// Records a VM found in vCenter: the existing context of that VM (same
+    /// instance uuid, or else moref, on the same vCenter) is updated in place
+    /// so its chains continue, else a new one is added. A disk keeps its
+    /// index as long as its device key exists; new disks get the next index.
+    /// Answers the stored contexts; all VMs are recorded, or none.
+    public func saveDiscoveredVMs(_ vms: [(VMContextRecord, [VMDiskRecord])]) async throws -> [VMContextRecord] {
+        try await pool.write { db in try vms.map { try Self.saveDiscoveredVM($0.0, disks: $0.1, db) } }
+    }
+
+    private static func saveDiscoveredVM(_ found: VMContextRecord, disks: [VMDiskRecord], _ db: Database) throws -> VMContextRecord {
+        var existing: VMContextRecord?
+        if let uuid = found.instanceUuid {
+            existing = try VMContextRecord.filter(Column("source_type") == "vmware" && Column("instance_uuid") == uuid
+                && Column("vcenter_host") == found.vcenterHost).fetchOne(db)
+        }
+        if existing == nil, let moref = found.moref {
+            existing = try VMContextRecord.filter(Column("source_type") == "vmware" && Column("moref") == moref
+                && Column("vcenter_host") == found.vcenterHost).fetchOne(db)
+        }
+        guard var context = existing else {
+            var context = found
+            try mapUniqueViolation("a VM named \(found.vmName) already exists (another source or vCenter)") { try context.insert(db) }
+            for (index, var disk) in disks.enumerated() {
+                disk.contextId = context.contextId
+                disk.diskIndex = index
+                try disk.insert(db)
+            }
+            return context
+        }
+        context.sourceJson = found.sourceJson
+        context.vmPath = found.vmPath
+        context.datacenter = found.datacenter
+        context.moref = found.moref
+        context.instanceUuid = found.instanceUuid
+        context.cpuCount = found.cpuCount
+        context.memoryMb = found.memoryMb
+        context.osType = found.osType
+        context.powerState = found.powerState
+        context.credentialId = found.credentialId
+        context.updatedAt = found.updatedAt
+        try context.update(db)
+
+        let old = try VMDiskRecord.filter(Column("context_id") == context.contextId).fetchAll(db)
+        var indexByKey: [Int: Int] = [:]
+        for disk in old { if let key = disk.vmwareDiskKey { indexByKey[key] = disk.diskIndex } }
+        var nextIndex = (old.map(\.diskIndex).max() ?? -1) + 1
+        try VMDiskRecord.filter(Column("context_id") == context.contextId).deleteAll(db)
+        for var disk in disks {
+            disk.id = nil
+            disk.contextId = context.contextId
+            if let key = disk.vmwareDiskKey, let index = indexByKey[key] {
+                disk.diskIndex = index
+            } else {
+                disk.diskIndex = nextIndex
+                nextIndex += 1
+            }
+            try disk.insert(db)
+        }
+        return context
+    }
+
+    /// VMware VMs that use a credential.
+    public func vmContexts(credentialID: Int64) async throws -> [VMContextRecord] {
+        try await pool.read { db in
+            try VMContextRecord.filter(Column("credential_id") == credentialID).order(Column("vm_name")).fetchAll(db)
+        }
+    }
+}

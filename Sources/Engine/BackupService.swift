@@ -53,14 +53,21 @@ public actor BackupService {
     let runDirectory: String
     let logger: Logger
     let progressInterval: Duration
+    let vmwareSources: VMwareSourceProvider?
     private var running: [String: Running] = [:]
     private var shuttingDown = false
 
-    public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1)) {
+    /// Builds the source of a VMware VM (the hub holds and decrypts its
+    /// vCenter credential); throws `unprocessable` when it cannot.
+    public typealias VMwareSourceProvider = @Sendable (_ context: VMContextRecord, _ disks: [VMDiskRecord], _ runDirectory: String) async throws -> any BackupSource
+
+    public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1),
+                vmwareSources: VMwareSourceProvider? = nil) {
         self.catalog = catalog
         self.runDirectory = runDirectory
         self.logger = logger
         self.progressInterval = progressInterval
+        self.vmwareSources = vmwareSources
     }
 
     public func start(_ request: StartRequest) async throws -> Started {
@@ -80,7 +87,7 @@ public actor BackupService {
             }
             chosen = vmDisks.filter { indexes.contains($0.diskIndex) }
         }
-        let source = try Self.source(for: context, disks: chosen, runDirectory: runDirectory)
+        let source = try await source(for: context, disks: chosen)
 
         var note: String?
         var parent: BackupJob.Parent?
@@ -199,12 +206,15 @@ public actor BackupService {
     }
 
     /// The source a VM context describes.
-    static func source(for context: VMContextRecord, disks: [VMDiskRecord], runDirectory: String) throws -> any BackupSource {
+    private func source(for context: VMContextRecord, disks: [VMDiskRecord]) async throws -> any BackupSource {
         switch context.sourceType {
         case "qemu_image":
             return QemuImageSource(
                 disks: disks.map { QemuImageSource.Disk(index: $0.diskIndex, path: $0.path, label: $0.label) },
                 socketDirectory: runDirectory)
+        case "vmware":
+            guard let vmwareSources else { throw BackupServiceError.unprocessable("this hub cannot reach vCenter") }
+            return try await vmwareSources(context, disks, runDirectory)
         default:
             throw BackupServiceError.unprocessable("backups of \(context.sourceType) VMs are not available yet")
         }

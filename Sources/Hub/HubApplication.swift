@@ -39,7 +39,11 @@ public struct Hub: Sendable {
         await repositories.remountNetworkRepositories()
         try await repositories.ensureDefault()
         try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
-        let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger)
+        let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir)
+        let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger,
+                                    vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) })
+        // vCenter may be slow or away: leftover snapshots are looked for in the background.
+        Task { await vmware.removeLeftoverSnapshots(isRunning: { await backups.isRunning($0) }, logger: logger) }
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
 
         let registry = RouteRegistry()
@@ -48,7 +52,7 @@ public struct Hub: Sendable {
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             restores: RestoreService(),
             restoreSessions: sessions,
-            secrets: secrets, metrics: HubMetrics(), registry: registry, logger: logger)
+            secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 
         let server: HTTPServerBuilder
@@ -93,6 +97,8 @@ public struct Hub: Sendable {
         RepositoryRoutes.register(api, services)
         VMContextRoutes.register(api, services)
         VMRegistrationRoutes.register(api, services)
+        VMwareCredentialRoutes.register(api, services)
+        DiscoveryRoutes.register(api, services)
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
         FileRestoreRoutes.register(api, services)

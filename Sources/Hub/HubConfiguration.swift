@@ -27,6 +27,9 @@ public struct HubConfiguration: Sendable {
     /// File-restore sessions: how many may be open at once, how long one
     /// lives after its last use, and how often expired ones are closed.
     public var restoreSessions: RestoreSessionLimits
+    /// Where VMware's VDDK is installed (its `lib64` parent), for credentials
+    /// using the vddk transport; nil lets nbdkit's vddk plugin use its default.
+    public var vddkLibdir: String?
 
     public init(
         dataDirectory: String,
@@ -42,7 +45,8 @@ public struct HubConfiguration: Sendable {
         loginLimits: LoginLimits = LoginLimits(),
         mountTimeoutSeconds: Int = 30,
         createDefaultRepository: Bool = true,
-        restoreSessions: RestoreSessionLimits = RestoreSessionLimits()
+        restoreSessions: RestoreSessionLimits = RestoreSessionLimits(),
+        vddkLibdir: String? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.bindAddress = bindAddress
@@ -58,6 +62,7 @@ public struct HubConfiguration: Sendable {
         self.mountTimeoutSeconds = mountTimeoutSeconds
         self.createDefaultRepository = createDefaultRepository
         self.restoreSessions = restoreSessions
+        self.vddkLibdir = vddkLibdir
     }
 
     var catalogPath: String { dataDirectory + "/catalog.sqlite" }

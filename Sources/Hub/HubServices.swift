@@ -13,6 +13,7 @@ struct HubServices: Sendable {
     let restores: RestoreService
     let restoreSessions: RestoreSessions
     let secrets: SecretBox
+    let vmware: VMwareCredentials
     let metrics: HubMetrics
     let registry: RouteRegistry
     let logger: Logger

@@ -48,7 +48,8 @@ enum CertificatePin {
             let chain = presented.withLockedValue { $0 }
             guard let leaf = chain.first else { throw VSphereError.unreachable("TLS handshake with \(host):\(port) failed: \(error)") }
             let shown = pin.count == 40 ? Self.thumbprints(of: leaf)[0] : Self.thumbprints(of: leaf)[1]
-            throw VSphereError.certificateMismatch(expected: Self.colonSeparated(pin), presented: Self.colonSeparated(shown))
+            throw VSphereError.certificateMismatch(expected: CertificateTrust.displayed(thumbprint: pin) ?? pin,
+                                                   presented: CertificateTrust.displayed(thumbprint: shown) ?? shown)
         }
         return presented.withLockedValue { $0 }
     }
@@ -58,13 +59,6 @@ enum CertificatePin {
         guard let der = try? certificate.toDERBytes() else { return [] }
         let hex = { (bytes: any Sequence<UInt8>) in bytes.map { String(format: "%02X", $0) }.joined() }
         return [hex(Insecure.SHA1.hash(data: der)), hex(SHA256.hash(data: der))]
-    }
-
-    static func colonSeparated(_ hex: String) -> String {
-        stride(from: 0, to: hex.count, by: 2).map { offset in
-            let start = hex.index(hex.startIndex, offsetBy: offset)
-            return String(hex[start..<hex.index(start, offsetBy: 2)])
-        }.joined(separator: ":")
     }
 }
 

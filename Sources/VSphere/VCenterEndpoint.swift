@@ -30,4 +30,26 @@ public enum CertificateTrust: Sendable, Equatable {
         guard hex.count == 40 || hex.count == 64, hex.allSatisfy(\.isHexDigit) else { return nil }
         return hex
     }
+
+    /// `AB:CD:…` in uppercase, as vSphere shows thumbprints, or nil when it is not one.
+    public static func displayed(thumbprint: String) -> String? {
+        guard let hex = normalized(thumbprint: thumbprint) else { return nil }
+        return stride(from: 0, to: hex.count, by: 2).map { offset in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return String(hex[start..<hex.index(start, offsetBy: 2)])
+        }.joined(separator: ":")
+    }
+}
+
+/// What it takes to open a session: where, and as whom.
+public struct VCenterLogin: Sendable, Equatable {
+    public var endpoint: VCenterEndpoint
+    public var username: String
+    public var password: String
+
+    public init(endpoint: VCenterEndpoint, username: String, password: String) {
+        self.endpoint = endpoint
+        self.username = username
+        self.password = password
+    }
 }

@@ -25,6 +25,23 @@ public actor VSphereClient {
         self.password = password
     }
 
+    public init(_ login: VCenterLogin) {
+        self.init(endpoint: login.endpoint, username: login.username, password: login.password)
+    }
+
+    /// Runs `body` with a client for `login`, always closed afterwards (logout, connections released).
+    public static func with<Result: Sendable>(_ login: VCenterLogin, _ body: (VSphereClient) async throws -> Result) async throws -> Result {
+        let client = VSphereClient(login)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
     /// The certificate chain trusted for a pinned endpoint (nil otherwise),
     /// PEM, for helpers (nbdkit) that must trust the same server.
     public private(set) var pinnedChainPEM: String?

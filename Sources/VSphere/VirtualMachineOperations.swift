@@ -88,7 +88,21 @@ extension VSphereClient {
     /// The snapshots of a VM, flattened from its snapshot tree: name and reference.
     public func snapshots(vm moref: String) async throws -> [(name: String, snapshot: ManagedObjectReference)] {
         let vm = ManagedObjectReference(type: "VirtualMachine", value: moref)
-        guard let roots = try await properties(of: vm, ["snapshot.rootSnapshotList"])["snapshot.rootSnapshotList"] else { return [] }
+        return Self.flatten(try await properties(of: vm, ["snapshot.rootSnapshotList"])["snapshot.rootSnapshotList"])
+    }
+
+    /// The snapshots of every VM that has any, by moref, in one retrieval.
+    public func snapshotsOfAllVMs() async throws -> [String: [(name: String, snapshot: ManagedObjectReference)]] {
+        let objects = try await inventory(types: ["VirtualMachine"], [PropertySpec(type: "VirtualMachine", paths: ["snapshot.rootSnapshotList"])])
+        var result: [String: [(name: String, snapshot: ManagedObjectReference)]] = [:]
+        for object in objects {
+            let snapshots = Self.flatten(object.properties["snapshot.rootSnapshotList"])
+            if !snapshots.isEmpty { result[object.object.value] = snapshots }
+        }
+        return result
+    }
+
+    private static func flatten(_ roots: SOAPElement?) -> [(name: String, snapshot: ManagedObjectReference)] {
         var found: [(name: String, snapshot: ManagedObjectReference)] = []
         func walk(_ trees: [SOAPElement]) {
             for tree in trees {
@@ -96,7 +110,7 @@ extension VSphereClient {
                 walk(tree.all("childSnapshotList"))
             }
         }
-        walk(roots.children)
+        walk(roots?.children ?? [])
         return found
     }
 

@@ -46,6 +46,9 @@ struct HubCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-folder-download-gib"), help: "Folders larger than this download only with confirm=true (413 otherwise).")
     var maxFolderDownloadGiB = 10.0
 
+    @Option(name: .customLong("vddk-libdir"), help: "Where VMware's VDDK is installed, for vCenters using the vddk transport.")
+    var vddkLibdir: String?
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535 (0: any free port, logged at start)") }
@@ -68,7 +71,8 @@ struct HubCommand: AsyncParsableCommand {
             createDefaultRepository: !noDefaultRepository,
             restoreSessions: RestoreSessionLimits(
                 maxSessions: maxRestoreSessions, idleLifetime: restoreSessionMinutes * 60,
-                maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))))
+                maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))),
+            vddkLibdir: vddkLibdir)
         let hub = try await Hub.build(configuration: configuration, logger: logger)
         if let password = hub.initialAdminPassword {
             // Printed once, on the first start only; also in the 0600 file.

@@ -13,6 +13,8 @@ import VSphere
 @Suite(.serialized) struct VMwareBackupTests {
     struct Lab {
         let sim: VCSim
+        let login: VCenterLogin
+        /// The test's own session, to look at the VM between backups.
         let client: VSphereClient
         let vm: VirtualMachineInfo
         let folder = scratchFolder()
@@ -20,17 +22,18 @@ import VSphere
 
         init(trust: (VCSim) -> CertificateTrust = { _ in .insecure }) async throws {
             sim = try VCSim(vms: 2, diskMB: 32, pageAreas: 8)
-            client = VSphereClient(endpoint: VCenterEndpoint(host: sim.host, port: sim.port, trust: trust(sim)),
-                                   username: sim.info.username, password: sim.info.password)
+            login = VCenterLogin(endpoint: VCenterEndpoint(host: sim.host, port: sim.port, trust: trust(sim)),
+                                 username: sim.info.username, password: sim.info.password)
+            client = VSphereClient(login)
             vm = try #require(try await client.virtualMachines().first)
         }
 
         var disk: String { sim.flatExtent(vm: vm.name) }
 
         func source() -> VMwareSource {
-            VMwareSource(client: client, vmMoref: vm.moref, datacenter: vm.datacenter ?? "",
+            VMwareSource(login: login, vmMoref: vm.moref, datacenter: vm.datacenter ?? "",
                          disks: vm.disks.enumerated().map { .init(index: $0.offset, key: $0.element.key, label: $0.element.label, capacityBytes: UInt64($0.element.capacityBytes)) },
-                         transport: .https, username: sim.info.username, password: sim.info.password, socketDirectory: folder)
+                         transport: .https, socketDirectory: folder)
         }
 
         mutating func scribble(_ writes: Int, size: Int = 200 << 10) {
@@ -148,9 +151,9 @@ import VSphere
     @Test("the vddk transport says what to install when nbdkit has no vddk plugin")
     func vddkMissing() async throws {
         let lab = try await Lab()
-        let source = VMwareSource(client: lab.client, vmMoref: lab.vm.moref, datacenter: "DC0",
+        let source = VMwareSource(login: lab.login, vmMoref: lab.vm.moref, datacenter: "DC0",
                                   disks: [.init(index: 0, key: lab.vm.disks[0].key, label: "Hard disk 1", capacityBytes: 32 << 20)],
-                                  transport: .vddk(libdir: nil), username: "u", password: "p", socketDirectory: lab.folder)
+                                  transport: .vddk(libdir: nil), socketDirectory: lab.folder)
         let job = BackupJob(backupID: "vm-vddk", vm: Self.identity, repositoryRoot: scratchFolder(), parent: nil)
         await #expect {
             _ = try await job.run(source: source)

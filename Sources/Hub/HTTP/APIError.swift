@@ -32,6 +32,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         .init(.unauthorized, message, headers: [.wwwAuthenticate: "Bearer"])
     }
     public static func forbidden(_ message: String) -> APIError { .init(.forbidden, message) }
+    /// A peer the hub depends on (vCenter) refused or could not be reached.
+    public static func badGateway(_ message: String) -> APIError { .init(.badGateway, message) }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = self.headers

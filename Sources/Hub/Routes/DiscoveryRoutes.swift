@@ -1,0 +1,237 @@
+import Catalog
+import Foundation
+import Hummingbird
+import Repository
+import SendenseCore
+import VSphere
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DiscoverRequest: Decodable {
+    var credentialId: Int64
+    var filter: String?
+    var createContext: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case credentialId = "credential_id", filter, createContext = "create_context"
+    }
+}
+
+struct AddVMsRequest: Decodable {
+    var credentialId: Int64
+    var vmNames: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case credentialId = "credential_id", vmNames = "vm_names"
+    }
+}
+
+struct DiscoveredDiskResponse: Encodable, Sendable {
+    var vmwareDiskKey: Int
+    var label: String
+    var capacityBytes: Int64
+    var sizeGb: Int64
+    var datastore: String?
+    var path: String
+    var thinProvisioned: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case label, datastore, path
+        case vmwareDiskKey = "vmware_disk_key", capacityBytes = "capacity_bytes", sizeGb = "size_gb", thinProvisioned = "thin_provisioned"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vmwareDiskKey, forKey: .vmwareDiskKey)
+        try c.encode(label, forKey: .label)
+        try c.encode(capacityBytes, forKey: .capacityBytes)
+        try c.encode(sizeGb, forKey: .sizeGb)
+        try c.encode(datastore, forKey: .datastore)
+        try c.encode(path, forKey: .path)
+        try c.encode(thinProvisioned, forKey: .thinProvisioned)
+    }
+}
+
+/// A VM as vCenter describes it, and whether Sendense already protects it.
+struct DiscoveredVMResponse: Encodable, Sendable {
+    var name: String
+    var moref: String
+    var instanceUuid: String?
+    var vmPath: String?
+    var datacenter: String?
+    var host: String?
+    var powerState: String?
+    var cpuCount: Int?
+    var memoryMb: Int?
+    var osType: String?
+    var guestOs: String?
+    var cbtEnabled: Bool
+    var disks: [DiscoveredDiskResponse]
+    var totalCapacityBytes: Int64
+    /// The VM context that already holds this VM, if any.
+    var contextId: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, moref, host, disks, datacenter
+        case instanceUuid = "instance_uuid", vmPath = "vm_path", powerState = "power_state", cpuCount = "cpu_count"
+        case memoryMb = "memory_mb", osType = "os_type", guestOs = "guest_os", cbtEnabled = "cbt_enabled"
+        case totalCapacityBytes = "total_capacity_bytes", contextId = "context_id"
+    }
+
+    /// Unknown values are sent as null, never left out: every VM has every key.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(moref, forKey: .moref)
+        try c.encode(instanceUuid, forKey: .instanceUuid)
+        try c.encode(vmPath, forKey: .vmPath)
+        try c.encode(datacenter, forKey: .datacenter)
+        try c.encode(host, forKey: .host)
+        try c.encode(powerState, forKey: .powerState)
+        try c.encode(cpuCount, forKey: .cpuCount)
+        try c.encode(memoryMb, forKey: .memoryMb)
+        try c.encode(osType, forKey: .osType)
+        try c.encode(guestOs, forKey: .guestOs)
+        try c.encode(cbtEnabled, forKey: .cbtEnabled)
+        try c.encode(disks, forKey: .disks)
+        try c.encode(totalCapacityBytes, forKey: .totalCapacityBytes)
+        try c.encode(contextId, forKey: .contextId)
+    }
+}
+
+struct DiscoverResponse: ResponseEncodable {
+    var discoveredVms: [DiscoveredVMResponse]
+    var count: Int
+    var durationMs: Int
+    /// VM contexts created or updated when create_context was true.
+    var added: Int?
+}
+
+struct AddVMsResponse: ResponseEncodable {
+    var added: [VMContextResponse]
+    var count: Int
+}
+
+/// `/discovery`: what a vCenter holds (one ContainerView and one paged
+/// property retrieval, whatever its size) and turning VMs into VM contexts.
+/// Adding a VM again updates its context instead of duplicating it.
+enum DiscoveryRoutes {
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        let catalog = services.catalog
+        table.add(.post, "/discovery/discover-vms", .role(.operator)) { request, _ -> DiscoverResponse in
+            let body = try await request.decodeJSON(DiscoverRequest.self, limit: services.maxBody)
+            let credential = try await credential(body.credentialId, catalog)
+            let filter = body.filter?.nilIfBlank ?? "*"
+            guard filter.count <= 256, !filter.utf8.contains(0) else { throw APIError.badRequest("filter must be a name pattern of at most 256 characters") }
+            let start = ContinuousClock.now
+            let vms = try await discover(credential, services).filter { matches(filter, $0.name) }
+            let elapsed = ContinuousClock.now - start
+            var added: Int?
+            if body.createContext == true {
+                added = try await save(vms, credential: credential, catalog).count
+            }
+            let contexts = try await catalog.vmContexts()
+            let listed = vms.map { response($0, contexts: contexts, vcenter: credential.vcenterHost) }
+            let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            return DiscoverResponse(discoveredVms: listed, count: listed.count, durationMs: milliseconds, added: added)
+        }
+        table.add(.post, "/discovery/add-vms", .role(.operator)) { request, _ -> EditedResponse<AddVMsResponse> in
+            let body = try await request.decodeJSON(AddVMsRequest.self, limit: services.maxBody)
+            guard !body.vmNames.isEmpty, body.vmNames.count <= 10_000 else { throw APIError.badRequest("vm_names must list 1 to 10000 names") }
+            let credential = try await credential(body.credentialId, catalog)
+            let vms = try await discover(credential, services)
+            let byName = Dictionary(vms.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let missing = body.vmNames.filter { byName[$0] == nil }
+            guard missing.isEmpty else {
+                throw APIError.notFound("not found in \(credential.vcenterHost): \(missing.prefix(20).joined(separator: ", "))")
+            }
+            let chosen = Set(body.vmNames).compactMap { byName[$0] }.sorted { $0.name < $1.name }
+            let saved = try await save(chosen, credential: credential, catalog)
+            return EditedResponse(status: .created, response: AddVMsResponse(added: saved.map(VMContextResponse.init), count: saved.count))
+        }
+    }
+
+    static func credential(_ id: Int64, _ catalog: CatalogDatabase) async throws -> VMwareCredentialRecord {
+        guard let record = try await catalog.vmwareCredential(id: id) else {
+            throw APIError.notFound("vCenter credential not found: id=\(id)")
+        }
+        return record
+    }
+
+    /// Every VM of the vCenter (of the credential's datacenter when it names
+    /// one), templates left out: they cannot be snapshotted.
+    static func discover(_ credential: VMwareCredentialRecord, _ services: HubServices) async throws -> [VirtualMachineInfo] {
+        let login: VCenterLogin
+        do {
+            login = try services.vmware.login(for: credential)
+        } catch {
+            throw APIError.unprocessable("the password of credential \(credential.name) cannot be decrypted with this hub's key: enter it again")
+        }
+        do {
+            return try await VSphereClient.with(login) { try await $0.virtualMachines() }
+                .filter { !$0.isTemplate && (credential.datacenter == nil || $0.datacenter == credential.datacenter) }
+        } catch let error as VSphereError {
+            // vCenter refused or could not be reached: the request was fine, the peer was not.
+            throw APIError.badGateway("vCenter \(credential.vcenterHost): \(error)")
+        }
+    }
+
+    /// Shell-style pattern (`*`, `?`, `[…]`), case-insensitive; a pattern without wildcards matches a part of the name.
+    static func matches(_ pattern: String, _ name: String) -> Bool {
+        let wildcard = pattern.contains { "*?[".contains($0) }
+        guard wildcard else { return name.localizedCaseInsensitiveContains(pattern) }
+        return fnmatch(pattern.lowercased(), name.lowercased(), 0) == 0
+    }
+
+    static func response(_ vm: VirtualMachineInfo, contexts: [VMContextRecord], vcenter: String) -> DiscoveredVMResponse {
+        let context = contexts.first { $0.sourceType == "vmware" && $0.vcenterHost == vcenter
+            && ($0.instanceUuid != nil ? $0.instanceUuid == vm.instanceUuid : $0.moref == vm.moref) }
+        let disks = vm.disks.map { disk in
+            DiscoveredDiskResponse(
+                vmwareDiskKey: disk.key, label: disk.label, capacityBytes: disk.capacityBytes,
+                sizeGb: (disk.capacityBytes + (1 << 30) - 1) >> 30, datastore: disk.datastoreName.map { "[\($0)]" },
+                path: disk.relativePath, thinProvisioned: disk.thinProvisioned)
+        }
+        return DiscoveredVMResponse(
+            name: vm.name, moref: vm.moref, instanceUuid: vm.instanceUuid, vmPath: vm.vmxPath, datacenter: vm.datacenter,
+            host: vm.host, powerState: vm.powerState, cpuCount: vm.cpuCount, memoryMb: vm.memoryMB, osType: vm.osType,
+            guestOs: vm.guestFullName, cbtEnabled: vm.changeTrackingEnabled, disks: disks,
+            totalCapacityBytes: vm.disks.reduce(0) { $0 + $1.capacityBytes }, contextId: context?.contextId)
+    }
+
+    /// Records the VMs as VM contexts in one transaction: all of them or none.
+    static func save(_ vms: [VirtualMachineInfo], credential: VMwareCredentialRecord, _ catalog: CatalogDatabase) async throws -> [VMContextRecord] {
+        let now = Date()
+        let stamp = now.formatted(Date.VerbatimFormatStyle(
+            format: "\(year: .defaultDigits)\(month: .twoDigits)\(day: .twoDigits)-\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased))\(minute: .twoDigits)\(second: .twoDigits)",
+            timeZone: .gmt, calendar: Calendar(identifier: .gregorian)))
+        let found = vms.map { vm -> (VMContextRecord, [VMDiskRecord]) in
+            var context = VMContextRecord(contextId: "ctx-\(BackupLayout.vmKey(for: vm.name))-\(stamp)", vmName: vm.name, sourceType: "vmware", now: now)
+            context.vmPath = vm.vmxPath
+            context.vcenterHost = credential.vcenterHost
+            context.datacenter = vm.datacenter
+            context.moref = vm.moref
+            context.instanceUuid = vm.instanceUuid
+            context.cpuCount = vm.cpuCount
+            context.memoryMb = vm.memoryMB
+            context.osType = vm.osType
+            context.powerState = vm.powerState
+            context.credentialId = credential.id
+            let disks = vm.disks.enumerated().map { index, disk in
+                var record = VMDiskRecord(contextId: context.contextId, diskIndex: index, label: disk.label,
+                                          capacityBytes: disk.capacityBytes, path: disk.relativePath)
+                record.vmwareDiskKey = disk.key
+                record.datastore = disk.datastoreName.map { "[\($0)]" }
+                return record
+            }
+            return (context, disks)
+        }
+        do {
+            return try await catalog.saveDiscoveredVMs(found)
+        } catch let error as CatalogError {
+            throw APIError(error)
+        }
+    }
+}
