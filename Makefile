@@ -24,6 +24,7 @@ test: test-deps
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 
 bench: test-deps
+	scripts/build-vcsim.sh
 	$(SWIFT) build -c release --product sendense-bench
 	.build/release/sendense-bench
 

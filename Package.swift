@@ -122,7 +122,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SendenseBench",
-            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage"],
+            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage", "VSphere"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -181,12 +181,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
+            dependencies: ["TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "HubTests",
             dependencies: [
-                "Hub", "Catalog", "TestSupport",
+                "Hub", "Catalog", "TestSupport", "VSphere",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -6,8 +6,9 @@
 //   3. changed by 1% and backed up incrementally.
 // Each timing is the best of RUNS (default 2). Goals: full backup at least as
 // fast as qemu-img convert (ratio >= 1.0); incremental at most 5% of the full.
-// Then file-level restore (FileRestoreBench.swift). BENCH=backup or BENCH=files
-// runs only one of them.
+// Then file-level restore (FileRestoreBench.swift) and vCenter discovery
+// (DiscoveryBench.swift). BENCH=backup, BENCH=files or BENCH=discovery runs
+// only one of them.
 import Engine
 import Foundation
 import Repository
@@ -61,6 +62,10 @@ func fillRandom(_ buffer: UnsafeMutableRawBufferPointer, state: inout UInt64) {
 try? FileManager.default.removeItem(atPath: work)
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 let only = environment["BENCH"]
+if only == "discovery" {
+    try await discoveryBench(runs: runs)
+    exit(0)
+}
 if only == "files" {
     try await fileRestoreBench(work: work, runs: runs)
     try? FileManager.default.removeItem(atPath: work)
@@ -140,5 +145,8 @@ print(String(format: "sendense full    : %7.1f MB/s (%.2f s)  ratio vs qemu-img 
              mb / fullBest, fullBest, referenceBest / fullBest, durableBest / fullBest))
 print(String(format: "sendense incr.   : %7.2f s, %.1f MiB written, %.1f%% of the full's time (goal <= 5%%)",
              incTime, Double(incManifest?.disks[0].bytesWritten ?? 0) / 1048576, incTime / fullBest * 100))
-if only != "backup" { try await fileRestoreBench(work: work, runs: runs) }
+if only != "backup" {
+    try await fileRestoreBench(work: work, runs: runs)
+    try await discoveryBench(runs: runs)
+}
 try? FileManager.default.removeItem(atPath: work)

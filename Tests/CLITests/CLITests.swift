@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -286,6 +287,43 @@ struct CLITests {
         #expect(try Self.sendense(["restore", "mounts"], environment: environment).stdout.contains(mountID))
         #expect(try Self.sendense(["restore", "umount", mountID], environment: environment).status == 0)
         #expect(!(try Self.sendense(["restore", "mounts"], environment: environment).stdout.contains(mountID)))
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
+    }
+
+    @Test("vcenter add (password on stdin), test, discover, add-vms, then a backup of the VMware VM from the command line")
+    func vcenter() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
+        let sim = try VCSim(vms: 4, diskMB: 8)
+        let work = FileManager.default.temporaryDirectory.path + "/sendense-vc-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        try Self.shell("head -c 1M /dev/urandom | dd of=\(sim.flatExtent(vm: "DC0_H0_VM0")) bs=64k seek=16 conv=notrunc status=none")
+        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
+        let data = work + "/data"
+        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
+        let (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+
+        let added = try Self.sendense(["vcenter", "add", "lab", sim.host, "--port", String(sim.port), "--username", sim.info.username,
+                                       "--thumbprint", sim.info.sha1_thumbprint, "--json"], input: sim.info.password + "\n", environment: environment)
+        let id = try #require(Self.json(added)["id"] as? Int, "\(added.stdout) \(added.stderr)")
+        let test = try Self.sendense(["vcenter", "test", String(id)], environment: environment)
+        #expect(test.status == 0 && test.stdout.contains("4 VMs"), "\(test.stdout) \(test.stderr)")
+        let listing = try Self.sendense(["vcenter", "list"], environment: environment)
+        #expect(listing.stdout.contains("pinned") && !listing.stdout.contains(sim.info.password))
+        let discovered = try Self.sendense(["vcenter", "discover", String(id), "--filter", "*H0_VM*"], environment: environment)
+        #expect(discovered.stdout.contains("DC0_H0_VM0") && discovered.stdout.contains("2 VMs in"), "\(discovered.stdout) \(discovered.stderr)")
+        #expect(try Self.sendense(["vcenter", "add-vms", String(id), "DC0_H0_VM0"], environment: environment).status == 0)
+        let backup = try Self.sendense(["backup", "start", "DC0_H0_VM0", "--full", "--wait"], environment: environment)
+        #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
+        let images = try FileManager.default.subpathsOfDirectory(atPath: data + "/repository").filter { $0.hasSuffix("disk-0.qcow2") }
+        let image = try #require(images.first)
+        let compare = try tool(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", data + "/repository/" + image, sim.flatExtent(vm: "DC0_H0_VM0")])
+        #expect(compare.status == 0, "\(compare.output)")
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()
     }

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hub
 import TestSupport
 import Testing
+import VSphere
 
 /// vCenter credentials, discovery and VMware backups over the API, against
 /// the test vCenter; restores judged by qemu-img against the VM's disk file.
@@ -153,5 +154,39 @@ import Testing
             #expect(orphan.error?.contains("credential") == true)
             #expect(try await api.request(.get, "/api/v1/backups?vm_name=DC0_H0_VM0", token: token).json["total_count"] as? Int == 2)
         }
+    }
+
+    @Test("a restarted hub removes the sendense-* snapshots its killed predecessor left, and no other snapshot")
+    func leftoverSnapshotsAtStart() async throws {
+        let sim = try VCSim(vms: 2, diskMB: 4)
+        let first = try await TestHub.make()
+        let backupID = try await first.run { api in
+            let token = try await api.login()
+            let created = try await api.request(.post, "/api/v1/vmware-credentials", token: token, json: Self.credentialBody(sim))
+            let id = try #require(created.json["id"] as? Int)
+            _ = try await api.request(.post, "/api/v1/discovery/add-vms", token: token, json: ["credential_id": id, "vm_names": ["DC0_H0_VM0"]])
+            let backup = try await api.request(.post, "/api/v1/backups", token: token,
+                                               json: ["vm_name": "DC0_H0_VM0", "repository_id": "1", "backup_type": "full"])
+            let backupID = try #require(backup.json["backup_id"] as? String)
+            _ = try await api.waitForBackup(backupID, token: token)
+            return backupID
+        }
+        // What a hub killed mid-backup leaves: its snapshot. Beside it, one of another hub and one of the admin.
+        let client = VSphereClient(endpoint: VCenterEndpoint(host: sim.host, port: sim.port, trust: .insecure),
+                                   username: sim.info.username, password: sim.info.password)
+        let vm = try #require(try await client.virtualMachines().first { $0.name == "DC0_H0_VM0" })
+        for name in ["sendense-\(backupID)", "sendense-backup-of-another-hub", "before-upgrade"] {
+            _ = try await client.createSnapshot(vm: vm.moref, name: name, description: "", quiesce: false)
+        }
+        let second = try await TestHub.make(dataDirectory: first.dataDirectory)
+        var names: [String] = []
+        for _ in 0..<200 {
+            names = try await client.snapshots(vm: vm.moref).map(\.name).sorted()
+            if !names.contains("sendense-\(backupID)") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(names == ["before-upgrade", "sendense-backup-of-another-hub"])
+        _ = second
+        await client.close()
     }
 }
