@@ -18,7 +18,8 @@ enum NBDServerProcess {
         var arguments = ["-f", format, "--read-only", "--persistent", "--shared=4", "-k", socket, "-x", "disk"]
         if let bitmap { arguments += ["-B", bitmap] }
         arguments.append(image)
-        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, body)
+        // qemu-nbd binds and listens in one step: the socket appearing means it is ready.
+        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, readyFile: socket, body)
     }
 
     /// nbdkit in the foreground with `plugin` and its `parameters`; it also
@@ -28,8 +29,12 @@ enum NBDServerProcess {
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let socket = socketPath(in: socketDirectory)
-        let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-e", "disk", plugin] + parameters
-        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, body)
+        // nbdkit's socket exists a moment before it listens; its PID file is
+        // written once it accepts connections.
+        let pidFile = socket + ".pid"
+        defer { unlink(pidFile) }
+        let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-P", pidFile, "-e", "disk", plugin] + parameters
+        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, readyFile: pidFile, body)
     }
 
     private static func socketPath(in directory: String) -> String {
@@ -37,7 +42,7 @@ enum NBDServerProcess {
     }
 
     private static func withServer<Result: Sendable>(
-        executable: String, arguments: [String], socket: String,
+        executable: String, arguments: [String], socket: String, readyFile: String,
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let name = URL(fileURLWithPath: executable).lastPathComponent
@@ -56,9 +61,9 @@ enum NBDServerProcess {
             stop(process)
             unlink(socket)
         }
-        // The socket appears once the server listens; an early exit is a failure.
+        // `readyFile` appears once the server listens; an early exit is a failure.
         let deadline = ContinuousClock.now + .seconds(30)
-        while !FileManager.default.fileExists(atPath: socket) {
+        while !FileManager.default.fileExists(atPath: readyFile) {
             guard process.isRunning else {
                 let message = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
                 throw SourceError.exportFailed("\(name) exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
