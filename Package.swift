@@ -166,7 +166,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "DiskImage", "Sources", "Repository", "TestSupport", "VSphere"],
+            dependencies: ["Engine", "DiskImage", "Sources", "Repository", "TestSupport", "VSphere", "Catalog", "SendenseCore",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,7 +6,22 @@ enum CatalogMigrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-foundation", migrate: createFoundationSchema)
+        migrator.registerMigration("v2-protection-flows", migrate: addFlowScheduling)
         return migrator
+    }
+
+    /// Flows read their cron schedule in a time zone and may ask for a weekly
+    /// full; executions say what started them and why they failed;
+    /// repositories may refuse deletions for some days (immutability).
+    private static func addFlowScheduling(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE protection_flows ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+            ALTER TABLE protection_flows ADD COLUMN full_weekly BOOLEAN NOT NULL DEFAULT 0;
+            ALTER TABLE flow_executions ADD COLUMN trigger TEXT NOT NULL DEFAULT 'schedule';
+            ALTER TABLE flow_executions ADD COLUMN error_message TEXT;
+            ALTER TABLE repositories ADD COLUMN immutable_days INTEGER;
+            CREATE INDEX flow_executions_flow ON flow_executions(flow_id, started_at);
+            """)
     }
 
     private static func createFoundationSchema(_ db: Database) throws {

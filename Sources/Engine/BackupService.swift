@@ -139,6 +139,12 @@ public actor BackupService {
 
     public func isRunning(_ backupID: String) -> Bool { running[backupID] != nil }
 
+    /// Whether a backup of this VM runs now.
+    public func isBackingUp(vmName: String) -> Bool { running.values.contains { $0.vmName == vmName } }
+
+    /// How many backups run now, whoever started them.
+    public func runningCount() -> Int { running.count }
+
     /// Cancels a running backup; answers false when it is not running.
     @discardableResult
     public func cancel(_ backupID: String) -> Bool {

@@ -1,0 +1,282 @@
+import Foundation
+import GRDB
+
+/// A named set of VMs that flows can target; a VM may be in several.
+public struct ProtectionGroupRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "protection_groups"
+
+    public var id: Int64?
+    public var name: String
+    public var description: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(name: String, description: String?, now: Date = Date()) {
+        self.name = name
+        self.description = description
+        self.createdAt = now
+        self.updatedAt = now
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct ProtectionGroupMemberRecord: CatalogRecord {
+    static let databaseTableName = "protection_group_members"
+    var groupId: Int64
+    var contextId: String
+}
+
+/// What to back up (a VM or a group), where, when, how, and what to keep.
+public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "protection_flows"
+
+    public var id: Int64?
+    public var name: String
+    /// `vm` (target_id: the VM name) or `group` (target_id: the group id).
+    public var targetType: String
+    public var targetId: String
+    public var repositoryId: Int64
+    public var schedule: String
+    public var timeZone: String
+    /// `incremental` or `full`.
+    public var backupType: String
+    /// Every Nth backup of a VM is full (nil: only when needed).
+    public var fullEvery: Int?
+    /// A full when the VM's last full is a week old or more.
+    public var fullWeekly: Bool
+    public var retentionJson: String
+    public var enabled: Bool
+    public var nextRunAt: Date?
+    public var lastRunAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(name: String, targetType: String, targetId: String, repositoryId: Int64, schedule: String, timeZone: String,
+                backupType: String, fullEvery: Int?, fullWeekly: Bool, retentionJson: String, enabled: Bool, now: Date = Date()) {
+        self.name = name
+        self.targetType = targetType
+        self.targetId = targetId
+        self.repositoryId = repositoryId
+        self.schedule = schedule
+        self.timeZone = timeZone
+        self.backupType = backupType
+        self.fullEvery = fullEvery
+        self.fullWeekly = fullWeekly
+        self.retentionJson = retentionJson
+        self.enabled = enabled
+        self.createdAt = now
+        self.updatedAt = now
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One run of a flow, with one row per VM it covered.
+public struct FlowExecutionRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "flow_executions"
+
+    public var id: Int64?
+    public var flowId: Int64
+    /// running, completed, partial (some VMs failed or were skipped), failed, skipped.
+    public var status: String
+    /// schedule, manual.
+    public var trigger: String
+    public var errorMessage: String?
+    public var startedAt: Date
+    public var completedAt: Date?
+
+    public init(flowId: Int64, trigger: String, now: Date) {
+        self.flowId = flowId
+        self.status = "running"
+        self.trigger = trigger
+        self.startedAt = now
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+public struct FlowExecutionVMRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "flow_execution_vms"
+
+    public var executionId: Int64
+    public var vmName: String
+    public var backupId: String?
+    /// queued, running, completed, failed, skipped.
+    public var status: String
+    public var errorMessage: String?
+
+    public init(executionId: Int64, vmName: String, status: String, backupId: String? = nil, errorMessage: String? = nil) {
+        self.executionId = executionId
+        self.vmName = vmName
+        self.status = status
+        self.backupId = backupId
+        self.errorMessage = errorMessage
+    }
+}
+
+extension CatalogDatabase {
+    // MARK: groups
+
+    public func protectionGroups() async throws -> [(ProtectionGroupRecord, [String])] {
+        try await pool.read { db in
+            try ProtectionGroupRecord.order(Column("name")).fetchAll(db).map { ($0, try Self.memberNames(of: $0.id ?? 0, db)) }
+        }
+    }
+
+    public func protectionGroup(id: Int64) async throws -> (ProtectionGroupRecord, [String])? {
+        try await pool.read { db in
+            try ProtectionGroupRecord.fetchOne(db, key: id).map { ($0, try Self.memberNames(of: id, db)) }
+        }
+    }
+
+    static func memberNames(of groupID: Int64, _ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT c.vm_name FROM protection_group_members m JOIN vm_contexts c ON c.context_id = m.context_id
+            WHERE m.group_id = ? ORDER BY c.vm_name
+            """, arguments: [groupID])
+    }
+
+    /// Inserts or replaces a group and its members in one transaction. Unknown VM names are refused.
+    public func saveProtectionGroup(_ group: ProtectionGroupRecord, vmNames: [String]) async throws -> ProtectionGroupRecord {
+        try await pool.write { db in
+            var group = group
+            var contexts: [String] = []
+            for name in vmNames {
+                guard let context = try VMContextRecord.filter(Column("vm_name") == name).fetchOne(db) else {
+                    throw CatalogError.notFound("VM not found: vm_name=\(name)")
+                }
+                contexts.append(context.contextId)
+            }
+            try mapUniqueViolation("a protection group named \(group.name) already exists") {
+                if group.id == nil { try group.insert(db) } else { try group.update(db) }
+            }
+            let id = group.id ?? 0
+            try ProtectionGroupMemberRecord.filter(Column("group_id") == id).deleteAll(db)
+            for context in Set(contexts) {
+                var member = ProtectionGroupMemberRecord(groupId: id, contextId: context)
+                try member.insert(db)
+            }
+            return group
+        }
+    }
+
+    /// Refused while a flow targets the group.
+    public func deleteProtectionGroup(id: Int64) async throws -> Bool {
+        try await pool.write { db in
+            let flows = try ProtectionFlowRecord.filter(Column("target_type") == "group" && Column("target_id") == String(id)).fetchAll(db)
+            guard flows.isEmpty else {
+                throw CatalogError.conflict("protection flow \(flows.map(\.name).joined(separator: ", ")) targets this group: delete or change it first")
+            }
+            return try ProtectionGroupRecord.deleteOne(db, key: id)
+        }
+    }
+
+    // MARK: flows
+
+    public func protectionFlows() async throws -> [ProtectionFlowRecord] {
+        try await pool.read { db in try ProtectionFlowRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    public func protectionFlow(id: Int64) async throws -> ProtectionFlowRecord? {
+        try await pool.read { db in try ProtectionFlowRecord.fetchOne(db, key: id) }
+    }
+
+    public func saveProtectionFlow(_ flow: ProtectionFlowRecord) async throws -> ProtectionFlowRecord {
+        try await pool.write { db in
+            var flow = flow
+            try mapUniqueViolation("a protection flow named \(flow.name) already exists") {
+                if flow.id == nil { try flow.insert(db) } else { try flow.update(db) }
+            }
+            return flow
+        }
+    }
+
+    public func deleteProtectionFlow(id: Int64) async throws -> Bool {
+        try await pool.write { db in try ProtectionFlowRecord.deleteOne(db, key: id) }
+    }
+
+    /// Enabled flows whose next run is due at `now`.
+    public func dueFlows(at now: Date) async throws -> [ProtectionFlowRecord] {
+        try await pool.read { db in
+            try ProtectionFlowRecord.filter(Column("enabled") == true && Column("next_run_at") <= now).order(Column("next_run_at")).fetchAll(db)
+        }
+    }
+
+    public func setFlowRuns(_ id: Int64, next: Date?, last: Date?) async throws {
+        try await pool.write { db in
+            if let last {
+                try db.execute(sql: "UPDATE protection_flows SET next_run_at = ?, last_run_at = ? WHERE id = ?", arguments: [next, last, id])
+            } else {
+                try db.execute(sql: "UPDATE protection_flows SET next_run_at = ? WHERE id = ?", arguments: [next, id])
+            }
+        }
+    }
+
+    /// The VM names a flow covers now (a group's current members).
+    public func vmNames(coveredBy flow: ProtectionFlowRecord) async throws -> [String] {
+        try await pool.read { db in
+            if flow.targetType == "vm" {
+                return try VMContextRecord.filter(Column("vm_name") == flow.targetId).fetchOne(db).map { [$0.vmName] } ?? []
+            }
+            return try Self.memberNames(of: Int64(flow.targetId) ?? -1, db)
+        }
+    }
+
+    // MARK: executions
+
+    public func startExecution(flowID: Int64, trigger: String, vmNames: [String], now: Date) async throws -> FlowExecutionRecord {
+        try await pool.write { db in
+            var execution = FlowExecutionRecord(flowId: flowID, trigger: trigger, now: now)
+            try execution.insert(db)
+            for name in vmNames {
+                var row = FlowExecutionVMRecord(executionId: execution.id ?? 0, vmName: name, status: "queued")
+                try row.insert(db)
+            }
+            return execution
+        }
+    }
+
+    public func updateExecutionVM(_ row: FlowExecutionVMRecord) async throws {
+        try await pool.write { db in try row.update(db) }
+    }
+
+    /// Ends an execution; its status follows from its VMs.
+    public func finishExecution(_ id: Int64, now: Date) async throws -> FlowExecutionRecord? {
+        try await pool.write { db in
+            guard var execution = try FlowExecutionRecord.fetchOne(db, key: id) else { return nil }
+            let statuses = try FlowExecutionVMRecord.filter(Column("execution_id") == id).fetchAll(db).map(\.status)
+            execution.status = if statuses.isEmpty {
+                "skipped"
+            } else if statuses.allSatisfy({ $0 == "completed" }) {
+                "completed"
+            } else if statuses.contains("completed") {
+                "partial"
+            } else if statuses.allSatisfy({ $0 == "skipped" }) {
+                "skipped"
+            } else {
+                "failed"
+            }
+            execution.completedAt = now
+            try execution.update(db)
+            return execution
+        }
+    }
+
+    public func executions(flowID: Int64, limit: Int = 50) async throws -> [(FlowExecutionRecord, [FlowExecutionVMRecord])] {
+        try await pool.read { db in
+            try FlowExecutionRecord.filter(Column("flow_id") == flowID).order(Column("started_at").desc, Column("id").desc).limit(limit)
+                .fetchAll(db).map { ($0, try FlowExecutionVMRecord.filter(Column("execution_id") == $0.id).order(Column("vm_name")).fetchAll(db)) }
+        }
+    }
+
+    /// Executions a stopped hub left running: failed, with the reason.
+    public func failRunningExecutions(reason: String, now: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE flow_execution_vms SET status = 'failed', error_message = ? WHERE status IN ('queued', 'running')", arguments: [reason])
+            try db.execute(sql: "UPDATE flow_executions SET status = 'failed', error_message = ?, completed_at = ? WHERE status = 'running'",
+                           arguments: [reason, now])
+            return db.changesCount
+        }
+    }
+}
