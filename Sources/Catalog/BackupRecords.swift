@@ -239,6 +239,14 @@ extension CatalogDatabase {
         }
     }
 
+    /// After a merge: the backup now builds on `parent` (nil: it is a full).
+    public func reparentBackup(_ backupID: String, parent: String?, type: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE backup_jobs SET parent_backup_id = ?, backup_type = ? WHERE backup_id = ?",
+                           arguments: [parent, type, backupID])
+        }
+    }
+
     public func childBackups(of backupID: String) async throws -> [BackupJobRecord] {
         try await pool.read { db in try BackupJobRecord.filter(Column("parent_backup_id") == backupID).fetchAll(db) }
     }

@@ -22,6 +22,8 @@ public struct RepositoryRecord: CatalogRecord, Sendable, Equatable {
     public var mountOptions: String?
     public var enabled: Bool
     public var immutable: Bool
+    /// Restore points younger than this many days cannot be deleted or merged.
+    public var immutableDays: Int?
     public var createdAt: Date
 
     public init(

@@ -51,7 +51,7 @@ public final class QCOW2Image: DiskImageReader {
     }
 
     /// QEMU resolves a relative backing name against the image's own folder.
-    static func resolve(_ name: String, relativeTo imagePath: String) -> String {
+    public static func resolve(_ name: String, relativeTo imagePath: String) -> String {
         if name.hasPrefix("/") { return name }
         guard let slash = imagePath.lastIndex(of: "/") else { return name }
         return String(imagePath[...slash]) + name

@@ -45,12 +45,13 @@ public struct Hub: Sendable {
         // vCenter may be slow or away: leftover snapshots are looked for in the background.
         Task { await vmware.removeLeftoverSnapshots(isRunning: { await backups.isRunning($0) }, logger: logger) }
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
+        let scheduler = FlowScheduler(catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups, logger: logger)
 
         let registry = RouteRegistry()
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
-            restores: RestoreService(),
+            scheduler: scheduler, restores: RestoreService(),
             restoreSessions: sessions,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
@@ -72,7 +73,8 @@ public struct Hub: Sendable {
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: "sendense"),
             // Later services stop first: sessions close before the catalog does.
             services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger),
-                       RestoreSessionSweeper(sessions: sessions, interval: configuration.restoreSessions.sweepInterval)],
+                       RestoreSessionSweeper(sessions: sessions, interval: configuration.restoreSessions.sweepInterval),
+                       FlowSchedulerService(scheduler: scheduler, interval: configuration.schedulerInterval)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? started.port
                 logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")
@@ -99,6 +101,8 @@ public struct Hub: Sendable {
         VMRegistrationRoutes.register(api, services)
         VMwareCredentialRoutes.register(api, services)
         DiscoveryRoutes.register(api, services)
+        ProtectionGroupRoutes.register(api, services)
+        ProtectionFlowRoutes.register(api, services)
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
         FileRestoreRoutes.register(api, services)

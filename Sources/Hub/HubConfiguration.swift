@@ -30,6 +30,10 @@ public struct HubConfiguration: Sendable {
     /// Where VMware's VDDK is installed (its `lib64` parent), for credentials
     /// using the vddk transport; nil lets nbdkit's vddk plugin use its default.
     public var vddkLibdir: String?
+    /// Backups running at once hub-wide when flows start them; more wait in a fair queue.
+    public var maxConcurrentBackups: Int
+    /// How often the scheduler looks for due flows.
+    public var schedulerInterval: Duration
 
     public init(
         dataDirectory: String,
@@ -46,7 +50,9 @@ public struct HubConfiguration: Sendable {
         mountTimeoutSeconds: Int = 30,
         createDefaultRepository: Bool = true,
         restoreSessions: RestoreSessionLimits = RestoreSessionLimits(),
-        vddkLibdir: String? = nil
+        vddkLibdir: String? = nil,
+        maxConcurrentBackups: Int = 4,
+        schedulerInterval: Duration = .seconds(15)
     ) {
         self.dataDirectory = dataDirectory
         self.bindAddress = bindAddress
@@ -63,6 +69,8 @@ public struct HubConfiguration: Sendable {
         self.createDefaultRepository = createDefaultRepository
         self.restoreSessions = restoreSessions
         self.vddkLibdir = vddkLibdir
+        self.maxConcurrentBackups = maxConcurrentBackups
+        self.schedulerInterval = schedulerInterval
     }
 
     var catalogPath: String { dataDirectory + "/catalog.sqlite" }

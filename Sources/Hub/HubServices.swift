@@ -10,6 +10,7 @@ struct HubServices: Sendable {
     let loginLimiter: LoginRateLimiter
     let repositories: RepositoryService
     let backups: BackupService
+    let scheduler: FlowScheduler
     let restores: RestoreService
     let restoreSessions: RestoreSessions
     let secrets: SecretBox

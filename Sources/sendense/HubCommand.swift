@@ -46,6 +46,9 @@ struct HubCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-folder-download-gib"), help: "Folders larger than this download only with confirm=true (413 otherwise).")
     var maxFolderDownloadGiB = 10.0
 
+    @Option(name: .customLong("max-concurrent-backups"), help: "Backups flows run at once hub-wide; more wait in a fair queue.")
+    var maxConcurrentBackups = 4
+
     @Option(name: .customLong("vddk-libdir"), help: "Where VMware's VDDK is installed, for vCenters using the vddk transport.")
     var vddkLibdir: String?
 
@@ -57,6 +60,7 @@ struct HubCommand: AsyncParsableCommand {
         if maxRestoreSessions < 1 { throw ValidationError("--max-restore-sessions must be at least 1") }
         if restoreSessionMinutes <= 0 { throw ValidationError("--restore-session-minutes must be positive") }
         if maxFolderDownloadGiB <= 0 { throw ValidationError("--max-folder-download-gib must be positive") }
+        if !(1...64).contains(maxConcurrentBackups) { throw ValidationError("--max-concurrent-backups must be 1 to 64") }
     }
 
     func run() async throws {
@@ -72,7 +76,7 @@ struct HubCommand: AsyncParsableCommand {
             restoreSessions: RestoreSessionLimits(
                 maxSessions: maxRestoreSessions, idleLifetime: restoreSessionMinutes * 60,
                 maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))),
-            vddkLibdir: vddkLibdir)
+            vddkLibdir: vddkLibdir, maxConcurrentBackups: maxConcurrentBackups)
         let hub = try await Hub.build(configuration: configuration, logger: logger)
         if let password = hub.initialAdminPassword {
             // Printed once, on the first start only; also in the 0600 file.

@@ -1,0 +1,179 @@
+import Catalog
+import DiskImage
+import Foundation
+import Logging
+import Repository
+import SendenseCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a prune did (or, dry, would do).
+public struct PruneReport: Sendable, Equatable {
+    public var vmName: String
+    public var dryRun: Bool
+    public var kept: [String]
+    public var removed: [String]
+    /// Kept point → the removed points folded into it, nearest first.
+    public var merged: [String: [String]]
+    /// Points the policy would remove that the repository keeps until then.
+    public var immutableUntil: [String: Date]
+    /// Why nothing was done, when nothing was.
+    public var skipped: String?
+}
+
+/// Applies a retention policy to one VM's restore points in one repository.
+/// Removing a point others build on merges it into the nearest kept point
+/// above it (forever-incremental: the full goes, the next incremental
+/// becomes the full). Crash-safe in this order: the merged image is written
+/// beside the kept one and flushed, renamed over it, the manifest rewritten,
+/// the catalog updated, and only then are the removed points deleted,
+/// newest first. After a crash at any step every kept point restores exactly;
+/// running the prune again finishes the work. One prune at a time.
+public actor BackupPruner {
+    let catalog: CatalogDatabase
+    let logger: Logger
+    let now: @Sendable () -> Date
+    /// Called before a point's files go (closes its file-restore sessions).
+    let willDelete: @Sendable (String) async -> Void
+    let isBackingUp: @Sendable (String) async -> Bool
+
+    public init(catalog: CatalogDatabase, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+                isBackingUp: @escaping @Sendable (String) async -> Bool, willDelete: @escaping @Sendable (String) async -> Void = { _ in }) {
+        self.catalog = catalog
+        self.logger = logger
+        self.now = now
+        self.isBackingUp = isBackingUp
+        self.willDelete = willDelete
+    }
+
+    public func prune(vmName: String, repositoryID: Int64, policy: RetentionPolicy, timeZone: TimeZone = .gmt,
+                      dryRun: Bool = false) async throws -> PruneReport {
+        guard let repository = try await catalog.repository(id: repositoryID) else {
+            throw BackupServiceError.notFound("repository not found: id=\(repositoryID)")
+        }
+        let chain = try await catalog.chain(vmName: vmName, repositoryID: repositoryID)
+        var report = PruneReport(vmName: vmName, dryRun: dryRun, kept: chain.map(\.backupId), removed: [], merged: [:], immutableUntil: [:])
+        guard !policy.keepsEverything else { return report }
+        if await isBackingUp(vmName) {
+            report.skipped = "a backup of \(vmName) is running: pruned after it"
+            return report
+        }
+        let byID = Dictionary(uniqueKeysWithValues: chain.map { ($0.backupId, $0) })
+        let decision = RetentionPlanner.plan(chain.map { .init(id: $0.backupId, time: $0.createdAt) }, policy: policy, timeZone: timeZone)
+        var remove = Set(decision.remove)
+
+        // Immutable points are neither deleted nor rewritten by a merge: a
+        // removal that would rewrite one waits (and is kept for now). Newest
+        // first, so each point's merge target is already settled.
+        if let days = repository.immutableDays, days > 0 {
+            func until(_ id: String) -> Date? {
+                guard let record = byID[id] else { return nil }
+                let end = record.createdAt.addingTimeInterval(Double(days) * 86400)
+                return end > now() ? end : nil
+            }
+            for record in chain.reversed() where remove.contains(record.backupId) {
+                let id = record.backupId
+                let blocked = until(id) ?? Self.keptDescendant(of: id, in: chain, removing: remove).flatMap(until)
+                if let blocked {
+                    remove.remove(id)
+                    report.immutableUntil[id] = blocked
+                }
+            }
+        }
+        report.removed = chain.map(\.backupId).filter { remove.contains($0) }
+        report.kept = chain.map(\.backupId).filter { !remove.contains($0) }
+        for kept in chain where !remove.contains(kept.backupId) {
+            let folded = Self.removedAncestors(of: kept, byID: byID, removing: remove)
+            if !folded.isEmpty { report.merged[kept.backupId] = folded.map(\.backupId) }
+        }
+        guard !dryRun, !remove.isEmpty else { return report }
+
+        for kept in chain where report.merged[kept.backupId] != nil {
+            let folded = Self.removedAncestors(of: kept, byID: byID, removing: remove)
+            let newParent = folded.last?.parentBackupId
+            try await merge(kept, folding: Set(folded.map(\.backupId)), newParent: newParent, repository: repository)
+        }
+        // Newest first: a removed point never outlives one it backs.
+        for id in report.removed.reversed() {
+            guard let record = byID[id] else { continue }
+            await willDelete(id)
+            let layout = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName)
+            try Self.removeDirectory(layout.backupDirectory(id))
+            try await catalog.deleteBackupRow(id)
+            logger.info("retention removed \(id) of \(vmName)")
+        }
+        return report
+    }
+
+    /// The consecutive removed points under `kept`, nearest first.
+    static func removedAncestors(of kept: BackupJobRecord, byID: [String: BackupJobRecord], removing remove: Set<String>) -> [BackupJobRecord] {
+        var result: [BackupJobRecord] = []
+        var parent = kept.parentBackupId
+        while let id = parent, remove.contains(id), let record = byID[id] {
+            result.append(record)
+            parent = record.parentBackupId
+        }
+        return result
+    }
+
+    /// The kept point a removed point would be merged into, if any.
+    static func keptDescendant(of id: String, in chain: [BackupJobRecord], removing remove: Set<String>) -> String? {
+        var current = id
+        while let child = chain.first(where: { $0.parentBackupId == current }) {
+            if !remove.contains(child.backupId) { return child.backupId }
+            current = child.backupId
+        }
+        return nil
+    }
+
+    private func merge(_ kept: BackupJobRecord, folding folded: Set<String>, newParent: String?, repository: RepositoryRecord) async throws {
+        let layout = BackupLayout(repositoryRoot: repository.path, vmName: kept.vmName)
+        let directory = layout.backupDirectory(kept.backupId)
+        var manifest = try BackupManifest.read(from: directory)
+        for (position, disk) in manifest.disks.enumerated() {
+            let path = directory + "/" + disk.file
+            // The image headers are the truth: follow the backing files through the removed points.
+            var layers = [path]
+            var backing: String?
+            var current = path
+            while let name = try QCOW2Image(path: current).backingFileName {
+                let resolved = QCOW2Image.resolve(name, relativeTo: current)
+                let owner = URL(fileURLWithPath: resolved).deletingLastPathComponent().lastPathComponent
+                guard folded.contains(owner) else {
+                    backing = "../\(owner)/\(URL(fileURLWithPath: resolved).lastPathComponent)"
+                    break
+                }
+                layers.append(resolved)
+                current = resolved
+            }
+            guard layers.count > 1 else { continue }
+            let output = path + ".merging"
+            // Merging reads and writes whole images: off the actor's executor.
+            let outcome = try await Task.detached { [layers, backing] in
+                try ChainMerge.collapse(layers: layers, backing: backing, output: output)
+            }.value
+            try DurableFile.renameOrThrow(from: output, to: path)
+            try DurableFile.syncDirectory(directory)
+            manifest.disks[position].backingFile = backing
+            manifest.disks[position].copy = backing == nil ? "full" : "incremental"
+            manifest.disks[position].runs = outcome.runs
+            manifest.disks[position].bytesWritten = outcome.bytesWritten
+        }
+        let type = manifest.disks.allSatisfy { $0.backingFile == nil } ? "full" : "incremental"
+        manifest.parentId = type == "full" ? nil : newParent
+        manifest.backupType = type
+        try DurableFile.write(try manifest.encoded(), to: directory + "/" + BackupManifest.fileName)
+        try await catalog.reparentBackup(kept.backupId, parent: manifest.parentId, type: type)
+        logger.info("retention merged \(folded.sorted().joined(separator: ", ")) into \(kept.backupId)")
+    }
+
+    /// Renamed aside first: a crash mid-delete leaves a `.deleting` folder the janitor removes.
+    static func removeDirectory(_ directory: String) throws {
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        let doomed = directory + ".deleting"
+        try DurableFile.renameOrThrow(from: directory, to: doomed)
+        try FileManager.default.removeItem(atPath: doomed)
+    }
+}
