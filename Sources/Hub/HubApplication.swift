@@ -45,13 +45,23 @@ public struct Hub: Sendable {
         // vCenter may be slow or away: leftover snapshots are looked for in the background.
         Task { await vmware.removeLeftoverSnapshots(isRunning: { await backups.isRunning($0) }, logger: logger) }
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
-        let scheduler = FlowScheduler(catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups, logger: logger)
+        let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
+                                  willDelete: { await sessions.unmountAll(backupID: $0) })
+        let scheduler = FlowScheduler(
+            catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups,
+            pruner: { vmName, repositoryID, policy, zone in
+                do {
+                    _ = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: zone)
+                } catch {
+                    logger.error("retention of \(vmName) failed: \(error)")
+                }
+            }, logger: logger)
 
         let registry = RouteRegistry()
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
-            scheduler: scheduler, restores: RestoreService(),
+            scheduler: scheduler, pruner: pruner, restores: RestoreService(),
             restoreSessions: sessions,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)

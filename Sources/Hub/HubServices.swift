@@ -11,6 +11,7 @@ struct HubServices: Sendable {
     let repositories: RepositoryService
     let backups: BackupService
     let scheduler: FlowScheduler
+    let pruner: BackupPruner
     let restores: RestoreService
     let restoreSessions: RestoreSessions
     let secrets: SecretBox

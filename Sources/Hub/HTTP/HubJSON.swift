@@ -36,6 +36,14 @@ extension Request {
     /// Reads and decodes a JSON body of at most `limit` bytes. Every failure
     /// is a 4xx with a message naming the field at fault.
     func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        guard let value = try await decodeJSON(type, limit: limit, allowEmpty: false) else {
+            throw APIError.badRequest("request body is empty; expected a JSON object")
+        }
+        return value
+    }
+
+    /// As `decodeJSON`, for routes whose body is optional: nil when there is none.
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int, allowEmpty: Bool) async throws -> T? {
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body is \(length) bytes; the limit is \(limit)")
         }
@@ -45,7 +53,10 @@ extension Request {
         } catch {
             throw APIError(.contentTooLarge, "request body is larger than the limit of \(limit) bytes")
         }
-        if buffer.readableBytes == 0 { throw APIError.badRequest("request body is empty; expected a JSON object") }
+        if buffer.readableBytes == 0 {
+            if allowEmpty { return nil }
+            throw APIError.badRequest("request body is empty; expected a JSON object")
+        }
         do {
             return try HubJSON.decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

@@ -180,6 +180,34 @@ struct FlowMachineResponse: Encodable {
     }
 }
 
+struct PruneRequest: Decodable {
+    var dryRun: Bool?
+    enum CodingKeys: String, CodingKey { case dryRun = "dry_run" }
+}
+
+struct PruneResultResponse: Encodable {
+    var report: PruneReport
+
+    enum CodingKeys: String, CodingKey {
+        case vmName = "vm_name", kept, removed, merged, immutableUntil = "immutable_until", skipped
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(report.vmName, forKey: .vmName)
+        try c.encode(report.kept, forKey: .kept)
+        try c.encode(report.removed, forKey: .removed)
+        try c.encode(report.merged, forKey: .merged)
+        try c.encode(report.immutableUntil.mapValues { $0.formatted(.iso8601) }, forKey: .immutableUntil)
+        try c.encode(report.skipped, forKey: .skipped)
+    }
+}
+
+struct PruneResponse: ResponseEncodable {
+    var dryRun: Bool
+    var results: [PruneResultResponse]
+}
+
 struct FlowMachineListResponse: ResponseEncodable {
     var machines: [FlowMachineResponse]
     var count: Int
@@ -247,6 +275,7 @@ enum ProtectionFlowRoutes {
                 .map { FlowExecutionResponse(execution: $0.0, vms: $0.1.map(FlowExecutionResponse.VM.init)) }
             return FlowExecutionListResponse(executions: list, count: list.count)
         }
+        registerPrune(table, services)
         table.add(.get, "/protection-flows/{id}/machines", .role(.viewer)) { _, context -> FlowMachineListResponse in
             let flow = try await existing(context, catalog)
             var machines: [FlowMachineResponse] = []
@@ -260,6 +289,27 @@ enum ProtectionFlowRoutes {
                     nextRunAt: flow.enabled ? flow.nextRunAt : nil))
             }
             return FlowMachineListResponse(machines: machines, count: machines.count)
+        }
+    }
+
+    /// Applies the flow's retention to each of its VMs now (or says what it would do).
+    static func registerPrune(_ table: RouteTable, _ services: HubServices) {
+        table.add(.post, "/protection-flows/{id}/prune", .role(.operator)) { request, context -> PruneResponse in
+            let flow = try await existing(context, services.catalog)
+            let body = try await request.decodeJSON(PruneRequest.self, limit: services.maxBody, allowEmpty: true)
+            let dryRun = body?.dryRun ?? false
+            guard let policy = FlowScheduler.retention(of: flow) else { throw APIError.unprocessable("the flow's retention cannot be read") }
+            let zone = TimeZone(identifier: flow.timeZone) ?? .gmt
+            var results: [PruneResultResponse] = []
+            for name in try await services.catalog.vmNames(coveredBy: flow) {
+                do {
+                    let report = try await services.pruner.prune(vmName: name, repositoryID: flow.repositoryId, policy: policy, timeZone: zone, dryRun: dryRun)
+                    results.append(PruneResultResponse(report: report))
+                } catch let error as BackupServiceError {
+                    throw APIError(error)
+                }
+            }
+            return PruneResponse(dryRun: dryRun, results: results)
         }
     }
 

@@ -17,9 +17,12 @@ struct NewRepositoryRequest: Decodable, Sendable {
     var password: String? = nil
     var mountOptions: String? = nil
     var immutable: Bool? = nil
+    /// Restore points younger than this cannot be deleted or merged (409 says until when).
+    var immutableDays: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, type, path, username, password, immutable
+        case immutableDays = "immutable_days"
         case nfsServer = "nfs_server"
         case nfsExport = "nfs_export"
         case cifsShare = "cifs_share"
@@ -34,6 +37,7 @@ struct RepositoryResponse: ResponseEncodable {
     var path: String
     var enabled: Bool
     var immutable: Bool
+    var immutableDays: Int?
     var status: String
     var statusMessage: String?
     var totalBytes: Int64
@@ -57,7 +61,8 @@ struct RepositoryResponse: ResponseEncodable {
         type = record.type
         path = record.path
         enabled = record.enabled
-        immutable = record.immutable
+        immutable = record.immutable || (record.immutableDays ?? 0) > 0
+        immutableDays = record.immutableDays
         status = health.online ? "online" : "offline"
         statusMessage = health.message
         totalBytes = health.capacity?.totalBytes ?? 0

@@ -24,6 +24,14 @@ enum BackupDeletion {
         for item in order where await services.backups.isRunning(item.backupId) {
             throw APIError.conflict("backup \(item.backupId) is running; cancel it first")
         }
+        if let repository = try await catalog.repository(id: record.repositoryId), let days = repository.immutableDays, days > 0 {
+            for item in order {
+                let until = item.createdAt.addingTimeInterval(Double(days) * 86400)
+                if until > Date() {
+                    throw APIError.conflict("backup \(item.backupId) is immutable until \(until.formatted(.iso8601)) (repository \(repository.name) keeps restore points \(days) days)")
+                }
+            }
+        }
         var deleted: [String] = []
         for item in order.reversed() {
             await services.restoreSessions.unmountAll(backupID: item.backupId)

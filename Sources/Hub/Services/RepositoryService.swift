@@ -34,6 +34,7 @@ actor RepositoryService {
 
     func create(_ request: NewRepositoryRequest) async throws -> RepositoryRecord {
         if let problem = NameRules.problem(with: request.name, field: "name") { throw APIError.badRequest(problem) }
+        if let days = request.immutableDays, !(0...36500).contains(days) { throw APIError.badRequest("immutable_days must be 0 to 36500") }
         let existing = try await catalog.repositories()
         if existing.contains(where: { $0.name == request.name }) {
             throw APIError.conflict("a repository named \(request.name) already exists")
@@ -52,8 +53,9 @@ actor RepositoryService {
         try checkPlacement(path, existing: existing)
         let firstCreated = Self.firstMissingAncestor(of: path)
         let descriptor = try LocalRepository.prepare(at: path)
-        let record = RepositoryRecord(
+        var record = RepositoryRecord(
             name: request.name, type: .local, path: path, repositoryUuid: descriptor.id, immutable: request.immutable ?? false)
+        record.immutableDays = request.immutableDays
         do {
             return try await catalog.insertRepository(record)
         } catch {
@@ -85,6 +87,7 @@ actor RepositoryService {
             var record = RepositoryRecord(
                 name: request.name, type: request.type, path: mountPoint, repositoryUuid: descriptor.id,
                 mountOptions: request.mountOptions, immutable: request.immutable ?? false)
+            record.immutableDays = request.immutableDays
             record.nfsServer = request.nfsServer
             record.nfsExport = request.nfsExport
             record.cifsShare = request.cifsShare

@@ -43,6 +43,14 @@ enum StartupRecovery {
         for repository in try await catalog.repositories() where RepositoryService.health(of: repository).online {
             let vms = repository.path + "/vms"
             for vm in (try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? [] {
+                // A merge interrupted before its rename left `disk-N.qcow2.merging` beside the intact image.
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [] where !entry.hasSuffix(".partial") {
+                    let folder = vms + "/" + vm + "/" + entry
+                    for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".merging") {
+                        try? FileManager.default.removeItem(atPath: folder + "/" + file)
+                        logger.warning("removed interrupted merge \(folder)/\(file)")
+                    }
+                }
                 for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? []
                 where entry.hasSuffix(".partial") || entry.hasSuffix(".deleting") {
                     let path = vms + "/" + vm + "/" + entry
