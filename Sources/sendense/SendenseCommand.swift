@@ -14,6 +14,7 @@ struct SendenseCommand: AsyncParsableCommand {
         subcommands: [
             HubCommand.self, AdminCommand.self, LoginCommand.self, LogoutCommand.self,
             VMsCommand.self, VCenterCommand.self, ReposCommand.self, UsersCommand.self, BackupCommand.self, RestoreCommand.self,
+            FlowsCommand.self, GroupsCommand.self,
         ]
     )
 }

@@ -327,4 +327,82 @@ struct CLITests {
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()
     }
+
+    @Test("kill -9 of the hub during a retention merge: after restart every point restores exactly, and the prune then completes")
+    func killedMidMerge() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
+        let work = FileManager.default.temporaryDirectory.path + "/sendense-merge-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let disk = work + "/vda.qcow2"
+        // 512 MiB of data: merging it into the next point takes long enough to be killed in the middle.
+        try Self.shell("head -c 512M /dev/urandom > \(work)/seed.raw && truncate -s 1G \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
+        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
+        let data = work + "/data"
+        var environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
+        var (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+        #expect(try Self.sendense(["vms", "add", "big", "--disk", disk + ":vda"], environment: environment).status == 0)
+        let flow = Self.json(try Self.sendense(["flows", "add", "keep2", "--vm", "big", "--schedule", "every 1d", "--keep-last", "2", "--json"], environment: environment))
+        let flowID = try #require(flow["id"] as? Int)
+
+        // Three points, each with a raw copy of the disk as it was.
+        var raws: [String: String] = [:]
+        for round in 0..<3 {
+            if round > 0 { try Self.shell("qemu-io -f qcow2 -c 'write -P \(round) \(round * 100)M 3M' -c 'write -z \(round * 7)M 1M' \(disk) > /dev/null") }
+            let backup = try Self.sendense(["backup", "start", "big", "--wait"], environment: environment)
+            #expect(backup.status == 0, "\(backup.stderr)")
+            let id = try #require(Self.startedID(backup))
+            try Self.shell("qemu-img convert -O raw \(disk) \(work)/\(id).raw")
+            raws[id] = work + "/\(id).raw"
+        }
+
+        // keep_last 2: the full folds into the second point. Kill the hub while the merged image is written.
+        let prune = Process()
+        prune.executableURL = URL(fileURLWithPath: Self.binary)
+        prune.arguments = ["flows", "prune", String(flowID)]
+        prune.environment = environment
+        prune.standardOutput = FileHandle.nullDevice
+        prune.standardError = FileHandle.nullDevice
+        try prune.run()
+        let vmFolder = data + "/repository/vms/big"
+        var caught = false
+        for _ in 0..<5000 where !caught {
+            let merging = (FileManager.default.subpaths(atPath: vmFolder) ?? []).filter { $0.hasSuffix(".merging") }
+            if let file = merging.first, let size = try? FileManager.default.attributesOfItem(atPath: vmFolder + "/" + file)[.size] as? Int, size > 16 << 20 {
+                kill(hub.processIdentifier, SIGKILL)
+                caught = true
+            }
+            if !prune.isRunning { break }
+            usleep(1000)
+        }
+        hub.waitUntilExit()
+        prune.waitUntilExit()
+        try #require(caught, "the merge ended before the hub could be killed in its middle")
+
+        (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        environment["SENDENSE_URL"] = url
+        #expect((FileManager.default.subpaths(atPath: vmFolder) ?? []).allSatisfy { !$0.hasSuffix(".merging") }, "the interrupted merge's file is gone")
+        func expectEveryPointRestores() throws -> [String] {
+            let chain = Self.json(try Self.sendense(["backup", "chain", "big", "--json"], environment: environment))
+            let points = chain["chain"] as? [[String: Any]] ?? []
+            for point in points {
+                let id = try #require(point["backup_id"] as? String)
+                let image = vmFolder + "/\(id)/disk-0.qcow2"
+                try Self.shell("qemu-img check \(image) > /dev/null && qemu-img compare -F raw \(image) \(raws[id] ?? "/missing") > /dev/null")
+            }
+            return points.compactMap { $0["backup_id"] as? String }
+        }
+        #expect(try expectEveryPointRestores().count >= 2)
+        // Pruning again finishes the job.
+        let again = try Self.sendense(["flows", "prune", String(flowID)], environment: environment)
+        #expect(again.status == 0, "\(again.stderr)")
+        let kept = try expectEveryPointRestores()
+        #expect(kept == raws.keys.sorted().suffix(2).map { $0 }, "\(kept)")
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
+    }
 }
