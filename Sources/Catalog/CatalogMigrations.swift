@@ -7,7 +7,23 @@ enum CatalogMigrations {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-foundation", migrate: createFoundationSchema)
         migrator.registerMigration("v2-protection-flows", migrate: addFlowScheduling)
+        migrator.registerMigration("v3-child-processes", migrate: addChildProcesses)
         return migrator
+    }
+
+    /// The NBD servers jobs start, by PID and kernel start time, so the
+    /// janitor stops the ones no live job owns and never a reused PID.
+    private static func addChildProcesses(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE child_processes (
+                pid INTEGER NOT NULL,
+                start_time INTEGER NOT NULL,
+                command TEXT NOT NULL,
+                job_id TEXT,
+                created_at DATETIME NOT NULL,
+                PRIMARY KEY (pid, start_time)
+            );
+            """)
     }
 
     /// Flows read their cron schedule in a time zone and may ask for a weekly

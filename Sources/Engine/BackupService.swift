@@ -46,6 +46,11 @@ public actor BackupService {
         var task: Task<Void, Never>
         var progress: BackupProgress
         var vmName: String
+        /// Progress as last looked at, and since when it has not moved.
+        var lastProgress: BackupProgress.Snapshot?
+        var unchangedSince = ContinuousClock.now
+        /// Why the hub (not a user) cancelled it: the job then fails with this.
+        var failureReason: String?
     }
 
     let catalog: CatalogDatabase
@@ -54,6 +59,7 @@ public actor BackupService {
     let logger: Logger
     let progressInterval: Duration
     let vmwareSources: VMwareSourceProvider?
+    let processLog: (any ChildProcessLog)?
     private var running: [String: Running] = [:]
     private var shuttingDown = false
 
@@ -62,7 +68,8 @@ public actor BackupService {
     public typealias VMwareSourceProvider = @Sendable (_ context: VMContextRecord, _ disks: [VMDiskRecord], _ runDirectory: String) async throws -> any BackupSource
 
     public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1),
-                vmwareSources: VMwareSourceProvider? = nil) {
+                vmwareSources: VMwareSourceProvider? = nil, processLog: (any ChildProcessLog)? = nil) {
+        self.processLog = processLog
         self.catalog = catalog
         self.runDirectory = runDirectory
         self.logger = logger
@@ -153,6 +160,32 @@ public actor BackupService {
         return true
     }
 
+    /// Backups whose progress (bytes and phase) has not moved for `threshold`:
+    /// each call compares with what the previous one saw.
+    public func stalledBackups(after threshold: Duration) -> [String] {
+        let now = ContinuousClock.now
+        var stalled: [String] = []
+        for (id, job) in running {
+            let snapshot = job.progress.snapshot
+            if snapshot != job.lastProgress {
+                running[id]?.lastProgress = snapshot
+                running[id]?.unchangedSince = now
+            } else if now - job.unchangedSince >= threshold {
+                stalled.append(id)
+            }
+        }
+        return stalled.sorted()
+    }
+
+    /// Cancels a running backup on the hub's behalf: it ends failed with `reason`.
+    @discardableResult
+    public func fail(_ backupID: String, reason: String) -> Bool {
+        guard let job = running[backupID] else { return false }
+        running[backupID]?.failureReason = reason
+        job.task.cancel()
+        return true
+    }
+
     /// Waits until a backup has ended (for tests and shutdown).
     public func wait(for backupID: String) async {
         await running[backupID]?.task.value
@@ -191,8 +224,9 @@ public actor BackupService {
             logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
         } catch {
             reporter.cancel()
-            let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown
-            let message = shuttingDown ? "interrupted by hub shutdown" : cancelled ? "cancelled by user" : "\(error)"
+            let reason = running[backupID]?.failureReason
+            let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown && reason == nil
+            let message = shuttingDown ? "interrupted by hub shutdown" : reason ?? (cancelled ? "cancelled by user" : "\(error)")
             do {
                 try await Task { [catalog] in
                     try await catalog.endBackup(backupID, status: cancelled ? "cancelled" : "failed", error: message)
@@ -215,9 +249,11 @@ public actor BackupService {
     private func source(for context: VMContextRecord, disks: [VMDiskRecord]) async throws -> any BackupSource {
         switch context.sourceType {
         case "qemu_image":
-            return QemuImageSource(
+            var source = QemuImageSource(
                 disks: disks.map { QemuImageSource.Disk(index: $0.diskIndex, path: $0.path, label: $0.label) },
                 socketDirectory: runDirectory)
+            source.processLog = processLog
+            return source
         case "vmware":
             guard let vmwareSources else { throw BackupServiceError.unprocessable("this hub cannot reach vCenter") }
             return try await vmwareSources(context, disks, runDirectory)

@@ -53,6 +53,9 @@ public actor RestoreService {
 
     public func wait(for id: String) async { await jobs[id]?.task?.value }
 
+    /// Every restore job this hub process knows, current progress included.
+    public func all() -> [Status] { jobs.keys.sorted().compactMap { status(of: $0) } }
+
     @discardableResult
     public func cancel(_ id: String) -> Bool {
         guard let job = jobs[id], job.status.status == "in_progress" else { return false }

@@ -39,29 +39,29 @@ public struct Hub: Sendable {
         await repositories.remountNetworkRepositories()
         try await repositories.ensureDefault()
         try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
-        let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir)
+        let processLog = CatalogChildProcessLog(catalog: catalog)
+        let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir, processLog: processLog)
         let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger,
-                                    vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) })
-        // vCenter may be slow or away: leftover snapshots are looked for in the background.
-        Task { await vmware.removeLeftoverSnapshots(isRunning: { await backups.isRunning($0) }, logger: logger) }
+                                    vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) },
+                                    processLog: processLog)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
+        let jobs = JobLog()
+        let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
+                              stallTimeout: configuration.stallTimeout, logger: logger)
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
                                   willDelete: { await sessions.unmountAll(backupID: $0) })
         let scheduler = FlowScheduler(
             catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups,
             pruner: { vmName, repositoryID, policy, zone in
-                do {
-                    _ = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: zone)
-                } catch {
-                    logger.error("retention of \(vmName) failed: \(error)")
-                }
+                _ = try? await RetentionRun.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: zone,
+                                                  dryRun: false, pruner: pruner, jobs: jobs, logger: logger)
             }, logger: logger)
 
         let registry = RouteRegistry()
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
-            scheduler: scheduler, pruner: pruner, restores: RestoreService(),
+            scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, restores: RestoreService(),
             restoreSessions: sessions,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
@@ -84,7 +84,8 @@ public struct Hub: Sendable {
             // Later services stop first: sessions close before the catalog does.
             services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger),
                        RestoreSessionSweeper(sessions: sessions, interval: configuration.restoreSessions.sweepInterval),
-                       FlowSchedulerService(scheduler: scheduler, interval: configuration.schedulerInterval)],
+                       FlowSchedulerService(scheduler: scheduler, interval: configuration.schedulerInterval),
+                       JanitorService(janitor: janitor, interval: configuration.janitorInterval)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? started.port
                 logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")
@@ -113,6 +114,7 @@ public struct Hub: Sendable {
         DiscoveryRoutes.register(api, services)
         ProtectionGroupRoutes.register(api, services)
         ProtectionFlowRoutes.register(api, services)
+        MaintenanceRoutes.register(api, services)
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
         FileRestoreRoutes.register(api, services)

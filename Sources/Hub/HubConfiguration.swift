@@ -34,6 +34,10 @@ public struct HubConfiguration: Sendable {
     public var maxConcurrentBackups: Int
     /// How often the scheduler looks for due flows.
     public var schedulerInterval: Duration
+    /// How often the janitor runs (it also runs at start).
+    public var janitorInterval: Duration
+    /// A backup whose progress has not moved this long is failed as stalled.
+    public var stallTimeout: Duration
 
     public init(
         dataDirectory: String,
@@ -52,7 +56,9 @@ public struct HubConfiguration: Sendable {
         restoreSessions: RestoreSessionLimits = RestoreSessionLimits(),
         vddkLibdir: String? = nil,
         maxConcurrentBackups: Int = 4,
-        schedulerInterval: Duration = .seconds(15)
+        schedulerInterval: Duration = .seconds(15),
+        janitorInterval: Duration = .seconds(60),
+        stallTimeout: Duration = .seconds(600)
     ) {
         self.dataDirectory = dataDirectory
         self.bindAddress = bindAddress
@@ -71,6 +77,8 @@ public struct HubConfiguration: Sendable {
         self.vddkLibdir = vddkLibdir
         self.maxConcurrentBackups = maxConcurrentBackups
         self.schedulerInterval = schedulerInterval
+        self.janitorInterval = janitorInterval
+        self.stallTimeout = stallTimeout
     }
 
     var catalogPath: String { dataDirectory + "/catalog.sqlite" }

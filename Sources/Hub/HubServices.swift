@@ -12,6 +12,8 @@ struct HubServices: Sendable {
     let backups: BackupService
     let scheduler: FlowScheduler
     let pruner: BackupPruner
+    let janitor: Janitor
+    let jobs: JobLog
     let restores: RestoreService
     let restoreSessions: RestoreSessions
     let secrets: SecretBox

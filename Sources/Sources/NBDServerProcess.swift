@@ -10,8 +10,14 @@ import Glibc
 /// then SIGKILL) and removes the socket, whether the body returns, throws or
 /// is cancelled.
 enum NBDServerProcess {
+    /// Who started a server and where it is recorded.
+    struct Owner: Sendable {
+        var jobID: String
+        var log: (any ChildProcessLog)?
+    }
+
     static func withQemuNBD<Result: Sendable>(
-        image: String, format: String, bitmap: String?, socketDirectory: String,
+        image: String, format: String, bitmap: String?, socketDirectory: String, owner: Owner,
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let socket = socketPath(in: socketDirectory)
@@ -19,13 +25,13 @@ enum NBDServerProcess {
         if let bitmap { arguments += ["-B", bitmap] }
         arguments.append(image)
         // qemu-nbd binds and listens in one step: the socket appearing means it is ready.
-        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, readyFile: socket, body)
+        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, readyFile: socket, owner: owner, body)
     }
 
     /// nbdkit in the foreground with `plugin` and its `parameters`; it also
     /// exits with the hub (`--exit-with-parent`), so a killed hub leaves none behind.
     static func withNbdkit<Result: Sendable>(
-        plugin: String, parameters: [String], socketDirectory: String,
+        plugin: String, parameters: [String], socketDirectory: String, owner: Owner,
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let socket = socketPath(in: socketDirectory)
@@ -34,7 +40,7 @@ enum NBDServerProcess {
         let pidFile = socket + ".pid"
         defer { unlink(pidFile) }
         let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-P", pidFile, "-e", "disk", plugin] + parameters
-        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, readyFile: pidFile, body)
+        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, readyFile: pidFile, owner: owner, body)
     }
 
     private static func socketPath(in directory: String) -> String {
@@ -42,7 +48,7 @@ enum NBDServerProcess {
     }
 
     private static func withServer<Result: Sendable>(
-        executable: String, arguments: [String], socket: String, readyFile: String,
+        executable: String, arguments: [String], socket: String, readyFile: String, owner: Owner,
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let name = URL(fileURLWithPath: executable).lastPathComponent
@@ -57,9 +63,14 @@ enum NBDServerProcess {
         } catch {
             throw SourceError.exportFailed("cannot start \(name): \(error)")
         }
+        let child = ChildProcess(pid: process.processIdentifier, startTime: ChildProcess.startTime(of: process.processIdentifier) ?? 0,
+                                 command: name, jobID: owner.jobID)
+        await owner.log?.started(child)
         defer {
             stop(process)
             unlink(socket)
+            // Forgotten only once it is gone: a crash in between leaves a row the janitor checks.
+            Task { await owner.log?.ended(child) }
         }
         // `readyFile` appears once the server listens; an early exit is a failure.
         let deadline = ContinuousClock.now + .seconds(30)

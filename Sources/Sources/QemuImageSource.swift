@@ -20,6 +20,8 @@ public struct QemuImageSource: BackupSource {
     public let disksOnFile: [Disk]
     /// Where sessions put their qemu-nbd sockets.
     public let socketDirectory: String
+    /// Where the qemu-nbd servers sessions start are recorded.
+    public var processLog: (any ChildProcessLog)?
 
     public init(disks: [Disk], socketDirectory: String) {
         self.disksOnFile = disks
@@ -99,7 +101,7 @@ public struct QemuImageSource: BackupSource {
 
         let outcome: (result: Result, committed: Bool)
         do {
-            outcome = try await withExports(plans[...], checkpoint: checkpoint, body)
+            outcome = try await withExports(plans[...], checkpoint: checkpoint, owner: .init(jobID: backupID, log: processLog), body)
         } catch {
             await removeBitmap(checkpoint, from: added)
             throw error
@@ -119,17 +121,17 @@ public struct QemuImageSource: BackupSource {
 
     /// Starts one qemu-nbd per disk, nested, so every one is stopped on the way out.
     private func withExports<Result: Sendable>(
-        _ plans: ArraySlice<PlannedDisk>, checkpoint: String,
+        _ plans: ArraySlice<PlannedDisk>, checkpoint: String, owner: NBDServerProcess.Owner,
         _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool),
         ready: [DiskExport] = []
     ) async throws -> (result: Result, committed: Bool) {
         guard let planned = plans.first else { return try await body(ready) }
         return try await NBDServerProcess.withQemuNBD(
-            image: planned.disk.location, format: planned.format, bitmap: planned.bitmap, socketDirectory: socketDirectory
+            image: planned.disk.location, format: planned.format, bitmap: planned.bitmap, socketDirectory: socketDirectory, owner: owner
         ) { endpoint in
             let export = DiskExport(disk: planned.disk, endpoint: endpoint, plan: planned.plan,
                                     newCheckpoint: planned.tracks ? checkpoint : "")
-            return try await withExports(plans.dropFirst(), checkpoint: checkpoint, body, ready: ready + [export])
+            return try await withExports(plans.dropFirst(), checkpoint: checkpoint, owner: owner, body, ready: ready + [export])
         }
     }
 

@@ -10,6 +10,7 @@ import Glibc
 struct VMwareSession {
     let source: VMwareSource
     let client: VSphereClient
+    let owner: NBDServerProcess.Owner
     var vmMoref: String { source.vmMoref }
     var transport: VMwareSource.Transport { source.transport }
     var socketDirectory: String { source.socketDirectory }
@@ -124,7 +125,7 @@ struct VMwareSession {
         guard let next = planned.first else { return try await body(ready) }
         let (plugin, parameters, secrets) = try await nbdkitCommand(for: next.info, snapshot: snapshot)
         defer { for file in secrets { unlink(file) } }
-        return try await NBDServerProcess.withNbdkit(plugin: plugin, parameters: parameters, socketDirectory: socketDirectory) { endpoint in
+        return try await NBDServerProcess.withNbdkit(plugin: plugin, parameters: parameters, socketDirectory: socketDirectory, owner: owner) { endpoint in
             let source = SourceDisk(index: next.disk.index, label: next.disk.label, capacityBytes: UInt64(next.info.capacityBytes),
                                     location: next.info.fileName)
             let export = DiskExport(disk: source, endpoint: endpoint, plan: next.plan, newCheckpoint: next.info.changeId ?? "")

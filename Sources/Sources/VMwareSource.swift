@@ -43,6 +43,8 @@ public struct VMwareSource: BackupSource {
     public let disksToCopy: [Disk]
     public let transport: Transport
     public let socketDirectory: String
+    /// Where the nbdkit servers sessions start are recorded.
+    public var processLog: (any ChildProcessLog)?
     /// How often the session is kept alive while nbdkit uses its cookie.
     public var keepAliveInterval: Duration = .seconds(300)
 
@@ -67,7 +69,7 @@ public struct VMwareSource: BackupSource {
     ) async throws -> Result {
         if case .vddk = transport { try Self.requirePlugin("vddk") }
         return try await VSphereClient.with(login) { client in
-            try await VMwareSession(source: self, client: client).run(backupID: backupID, parentCheckpoints: parentCheckpoints, body)
+            try await VMwareSession(source: self, client: client, owner: .init(jobID: backupID, log: processLog)).run(backupID: backupID, parentCheckpoints: parentCheckpoints, body)
         }
     }
 }

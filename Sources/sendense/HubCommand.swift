@@ -49,6 +49,12 @@ struct HubCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent-backups"), help: "Backups flows run at once hub-wide; more wait in a fair queue.")
     var maxConcurrentBackups = 4
 
+    @Option(name: .customLong("janitor-interval-seconds"), help: "How often stalled jobs, orphaned processes and leftovers are cleaned up.")
+    var janitorIntervalSeconds = 60
+
+    @Option(name: .customLong("stall-minutes"), help: "A backup without progress this long is failed as stalled.")
+    var stallMinutes = 10
+
     @Option(name: .customLong("vddk-libdir"), help: "Where VMware's VDDK is installed, for vCenters using the vddk transport.")
     var vddkLibdir: String?
 
@@ -61,6 +67,8 @@ struct HubCommand: AsyncParsableCommand {
         if restoreSessionMinutes <= 0 { throw ValidationError("--restore-session-minutes must be positive") }
         if maxFolderDownloadGiB <= 0 { throw ValidationError("--max-folder-download-gib must be positive") }
         if !(1...64).contains(maxConcurrentBackups) { throw ValidationError("--max-concurrent-backups must be 1 to 64") }
+        if janitorIntervalSeconds < 5 { throw ValidationError("--janitor-interval-seconds must be at least 5") }
+        if stallMinutes < 1 { throw ValidationError("--stall-minutes must be at least 1") }
     }
 
     func run() async throws {
@@ -76,7 +84,8 @@ struct HubCommand: AsyncParsableCommand {
             restoreSessions: RestoreSessionLimits(
                 maxSessions: maxRestoreSessions, idleLifetime: restoreSessionMinutes * 60,
                 maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))),
-            vddkLibdir: vddkLibdir, maxConcurrentBackups: maxConcurrentBackups)
+            vddkLibdir: vddkLibdir, maxConcurrentBackups: maxConcurrentBackups,
+            janitorInterval: .seconds(janitorIntervalSeconds), stallTimeout: .seconds(stallMinutes * 60))
         let hub = try await Hub.build(configuration: configuration, logger: logger)
         if let password = hub.initialAdminPassword {
             // Printed once, on the first start only; also in the 0600 file.

@@ -21,14 +21,17 @@ struct TestHub {
         dataDirectory: String? = nil,
         maxBodyBytes: Int = 64 * 1024,
         loginLimits: LoginLimits = LoginLimits(maxFailuresPerUser: 50, maxFailuresPerAddress: 200, window: 300),
-        restoreSessions: RestoreSessionLimits = RestoreSessionLimits()
+        restoreSessions: RestoreSessionLimits = RestoreSessionLimits(),
+        janitorInterval: Duration = .seconds(3600),
+        stallTimeout: Duration = .seconds(600)
     ) async throws -> TestHub {
         let directory = dataDirectory ?? scratchFolder()
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
         let configuration = HubConfiguration(
             dataDirectory: directory, bindAddress: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes,
-            bcryptCost: 4, initialAdminPassword: adminPassword, loginLimits: loginLimits, restoreSessions: restoreSessions)
+            bcryptCost: 4, initialAdminPassword: adminPassword, loginLimits: loginLimits, restoreSessions: restoreSessions,
+            janitorInterval: janitorInterval, stallTimeout: stallTimeout)
         return TestHub(hub: try await Hub.build(configuration: configuration, logger: logger), dataDirectory: directory)
     }
 

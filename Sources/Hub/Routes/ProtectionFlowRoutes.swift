@@ -303,7 +303,8 @@ enum ProtectionFlowRoutes {
             var results: [PruneResultResponse] = []
             for name in try await services.catalog.vmNames(coveredBy: flow) {
                 do {
-                    let report = try await services.pruner.prune(vmName: name, repositoryID: flow.repositoryId, policy: policy, timeZone: zone, dryRun: dryRun)
+                    let report = try await RetentionRun.prune(vmName: name, repositoryID: flow.repositoryId, policy: policy, timeZone: zone,
+                                                              dryRun: dryRun, pruner: services.pruner, jobs: services.jobs, logger: services.logger)
                     results.append(PruneResultResponse(report: report))
                 } catch let error as BackupServiceError {
                     throw APIError(error)

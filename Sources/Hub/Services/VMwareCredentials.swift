@@ -13,6 +13,7 @@ struct VMwareCredentials: Sendable {
     let secrets: SecretBox
     /// Where VMware's VDDK is installed, for the vddk transport.
     let vddkLibdir: String?
+    let processLog: (any ChildProcessLog)?
 
     func login(for record: VMwareCredentialRecord) throws -> VCenterLogin {
         let trust: CertificateTrust = if let thumbprint = record.thumbprint {
@@ -57,16 +58,20 @@ struct VMwareCredentials: Sendable {
         } catch {
             throw BackupServiceError.unprocessable("the password of credential \(record.name) cannot be decrypted with this hub's key")
         }
-        return VMwareSource(login: login, vmMoref: moref, datacenter: datacenter, disks: sourceDisks,
-                            transport: transport(of: record), socketDirectory: runDirectory)
+        var source = VMwareSource(login: login, vmMoref: moref, datacenter: datacenter, disks: sourceDisks,
+                                  transport: transport(of: record), socketDirectory: runDirectory)
+        source.processLog = processLog
+        return source
     }
 
     /// Removes `sendense-<backup_id>` snapshots left by a hub that stopped
     /// mid-backup: only of this hub's VMs, only of backups this catalog knows
     /// and that are not running. Runs in the background at start; a vCenter
     /// that cannot be reached is tried again at the next start.
-    func removeLeftoverSnapshots(isRunning: @Sendable (String) async -> Bool, logger: Logger) async {
-        guard let credentials = try? await catalog.vmwareCredentials() else { return }
+    @discardableResult
+    func removeLeftoverSnapshots(isRunning: @Sendable (String) async -> Bool, logger: Logger) async -> [String] {
+        var removed: [String] = []
+        guard let credentials = try? await catalog.vmwareCredentials() else { return [] }
         for credential in credentials {
             guard let id = credential.id, let ours = try? await catalog.vmContexts(credentialID: id), !ours.isEmpty else { continue }
             let morefs = Set(ours.compactMap(\.moref))
@@ -79,6 +84,7 @@ struct VMwareCredentials: Sendable {
                             guard (try? await catalog.backup(id: backupID)) != nil, await !isRunning(backupID) else { continue }
                             do {
                                 try await client.removeSnapshot(snapshot.snapshot)
+                                removed.append(snapshot.name)
                                 logger.notice("removed leftover snapshot \(snapshot.name) of \(moref) on \(credential.vcenterHost)")
                             } catch {
                                 logger.error("cannot remove leftover snapshot \(snapshot.name) of \(moref): \(error)")
@@ -90,5 +96,6 @@ struct VMwareCredentials: Sendable {
                 logger.warning("cannot look for leftover snapshots on \(credential.vcenterHost): \(error)")
             }
         }
+        return removed
     }
 }

@@ -1,0 +1,116 @@
+import Catalog
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+struct JobResponse: Encodable, Sendable {
+    var jobId: String
+    var type: String
+    var status: String
+    var vmName: String?
+    var progressPercent: Double
+    var detail: String?
+    var errorMessage: String?
+    var createdAt: Date
+    var completedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case jobId = "job_id", type, status, vmName = "vm_name", progressPercent = "progress_percent", detail
+        case errorMessage = "error_message", createdAt = "created_at", completedAt = "completed_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(jobId, forKey: .jobId)
+        try c.encode(type, forKey: .type)
+        try c.encode(status, forKey: .status)
+        try c.encode(vmName, forKey: .vmName)
+        try c.encode(progressPercent, forKey: .progressPercent)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(errorMessage, forKey: .errorMessage)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(completedAt, forKey: .completedAt)
+    }
+}
+
+struct JobListResponse: ResponseEncodable {
+    var jobs: [JobResponse]
+    var count: Int
+}
+
+struct CleanupResponse: ResponseEncodable {
+    var report: Janitor.Report
+    func encode(to encoder: any Encoder) throws { try report.encode(to: encoder) }
+}
+
+/// `/jobs` (every kind of job, newest first) and `/maintenance/cleanup`.
+enum MaintenanceRoutes {
+    static let types = ["backup", "restore", "verify", "prune", "merge", "cleanup"]
+
+    static func register(_ table: RouteTable, _ services: HubServices) {
+        table.add(.post, "/maintenance/cleanup", .role(.operator)) { _, _ -> CleanupResponse in
+            CleanupResponse(report: await services.janitor.run())
+        }
+        table.add(.get, "/jobs", .role(.viewer)) { request, _ -> JobListResponse in
+            let query = request.uri.queryParameters
+            let status = query.get("status")
+            let type = query.get("type")
+            if let type, !types.contains(type) { throw APIError.badRequest("type must be one of \(types.joined(separator: ", "))") }
+            let limit = try query.get("limit").map { text -> Int in
+                guard let value = Int(text), (1...1000).contains(value) else { throw APIError.badRequest("limit must be 1 to 1000") }
+                return value
+            } ?? 200
+            var jobs = try await allJobs(services, limit: limit)
+            if let status { jobs = jobs.filter { $0.status == status } }
+            if let type { jobs = jobs.filter { $0.type == type } }
+            jobs.sort { $0.createdAt > $1.createdAt }
+            let page = Array(jobs.prefix(limit))
+            return JobListResponse(jobs: page, count: page.count)
+        }
+        table.add(.post, "/jobs/{id}/cancel", .role(.operator)) { _, context -> HTTPResponse.Status in
+            let id = context.parameters.get("id") ?? ""
+            if await services.backups.cancel(id) { return .accepted }
+            if await services.restores.cancel(id) { return .accepted }
+            let knownBackup = try await services.catalog.backup(id: id) != nil
+            let knownRestore = await services.restores.status(of: id) != nil
+            if knownBackup || knownRestore { throw APIError.conflict("job \(id) is not running") }
+            if await services.jobs.all.contains(where: { $0.id == id }) {
+                throw APIError.conflict("job \(id) cannot be cancelled (maintenance jobs run to their end)")
+            }
+            throw APIError.notFound("job not found: \(id)")
+        }
+    }
+
+    /// Backups from the catalog (running ones with live progress; the
+    /// statuses are the API's: running is started or in_progress), restores
+    /// of this hub process, and maintenance jobs.
+    static func allJobs(_ services: HubServices, limit: Int) async throws -> [JobResponse] {
+        var jobs: [JobResponse] = []
+        var backups = try await services.catalog.backups(BackupListFilter(status: "in_progress", limit: 1000)).records
+        backups += try await services.catalog.backups(BackupListFilter(status: "started", limit: 1000)).records
+        backups += try await services.catalog.backups(BackupListFilter(limit: limit)).records
+        var seen = Set<String>()
+        for backup in backups where seen.insert(backup.backupId).inserted {
+            let live = await services.backups.progress(of: backup.backupId)
+            let running = ["started", "in_progress"].contains(backup.status)
+            let percent = live?.percent ?? (backup.status == "completed" ? 100 : backup.totalBytes > 0 ? Double(backup.bytesTransferred) * 100 / Double(backup.totalBytes) : 0)
+            jobs.append(JobResponse(jobId: backup.backupId, type: "backup", status: running ? "running" : backup.status, vmName: backup.vmName,
+                                    progressPercent: percent, detail: backup.backupType, errorMessage: backup.errorMessage,
+                                    createdAt: backup.createdAt, completedAt: backup.completedAt))
+        }
+        for restore in await services.restores.all() {
+            let percent = restore.totalBytes == 0 ? (restore.status == "completed" ? 100 : 0) : Double(restore.bytesDone) * 100 / Double(restore.totalBytes)
+            jobs.append(JobResponse(jobId: restore.jobID, type: "restore", status: restore.status == "in_progress" ? "running" : restore.status,
+                                    vmName: nil, progressPercent: percent, detail: "\(restore.backupID) disk \(restore.diskIndex)",
+                                    errorMessage: restore.errorMessage, createdAt: restore.createdAt, completedAt: restore.completedAt))
+        }
+        for entry in await services.jobs.all {
+            jobs.append(JobResponse(jobId: entry.id, type: entry.type, status: entry.status, vmName: entry.vmName,
+                                    progressPercent: entry.status == "running" ? 0 : 100, detail: entry.detail,
+                                    errorMessage: entry.status == "failed" ? entry.detail : nil,
+                                    createdAt: entry.createdAt, completedAt: entry.completedAt))
+        }
+        return jobs
+    }
+}

@@ -1,0 +1,110 @@
+import Catalog
+import Engine
+import Foundation
+import Logging
+import Repository
+import Sources
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Cleans up after failures so nobody has to: at start, every minute, and on
+/// `POST /maintenance/cleanup`. Each step touches only what no live job owns.
+actor Janitor {
+    struct Report: Sendable, Encodable {
+        var stalledJobs: [String] = []
+        var stoppedProcesses: [Int32] = []
+        var forgottenProcesses = 0
+        var removedPartials: [String] = []
+        var closedSessions: [String] = []
+        var removedSnapshots: [String] = []
+        var durationMs = 0
+
+        enum CodingKeys: String, CodingKey {
+            case stalledJobs = "stalled_jobs", stoppedProcesses = "stopped_processes", forgottenProcesses = "forgotten_processes"
+            case removedPartials = "removed_partials", closedSessions = "closed_sessions", removedSnapshots = "removed_snapshots"
+            case durationMs = "duration_ms"
+        }
+    }
+
+    let catalog: CatalogDatabase
+    let backups: BackupService
+    let sessions: RestoreSessions
+    let vmware: VMwareCredentials
+    let jobs: JobLog
+    let stallTimeout: Duration
+    let logger: Logger
+
+    init(catalog: CatalogDatabase, backups: BackupService, sessions: RestoreSessions, vmware: VMwareCredentials,
+         jobs: JobLog, stallTimeout: Duration, logger: Logger) {
+        self.catalog = catalog
+        self.backups = backups
+        self.sessions = sessions
+        self.vmware = vmware
+        self.jobs = jobs
+        self.stallTimeout = stallTimeout
+        self.logger = logger
+    }
+
+    func run() async -> Report {
+        let start = ContinuousClock.now
+        let job = await jobs.begin("cleanup")
+        var report = Report()
+
+        // 1. Jobs that stopped moving: failed with the reason, which stops their NBD servers too.
+        for id in await backups.stalledBackups(after: stallTimeout) {
+            await backups.fail(id, reason: "stalled: no progress for \(Self.describe(stallTimeout))")
+            report.stalledJobs.append(id)
+            logger.warning("backup \(id) stalled (no progress for \(Self.describe(stallTimeout))): cancelled")
+        }
+
+        // 2. NBD servers no live job owns. A row whose PID now names another process (another start time) is only forgotten.
+        for row in (try? await catalog.childProcesses()) ?? [] {
+            let child = ChildProcess(pid: Int32(row.pid), startTime: UInt64(row.startTime), command: row.command, jobID: row.jobId)
+            if child.isRunning {
+                if let owner = row.jobId, await backups.isRunning(owner) { continue }
+                kill(child.pid, SIGKILL)
+                report.stoppedProcesses.append(child.pid)
+                logger.warning("stopped \(row.command) \(row.pid) left by \(row.jobId ?? "no job")")
+            } else {
+                report.forgottenProcesses += 1
+            }
+            try? await catalog.forgetChildProcess(pid: row.pid, startTime: row.startTime)
+        }
+
+        // 3. Partial backup folders of backups that are not running.
+        for repository in (try? await catalog.repositories()) ?? [] where RepositoryService.health(of: repository).online {
+            let vms = repository.path + "/vms"
+            for vm in (try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? [] {
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [] where entry.hasSuffix(".partial") {
+                    guard await !backups.isRunning(String(entry.dropLast(".partial".count))) else { continue }
+                    let path = vms + "/" + vm + "/" + entry
+                    if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                        report.removedPartials.append(path)
+                        logger.warning("removed leftover \(path)")
+                    }
+                }
+            }
+        }
+
+        // 4. Restore sessions past their lifetime.
+        report.closedSessions = await sessions.sweep()
+
+        // 5. sendense-* snapshots in vCenter that no running backup owns.
+        report.removedSnapshots = await vmware.removeLeftoverSnapshots(isRunning: { [backups] in await backups.isRunning($0) }, logger: logger)
+
+        let elapsed = ContinuousClock.now - start
+        report.durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let summary = "\(report.stalledJobs.count) stalled, \(report.stoppedProcesses.count) processes stopped, "
+            + "\(report.removedPartials.count) partials, \(report.closedSessions.count) sessions, \(report.removedSnapshots.count) snapshots"
+        await jobs.end(job, status: "completed", detail: summary)
+        return report
+    }
+
+    /// "10 min", "90 s".
+    static func describe(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        return seconds >= 60 && seconds % 60 == 0 ? "\(seconds / 60) min" : "\(seconds) s"
+    }
+}
