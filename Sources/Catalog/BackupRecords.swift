@@ -130,6 +130,33 @@ extension CatalogDatabase {
         }
     }
 
+    /// Records a committed backup found in a repository (a catalog rebuild):
+    /// its VM's chain row, the backup as completed, its disks. Nothing when
+    /// the backup is known already. Parents must be imported first.
+    @discardableResult
+    public func importBackup(_ job: BackupJobRecord, contextID: String, vmKey: String, disks: [BackupDiskRecord]) async throws -> Bool {
+        try await pool.write { db in
+            guard try BackupJobRecord.fetchOne(db, key: job.backupId) == nil else { return false }
+            try db.execute(sql: """
+                INSERT INTO vm_backup_contexts (context_id, repository_id, vm_key, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (context_id, repository_id) DO NOTHING
+                """, arguments: [contextID, job.repositoryId, vmKey, job.createdAt])
+            let chainID = try Int64.fetchOne(db, sql: "SELECT id FROM vm_backup_contexts WHERE context_id = ? AND repository_id = ?",
+                                             arguments: [contextID, job.repositoryId]) ?? 0
+            var job = job
+            job.vmBackupContextId = chainID
+            try job.insert(db)
+            for var disk in disks { try disk.insert(db) }
+            try db.execute(sql: """
+                UPDATE vm_backup_contexts SET last_backup_id = ? WHERE id = ? AND (last_backup_id IS NULL OR
+                  (SELECT created_at FROM backup_jobs WHERE backup_id = last_backup_id) < ?)
+                """, arguments: [job.backupId, chainID, job.createdAt])
+            try db.execute(sql: "UPDATE vm_contexts SET last_backup_at = MAX(COALESCE(last_backup_at, ?), ?) WHERE context_id = ?",
+                           arguments: [job.completedAt, job.completedAt, contextID])
+            return true
+        }
+    }
+
     public func updateBackupProgress(_ backupID: String, phase: String, bytes: Int64, total: Int64, disks: [DiskProgressUpdate]) async throws {
         try await pool.write { db in
             try db.execute(sql: """

@@ -132,7 +132,7 @@ public actor BackupService {
 
         var backupJob = BackupJob(
             backupID: backupID,
-            vm: .init(name: context.vmName, sourceType: context.sourceType, identity: ["context_id": context.contextId]),
+            vm: .init(name: context.vmName, sourceType: context.sourceType, identity: Self.identity(of: context, disks: vmDisks)),
             repositoryRoot: repository.path, parent: parent)
         backupJob.note = note
         let progress = backupJob.progress
@@ -243,6 +243,23 @@ public actor BackupService {
         let disks = snapshot.disks.map { DiskProgressUpdate(diskIndex: $0.key, status: $0.value.status, bytesTransferred: Int64($0.value.bytesTransferred)) }
         try? await catalog.updateBackupProgress(backupID, phase: snapshot.phase, bytes: Int64(snapshot.bytesTransferred),
                                                 total: Int64(snapshot.totalBytes), disks: disks)
+    }
+
+    /// What a catalog rebuild needs to recreate the VM context from the
+    /// manifest alone: where the VM lives and each disk's location.
+    static func identity(of context: VMContextRecord, disks: [VMDiskRecord]) -> [String: String] {
+        var identity = ["context_id": context.contextId]
+        let fields: [(String, String?)] = [("vm_path", context.vmPath), ("vcenter_host", context.vcenterHost), ("datacenter", context.datacenter),
+                                           ("moref", context.moref), ("instance_uuid", context.instanceUuid), ("os_type", context.osType)]
+        for (key, value) in fields { if let value { identity[key] = value } }
+        if let cpus = context.cpuCount { identity["cpu_count"] = String(cpus) }
+        if let memory = context.memoryMb { identity["memory_mb"] = String(memory) }
+        for disk in disks {
+            identity["disk.\(disk.diskIndex).path"] = disk.path
+            if let key = disk.vmwareDiskKey { identity["disk.\(disk.diskIndex).key"] = String(key) }
+            if let datastore = disk.datastore { identity["disk.\(disk.diskIndex).datastore"] = datastore }
+        }
+        return identity
     }
 
     /// The source a VM context describes.

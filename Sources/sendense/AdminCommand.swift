@@ -2,13 +2,38 @@ import ArgumentParser
 import Catalog
 import Foundation
 import Hub
+import Logging
 import SendenseCore
 
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Maintenance run on the hub's machine, directly on its data dir.",
-        subcommands: [ResetPassword.self])
+        subcommands: [ResetPassword.self, RebuildCatalog.self])
+
+    struct RebuildCatalog: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rebuild-catalog",
+            abstract: "Rebuild VMs, backups and chains from the repositories' manifests (run while the hub is stopped).",
+            discussion: "A hub whose database was lost: sendense admin rebuild-catalog --data-dir /var/lib/sendense --repository /backup/repo")
+
+        @Option(name: .customLong("data-dir"), help: "The hub's data dir (its catalog is created when missing).")
+        var dataDir = "./data"
+
+        @Option(name: .customLong("repository"), help: "Also register and rescan this local repository folder (repeatable).")
+        var repositories: [String] = []
+
+        func run() async throws {
+            var logger = Logger(label: "sendense.rebuild")
+            logger.logLevel = .warning
+            let reports = try await CatalogRebuild.rebuild(dataDirectory: dataDir, repositories: repositories, logger: logger)
+            for report in reports {
+                print("\(report.repository): \(report.backupsImported) backups imported, \(report.backupsKnown) already known, "
+                      + "\(report.vmContextsCreated.count) VMs created")
+                for line in report.skipped { print("  skipped \(line)") }
+            }
+        }
+    }
 
     struct ResetPassword: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -15,7 +15,7 @@ struct CatalogTests {
     @Test("migrates an empty file, in WAL mode with foreign keys on")
     func migrateFromEmpty() throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
-        #expect(try catalog.appliedMigrations() == ["v1-foundation"])
+        #expect(try catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes"])
         let (mode, foreignKeys) = try catalog.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
@@ -38,7 +38,7 @@ struct CatalogTests {
         try first.close()
         let second = try CatalogDatabase(path: path)
         #expect(try await second.userCount() == 1)
-        #expect(try second.appliedMigrations() == ["v1-foundation"])
+        #expect(try second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes"])
         try second.close()
     }
 

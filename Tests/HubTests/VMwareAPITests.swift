@@ -178,15 +178,18 @@ import VSphere
         for name in ["sendense-\(backupID)", "sendense-backup-of-another-hub", "before-upgrade"] {
             _ = try await client.createSnapshot(vm: vm.moref, name: name, description: "", quiesce: false)
         }
+        // The janitor runs as soon as the restarted hub serves.
         let second = try await TestHub.make(dataDirectory: first.dataDirectory)
-        var names: [String] = []
-        for _ in 0..<200 {
-            names = try await client.snapshots(vm: vm.moref).map(\.name).sorted()
-            if !names.contains("sendense-\(backupID)") { break }
-            try await Task.sleep(for: .milliseconds(50))
+        let names = try await second.run { _ in
+            var names: [String] = []
+            for _ in 0..<200 {
+                names = try await client.snapshots(vm: vm.moref).map(\.name).sorted()
+                if !names.contains("sendense-\(backupID)") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return names
         }
         #expect(names == ["before-upgrade", "sendense-backup-of-another-hub"])
-        _ = second
         await client.close()
     }
 }
