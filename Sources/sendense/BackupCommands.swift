@@ -22,10 +22,13 @@ struct BackupCommand: AsyncParsableCommand {
             let answer = try await client.call(.POST, "/backups", body: body) as? [String: Any]
             let id = cell(answer?["backup_id"])
             if options.json && !wait { return try printJSON(answer) }
-            print("started \(cell(answer?["backup_type"])) backup \(id)")
-            if let note = answer?["note"] as? String { print("note: \(note)") }
+            // With --json the output is one JSON document: the final state.
+            if !options.json {
+                print("started \(cell(answer?["backup_type"])) backup \(id)")
+                if let note = answer?["note"] as? String { print("note: \(note)") }
+            }
             guard wait else { return }
-            let final = try await follow(client, id)
+            let final = try await follow(client, id, quiet: options.json)
             if options.json { return try printJSON(final) }
             guard cell(final?["status"]) == "completed" else {
                 throw CLIError("backup \(id) \(cell(final?["status"])): \(cell(final?["error_message"]))")
@@ -137,11 +140,11 @@ func summary(_ backup: [String: Any]?) -> String {
         + "phase \(cell(backup?["current_phase"]))"
 }
 
-/// Polls a backup once a second until it ends, printing its progress.
-func follow(_ client: APIClient, _ id: String) async throws -> [String: Any]? {
+/// Polls a backup once a second until it ends, printing its progress (unless quiet).
+func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws -> [String: Any]? {
     while true {
         let backup = try await client.call(.GET, "/backups/\(id)") as? [String: Any]
-        print(summary(backup))
+        if !quiet { print(summary(backup)) }
         if let status = backup?["status"] as? String, !["started", "in_progress"].contains(status) { return backup }
         try await Task.sleep(for: .seconds(1))
     }

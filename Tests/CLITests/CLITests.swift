@@ -405,4 +405,46 @@ struct CLITests {
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()
     }
+
+    @Test("the catalog is lost: admin rebuild-catalog brings back the VM, its backups and its chain")
+    func rebuildCatalog() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
+        let work = FileManager.default.temporaryDirectory.path + "/sendense-rebuild-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let disk = work + "/vda.qcow2"
+        try Self.shell("qemu-img create -q -f qcow2 \(disk) 16M && qemu-io -f qcow2 -c 'write -P 7 0 2M' \(disk) > /dev/null")
+        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
+        let data = work + "/data"
+        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
+        var (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+        var password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+        #expect(try Self.sendense(["vms", "add", "lab", "--disk", disk + ":vda"], environment: environment).status == 0)
+        var ids: [String] = []
+        for round in 0..<2 {
+            if round > 0 { try Self.shell("qemu-io -f qcow2 -c 'write -P 9 5M 1M' \(disk) > /dev/null") }
+            let backup = try Self.sendense(["backup", "start", "lab", "--wait"], environment: environment)
+            ids.append(try #require(Self.startedID(backup), "\(backup.stderr)"))
+        }
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
+
+        try Self.shell("rm -f \(data)/catalog.sqlite* \(data)/admin-password")
+        let rebuilt = try Self.sendense(["admin", "rebuild-catalog", "--data-dir", data], environment: environment)
+        #expect(rebuilt.status == 0 && rebuilt.stdout.contains("2 backups imported"), "\(rebuilt.stdout) \(rebuilt.stderr)")
+        (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+        let chain = Self.json(try Self.sendense(["backup", "chain", "lab", "--json"], environment: environment))
+        #expect((chain["chain"] as? [[String: Any]])?.compactMap { $0["backup_id"] as? String } == ids)
+        // The chain continues: an incremental on the rebuilt catalog.
+        try Self.shell("qemu-io -f qcow2 -c 'write -P 3 9M 64k' \(disk) > /dev/null")
+        let next = Self.json(try Self.sendense(["backup", "start", "lab", "--wait", "--json"], environment: environment))
+        #expect(next["backup_type"] as? String == "incremental" && next["parent_backup_id"] as? String == ids[1], "\(next)")
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
+    }
 }

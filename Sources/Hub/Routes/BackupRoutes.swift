@@ -271,7 +271,16 @@ enum BackupRoutes {
             }
             let directory = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName).backupDirectory(id)
             // Re-reading a disk is long, blocking file I/O: off the request threads.
-            let report = try await NIOThreadPool.singleton.runIfActive { try BackupVerifier.verify(backupDirectory: directory) }
+            let job = await services.jobs.begin("verify", vmName: record.vmName)
+            let report: BackupVerifier.Report
+            do {
+                report = try await NIOThreadPool.singleton.runIfActive { try BackupVerifier.verify(backupDirectory: directory) }
+            } catch {
+                await services.jobs.end(job, status: "failed", detail: "\(id): \(error)")
+                throw error
+            }
+            await services.jobs.end(job, status: report.ok ? "completed" : "failed",
+                                    detail: "\(id): \(report.ok ? "ok" : report.firstMismatch ?? "mismatch"), \(report.runsChecked) runs")
             return VerifyResponse(backupId: id, status: report.ok ? "ok" : "mismatch", runsChecked: report.runsChecked,
                                   bytesChecked: report.bytesChecked, firstMismatch: report.firstMismatch)
         }
