@@ -116,18 +116,25 @@ extension CatalogDatabase {
             if let running {
                 throw CatalogError.conflict("a backup of \(job.vmName) is already running: \(running.backupId)")
             }
-            try db.execute(sql: """
-                INSERT INTO vm_backup_contexts (context_id, repository_id, vm_key, created_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (context_id, repository_id) DO NOTHING
-                """, arguments: [contextID, job.repositoryId, vmKey, job.createdAt])
-            let chainID = try Int64.fetchOne(db, sql: "SELECT id FROM vm_backup_contexts WHERE context_id = ? AND repository_id = ?",
-                                             arguments: [contextID, job.repositoryId]) ?? 0
             var job = job
-            job.vmBackupContextId = chainID
-            try job.insert(db)
-            for var disk in disks { try disk.insert(db) }
+            job.vmBackupContextId = try Self.insertJob(job, contextID: contextID, vmKey: vmKey, disks: disks, db)
             return job
         }
+    }
+
+    /// The VM's chain row in the job's repository (created on first use), the job, its disks; answers the chain row's id.
+    private static func insertJob(_ job: BackupJobRecord, contextID: String, vmKey: String, disks: [BackupDiskRecord], _ db: Database) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO vm_backup_contexts (context_id, repository_id, vm_key, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (context_id, repository_id) DO NOTHING
+            """, arguments: [contextID, job.repositoryId, vmKey, job.createdAt])
+        let chainID = try Int64.fetchOne(db, sql: "SELECT id FROM vm_backup_contexts WHERE context_id = ? AND repository_id = ?",
+                                         arguments: [contextID, job.repositoryId]) ?? 0
+        var job = job
+        job.vmBackupContextId = chainID
+        try job.insert(db)
+        for var disk in disks { try disk.insert(db) }
+        return chainID
     }
 
     /// Records a committed backup found in a repository (a catalog rebuild):
@@ -137,16 +144,7 @@ extension CatalogDatabase {
     public func importBackup(_ job: BackupJobRecord, contextID: String, vmKey: String, disks: [BackupDiskRecord]) async throws -> Bool {
         try await pool.write { db in
             guard try BackupJobRecord.fetchOne(db, key: job.backupId) == nil else { return false }
-            try db.execute(sql: """
-                INSERT INTO vm_backup_contexts (context_id, repository_id, vm_key, created_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (context_id, repository_id) DO NOTHING
-                """, arguments: [contextID, job.repositoryId, vmKey, job.createdAt])
-            let chainID = try Int64.fetchOne(db, sql: "SELECT id FROM vm_backup_contexts WHERE context_id = ? AND repository_id = ?",
-                                             arguments: [contextID, job.repositoryId]) ?? 0
-            var job = job
-            job.vmBackupContextId = chainID
-            try job.insert(db)
-            for var disk in disks { try disk.insert(db) }
+            let chainID = try Self.insertJob(job, contextID: contextID, vmKey: vmKey, disks: disks, db)
             try db.execute(sql: """
                 UPDATE vm_backup_contexts SET last_backup_id = ? WHERE id = ? AND (last_backup_id IS NULL OR
                   (SELECT created_at FROM backup_jobs WHERE backup_id = last_backup_id) < ?)

@@ -33,7 +33,8 @@ public actor FlowScheduler {
     /// Backups this scheduler started and has not seen end, by backup id.
     private var running: [String: Queued] = [:]
     private var unfinished: [Int64: (flow: ProtectionFlowRecord, remaining: Int)] = [:]
-    private var waiters: [Task<Void, Never>] = []
+    /// One per backup started, gone when it ended: what `drain()` waits for.
+    private var waiters: [String: Task<Void, Never>] = [:]
     /// pump() awaits between checking for a free slot and taking it; a second
     /// pump meanwhile would take the same slot. One runs at a time, and runs
     /// again when asked while busy.
@@ -89,8 +90,7 @@ public actor FlowScheduler {
     /// Waits until every started backup ended and its execution was recorded (tests, shutdown).
     public func drain() async {
         while !isIdle {
-            let current = waiters
-            waiters.removeAll()
+            let current = Array(waiters.values)
             for waiter in current { await waiter.value }
             if current.isEmpty { await pump() }
             if current.isEmpty && !isIdle { try? await Task.sleep(for: .milliseconds(10)) }
@@ -153,7 +153,7 @@ public actor FlowScheduler {
                 await backups.wait(for: backupID)
                 await self.ended(backupID)
             }
-            waiters.append(waiter)
+            waiters[backupID] = waiter
         } catch {
             row.status = "failed"
             row.errorMessage = "\(error)"
@@ -175,6 +175,7 @@ public actor FlowScheduler {
     }
 
     private func ended(_ backupID: String) async {
+        waiters[backupID] = nil
         guard let item = running.removeValue(forKey: backupID) else { return }
         let record = try? await catalog.backup(id: backupID)
         var row = FlowExecutionVMRecord(executionId: item.executionID, vmName: item.vmName,

@@ -78,6 +78,36 @@ struct CLITests {
         throw CLIFailure("the hub did not start: \(seen)")
     }
 
+    /// A folder of its own for one test: the hub's data dir and log, the client's config and home.
+    struct Workspace {
+        let work: String
+        var data: String { work + "/data" }
+        let log: FileHandle
+        var environment: [String: String]
+
+        init(_ name: String) throws {
+            work = FileManager.default.temporaryDirectory.path + "/sendense-\(name)-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: work + "/hub.log", contents: nil) else { throw CLIFailure("cannot create \(work)/hub.log") }
+            log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
+            environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
+        }
+
+        /// Starts `sendense hub` on the data dir and logs the client in as admin (the password of this data dir's first start).
+        func startHubAndLogIn() async throws -> (Process, String) {
+            let (hub, url) = try await CLITests.startHub(dataDirectory: data, log: log, home: work)
+            let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
+            let login = try CLITests.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment)
+            guard login.status == 0 else {
+                kill(hub.processIdentifier, SIGKILL)
+                throw CLIFailure("login failed: \(login.stderr)")
+            }
+            return (hub, url)
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: work) }
+    }
+
     struct CLIFailure: Error, CustomStringConvertible {
         var description: String
         init(_ description: String) { self.description = description }
@@ -250,20 +280,15 @@ struct CLITests {
     @Test("restore mount, ls, get (file and tar.gz folder), mounts and umount from the command line")
     func fileRestore() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
-        let work = FileManager.default.temporaryDirectory.path + "/sendense-files-\(UUID().uuidString.prefix(8))"
+        let space = try Workspace("files")
+        let work = space.work, environment = space.environment
         try FileManager.default.createDirectory(atPath: work + "/tree/docs/deep", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        defer { space.remove() }
         try Data("hello from the backup\n".utf8).write(to: URL(fileURLWithPath: work + "/tree/docs/deep/note.txt"))
         try Self.shell("head -c 3M /dev/urandom > \(work)/tree/docs/blob.bin")
         try Self.shell("mkfs.ext4 -q -F -b 4096 -d \(work)/tree \(work)/fs.raw 32M && qemu-img convert -q -f raw -O qcow2 \(work)/fs.raw \(work)/vda.qcow2")
-        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
-        let data = work + "/data"
-        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
-        let (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        let (hub, _) = try await space.startHubAndLogIn()
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
-        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
         #expect(try Self.sendense(["vms", "add", "fs1", "--disk", work + "/vda.qcow2:vda"], environment: environment).status == 0)
         let backup = try Self.sendense(["backup", "start", "fs1", "--full", "--wait"], environment: environment)
         #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
@@ -295,18 +320,12 @@ struct CLITests {
     func vcenter() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
         let sim = try VCSim(vms: 4, diskMB: 8)
-        let work = FileManager.default.temporaryDirectory.path + "/sendense-vc-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        let space = try Workspace("vc")
+        let data = space.data, environment = space.environment
+        defer { space.remove() }
         try Self.shell("head -c 1M /dev/urandom | dd of=\(sim.flatExtent(vm: "DC0_H0_VM0")) bs=64k seek=16 conv=notrunc status=none")
-        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
-        let data = work + "/data"
-        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
-        let (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        let (hub, _) = try await space.startHubAndLogIn()
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
-        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
 
         let added = try Self.sendense(["vcenter", "add", "lab", sim.host, "--port", String(sim.port), "--username", sim.info.username,
                                        "--thumbprint", sim.info.sha1_thumbprint, "--json"], input: sim.info.password + "\n", environment: environment)
@@ -331,20 +350,15 @@ struct CLITests {
     @Test("kill -9 of the hub during a retention merge: after restart every point restores exactly, and the prune then completes")
     func killedMidMerge() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
-        let work = FileManager.default.temporaryDirectory.path + "/sendense-merge-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        let space = try Workspace("merge")
+        let work = space.work, data = space.data
+        var environment = space.environment
+        defer { space.remove() }
         let disk = work + "/vda.qcow2"
         // 512 MiB of data: merging it into the next point takes long enough to be killed in the middle.
         try Self.shell("head -c 512M /dev/urandom > \(work)/seed.raw && truncate -s 1G \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
-        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
-        let data = work + "/data"
-        var environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
-        var (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        var (hub, url) = try await space.startHubAndLogIn()
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-        let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
-        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
         #expect(try Self.sendense(["vms", "add", "big", "--disk", disk + ":vda"], environment: environment).status == 0)
         let flow = Self.json(try Self.sendense(["flows", "add", "keep2", "--vm", "big", "--schedule", "every 1d", "--keep-last", "2", "--json"], environment: environment))
         let flowID = try #require(flow["id"] as? Int)
@@ -383,7 +397,7 @@ struct CLITests {
         prune.waitUntilExit()
         try #require(caught, "the merge ended before the hub could be killed in its middle")
 
-        (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        (hub, url) = try await Self.startHub(dataDirectory: data, log: space.log, home: work)
         environment["SENDENSE_URL"] = url
         #expect((FileManager.default.subpaths(atPath: vmFolder) ?? []).allSatisfy { !$0.hasSuffix(".merging") }, "the interrupted merge's file is gone")
         func expectEveryPointRestores() throws -> [String] {
@@ -409,19 +423,13 @@ struct CLITests {
     @Test("the catalog is lost: admin rebuild-catalog brings back the VM, its backups and its chain")
     func rebuildCatalog() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
-        let work = FileManager.default.temporaryDirectory.path + "/sendense-rebuild-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        let space = try Workspace("rebuild")
+        let work = space.work, data = space.data, environment = space.environment
+        defer { space.remove() }
         let disk = work + "/vda.qcow2"
         try Self.shell("qemu-img create -q -f qcow2 \(disk) 16M && qemu-io -f qcow2 -c 'write -P 7 0 2M' \(disk) > /dev/null")
-        #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
-        let data = work + "/data"
-        let environment = ["HOME": work, "SENDENSE_CONFIG_DIR": work + "/config", "PATH": "/usr/bin:/bin"]
-        var (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
+        var (hub, _) = try await space.startHubAndLogIn()
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-        var password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
-        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
         #expect(try Self.sendense(["vms", "add", "lab", "--disk", disk + ":vda"], environment: environment).status == 0)
         var ids: [String] = []
         for round in 0..<2 {
@@ -435,9 +443,8 @@ struct CLITests {
         try Self.shell("rm -f \(data)/catalog.sqlite* \(data)/admin-password")
         let rebuilt = try Self.sendense(["admin", "rebuild-catalog", "--data-dir", data], environment: environment)
         #expect(rebuilt.status == 0 && rebuilt.stdout.contains("2 backups imported"), "\(rebuilt.stdout) \(rebuilt.stderr)")
-        (hub, url) = try await Self.startHub(dataDirectory: data, log: log, home: work)
-        password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
-        #expect(try Self.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment).status == 0)
+        // A new catalog, a new first admin: log in with its password.
+        (hub, _) = try await space.startHubAndLogIn()
         let chain = Self.json(try Self.sendense(["backup", "chain", "lab", "--json"], environment: environment))
         #expect((chain["chain"] as? [[String: Any]])?.compactMap { $0["backup_id"] as? String } == ids)
         // The chain continues: an incremental on the rebuilt catalog.
