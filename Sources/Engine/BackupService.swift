@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Repository
 import Sources
+import Synchronization
 
 /// Why a backup cannot start, sorted by what the API answers.
 public enum BackupServiceError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -60,6 +61,9 @@ public actor BackupService {
     let progressInterval: Duration
     let vmwareSources: VMwareSourceProvider?
     let processLog: (any ChildProcessLog)?
+    /// A telemetry sample this often while a backup runs (nil: none).
+    let telemetryInterval: Duration?
+    let events: (any BackupEventSink)?
     private var running: [String: Running] = [:]
     private var shuttingDown = false
 
@@ -68,8 +72,11 @@ public actor BackupService {
     public typealias VMwareSourceProvider = @Sendable (_ context: VMContextRecord, _ disks: [VMDiskRecord], _ runDirectory: String) async throws -> any BackupSource
 
     public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1),
-                vmwareSources: VMwareSourceProvider? = nil, processLog: (any ChildProcessLog)? = nil) {
+                vmwareSources: VMwareSourceProvider? = nil, processLog: (any ChildProcessLog)? = nil,
+                telemetryInterval: Duration? = .seconds(10), events: (any BackupEventSink)? = nil) {
         self.processLog = processLog
+        self.telemetryInterval = telemetryInterval
+        self.events = events
         self.catalog = catalog
         self.runDirectory = runDirectory
         self.logger = logger
@@ -138,6 +145,7 @@ public actor BackupService {
         let progress = backupJob.progress
         let task = Task { await self.execute(backupJob, source: source) }
         running[backupID] = Running(task: task, progress: progress, vmName: context.vmName)
+        await events?.publish(.started(backupID: backupID, vmName: context.vmName, backupType: inserted.backupType))
         return Started(job: inserted, contextID: context.contextId, disks: diskRows)
     }
 
@@ -199,13 +207,40 @@ public actor BackupService {
         for job in jobs { await job.task.value }
     }
 
+    /// Live progress of every running backup, for the event stream.
+    public func runningProgress() -> [(backupID: String, vmName: String, progress: BackupProgress.Snapshot)] {
+        running.map { ($0.key, $0.value.vmName, $0.value.progress.snapshot) }.sorted { $0.backupID < $1.backupID }
+    }
+
     private func execute(_ job: BackupJob, source: any BackupSource) async {
         let backupID = job.backupID
-        let reporter = Task { [catalog, progressInterval] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: progressInterval)
-                await Self.persist(job.progress.snapshot, of: backupID, catalog: catalog)
+        let sampler = TelemetrySampler()
+        // Progress to the catalog every second; a telemetry sample every
+        // `telemetryInterval`. Both read the copiers' counters under a lock:
+        // nothing here waits on the data path.
+        let reporter = Task { [catalog, progressInterval, telemetryInterval] in
+            var lastSample = ContinuousClock.now
+            if telemetryInterval != nil {
+                try? await catalog.recordTelemetry(jobID: backupID, sampler.sample(job.progress.snapshot))
             }
+            let tick = min(progressInterval, telemetryInterval ?? progressInterval)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
+                let snapshot = job.progress.snapshot
+                await Self.persist(snapshot, of: backupID, catalog: catalog)
+                if let telemetryInterval, ContinuousClock.now - lastSample >= telemetryInterval {
+                    lastSample = .now
+                    try? await catalog.recordTelemetry(jobID: backupID, sampler.sample(snapshot))
+                }
+            }
+        }
+        // However the job ends: the final sample, the roll-up, the event.
+        func finish(status: String, error: String?) async {
+            if telemetryInterval != nil {
+                let final = sampler.sample(job.progress.snapshot)
+                _ = try? await Task { [catalog] in try await catalog.rollUpTelemetry(backupID: backupID, final: final) }.value
+            }
+            await events?.publish(.ended(backupID: backupID, vmName: job.vm.name, status: status, error: error))
         }
         do {
             let manifest = try await job.run(source: source)
@@ -222,6 +257,7 @@ public actor BackupService {
                     bytes: Int64(snapshot.bytesTransferred), total: Int64(snapshot.totalBytes), disks: disks)
             }.value
             logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
+            await finish(status: "completed", error: nil)
         } catch {
             reporter.cancel()
             let reason = running[backupID]?.failureReason
@@ -235,6 +271,7 @@ public actor BackupService {
                 logger.error("cannot record the end of backup \(backupID): \(error)")
             }
             logger.error("backup \(backupID) \(cancelled ? "cancelled" : "failed"): \(message)")
+            await finish(status: cancelled ? "cancelled" : "failed", error: message)
         }
         running[backupID] = nil
     }

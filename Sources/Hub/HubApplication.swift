@@ -40,10 +40,11 @@ public struct Hub: Sendable {
         try await repositories.ensureDefault()
         try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
         let processLog = CatalogChildProcessLog(catalog: catalog)
+        let events = EventHub()
         let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir, processLog: processLog)
         let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger,
                                     vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) },
-                                    processLog: processLog)
+                                    processLog: processLog, telemetryInterval: configuration.telemetryInterval, events: events)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
         let jobs = JobLog()
         let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
@@ -61,7 +62,7 @@ public struct Hub: Sendable {
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
-            scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, restores: RestoreService(),
+            scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events, restores: RestoreService(),
             restoreSessions: sessions,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
@@ -85,7 +86,8 @@ public struct Hub: Sendable {
             services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger),
                        RestoreSessionSweeper(sessions: sessions, interval: configuration.restoreSessions.sweepInterval),
                        FlowSchedulerService(scheduler: scheduler, interval: configuration.schedulerInterval),
-                       JanitorService(janitor: janitor, interval: configuration.janitorInterval)],
+                       JanitorService(janitor: janitor, interval: configuration.janitorInterval),
+                       EventTicker(events: events, backups: backups, catalog: catalog)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? started.port
                 logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")
@@ -115,6 +117,7 @@ public struct Hub: Sendable {
         ProtectionGroupRoutes.register(api, services)
         ProtectionFlowRoutes.register(api, services)
         MaintenanceRoutes.register(api, services)
+        TelemetryRoutes.register(api, services)
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
         FileRestoreRoutes.register(api, services)

@@ -38,6 +38,8 @@ public struct HubConfiguration: Sendable {
     public var janitorInterval: Duration
     /// A backup whose progress has not moved this long is failed as stalled.
     public var stallTimeout: Duration
+    /// A telemetry sample this often while a job runs (speed charts).
+    public var telemetryInterval: Duration
 
     public init(
         dataDirectory: String,
@@ -58,7 +60,8 @@ public struct HubConfiguration: Sendable {
         maxConcurrentBackups: Int = 4,
         schedulerInterval: Duration = .seconds(15),
         janitorInterval: Duration = .seconds(60),
-        stallTimeout: Duration = .seconds(600)
+        stallTimeout: Duration = .seconds(600),
+        telemetryInterval: Duration = .seconds(10)
     ) {
         self.dataDirectory = dataDirectory
         self.bindAddress = bindAddress
@@ -79,6 +82,7 @@ public struct HubConfiguration: Sendable {
         self.schedulerInterval = schedulerInterval
         self.janitorInterval = janitorInterval
         self.stallTimeout = stallTimeout
+        self.telemetryInterval = telemetryInterval
     }
 
     var catalogPath: String { dataDirectory + "/catalog.sqlite" }

@@ -14,6 +14,7 @@ struct HubServices: Sendable {
     let pruner: BackupPruner
     let janitor: Janitor
     let jobs: JobLog
+    let events: EventHub
     let restores: RestoreService
     let restoreSessions: RestoreSessions
     let secrets: SecretBox

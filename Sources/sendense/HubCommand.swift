@@ -55,6 +55,9 @@ struct HubCommand: AsyncParsableCommand {
     @Option(name: .customLong("stall-minutes"), help: "A backup without progress this long is failed as stalled.")
     var stallMinutes = 10
 
+    @Option(name: .customLong("telemetry-seconds"), help: "A telemetry sample this often while a job runs (speed charts).")
+    var telemetrySeconds = 10
+
     @Option(name: .customLong("vddk-libdir"), help: "Where VMware's VDDK is installed, for vCenters using the vddk transport.")
     var vddkLibdir: String?
 
@@ -69,6 +72,7 @@ struct HubCommand: AsyncParsableCommand {
         if !(1...64).contains(maxConcurrentBackups) { throw ValidationError("--max-concurrent-backups must be 1 to 64") }
         if janitorIntervalSeconds < 5 { throw ValidationError("--janitor-interval-seconds must be at least 5") }
         if stallMinutes < 1 { throw ValidationError("--stall-minutes must be at least 1") }
+        if !(1...3600).contains(telemetrySeconds) { throw ValidationError("--telemetry-seconds must be 1 to 3600") }
     }
 
     func run() async throws {
@@ -85,7 +89,8 @@ struct HubCommand: AsyncParsableCommand {
                 maxSessions: maxRestoreSessions, idleLifetime: restoreSessionMinutes * 60,
                 maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))),
             vddkLibdir: vddkLibdir, maxConcurrentBackups: maxConcurrentBackups,
-            janitorInterval: .seconds(janitorIntervalSeconds), stallTimeout: .seconds(stallMinutes * 60))
+            janitorInterval: .seconds(janitorIntervalSeconds), stallTimeout: .seconds(stallMinutes * 60),
+            telemetryInterval: .seconds(telemetrySeconds))
         let hub = try await Hub.build(configuration: configuration, logger: logger)
         if let password = hub.initialAdminPassword {
             // Printed once, on the first start only; also in the 0600 file.

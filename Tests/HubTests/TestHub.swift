@@ -23,7 +23,8 @@ struct TestHub {
         loginLimits: LoginLimits = LoginLimits(maxFailuresPerUser: 50, maxFailuresPerAddress: 200, window: 300),
         restoreSessions: RestoreSessionLimits = RestoreSessionLimits(),
         janitorInterval: Duration = .seconds(3600),
-        stallTimeout: Duration = .seconds(600)
+        stallTimeout: Duration = .seconds(600),
+        telemetryInterval: Duration = .seconds(10)
     ) async throws -> TestHub {
         let directory = dataDirectory ?? scratchFolder()
         var logger = Logger(label: "test-hub")
@@ -31,7 +32,7 @@ struct TestHub {
         let configuration = HubConfiguration(
             dataDirectory: directory, bindAddress: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes,
             bcryptCost: 4, initialAdminPassword: adminPassword, loginLimits: loginLimits, restoreSessions: restoreSessions,
-            janitorInterval: janitorInterval, stallTimeout: stallTimeout)
+            janitorInterval: janitorInterval, stallTimeout: stallTimeout, telemetryInterval: telemetryInterval)
         return TestHub(hub: try await Hub.build(configuration: configuration, logger: logger), dataDirectory: directory)
     }
 
