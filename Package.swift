@@ -122,7 +122,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "SendenseBench",
-            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage", "VSphere"],
+            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage", "VSphere", "Catalog",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -7,7 +7,8 @@
 // Each timing is the best of RUNS (default 2). Goals: full backup at least as
 // fast as qemu-img convert (ratio >= 1.0); incremental at most 5% of the full.
 // Then file-level restore (FileRestoreBench.swift) and vCenter discovery
-// (DiscoveryBench.swift). BENCH=backup, BENCH=files or BENCH=discovery runs
+// (DiscoveryBench.swift), and telemetry's cost on the data path
+// (TelemetryBench.swift). BENCH=backup, files, discovery or telemetry runs
 // only one of them.
 import Engine
 import Foundation
@@ -145,7 +146,8 @@ print(String(format: "sendense full    : %7.1f MB/s (%.2f s)  ratio vs qemu-img 
              mb / fullBest, fullBest, referenceBest / fullBest, durableBest / fullBest))
 print(String(format: "sendense incr.   : %7.2f s, %.1f MiB written, %.1f%% of the full's time (goal <= 5%%)",
              incTime, Double(incManifest?.disks[0].bytesWritten ?? 0) / 1048576, incTime / fullBest * 100))
-if only != "backup" {
+if only == nil || only == "telemetry" { try await telemetryBench(work: work, source: source, runs: runs) }
+if only == nil {
     try await fileRestoreBench(work: work, runs: runs)
     try await discoveryBench(runs: runs)
 }
