@@ -23,8 +23,6 @@ actor EventHub: BackupEventSink {
         return encoder
     }()
 
-    var subscriberCount: Int { subscribers.count }
-
     func subscribe() -> (UUID, AsyncStream<Event>) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(256))
