@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 # Sendense: the two commands of the README, and their parts.
 #   make run    install system packages, build release, serve on :8082 with ./data
-#   make test   install test dependencies, build, check, run every test
+#   make test   install test dependencies, build, check, run every test (Swift, then the GUI in Chromium)
 #   make bench  benchmarks against the reference tools (release build; not part of test)
 
 DATA_DIR ?= ./data
@@ -22,6 +22,7 @@ test: test-deps
 	scripts/check-warnings.sh < .build/build-tests.log
 	$(MAKE) check-openapi
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
+	python3 Tests/e2e/gui_test.py
 
 bench: test-deps
 	scripts/build-vcsim.sh

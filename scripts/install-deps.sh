@@ -15,6 +15,7 @@ packages=(
   util-linux       # mount / umount
   coreutils        # timeout, around every mount
   python3
+  libjs-chart.js   # Chart.js for the web GUI's charts (served at /vendor/chart.js)
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
@@ -27,6 +28,7 @@ if [[ "${1:-}" == "--test" ]]; then
     dosfstools     # mkfs.vfat
     mtools         # mcopy into a FAT image
     curl           # test hooks of the vCenter simulator
+    chromium       # the web GUI's end-to-end tests (Playwright drives it)
     golang-go      # builds the test vCenter simulator (Tests/vcsim)
     golang-github-vmware-govmomi-dev  # govmomi's vcsim, from Debian's sources
   )
@@ -61,5 +63,10 @@ if [[ "${1:-}" == "--test" ]]; then
     # Debian's own python3 refuses plain pip installs (PEP 668); allow it there.
     python3 -m pip install -q openapi-spec-validator 2>/dev/null \
       || python3 -m pip install -q --break-system-packages openapi-spec-validator
+  fi
+  # Playwright drives Debian's chromium in the GUI tests (its own browser downloads are not used).
+  if ! python3 -c "import playwright" 2>/dev/null; then
+    python3 -m pip install -q playwright 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages playwright
   fi
 fi

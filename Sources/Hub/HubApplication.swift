@@ -103,6 +103,12 @@ public struct Hub: Sendable {
         let router = Router(context: HubContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: services.metrics))
         router.add(middleware: ErrorMiddleware(registry: services.registry))
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: VendorScriptMiddleware())
+        if let web = services.configuration.webDirectory {
+            // The GUI's files, for anyone (the login page must load); every API route still checks its token.
+            router.add(middleware: FileMiddleware(web, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
+        }
         let authenticator = Authenticator(catalog: services.catalog)
         let api = RouteTable(router: router, registry: services.registry, authenticator: authenticator, prefix: "/api/v1")
         let root = RouteTable(router: router, registry: services.registry, authenticator: authenticator, prefix: "")

@@ -40,6 +40,8 @@ public struct HubConfiguration: Sendable {
     public var stallTimeout: Duration
     /// A telemetry sample this often while a job runs (speed charts).
     public var telemetryInterval: Duration
+    /// The web GUI's files (`Web/` of the source tree); nil serves no GUI.
+    public var webDirectory: String?
 
     public init(
         dataDirectory: String,
@@ -61,7 +63,8 @@ public struct HubConfiguration: Sendable {
         schedulerInterval: Duration = .seconds(15),
         janitorInterval: Duration = .seconds(60),
         stallTimeout: Duration = .seconds(600),
-        telemetryInterval: Duration = .seconds(10)
+        telemetryInterval: Duration = .seconds(10),
+        webDirectory: String? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.bindAddress = bindAddress
@@ -83,6 +86,7 @@ public struct HubConfiguration: Sendable {
         self.janitorInterval = janitorInterval
         self.stallTimeout = stallTimeout
         self.telemetryInterval = telemetryInterval
+        self.webDirectory = webDirectory
     }
 
     var catalogPath: String { dataDirectory + "/catalog.sqlite" }

@@ -58,8 +58,20 @@ struct HubCommand: AsyncParsableCommand {
     @Option(name: .customLong("telemetry-seconds"), help: "A telemetry sample this often while a job runs (speed charts).")
     var telemetrySeconds = 10
 
+    @Option(name: .customLong("web-dir"), help: "The web GUI's files (default: Web/ beside the source tree the binary was built in, or ./Web).")
+    var webDir: String?
+
     @Option(name: .customLong("vddk-libdir"), help: "Where VMware's VDDK is installed, for vCenters using the vddk transport.")
     var vddkLibdir: String?
+
+    /// `.build/<config>/sendense` → `<source tree>/Web`, else `./Web`.
+    static func defaultWebDirectory() -> String? {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [binary.deletingLastPathComponent().appendingPathComponent("../../../Web").standardizedFileURL.path,
+                          binary.deletingLastPathComponent().appendingPathComponent("../../Web").standardizedFileURL.path,
+                          FileManager.default.currentDirectoryPath + "/Web"]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
+    }
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -90,7 +102,7 @@ struct HubCommand: AsyncParsableCommand {
                 maxFolderDownloadBytes: UInt64(maxFolderDownloadGiB * Double(1 << 30))),
             vddkLibdir: vddkLibdir, maxConcurrentBackups: maxConcurrentBackups,
             janitorInterval: .seconds(janitorIntervalSeconds), stallTimeout: .seconds(stallMinutes * 60),
-            telemetryInterval: .seconds(telemetrySeconds))
+            telemetryInterval: .seconds(telemetrySeconds), webDirectory: webDir ?? Self.defaultWebDirectory())
         let hub = try await Hub.build(configuration: configuration, logger: logger)
         if let password = hub.initialAdminPassword {
             // Printed once, on the first start only; also in the 0600 file.

@@ -1,0 +1,39 @@
+// The REST API as the GUI uses it: the token lives in sessionStorage (gone
+// with the tab); any 401 sends the user back to the login page.
+const TOKEN = "sendense.token";
+
+export class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export const session = {
+  get token() { return sessionStorage.getItem(TOKEN); },
+  set token(value) { value ? sessionStorage.setItem(TOKEN, value) : sessionStorage.removeItem(TOKEN); },
+};
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(handler) { onUnauthorized = handler; }
+
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = {};
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new APIError(0, "The hub cannot be reached. Check the network and retry.");
+  }
+  if (response.status === 401 && path !== "/auth/login") {
+    session.token = null;
+    onUnauthorized();
+    throw new APIError(401, "Your session ended: please sign in again.");
+  }
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new APIError(response.status, data?.error ?? `The hub answered ${response.status}.`);
+  return data;
+}
