@@ -1,6 +1,7 @@
 // Sendense web GUI: plain ES modules, no build step. Views render into #app.
 import { api, session, whenUnauthorized, APIError } from "/api.js";
 import { dashboard } from "/dashboard.js";
+import { vms } from "/vms.js";
 import { el } from "/dom.js";
 
 const app = document.getElementById("app");
@@ -34,6 +35,19 @@ function showLogin(message) {
   password.focus();
 }
 
+const pages = { dashboard: ["Dashboard", dashboard], vms: ["Virtual Machines", vms] };
+
+function showPage(content, nav) {
+  const name = location.hash.slice(1).split("/")[0] || "dashboard";
+  const [, render] = pages[name] ?? pages.dashboard;
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+  render(content).catch((failure) => {
+    if (!(failure instanceof APIError && failure.status === 401)) content.replaceChildren(el("p", { class: "error" }, failure.message));
+  });
+}
+
 function showShell() {
   const logout = el("button", { class: "link" }, "Sign out");
   logout.addEventListener("click", async () => {
@@ -42,15 +56,14 @@ function showShell() {
     showLogin();
   });
   const content = el("section", { id: "content" });
+  const nav = el("nav", { "aria-label": "Pages" }, Object.entries(pages).map(([name, [label]]) => el("a", { href: `#${name}` }, label)));
   app.replaceChildren(
     el("header", { class: "top" },
-      el("strong", {}, "Sendense"),
-      el("nav", {}, el("a", { href: "#dashboard", "aria-current": "page" }, "Dashboard")),
+      el("strong", {}, "Sendense"), nav,
       el("span", { class: "user" }, sessionStorage.getItem("sendense.user") ?? ""), logout),
     content);
-  dashboard(content).catch((failure) => {
-    if (!(failure instanceof APIError && failure.status === 401)) content.replaceChildren(el("p", { class: "error" }, failure.message));
-  });
+  window.onhashchange = () => showPage(content, nav);
+  showPage(content, nav);
 }
 
 whenUnauthorized(() => showLogin("Your session ended: please sign in again."));

@@ -58,14 +58,59 @@ def main():
         hub, url = start_hub(data)
         try:
             password = pathlib.Path(data, "admin-password").read_text().strip()
-            run(url, password)
+            run(url, password, work)
         finally:
             hub.terminate()
             hub.wait(timeout=30)
     print("gui e2e: all passed")
 
 
-def run(url, password):
+def register_vm(url, token, work, name, size="16M"):
+    image = os.path.join(work, name + ".qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", image, size], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", image], check=True, stdout=subprocess.DEVNULL)
+    api(url, "/vm-contexts", token=token, method="POST",
+        body={"vm_name": name, "source": {"type": "qemu_image", "disks": [{"path": image, "label": "vda"}]}})
+
+
+def vm_pages(page, url, work):
+    token = page.evaluate("sessionStorage.getItem('sendense.token')")
+    register_vm(url, token, work, "web")
+    register_vm(url, token, work, "db", size="32M")
+    page.get_by_role("link", name="Virtual Machines").click()
+    expect(page.get_by_role("heading", name="Virtual Machines")).to_be_visible()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.get_by_role("rowheader")).to_have_text("db")
+    # Sorting by name again turns the order around.
+    page.get_by_role("button", name="Name").click()
+    expect(rows.first.get_by_role("rowheader")).to_have_text("web")
+    page.get_by_role("searchbox", name="Search VMs").fill("d")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("1 (32.0 MiB)")
+    page.get_by_role("searchbox", name="Search VMs").fill("nothing-like-this")
+    expect(page.get_by_text("No VM matches the search.")).to_be_visible()
+    page.get_by_role("searchbox", name="Search VMs").fill("web")
+    expect(rows.first).to_contain_text("never")
+    page.get_by_role("button", name="Backup Now").click()
+    expect(page.get_by_role("status")).to_contain_text("Started full backup backup-web-")
+    backup_id = re.search(r"(backup-web-\S+) of web", page.get_by_role("status").inner_text()).group(1)
+    for _ in range(300):
+        state, _ = api(url, "/backups/" + backup_id, token=token)
+        if state["status"] not in ("started", "in_progress"):
+            break
+        time.sleep(0.1)
+    assert state["status"] == "completed", state
+    page.reload()
+    expect(page.locator("tbody tr").filter(has_text="web")).not_to_contain_text("never")
+    # A second backup while none runs starts an incremental; the page says so.
+    page.get_by_role("searchbox", name="Search VMs").fill("web")
+    page.get_by_role("button", name="Backup Now").click()
+    expect(page.get_by_role("status")).to_contain_text("Started incremental backup")
+    page.screenshot(path=str(OUT / "vms.png"))
+
+
+def run(url, password, work):
     # The GUI's files come with strict headers; Chart.js is served from Debian's package.
     with urllib.request.urlopen(url + "/") as response:
         assert "default-src 'self'" in response.headers["Content-Security-Policy"], response.headers
@@ -98,6 +143,9 @@ def run(url, password):
         expect(page.get_by_text("local", exact=True)).to_be_visible()
         expect(page.get_by_text("0 of 0")).to_be_visible()
         page.screenshot(path=str(OUT / "dashboard.png"))
+        vm_pages(page, url, work)
+        page.get_by_role("link", name="Dashboard").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
         # Still signed in after a reload (the token lives in sessionStorage).
         page.reload()
@@ -115,6 +163,10 @@ def run(url, password):
         page.set_viewport_size({"width": 390, "height": 844})
         page.screenshot(path=str(OUT / "dashboard-390.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the dashboard is wider than a phone"
+        page.get_by_role("link", name="Virtual Machines").click()
+        expect(page.get_by_role("heading", name="Virtual Machines")).to_be_visible()
+        page.screenshot(path=str(OUT / "vms-390.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the VM list is wider than a phone"
 
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("form", name="Sign in")).to_be_visible()
