@@ -100,7 +100,7 @@ public actor BackupPruner {
             guard let record = byID[id] else { continue }
             await willDelete(id)
             let layout = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName)
-            try Self.removeDirectory(layout.backupDirectory(id))
+            try BackupLayout.removeBackupDirectory(layout.backupDirectory(id))
             try await catalog.deleteBackupRow(id)
             logger.info("retention removed \(id) of \(vmName)")
         }
@@ -167,13 +167,5 @@ public actor BackupPruner {
         try DurableFile.write(try manifest.encoded(), to: directory + "/" + BackupManifest.fileName)
         try await catalog.reparentBackup(kept.backupId, parent: manifest.parentId, type: type)
         logger.info("retention merged \(folded.sorted().joined(separator: ", ")) into \(kept.backupId)")
-    }
-
-    /// Renamed aside first: a crash mid-delete leaves a `.deleting` folder the janitor removes.
-    static func removeDirectory(_ directory: String) throws {
-        guard FileManager.default.fileExists(atPath: directory) else { return }
-        let doomed = directory + ".deleting"
-        try DurableFile.renameOrThrow(from: directory, to: doomed)
-        try FileManager.default.removeItem(atPath: doomed)
     }
 }

@@ -75,6 +75,16 @@ public struct BackupLayout: Sendable {
         return final
     }
 
+    /// Deletes a committed backup folder: renamed aside first, so a crash
+    /// mid-delete leaves a `.deleting` folder no one mistakes for a backup,
+    /// which the next start removes.
+    public static func removeBackupDirectory(_ directory: String) throws {
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        let doomed = directory + ".deleting"
+        try DurableFile.renameOrThrow(from: directory, to: doomed)
+        try FileManager.default.removeItem(atPath: doomed)
+    }
+
     /// Removes a partial folder and everything in it.
     public func discardPartial(_ backupID: String) {
         try? FileManager.default.removeItem(atPath: partialDirectory(backupID))

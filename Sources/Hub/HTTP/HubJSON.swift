@@ -111,3 +111,25 @@ extension Parameters {
         return value
     }
 }
+
+/// A whole number from the query string (a page size, an offset), or 400 saying what was wrong.
+enum QueryNumber {
+    static func parse(_ text: Substring?, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return number
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A repository id: API.md writes ids as strings ("1"); numbers are accepted too. Nil when absent.
+    func decodeRepositoryIDIfPresent(forKey key: Key) throws -> Int64? {
+        guard let text = try? decodeIfPresent(String.self, forKey: key) else { return try decodeIfPresent(Int64.self, forKey: key) }
+        guard let id = Int64(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "expected a repository id such as \"1\"")
+        }
+        return id
+    }
+}

@@ -21,15 +21,10 @@ struct StartBackupRequest: Decodable {
         vmName = try container.decode(String.self, forKey: .vmName)
         backupType = try container.decodeIfPresent(String.self, forKey: .backupType) ?? "incremental"
         diskIndexes = try container.decodeIfPresent([Int].self, forKey: .diskIndexes)
-        // API.md writes repository ids as strings ("1"); numbers are accepted too.
-        if let text = try? container.decode(String.self, forKey: .repositoryID) {
-            guard let id = Int64(text) else {
-                throw DecodingError.dataCorruptedError(forKey: .repositoryID, in: container, debugDescription: "expected a repository id such as \"1\"")
-            }
-            repositoryID = id
-        } else {
-            repositoryID = try container.decode(Int64.self, forKey: .repositoryID)
+        guard let id = try container.decodeRepositoryIDIfPresent(forKey: .repositoryID) else {
+            throw DecodingError.keyNotFound(CodingKeys.repositoryID, .init(codingPath: container.codingPath, debugDescription: "repository_id is required"))
         }
+        repositoryID = id
     }
 }
 
@@ -196,10 +191,7 @@ enum BackupRoutes {
                 guard let id = Int64(repository) else { throw APIError.badRequest("repository_id must be a number, got '\(repository)'") }
                 filter.repositoryId = id
             }
-            if let limit = query["limit"] {
-                guard let value = Int(limit), (1...1000).contains(value) else { throw APIError.badRequest("limit must be 1 to 1000") }
-                filter.limit = value
-            }
+            filter.limit = try QueryNumber.parse(query["limit"], "limit", default: filter.limit, in: 1...1000)
             if let offset = query["offset"] {
                 guard let value = Int(offset), value >= 0 else { throw APIError.badRequest("offset must be 0 or more") }
                 filter.offset = value

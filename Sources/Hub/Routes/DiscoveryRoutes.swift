@@ -1,7 +1,6 @@
 import Catalog
 import Foundation
 import Hummingbird
-import Repository
 import SendenseCore
 import VSphere
 
@@ -204,11 +203,8 @@ enum DiscoveryRoutes {
     /// Records the VMs as VM contexts in one transaction: all of them or none.
     static func save(_ vms: [VirtualMachineInfo], credential: VMwareCredentialRecord, _ catalog: CatalogDatabase) async throws -> [VMContextRecord] {
         let now = Date()
-        let stamp = now.formatted(Date.VerbatimFormatStyle(
-            format: "\(year: .defaultDigits)\(month: .twoDigits)\(day: .twoDigits)-\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased))\(minute: .twoDigits)\(second: .twoDigits)",
-            timeZone: .gmt, calendar: Calendar(identifier: .gregorian)))
         let found = vms.map { vm -> (VMContextRecord, [VMDiskRecord]) in
-            var context = VMContextRecord(contextId: "ctx-\(BackupLayout.vmKey(for: vm.name))-\(stamp)", vmName: vm.name, sourceType: "vmware", now: now)
+            var context = VMContextRecord(contextId: contextID(for: vm.name, at: now), vmName: vm.name, sourceType: "vmware", now: now)
             context.vmPath = vm.vmxPath
             context.vcenterHost = credential.vcenterHost
             context.datacenter = vm.datacenter

@@ -116,8 +116,8 @@ enum FileRestoreRoutes {
             let session = try await touch(context, sessions)
             let query = request.uri.queryParameters
             let path = query["path"].map(String.init) ?? "/"
-            let limit = try number(query["limit"], "limit", default: defaultPageSize, in: 1...maxPageSize)
-            let offset = try number(query["offset"], "offset", default: 0, in: 0...Int.max)
+            let limit = try QueryNumber.parse(query["limit"], "limit", default: defaultPageSize, in: 1...maxPageSize)
+            let offset = try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max)
             let entries = try await blocking { try session.browser.list(path) }
             let page = entries.dropFirst(offset).prefix(limit).map { entry in
                 FileListResponse.File(
@@ -188,14 +188,6 @@ enum FileRestoreRoutes {
         } catch let error as RestoreSessions.Lookup {
             throw APIError(error)
         }
-    }
-
-    private static func number(_ text: Substring?, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let text else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
-        }
-        return number
     }
 
     /// Runs libtsk work off the event loops; its errors become API errors.

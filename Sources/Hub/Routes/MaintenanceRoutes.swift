@@ -57,10 +57,7 @@ enum MaintenanceRoutes {
             let status = query.get("status")
             let type = query.get("type")
             if let type, !types.contains(type) { throw APIError.badRequest("type must be one of \(types.joined(separator: ", "))") }
-            let limit = try query.get("limit").map { text -> Int in
-                guard let value = Int(text), (1...1000).contains(value) else { throw APIError.badRequest("limit must be 1 to 1000") }
-                return value
-            } ?? 200
+            let limit = try QueryNumber.parse(query["limit"], "limit", default: 200, in: 1...1000)
             var jobs = try await allJobs(services, limit: limit)
             if let status { jobs = jobs.filter { $0.status == status } }
             if let type { jobs = jobs.filter { $0.type == type } }

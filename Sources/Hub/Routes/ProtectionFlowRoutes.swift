@@ -41,14 +41,7 @@ struct ProtectionFlowRequest: Decodable {
         } else {
             targetId = try c.decodeIfPresent(String.self, forKey: .targetId)
         }
-        if let text = try? c.decodeIfPresent(String.self, forKey: .repositoryId) {
-            guard let id = Int64(text) else {
-                throw DecodingError.dataCorruptedError(forKey: .repositoryId, in: c, debugDescription: "expected a repository id such as \"1\"")
-            }
-            repositoryId = id
-        } else {
-            repositoryId = try c.decodeIfPresent(Int64.self, forKey: .repositoryId)
-        }
+        repositoryId = try c.decodeRepositoryIDIfPresent(forKey: .repositoryId)
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
         timeZone = try c.decodeIfPresent(String.self, forKey: .timeZone)
         backupType = try c.decodeIfPresent(String.self, forKey: .backupType)
@@ -267,10 +260,7 @@ enum ProtectionFlowRoutes {
         }
         table.add(.get, "/protection-flows/{id}/executions", .role(.viewer)) { request, context -> FlowExecutionListResponse in
             let flow = try await existing(context, catalog)
-            let limit = try request.uri.queryParameters.get("limit").map { text -> Int in
-                guard let value = Int(text), (1...1000).contains(value) else { throw APIError.badRequest("limit must be 1 to 1000") }
-                return value
-            } ?? 50
+            let limit = try QueryNumber.parse(request.uri.queryParameters["limit"], "limit", default: 50, in: 1...1000)
             let list = try await catalog.executions(flowID: flow.id ?? 0, limit: limit)
                 .map { FlowExecutionResponse(execution: $0.0, vms: $0.1.map(FlowExecutionResponse.VM.init)) }
             return FlowExecutionListResponse(executions: list, count: list.count)

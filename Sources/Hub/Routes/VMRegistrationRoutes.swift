@@ -56,8 +56,7 @@ enum VMRegistrationRoutes {
                 throw APIError.conflict("a VM named \(body.vmName) already exists")
             }
             let now = Date()
-            let stamp = now.formatted(Date.VerbatimFormatStyle(format: "\(year: .defaultDigits)\(month: .twoDigits)\(day: .twoDigits)-\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased))\(minute: .twoDigits)\(second: .twoDigits)", timeZone: .gmt, calendar: Calendar(identifier: .gregorian)))
-            var context = VMContextRecord(contextId: "ctx-\(BackupLayout.vmKey(for: body.vmName))-\(stamp)", vmName: body.vmName, sourceType: "qemu_image", now: now)
+            var context = VMContextRecord(contextId: contextID(for: body.vmName, at: now), vmName: body.vmName, sourceType: "qemu_image", now: now)
             context.vmPath = disks.first?.path
             context.powerState = "poweredOff"
             context.sourceJson = String(decoding: try JSONEncoder().encode(disks), as: UTF8.self)
@@ -72,4 +71,12 @@ enum VMRegistrationRoutes {
             return EditedResponse(status: .created, response: VMContextResponse(record: context))
         }
     }
+}
+
+/// `ctx-<vm key>-<UTC yyyyMMdd-HHmmss>`, as API.md shows context ids.
+func contextID(for vmName: String, at date: Date) -> String {
+    let stamp = date.formatted(Date.VerbatimFormatStyle(
+        format: "\(year: .defaultDigits)\(month: .twoDigits)\(day: .twoDigits)-\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased))\(minute: .twoDigits)\(second: .twoDigits)",
+        timeZone: .gmt, calendar: Calendar(identifier: .gregorian)))
+    return "ctx-\(BackupLayout.vmKey(for: vmName))-\(stamp)"
 }

@@ -37,20 +37,11 @@ enum BackupDeletion {
             await services.restoreSessions.unmountAll(backupID: item.backupId)
             if let repository = try await catalog.repository(id: item.repositoryId) {
                 let layout = BackupLayout(repositoryRoot: repository.path, vmName: item.vmName)
-                try removeFiles(layout.backupDirectory(item.backupId))
+                try BackupLayout.removeBackupDirectory(layout.backupDirectory(item.backupId))
             }
             try await catalog.deleteBackupRow(item.backupId)
             deleted.append(item.backupId)
         }
         return deleted
-    }
-
-    /// Renames the folder aside first: a crash mid-delete leaves a folder no
-    /// one mistakes for a backup, which the janitor removes.
-    private static func removeFiles(_ directory: String) throws {
-        guard FileManager.default.fileExists(atPath: directory) else { return }
-        let doomed = directory + ".deleting"
-        try DurableFile.renameOrThrow(from: directory, to: doomed)
-        try FileManager.default.removeItem(atPath: doomed)
     }
 }
