@@ -21,11 +21,10 @@ enum NBDServerProcess {
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let socket = socketPath(in: socketDirectory)
-        var arguments = ["-f", format, "--read-only", "--persistent", "--shared=4", "-k", socket, "-x", "disk"]
+        var arguments = ["-f", format, "--read-only", "--persistent", "--shared=4", "-k", socket, "--pid-file", socket + ".pid", "-x", "disk"]
         if let bitmap { arguments += ["-B", bitmap] }
         arguments.append(image)
-        // qemu-nbd binds and listens in one step: the socket appearing means it is ready.
-        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, readyFile: socket, owner: owner, body)
+        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, owner: owner, body)
     }
 
     /// nbdkit in the foreground with `plugin` and its `parameters`; it also
@@ -35,12 +34,8 @@ enum NBDServerProcess {
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let socket = socketPath(in: socketDirectory)
-        // nbdkit's socket exists a moment before it listens; its PID file is
-        // written once it accepts connections.
-        let pidFile = socket + ".pid"
-        defer { unlink(pidFile) }
-        let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-P", pidFile, "-e", "disk", plugin] + parameters
-        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, readyFile: pidFile, owner: owner, body)
+        let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-P", socket + ".pid", "-e", "disk", plugin] + parameters
+        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, owner: owner, body)
     }
 
     private static func socketPath(in directory: String) -> String {
@@ -48,7 +43,7 @@ enum NBDServerProcess {
     }
 
     private static func withServer<Result: Sendable>(
-        executable: String, arguments: [String], socket: String, readyFile: String, owner: Owner,
+        executable: String, arguments: [String], socket: String, owner: Owner,
         _ body: (NBDEndpoint) async throws -> Result
     ) async throws -> Result {
         let name = URL(fileURLWithPath: executable).lastPathComponent
@@ -69,10 +64,14 @@ enum NBDServerProcess {
         defer {
             stop(process)
             unlink(socket)
+            unlink(socket + ".pid")
             // Forgotten only once it is gone: a crash in between leaves a row the janitor checks.
             Task { await owner.log?.ended(child) }
         }
-        // `readyFile` appears once the server listens; an early exit is a failure.
+        // A server's socket exists a moment before it listens (a connection
+        // then is refused); both servers write their PID file (`socket`.pid)
+        // once they listen. An early exit is a failure.
+        let readyFile = socket + ".pid"
         let deadline = ContinuousClock.now + .seconds(30)
         while !FileManager.default.fileExists(atPath: readyFile) {
             guard process.isRunning else {
