@@ -174,12 +174,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CatalogTests",
-            dependencies: ["Catalog", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Catalog", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RepositoryTests",
-            dependencies: ["Repository"],
+            dependencies: ["Repository", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -16,12 +16,13 @@ packages=(
   coreutils        # timeout, around every mount
   python3
   libjs-chart.js   # Chart.js for the web GUI's charts (served at /vendor/chart.js)
+  qemu-utils       # qemu-img (bitmaps of qemu_image VMs) and qemu-nbd (exports their disks)
+  nbdkit           # exports VMware disks (curl, ssh and, where installed, vddk plugins)
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
     python3-pip
-    qemu-utils     # qemu-img, qemu-io, qemu-nbd: the judges of every image we write
-    nbdkit         # NBD servers for the client tests (memory, pattern plugins)
+    libnbd-bin     # nbdcopy: streams what an image reads as, to hash it
     fdisk          # sfdisk: GPT and MBR disks for the file-restore tests
     e2fsprogs      # mkfs.ext4 -d, debugfs
     ntfs-3g        # mkntfs, and ntfs-3g (FUSE) to fill an NTFS image without a loop device

@@ -3,13 +3,12 @@ import Foundation
 import GRDB
 import SendenseCore
 import Testing
+import TestSupport
 
-@Suite("Catalog on a real SQLite file")
+@Suite("Catalog on a real SQLite file", .removesScratch)
 struct CatalogTests {
     static func freshPath() -> String {
-        let directory = FileManager.default.temporaryDirectory.path + "/sendense-catalog-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return directory + "/catalog.sqlite"
+        scratchFolder("catalog") + "/catalog.sqlite"
     }
 
     @Test("migrates an empty file, in WAL mode with foreign keys on")

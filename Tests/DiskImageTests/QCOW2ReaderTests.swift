@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite("QCOW2 reader on images QEMU wrote")
+@Suite("QCOW2 reader on images QEMU wrote", .removesScratch)
 struct QCOW2ReaderTests {
     /// Reads the whole image through `DiskImages.open` and compares it with
     /// `qemu-img convert -O raw`; every run our extents call zero must be

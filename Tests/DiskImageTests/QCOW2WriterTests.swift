@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite("QCOW2 writer, judged by qemu-img")
+@Suite("QCOW2 writer, judged by qemu-img", .removesScratch)
 struct QCOW2WriterTests {
     /// `qemu-img check` must find no errors and no leaks.
     static func expectClean(_ image: String) throws {
@@ -142,7 +142,7 @@ struct QCOW2WriterTests {
     }
 }
 
-@Suite("QCOW2 laid out for streaming")
+@Suite("QCOW2 laid out for streaming", .removesScratch)
 struct QCOW2StreamTests {
     @Test("a chain flattened into a streamed qcow2 passes qemu-img check and compares equal", arguments: [65536, 4096])
     func streamed(clusterSize: Int) async throws {

@@ -71,7 +71,7 @@ struct LabVM {
     }
 }
 
-@Suite("Backup jobs of qemu_image VMs, judged by qemu-img")
+@Suite("Backup jobs of qemu_image VMs, judged by qemu-img", .removesScratch)
 struct BackupJobTests {
     static func expectRestores(_ backupDirectory: String, equalTo raws: [String]) throws {
         for (index, raw) in raws.enumerated() {

@@ -11,7 +11,7 @@ import Testing
 /// Retention over real chains: points are backed up for real, dated by the
 /// test, pruned, and every kept point is judged by qemu-img against the disk
 /// as it was when that point was taken.
-@Suite(.serialized) struct BackupPrunerTests {
+@Suite(.serialized, .removesScratch) struct BackupPrunerTests {
     struct Lab {
         let scheduler: FlowSchedulerTests.Lab
         let image: String

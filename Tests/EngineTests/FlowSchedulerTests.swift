@@ -10,7 +10,7 @@ import Testing
 
 /// The scheduler over a real catalog file and real backups of small qcow2
 /// VMs, with the clock in the test's hand: days of schedules in moments.
-@Suite(.serialized) struct FlowSchedulerTests {
+@Suite(.serialized, .removesScratch) struct FlowSchedulerTests {
     final class TestClock: Sendable {
         private let current: Mutex<Date>
         init(_ start: String) { current = Mutex(try! Date(start, strategy: .iso8601)) }

@@ -10,7 +10,7 @@ import VSphere
 /// (nbdkit's curl plugin reading the snapshot's flat extent), against the
 /// test vCenter whose CBT tracks the real file. Every restore point is judged
 /// by qemu-img against a copy of the disk taken when the backup ran.
-@Suite(.serialized) struct VMwareBackupTests {
+@Suite(.serialized, .removesScratch) struct VMwareBackupTests {
     struct Lab {
         let sim: VCSim
         let login: VCenterLogin

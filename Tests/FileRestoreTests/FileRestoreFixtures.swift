@@ -14,7 +14,7 @@ enum Fixtures {
     }
 
     static let gpt: GPTDisk = {
-        let folder = scratchFolder()
+        let folder = scratchFolder("fixtures", shared: true)
         let ntfs = try! TestDisks.sampleTree(at: folder + "/ntfs", seed: 1, symlink: false)
         let ext4 = try! TestDisks.sampleTree(at: folder + "/ext4", seed: 2)
         try! FileManager.default.createDirectory(atPath: ext4 + "/many", withIntermediateDirectories: true)

@@ -4,7 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite("Restore browser over real partitioned disks")
+@Suite("Restore browser over real partitioned disks", .removesScratch)
 struct RestoreBrowserTests {
     @Test("GPT disk with NTFS, ext4 and FAT32: partitions as folders, named by GPT name or label")
     func gptPartitions() throws {

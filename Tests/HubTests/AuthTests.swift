@@ -3,8 +3,9 @@ import Foundation
 import HTTPTypes
 import Hub
 import Testing
+import TestSupport
 
-@Suite("Authentication and roles")
+@Suite("Authentication and roles", .removesScratch)
 struct AuthTests {
     @Test("login with the right password gives a 256-bit token that works until logout")
     func loginAndLogout() async throws {

@@ -29,7 +29,7 @@ extension APITester {
     }
 }
 
-@Suite("Backups and disk restores over the API, judged by qemu-img")
+@Suite("Backups and disk restores over the API, judged by qemu-img", .removesScratch)
 struct BackupAPITests {
     /// A VM of a qcow2 disk with data and holes, and a raw disk.
     static func makeVM() throws -> (folder: String, vda: String, vdb: String) {
@@ -278,7 +278,7 @@ struct BackupAPITests {
     }
 }
 
-@Suite("Startup cleans what a killed hub left in the VM's images")
+@Suite("Startup cleans what a killed hub left in the VM's images", .removesScratch)
 struct StaleBitmapTests {
     static func bitmaps(_ image: String) throws -> [String] {
         let output = try mustRun(["qemu-img", "info", "--output=json", "-U", image])

@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Hub
 import Testing
+import TestSupport
 
-@Suite("Bad input answers the documented status and changes nothing")
+@Suite("Bad input answers the documented status and changes nothing", .removesScratch)
 struct BadInputTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var method: HTTPRequest.Method

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// A hub whose database was lost, pointed at the repository it wrote.
-@Suite(.serialized) struct CatalogRebuildTests {
+@Suite(.serialized, .removesScratch) struct CatalogRebuildTests {
     @Test("an empty hub pointed at an existing repository shows every backup again, restores from it, and continues the chain")
     func rescan() async throws {
         let folder = scratchFolder()

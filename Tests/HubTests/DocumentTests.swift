@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Hub
 import Testing
+import TestSupport
 
-@Suite("Health, OpenAPI document and metrics")
+@Suite("Health, OpenAPI document and metrics", .removesScratch)
 struct DocumentTests {
     /// `path → methods` read from the served OpenAPI YAML: a path is a
     /// two-space-indented key under `paths:`, a method a four-space one.

@@ -9,7 +9,7 @@ import Testing
 /// File-level restore through the API: a VM whose qcow2 disk holds a GPT
 /// table with ext4 and FAT32 partitions is backed up, its files changed and
 /// backed up again; each restore point is browsed and downloaded.
-@Suite("File-level restore over the API")
+@Suite("File-level restore over the API", .removesScratch)
 struct FileRestoreAPITests {
     struct FileVM {
         let folder: String

@@ -11,7 +11,7 @@ import Glibc
 
 /// Each janitor case reproduced for real, next to something live of the same
 /// kind that must be left alone.
-@Suite(.serialized) struct JanitorTests {
+@Suite(.serialized, .removesScratch) struct JanitorTests {
     static func startTime(_ pid: Int32) -> Int64? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")

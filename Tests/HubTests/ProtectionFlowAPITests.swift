@@ -6,7 +6,7 @@ import Testing
 
 /// Groups, flows, executions and retention over the API, with real backups
 /// judged by qemu-img.
-@Suite(.serialized) struct ProtectionFlowAPITests {
+@Suite(.serialized, .removesScratch) struct ProtectionFlowAPITests {
     static func register(_ api: APITester, token: String, name: String, folder: String) async throws -> String {
         let image = folder + "/\(name).qcow2"
         try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "16M"])

@@ -6,7 +6,7 @@ import Hub
 import TestSupport
 import Testing
 
-@Suite("Repositories over the API")
+@Suite("Repositories over the API", .removesScratch)
 struct RepositoryAPITests {
     @Test("the default local repository is listed with real capacity")
     func defaultRepository() async throws {

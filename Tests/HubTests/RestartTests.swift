@@ -4,7 +4,7 @@ import Hub
 import TestSupport
 import Testing
 
-@Suite("Hub restarts")
+@Suite("Hub restarts", .removesScratch)
 struct RestartTests {
     @Test("a second start reuses the catalog, admin, key and default repository")
     func reopen() async throws {

@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Hub
 import Testing
+import TestSupport
 
-@Suite("Users")
+@Suite("Users", .removesScratch)
 struct UserTests {
     @Test("admins create, list, change and delete users")
     func lifecycle() async throws {

@@ -8,7 +8,7 @@ import VSphere
 
 /// vCenter credentials, discovery and VMware backups over the API, against
 /// the test vCenter; restores judged by qemu-img against the VM's disk file.
-@Suite(.serialized) struct VMwareAPITests {
+@Suite(.serialized, .removesScratch) struct VMwareAPITests {
     static func credentialBody(_ sim: VCSim, name: String = "lab-vcenter", password: String? = nil) -> [String: Any] {
         ["name": name, "vcenter_host": sim.host, "vcenter_port": sim.port, "username": sim.info.username,
          "password": password ?? sim.info.password, "datacenter": "DC0", "insecure": true, "transport": "https"]

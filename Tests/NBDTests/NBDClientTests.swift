@@ -4,7 +4,7 @@ import NIOCore
 import TestSupport
 import Testing
 
-@Suite("NBD client against qemu-nbd and nbdkit")
+@Suite("NBD client against qemu-nbd and nbdkit", .removesScratch)
 struct NBDClientTests {
     static func patternedImage(_ folder: String) throws -> String {
         let image = folder + "/disk.qcow2"
@@ -168,7 +168,7 @@ struct NBDClientTests {
     }
 }
 
-@Suite("NBD client against a hostile server")
+@Suite("NBD client against a hostile server", .removesScratch)
 struct HostileServerTests {
     @Test("every protocol violation is a clean error", arguments: [
         ("badmagic", "NBDMAGIC"), ("cookie", "unknown cookie"), ("hugelength", "claims 4294967280 bytes"),

@@ -1,14 +1,9 @@
 import Foundation
 import Repository
 import Testing
+import TestSupport
 
-func temporaryFolder() -> String {
-    let path = FileManager.default.temporaryDirectory.path + "/sendense-repo-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-@Suite("Repository folders")
+@Suite("Repository folders", .removesScratch)
 struct RepositoryFolderTests {
     @Test("paths are normalized and must be absolute", arguments: [
         ("/backup/repo/", "/backup/repo"), ("/backup/./a/../repo", "/backup/repo"), ("//backup//repo", "/backup/repo"),
@@ -33,7 +28,7 @@ struct RepositoryFolderTests {
 
     @Test("prepare writes repository.json durably, and keeps the id when run again")
     func prepare() throws {
-        let path = temporaryFolder() + "/new/repo"
+        let path = scratchFolder("repo") + "/new/repo"
         let first = try LocalRepository.prepare(at: path)
         #expect(first.formatVersion == 1)
         #expect(FileManager.default.fileExists(atPath: path + "/vms"))
@@ -46,7 +41,7 @@ struct RepositoryFolderTests {
 
     @Test("a non-empty folder without repository.json is refused")
     func foreign() throws {
-        let path = temporaryFolder()
+        let path = scratchFolder("repo")
         #expect(FileManager.default.createFile(atPath: path + "/data.bin", contents: Data([1])))
         #expect(throws: RepositoryError.self) { try LocalRepository.prepare(at: path) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: path) == ["data.bin"])
@@ -54,7 +49,7 @@ struct RepositoryFolderTests {
 
     @Test("a damaged or too new repository.json is refused with the reason")
     func damagedDescriptor() throws {
-        let path = temporaryFolder()
+        let path = scratchFolder("repo")
         try Data("{nope".utf8).write(to: URL(fileURLWithPath: path + "/repository.json"))
         #expect(throws: RepositoryError.self) { try LocalRepository.prepare(at: path) }
         try Data(#"{"id":"x","format_version":99,"created":"2025-01-01T00:00:00Z"}"#.utf8)
@@ -74,7 +69,7 @@ struct RepositoryFolderTests {
 
     @Test("capacity comes from statvfs")
     func capacity() throws {
-        let capacity = try StorageCapacity.of(path: temporaryFolder())
+        let capacity = try StorageCapacity.of(path: scratchFolder("repo"))
         let attributes = try FileManager.default.attributesOfFileSystem(forPath: NSTemporaryDirectory())
         #expect(capacity.totalBytes == (attributes[.systemSize] as? NSNumber)?.int64Value)
         #expect(capacity.availableBytes > 0 && capacity.usedBytes > 0)
@@ -83,7 +78,7 @@ struct RepositoryFolderTests {
 
     @Test("durable writes replace atomically and leave no temp file")
     func durableWrite() throws {
-        let folder = temporaryFolder()
+        let folder = scratchFolder("repo")
         try DurableFile.write(Data("one".utf8), to: folder + "/f")
         try DurableFile.write(Data("two".utf8), to: folder + "/f", mode: .ownerReadWrite)
         #expect(try String(contentsOfFile: folder + "/f", encoding: .utf8) == "two")
@@ -91,7 +86,7 @@ struct RepositoryFolderTests {
     }
 }
 
-@Suite("Network shares")
+@Suite("Network shares", .removesScratch)
 struct NetworkShareTests {
     @Test("NFS mount arguments")
     func nfsArguments() throws {
@@ -132,7 +127,7 @@ struct NetworkShareTests {
 
     @Test("a mount the kernel refuses fails with mount's message and removes the mount point")
     func realMountFailure() async throws {
-        let folder = temporaryFolder()
+        let folder = scratchFolder("repo")
         let mountPoint = folder + "/mnt"
         do {
             try await ShareMounter(timeoutSeconds: 20).mount(
@@ -148,7 +143,7 @@ struct NetworkShareTests {
 
     @Test("a mount that hangs is stopped after the timeout, and no credentials file is left")
     func hangingMount() async throws {
-        let folder = temporaryFolder()
+        let folder = scratchFolder("repo")
         let script = folder + "/hanging-mount"
         try Data("#!/bin/sh\nsleep 30\n".utf8).write(to: URL(fileURLWithPath: script))
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)

@@ -1,17 +1,63 @@
 // Helpers the test targets share: scratch folders, running the real tools
 // (qemu-img, qemu-io, nbdkit…), seeded random data, raw reference files.
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A new folder of its own for one test.
-public func scratchFolder() -> String {
-    let path = FileManager.default.temporaryDirectory.path + "/sendense-test-\(UUID().uuidString.prefix(13))"
+/// Every scratch folder of this test process lives under one root that is
+/// removed when the process exits: a run never leaves gigabytes in /tmp,
+/// whatever a test did (CI machines have little disk).
+public let scratchRoot: String = {
+    let root = FileManager.default.temporaryDirectory.path + "/sendense-tests-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: scratchRoot) }
+    return root
+}()
+
+/// A new folder of its own for one test, removed when the test ends if its
+/// suite has the `.removesScratch` trait (every suite that writes images
+/// should: the whole run must fit a small disk), else at process exit.
+/// `shared` folders (fixtures built once for many tests) stay to the end.
+public func scratchFolder(_ name: String = "test", shared: Bool = false) -> String {
+    let path = scratchRoot + "/\(name)-\(UUID().uuidString.prefix(13))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    if !shared { ScratchRegistry.current?.add(path) }
     return path
+}
+
+/// The scratch folders one test made.
+public final class ScratchRegistry: Sendable {
+    @TaskLocal public static var current: ScratchRegistry?
+    private let paths = Mutex<[String]>([])
+
+    func add(_ path: String) { paths.withLock { $0.append(path) } }
+
+    func removeAll() {
+        for path in paths.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+    }
+}
+
+/// Removes each test's scratch folders when the test ends, passed or failed.
+public struct RemovesScratch: SuiteTrait, TestTrait, TestScoping {
+    public var isRecursive: Bool { true }
+
+    public func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
+        test.isSuite ? nil : self
+    }
+
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        let registry = ScratchRegistry()
+        defer { registry.removeAll() }
+        try await ScratchRegistry.$current.withValue(registry) { try await function() }
+    }
+}
+
+extension Trait where Self == RemovesScratch {
+    public static var removesScratch: Self { RemovesScratch() }
 }
 
 public struct ToolResult: Sendable {

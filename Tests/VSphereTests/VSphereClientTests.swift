@@ -4,7 +4,7 @@ import TestSupport
 @testable import VSphere
 
 /// The SOAP client against the test vCenter (govmomi's vcsim plus change tracking).
-@Suite(.serialized) struct VSphereClientTests {
+@Suite(.serialized, .removesScratch) struct VSphereClientTests {
     func client(_ sim: VCSim, password: String? = nil, trust: CertificateTrust = .insecure) -> VSphereClient {
         VSphereClient(endpoint: VCenterEndpoint(host: sim.host, port: sim.port, trust: trust),
                       username: sim.info.username, password: password ?? sim.info.password)
