@@ -11,7 +11,7 @@ import Glibc
 
 /// Telemetry samples, their roll-up, the summary, and the live event stream,
 /// read by curl as a browser would.
-@Suite(.serialized) struct TelemetryAPITests {
+@Suite(.serialized, .removesScratch) struct TelemetryAPITests {
     @Test("a backup streams created, progress and completed events; its samples roll up into a chart; the summary counts it")
     func telemetry() async throws {
         let folder = scratchFolder()
@@ -62,6 +62,16 @@ import Glibc
             #expect(events.filter { $0 == "job_progress" }.count >= 2)
             #expect(events.last == "job_completed")
             #expect(stream.contains("\"job_id\":\"\(id)\""))
+            // Progress events carry what the progress view shows: per-disk figures, the recent speed, the ETA.
+            // (The copy itself takes well under a second once qemu-nbd runs again, so figures may all be zero.)
+            let progress = stream.split(separator: "\n").filter { $0.hasPrefix("data: ") && $0.contains("\"phase\"") }
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? [String: Any] }
+            #expect(progress.count >= 2 && progress.allSatisfy { $0["disks"] is [Any] && $0["transfer_speed_bps"] is Int }, "\(progress)")
+            for event in progress {
+                for disk in event["disks"] as? [[String: Any]] ?? [] {
+                    #expect(disk["disk_index"] as? Int == 0 && (disk["bytes_transferred"] as? Int ?? -1) <= (disk["total_bytes"] as? Int ?? 0), "\(disk)")
+                }
+            }
 
             let history = try await api.request(.get, "/api/v1/telemetry/history/\(id)", token: viewer)
             #expect(history.json["status"] as? String == "completed", "\(history.text)")

@@ -16,6 +16,9 @@ actor EventHub: BackupEventSink {
     private var subscribers: [UUID: AsyncStream<Event>.Continuation] = [:]
     private var warnedMounts = Set<String>()
     private var ticks = 0
+    /// Each running job's (time, bytes) of the last ticks, for its recent speed.
+    private var recent: [String: [(ContinuousClock.Instant, UInt64)]] = [:]
+    private static let speedWindow = 6
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -58,10 +61,29 @@ actor EventHub: BackupEventSink {
     func tick(backups: BackupService, catalog: CatalogDatabase) async {
         guard !subscribers.isEmpty else { return }
         ticks += 1
-        for job in await backups.runningProgress() {
-            let progress = ProgressEvent(jobId: job.backupID, vmName: job.vmName, phase: job.progress.phase,
-                                         bytesTransferred: job.progress.bytesTransferred, totalBytes: job.progress.totalBytes,
-                                         progressPercent: (job.progress.percent * 10).rounded() / 10)
+        let now = ContinuousClock.now
+        let running = await backups.runningProgress()
+        recent = recent.filter { id, _ in running.contains { $0.backupID == id } }
+        for job in running {
+            let snapshot = job.progress
+            // Speed over the last few seconds, not since the start: a
+            // snapshot or a slow first extent must not drag the ETA for ever.
+            var window = recent[job.backupID, default: []]
+            window.append((now, snapshot.bytesTransferred))
+            if window.count > Self.speedWindow { window.removeFirst(window.count - Self.speedWindow) }
+            recent[job.backupID] = window
+            let (start, startBytes) = window[0]
+            let seconds = (now - start) / .seconds(1)
+            let speed = seconds > 0 ? UInt64(Double(snapshot.bytesTransferred - min(startBytes, snapshot.bytesTransferred)) / seconds) : 0
+            let left = snapshot.totalBytes > snapshot.bytesTransferred ? snapshot.totalBytes - snapshot.bytesTransferred : 0
+            let disks = snapshot.disks.sorted { $0.key < $1.key }.map { index, disk in
+                ProgressEvent.Disk(diskIndex: index, status: disk.status, bytesTransferred: disk.bytesTransferred, totalBytes: disk.totalBytes,
+                                   progressPercent: disk.totalBytes == 0 ? 0 : (min(100, Double(disk.bytesTransferred) * 100 / Double(disk.totalBytes)) * 10).rounded() / 10)
+            }
+            let progress = ProgressEvent(jobId: job.backupID, vmName: job.vmName, phase: snapshot.phase,
+                                         bytesTransferred: snapshot.bytesTransferred, totalBytes: snapshot.totalBytes,
+                                         progressPercent: (snapshot.percent * 10).rounded() / 10, transferSpeedBps: speed,
+                                         etaSeconds: speed > 0 ? left / speed : nil, disks: disks)
             send("job_progress", progress)
         }
         // A session kept alive moves out of the window and is warned again when it nears expiry once more.
@@ -90,11 +112,27 @@ actor EventHub: BackupEventSink {
         var bytesTransferred: UInt64
         var totalBytes: UInt64
         var progressPercent: Double
+        var transferSpeedBps: UInt64
+        var etaSeconds: UInt64?
+        var disks: [Disk]
         var type = "backup"
+
+        struct Disk: Encodable {
+            var diskIndex: Int
+            var status: String
+            var bytesTransferred: UInt64
+            var totalBytes: UInt64
+            var progressPercent: Double
+
+            enum CodingKeys: String, CodingKey {
+                case diskIndex = "disk_index", status, bytesTransferred = "bytes_transferred", totalBytes = "total_bytes"
+                case progressPercent = "progress_percent"
+            }
+        }
 
         enum CodingKeys: String, CodingKey {
             case jobId = "job_id", vmName = "vm_name", phase, bytesTransferred = "bytes_transferred", totalBytes = "total_bytes"
-            case progressPercent = "progress_percent", type
+            case progressPercent = "progress_percent", transferSpeedBps = "transfer_speed_bps", etaSeconds = "eta_seconds", disks, type
         }
     }
 }
