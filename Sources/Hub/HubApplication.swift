@@ -109,7 +109,7 @@ public struct Hub: Sendable {
             // The GUI's files, for anyone (the login page must load); every API route still checks its token.
             router.add(middleware: FileMiddleware(web, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true))
         }
-        let authenticator = Authenticator(catalog: services.catalog)
+        let authenticator = Authenticator(catalog: services.catalog, links: services.downloadLinks)
         let api = RouteTable(router: router, registry: services.registry, authenticator: authenticator, prefix: "/api/v1")
         let root = RouteTable(router: router, registry: services.registry, authenticator: authenticator, prefix: "")
         HealthRoutes.register(api, services)

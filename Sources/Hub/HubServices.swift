@@ -21,6 +21,7 @@ struct HubServices: Sendable {
     let vmware: VMwareCredentials
     let metrics: HubMetrics
     let registry: RouteRegistry
+    let downloadLinks = DownloadLinks()
     let logger: Logger
 
     var maxBody: Int { configuration.maxBodyBytes }

@@ -221,6 +221,27 @@ struct FileRestoreAPITests {
             #expect(try await download(fullMount, ext4 + "/missing.txt").status == .notFound)
             #expect(try await api.request(.get, "/api/v1/restore/no-such-mount/files", token: token).status == .notFound)
 
+            // Signed download links (what the browser follows): exact path only, role checked at use, die with logout.
+            let bigPath = "/api/v1/restore/\(fullMount)/download?path=\(Self.query(ext4 + "/Documents/big.bin"))"
+            let operatorToken = try await api.tokenFor(role: "operator", admin: token)
+            let minted = try await api.request(.post, "/api/v1/auth/download-link", token: operatorToken, json: ["path": bigPath])
+            let signed = try #require(minted.json["url"] as? String, "\(minted.text)")
+            #expect(signed.hasPrefix(bigPath + "&download_token=") && minted.json["expires_at"] is String)
+            let followed = try await api.request(.get, signed)
+            #expect(followed.status == .ok && followed.body.count == 1 << 20, "\(followed.text.prefix(200))")
+            #expect(Self.sha256(followed.body) == Self.sha256(try await download(fullMount, ext4 + "/Documents/big.bin").body))
+            let otherFile = signed.replacingOccurrences(of: "big%2Ebin", with: "empty%2Etxt")
+            #expect(otherFile != signed)
+            #expect(try await api.request(.get, otherFile).status == .unauthorized)
+            #expect(try await api.request(.get, signed.replacingOccurrences(of: "download_token=", with: "download_token=1")).status == .unauthorized)
+            #expect(try await api.request(.post, "/api/v1/auth/download-link", token: token, json: ["path": "/api/v1/users"]).status == .badRequest)
+            #expect(try await api.request(.post, "/api/v1/auth/download-link", token: token, json: ["path": "/api/v1/restore/x/download/../../users"]).status == .badRequest)
+            let viewerToken = try await api.tokenFor(role: "viewer", admin: token)
+            let viewerLink = try await api.request(.post, "/api/v1/auth/download-link", token: viewerToken, json: ["path": bigPath])
+            #expect(try await api.request(.get, try #require(viewerLink.json["url"] as? String)).status == .forbidden)
+            _ = try await api.request(.post, "/api/v1/auth/logout", token: operatorToken)
+            #expect(try await api.request(.get, signed).status == .unauthorized, "a link dies with the session that made it")
+
             // Keepalive, unmount, and deleting a backup closes its sessions.
             let kept = try await api.request(.post, "/api/v1/restore/\(fullMount)/keepalive", token: token)
             #expect(kept.status == .ok && kept.json["expires_at"] is String)

@@ -24,6 +24,15 @@ struct LoginResponse: ResponseEncodable {
     var role: UserRole
 }
 
+struct DownloadLinkRequest: Decodable {
+    var path: String
+}
+
+struct DownloadLinkResponse: ResponseEncodable {
+    var url: String
+    var expiresAt: Date
+}
+
 struct CurrentUserResponse: ResponseEncodable {
     var id: Int64
     var username: String
@@ -39,6 +48,18 @@ enum AuthRoutes {
         table.add(.post, "/auth/logout", .role(.viewer)) { _, context -> HTTPResponse.Status in
             if let user = context.user { try await services.catalog.revokeToken(hash: user.tokenHash) }
             return .noContent
+        }
+        // A signed link to one download route, for the browser to follow (see DownloadLinks).
+        table.add(.post, "/auth/download-link", .role(.viewer)) { request, context -> DownloadLinkResponse in
+            guard let user = context.user else { throw APIError.unauthorized("not logged in") }
+            let body = try await request.decodeJSON(DownloadLinkRequest.self, limit: services.maxBody)
+            let path = String(body.path.prefix { $0 != "?" })
+            guard DownloadLinks.isDownloadable(path: path), !body.path.contains("#"),
+                  !body.path.contains(DownloadLinks.parameter + "=") else {
+                throw APIError.badRequest("path must be a download route: /api/v1/restore/{mount_id}/download, /api/v1/restore/{mount_id}/download-directory or /api/v1/backups/{backup_id}/disks/{disk_index}/image, with its query")
+            }
+            let link = services.downloadLinks.sign(body.path, tokenHash: user.tokenHash)
+            return DownloadLinkResponse(url: link.url, expiresAt: link.expiresAt)
         }
         table.add(.get, "/auth/me", .role(.viewer)) { _, context -> CurrentUserResponse in
             guard let user = context.user else { throw APIError.unauthorized("not logged in") }

@@ -1,0 +1,36 @@
+import Foundation
+@testable import Hub
+import Testing
+
+@Suite struct DownloadLinksTests {
+    let links = DownloadLinks()
+    let target = "/api/v1/restore/m1/download?path=%2Fdocs%2Fa+b.txt"
+
+    func split(_ url: String) -> (String, String?) {
+        let parts = url.split(separator: "?", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : nil)
+    }
+
+    @Test("a link is good for its path and query until it expires, and for nothing else")
+    func lifetime() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let (url, expiresAt) = links.sign(target, tokenHash: "abc", now: now)
+        #expect(expiresAt == now.addingTimeInterval(60))
+        let (path, query) = split(url)
+        #expect(links.verify(path: path, query: query, now: now.addingTimeInterval(59)) == "abc")
+        #expect(links.verify(path: path, query: query, now: now.addingTimeInterval(61)) == nil)
+        #expect(links.verify(path: path, query: query?.replacingOccurrences(of: "a+b", with: "a+c"), now: now) == nil)
+        #expect(links.verify(path: path.replacingOccurrences(of: "m1", with: "m2"), query: query, now: now) == nil)
+        #expect(links.verify(path: path, query: query! + "&format=zip", now: now) == nil)
+        #expect(DownloadLinks().verify(path: path, query: query, now: now) == nil, "another hub's key")
+    }
+
+    @Test("only the download routes take links", arguments: [
+        ("/api/v1/restore/m/download", true), ("/api/v1/restore/m/download-directory", true),
+        ("/api/v1/backups/b/disks/0/image", true), ("/api/v1/users", false), ("/api/v1/restore/m/files", false),
+        ("/api/v1//m/download", false), ("/api/v1/backups/b/disks/0/image/x", false), ("api/v1/restore/m/download", false),
+    ])
+    func downloadable(path: String, expected: Bool) {
+        #expect(DownloadLinks.isDownloadable(path: path) == expected)
+    }
+}
