@@ -37,3 +37,30 @@ export async function api(path, { method = "GET", body } = {}) {
   if (!response.ok) throw new APIError(response.status, data?.error ?? `The hub answered ${response.status}.`);
   return data;
 }
+
+/** Saves a download route's answer as a file: the browser follows a signed
+ *  link (it cannot send the token itself) and streams it to disk. */
+export async function download(path) {
+  const link = await api("/auth/download-link", { method: "POST", body: { path: `/api/v1${path}` } });
+  const anchor = document.createElement("a");
+  anchor.href = link.url;
+  anchor.download = "";
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+}
+
+/** The status a download route would answer, without taking its body (to
+ *  tell "too big" or "gone" before the browser is sent there). */
+export async function probe(path) {
+  const controller = new AbortController();
+  try {
+    const response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${session.token}` }, signal: controller.signal });
+    const body = response.ok ? null : await response.json().catch(() => null);
+    return { status: response.status, error: body?.error };
+  } catch {
+    throw new APIError(0, "The hub cannot be reached. Check the network and retry.");
+  } finally {
+    controller.abort();
+  }
+}

@@ -2,7 +2,16 @@
 import { api, session, whenUnauthorized, APIError } from "/api.js";
 import { dashboard } from "/dashboard.js";
 import { vms } from "/vms.js";
-import { el } from "/dom.js";
+import { progressPage } from "/progress.js";
+import { backupsPage } from "/backups.js";
+import { restorePage } from "/restore.js";
+import { jobsPage } from "/jobs.js";
+import { flowsPage } from "/flows.js";
+import { repositoriesPage } from "/repositories.js";
+import { vcentersPage } from "/vcenters.js";
+import { usersPage } from "/users.js";
+import { machinePage } from "/machine.js";
+import { el, failureNotice } from "/dom.js";
 
 const app = document.getElementById("app");
 
@@ -35,17 +44,41 @@ function showLogin(message) {
   password.focus();
 }
 
-const pages = { dashboard: ["Dashboard", dashboard], vms: ["Virtual Machines", vms] };
+// Hash routes: #name/arg/arg… Each page renders into the content section and
+// gets an AbortSignal that fires when the user leaves it (timers, streams).
+const pages = {
+  dashboard: ["Dashboard", dashboard],
+  vms: ["Virtual Machines", vms],
+  backups: ["Backups", backupsPage],
+  restore: ["Restore", restorePage],
+  jobs: ["Jobs", jobsPage],
+  flows: ["Protection", flowsPage],
+  repositories: ["Repositories", repositoriesPage],
+  vcenters: ["vCenters", vcentersPage],
+  users: ["Users", usersPage],
+  progress: [null, progressPage],
+  vm: [null, machinePage],
+};
+
+let leave = null;
 
 function showPage(content, nav) {
-  const name = location.hash.slice(1).split("/")[0] || "dashboard";
+  const [name, ...args] = location.hash.slice(1).split("/").map(decodeURIComponent);
   const [, render] = pages[name] ?? pages.dashboard;
+  const current = pages[name] ? name : "dashboard";
   for (const link of nav.querySelectorAll("a")) {
-    if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+    if (link.getAttribute("href") === `#${current}`) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
-  render(content).catch((failure) => {
-    if (!(failure instanceof APIError && failure.status === 401)) content.replaceChildren(el("p", { class: "error" }, failure.message));
+  leave?.abort();
+  leave = new AbortController();
+  const signal = leave.signal;
+  const draw = () => render(content, args, signal).catch((failure) => {
+    if (signal.aborted || (failure instanceof APIError && failure.status === 401)) return;
+    const notFound = failure instanceof APIError && failure.status === 404;
+    content.replaceChildren(notFound ? el("p", { class: "notice error", role: "alert" }, failure.message) : failureNotice(failure, draw));
   });
+  draw();
+  content.focus({ preventScroll: true });
 }
 
 function showShell() {
@@ -53,10 +86,12 @@ function showShell() {
   logout.addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST" }); } catch { /* signing out locally is enough */ }
     session.token = null;
+    leave?.abort();
     showLogin();
   });
-  const content = el("section", { id: "content" });
-  const nav = el("nav", { "aria-label": "Pages" }, Object.entries(pages).map(([name, [label]]) => el("a", { href: `#${name}` }, label)));
+  const content = el("section", { id: "content", tabindex: "-1" });
+  const nav = el("nav", { "aria-label": "Pages" }, Object.entries(pages).filter(([, [label]]) => label)
+    .map(([name, [label]]) => el("a", { href: `#${name}` }, label)));
   app.replaceChildren(
     el("header", { class: "top" },
       el("strong", {}, "Sendense"), nav,
@@ -64,7 +99,11 @@ function showShell() {
     content);
   window.onhashchange = () => showPage(content, nav);
   showPage(content, nav);
+  // Pages a role cannot use are not offered (the hub refuses them anyway).
+  api("/auth/me").then((me) => {
+    if (me.role !== "admin") nav.querySelector('a[href="#users"]')?.remove();
+  }).catch(() => {});
 }
 
-whenUnauthorized(() => showLogin("Your session ended: please sign in again."));
+whenUnauthorized(() => { leave?.abort(); showLogin("Your session ended: please sign in again."); });
 if (session.token) showShell(); else showLogin();

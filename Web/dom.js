@@ -27,3 +27,75 @@ export function relativeTime(iso) {
   }
   return format.format(-seconds, "second");
 }
+
+/** 75 → "1 min 15 s", 3700 → "1 h 1 min". */
+export function duration(seconds) {
+  const s = Math.max(0, Math.round(Number(seconds) || 0));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** A small coloured label: a status ("completed", "failed"…) or a backup type. */
+export function badge(text) {
+  return el("span", { class: `badge ${String(text).replace(/[^a-z_]/gi, "")}` }, String(text).replace(/_/g, " "));
+}
+
+/** "2 Dec 2026, 14:05" in the reader's locale. */
+export function dateTime(iso) {
+  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "–";
+}
+
+/** A failure in words with a Retry button that runs `again`. */
+export function failureNotice(failure, again) {
+  const retry = el("button", {}, "Retry");
+  retry.addEventListener("click", again);
+  return el("div", { class: "notice error", role: "alert" }, el("p", {}, failure.message ?? String(failure)), retry);
+}
+
+/** A modal dialog (Escape closes it; it is removed once closed). Answers the <dialog>. */
+export function openDialog(title, ...content) {
+  const close = el("button", { class: "link close", "aria-label": "Close" }, "✕");
+  const dialog = el("dialog", { "aria-label": title }, el("header", {}, el("h2", {}, title), close), ...content);
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
+}
+
+/** Asks before something that cannot be undone; answers true when confirmed. */
+export function confirmAction(title, message, action) {
+  return new Promise((resolve) => {
+    const yes = el("button", { class: "danger" }, action);
+    const no = el("button", { class: "secondary" }, "Keep");
+    const dialog = openDialog(title, el("p", {}, message), el("p", { class: "actions" }, yes, no));
+    let answer = false;
+    yes.addEventListener("click", () => { answer = true; dialog.close(); });
+    no.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => resolve(answer));
+    no.focus();
+  });
+}
+
+/** A labelled form field. */
+export function field(label, input, hint) {
+  // The accessible name is the label alone (a wrapping label would also
+  // lend it the hint and a select's option texts).
+  if (!input.hasAttribute("aria-label")) input.setAttribute("aria-label", label);
+  return el("label", { class: "field" }, el("span", {}, label), input, hint ? el("small", { class: "muted" }, hint) : null);
+}
+
+let chartLibrary;
+/** Chart.js from the hub's /vendor/chart.js (Debian's libjs-chart.js), or null when the hub has none. */
+export function loadChart() {
+  chartLibrary ??= import("/vendor/chart.js").then(() => globalThis.Chart ?? null, () => null);
+  return chartLibrary;
+}
+
+export const noChartsNotice = "Charts are unavailable: the hub has no Chart.js (install Debian's libjs-chart.js on it).";
+
+/** A figure with its label, in the tiles row. */
+export function tile(label, value) {
+  return el("div", { class: "tile" }, el("span", { class: "muted" }, label), el("strong", {}, value ?? "–"));
+}

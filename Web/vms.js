@@ -1,12 +1,16 @@
-// Virtual Machines: searchable, sortable list with Backup Now (the backup
-// history page and the backup wizard come next).
+// Virtual Machines: searchable, sortable list; Backup Now (straight to the
+// progress view), the backup wizard, View Backups, machine details; the
+// Discover VMs dialog (vCenter) and the Add QEMU image VM form.
 import { api } from "/api.js";
-import { el, bytes, relativeTime } from "/dom.js";
+import { el, bytes, relativeTime, openDialog, field, badge } from "/dom.js";
 
 const columns = [
   ["vm_name", "Name"], ["power_state", "Power"], ["cpu_count", "CPU"], ["memory_mb", "RAM"],
   ["disks", "Disks"], ["last_backup_at", "Last backup"], ["current_status", "Status"],
 ];
+
+// A message for the next render of the list (e.g. after adding VMs in a dialog).
+let notice = "";
 
 export async function vms(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -14,12 +18,17 @@ export async function vms(root) {
   const disks = await Promise.all(list.vm_contexts.map((vm) =>
     api(`/vm-contexts/${encodeURIComponent(vm.vm_name)}/disks`).catch(() => ({ disks: [] }))));
   const rows = list.vm_contexts.map((vm, index) => ({
-    ...vm, disks: disks[index].disks.length, capacity: disks[index].disks.reduce((sum, disk) => sum + disk.capacity_bytes, 0),
+    ...vm, diskList: disks[index].disks, disks: disks[index].disks.length,
+    capacity: disks[index].disks.reduce((sum, disk) => sum + disk.capacity_bytes, 0),
   }));
   let sortKey = "vm_name", ascending = true;
   const search = el("input", { type: "search", placeholder: "Search VMs", "aria-label": "Search VMs" });
   const status = el("p", { class: "status", role: "status" });
   const body = el("tbody");
+  const discover = el("button", { class: "secondary" }, "Discover VMs");
+  const addQemu = el("button", { class: "secondary" }, "Add QEMU VM");
+  discover.addEventListener("click", () => discoverDialog(() => vms(root)));
+  addQemu.addEventListener("click", () => addQemuDialog(() => vms(root)));
   const header = el("tr", {}, columns.map(([key, label]) => {
     const button = el("button", { class: "link sort", "data-key": key }, label);
     button.addEventListener("click", () => {
@@ -39,13 +48,17 @@ export async function vms(root) {
       if (key) th.setAttribute("aria-sort", key === sortKey ? (ascending ? "ascending" : "descending") : "none");
     }
     body.replaceChildren(...shown.map((vm) => {
-      const backup = el("button", {}, "Backup Now");
-      backup.addEventListener("click", () => backupNow(vm, repositories.repositories, backup, status));
+      const now = el("button", {}, "Backup Now");
+      now.addEventListener("click", () => backupNow(vm, repositories.repositories, now, status));
+      const wizard = el("button", { class: "secondary" }, "Backup…");
+      wizard.addEventListener("click", () => backupWizard(vm, repositories.repositories));
       return el("tr", {},
-        el("th", { scope: "row" }, vm.vm_name), el("td", {}, vm.power_state ?? "–"), el("td", {}, vm.cpu_count ?? "–"),
+        el("th", { scope: "row" }, el("a", { href: `#vm/${encodeURIComponent(vm.vm_name)}`, title: "Details" }, vm.vm_name)),
+        el("td", {}, vm.power_state ?? "–"), el("td", {}, vm.cpu_count ?? "–"),
         el("td", {}, vm.memory_mb ? `${vm.memory_mb} MB` : "–"), el("td", {}, `${vm.disks} (${bytes(vm.capacity)})`),
         el("td", { title: vm.last_backup_at ?? "" }, vm.last_backup_at ? relativeTime(vm.last_backup_at) : "never"),
-        el("td", {}, vm.current_status), el("td", {}, backup));
+        el("td", {}, badge(vm.current_status)),
+        el("td", { class: "row-actions" }, now, wizard, el("a", { href: `#backups/${encodeURIComponent(vm.vm_name)}` }, "View Backups")));
     }));
     if (shown.length === 0) {
       body.replaceChildren(el("tr", {}, el("td", { colspan: columns.length + 1, class: "muted" },
@@ -53,26 +66,175 @@ export async function vms(root) {
     }
   }
   search.addEventListener("input", render);
-  root.replaceChildren(el("h1", {}, "Virtual Machines"), search, status,
+  root.replaceChildren(el("h1", {}, "Virtual Machines"),
+    el("div", { class: "toolbar" }, search, discover, addQemu), status,
     el("div", { class: "table" }, el("table", {}, el("thead", {}, header), body)));
   render();
+  status.textContent = notice;
+  notice = "";
 }
 
+function usableRepositories(repositories) {
+  return repositories.filter((item) => item.enabled && item.status === "online");
+}
+
+/** An incremental (a full when there is no chain yet) to the first online repository, then its progress. */
 async function backupNow(vm, repositories, button, status) {
-  const repository = repositories.find((item) => item.enabled && item.status === "online");
+  const repository = usableRepositories(repositories)[0];
   if (!repository) {
-    status.textContent = "No repository is online: add or fix one first.";
+    status.textContent = "No repository is online: add or fix one under Repositories first.";
     return;
   }
   button.disabled = true;
   try {
     const started = await api("/backups", { method: "POST", body: { vm_name: vm.vm_name, repository_id: repository.id, backup_type: "incremental" } });
-    status.textContent = `Started ${started.backup_type} backup ${started.backup_id} of ${vm.vm_name}.`;
+    location.hash = `#progress/${encodeURIComponent(started.backup_id)}`;
   } catch (failure) {
     status.textContent = `Backup of ${vm.vm_name} not started: ${failure.message}`;
-  } finally {
     button.disabled = false;
   }
+}
+
+/** The backup wizard: type, repository (with its free space), disks (with sizes and the total), Start. */
+function backupWizard(vm, repositories) {
+  const usable = usableRepositories(repositories);
+  const types = el("fieldset", {}, el("legend", {}, "Backup type"),
+    [["incremental", "Incremental (only what changed; the first one is full)"], ["full", "Full (every allocated block)"]].map(([value, label], index) =>
+      el("label", { class: "choice" }, el("input", { type: "radio", name: "backup_type", value, checked: index === 0 }), ` ${label}`)));
+  const repository = el("select", { name: "repository", required: true }, usable.map((item) =>
+    el("option", { value: item.id }, `${item.name} — ${bytes(item.available_bytes)} free of ${bytes(item.total_bytes)}`)));
+  const total = el("strong");
+  const checks = vm.diskList.map((disk) => el("input", { type: "checkbox", name: "disk", value: disk.disk_index, checked: true }));
+  const disks = el("fieldset", {}, el("legend", {}, "Disks"),
+    vm.diskList.map((disk, index) => el("label", { class: "choice" }, checks[index],
+      ` ${disk.label ?? "Disk " + disk.disk_index} — ${bytes(disk.capacity_bytes)}`)),
+    el("p", {}, "Total: ", total));
+  const update = () => {
+    total.textContent = bytes(vm.diskList.filter((_, index) => checks[index].checked).reduce((sum, disk) => sum + disk.capacity_bytes, 0));
+    start.disabled = !checks.some((check) => check.checked) || usable.length === 0;
+  };
+  const error = el("p", { class: "error", role: "alert" });
+  const start = el("button", { type: "submit" }, "Start backup");
+  const form = el("form", { class: "wizard" }, types,
+    usable.length ? field("Repository", repository) : el("p", { class: "error" }, "No repository is online: add or fix one under Repositories first."),
+    disks, error, el("p", { class: "actions" }, start));
+  for (const check of checks) check.addEventListener("change", update);
+  update();
+  const dialog = openDialog(`Back up ${vm.vm_name}`, form);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    start.disabled = true;
+    error.textContent = "";
+    const chosen = vm.diskList.filter((_, index) => checks[index].checked).map((disk) => disk.disk_index);
+    try {
+      const started = await api("/backups", { method: "POST", body: {
+        vm_name: vm.vm_name, repository_id: repository.value, backup_type: new FormData(form).get("backup_type"),
+        disk_indexes: chosen.length === vm.diskList.length ? undefined : chosen } });
+      dialog.close();
+      location.hash = `#progress/${encodeURIComponent(started.backup_id)}`;
+    } catch (failure) {
+      error.textContent = failure.message;
+      start.disabled = false;
+    }
+  });
+}
+
+/** Discover VMs on a vCenter, pick some, add them. */
+async function discoverDialog(done) {
+  const credentials = await api("/vmware-credentials").catch((failure) => ({ credentials: [], error: failure.message }));
+  if (credentials.credentials.length === 0) {
+    openDialog("Discover VMs", el("p", {}, credentials.error ?? "No vCenter is configured yet. "), el("a", { href: "#vcenters" }, "Add a vCenter"));
+    return;
+  }
+  const credential = el("select", { name: "credential" }, credentials.credentials.map((item) =>
+    el("option", { value: item.id }, `${item.name} (${item.vcenter_host})`)));
+  const filter = el("input", { name: "filter", placeholder: "e.g. pg* or web" });
+  const find = el("button", { type: "submit" }, "Discover");
+  const result = el("div", { class: "discovered" });
+  const status = el("p", { class: "status", role: "status" });
+  const form = el("form", { class: "inline-form" }, field("vCenter", credential), field("Name filter", filter, "A shell pattern (pg*) or part of a name; empty for all."), find);
+  const dialog = openDialog("Discover VMs", form, status, result);
+  dialog.classList.add("wide");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    find.disabled = true;
+    status.textContent = "Asking vCenter…";
+    result.replaceChildren();
+    try {
+      const answer = await api("/discovery/discover-vms", { method: "POST", body: { credential_id: Number(credential.value), filter: filter.value.trim() || undefined, create_context: false } });
+      status.textContent = `${answer.count} VMs found in ${answer.duration_ms} ms.`;
+      showFound(answer.discovered_vms, Number(credential.value));
+    } catch (failure) {
+      status.textContent = `Discovery failed: ${failure.message}`;
+    } finally {
+      find.disabled = false;
+    }
+  });
+
+  function showFound(found, credentialId) {
+    if (found.length === 0) { result.replaceChildren(el("p", { class: "muted" }, "No VM matches.")); return; }
+    const picks = found.map((vm) => el("input", { type: "checkbox", "aria-label": `Add ${vm.name}`, checked: !vm.context_id }));
+    const add = el("button", {}, "Add selected");
+    add.addEventListener("click", async () => {
+      const names = found.filter((_, index) => picks[index].checked).map((vm) => vm.name);
+      if (names.length === 0) { status.textContent = "Select at least one VM."; return; }
+      add.disabled = true;
+      try {
+        const added = await api("/discovery/add-vms", { method: "POST", body: { credential_id: credentialId, vm_names: names } });
+        notice = `Added ${added.count} VM(s): ${names.join(", ")}.`;
+        dialog.close();
+        done();
+      } catch (failure) {
+        status.textContent = `Not added: ${failure.message}`;
+        add.disabled = false;
+      }
+    });
+    result.replaceChildren(el("div", { class: "table" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["", "Name", "Power", "CPU", "RAM", "Disks", "CBT", ""].map((label) => el("th", { scope: "col" }, label)))),
+      el("tbody", {}, found.map((vm, index) => el("tr", {}, el("td", {}, picks[index]), el("th", { scope: "row" }, vm.name),
+        el("td", {}, vm.power_state ?? "–"), el("td", {}, vm.cpu_count ?? "–"), el("td", {}, vm.memory_mb ? `${vm.memory_mb} MB` : "–"),
+        el("td", {}, `${vm.disks.length} (${bytes(vm.total_capacity_bytes)})`), el("td", {}, vm.cbt_enabled ? "on" : "off"),
+        el("td", { class: "muted" }, vm.context_id ? "already added" : "")))))),
+    el("p", { class: "actions" }, add));
+  }
+}
+
+/** Register a VM made of qcow2 or raw disk files on the hub. */
+function addQemuDialog(done) {
+  const name = el("input", { name: "vm_name", required: true, pattern: "[A-Za-z0-9._-]+", placeholder: "lab1" });
+  const list = el("div", { class: "disk-rows" });
+  const addRow = () => {
+    const path = el("input", { name: "path", required: true, placeholder: "/var/lib/libvirt/images/lab1.qcow2", "aria-label": `Disk ${list.children.length + 1} path` });
+    const label = el("input", { name: "label", placeholder: `vd${String.fromCharCode(97 + list.children.length)}`, "aria-label": `Disk ${list.children.length + 1} label` });
+    list.append(el("div", { class: "disk-row" }, path, label));
+  };
+  addRow();
+  const more = el("button", { type: "button", class: "secondary" }, "Add another disk");
+  more.addEventListener("click", addRow);
+  const error = el("p", { class: "error", role: "alert" });
+  const save = el("button", { type: "submit" }, "Add VM");
+  const form = el("form", { class: "wizard" }, field("VM name", name, "Letters, digits, dot, dash, underscore."),
+    el("fieldset", {}, el("legend", {}, "Disk files (qcow2 or raw) on the hub"), list, more), error, el("p", { class: "actions" }, save));
+  const dialog = openDialog("Add a QEMU image VM", form);
+  name.focus();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    error.textContent = "";
+    const disks = [...list.children].map((row, index) => {
+      const [path, label] = row.querySelectorAll("input");
+      return { path: path.value.trim(), label: label.value.trim() || label.placeholder || `disk${index}` };
+    });
+    try {
+      await api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qemu_image", disks } } });
+      notice = `Added ${name.value.trim()}.`;
+      dialog.close();
+      done();
+    } catch (failure) {
+      error.textContent = failure.message;
+      save.disabled = false;
+    }
+  });
 }
 
 function compare(a, b) {

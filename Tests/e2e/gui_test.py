@@ -1,27 +1,39 @@
 #!/usr/bin/env python3
 """The web GUI end to end: a real hub (the built `sendense` binary, fresh data dir) driven by
-Debian's Chromium through Playwright. Screenshots of every page go to test-output/e2e/.
-Run by `make test` after the Swift tests; exits non-zero on the first failure."""
+Debian's Chromium through Playwright. A person's whole journey: sign in, VMs, Backup Now with live
+progress, history and chain, an incremental through the wizard, the Performance chart, mounting a
+backup and browsing it three folders deep, downloading a file (bytes compared), a selection as zip
+and a folder as tar.gz, unmounting; the other pages; error paths. Screenshots of every page, at
+1280x800 and 390 px wide, go to test-output/e2e/. Run by `make test` after the Swift tests; exits
+non-zero on the first failure."""
+import hashlib
+import io
 import json
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
+import zipfile
 
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("SENDENSE_BINARY", str(ROOT / ".build" / "debug" / "sendense"))
 OUT = ROOT / "test-output" / "e2e"
+PAGES = ["dashboard", "vms", "backups", "restore", "jobs", "flows", "repositories", "vcenters", "users"]
 
 
 def start_hub(data_dir):
-    hub = subprocess.Popen([BINARY, "hub", "--data-dir", data_dir, "--port", "0", "--bind", "127.0.0.1"],
+    hub = subprocess.Popen([BINARY, "hub", "--data-dir", data_dir, "--port", "0", "--bind", "127.0.0.1",
+                            "--telemetry-seconds", "1"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 30
     url = None
@@ -51,6 +63,75 @@ def api(url, path, token=None, method="GET", body=None):
         return json.loads(text) if text else None, response.headers
 
 
+def wait_backup(url, token, backup_id):
+    for _ in range(600):
+        state, _ = api(url, "/backups/" + backup_id, token=token)
+        if state["status"] not in ("started", "in_progress"):
+            return state
+        time.sleep(0.1)
+    raise AssertionError("backup did not end: " + backup_id)
+
+
+def run_tool(*command):
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def make_data_vm(url, token, work, name, size="64M", data="24M"):
+    """A qcow2 disk with `data` of random bytes (so a backup takes a moment)."""
+    image = os.path.join(work, name + ".qcow2")
+    raw = os.path.join(work, name + ".seed")
+    with open(raw, "wb") as seed:
+        seed.write(os.urandom(int(data[:-1]) << 20))
+    run_tool("truncate", "-s", size, raw)
+    run_tool("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, image)
+    os.remove(raw)
+    api(url, "/vm-contexts", token=token, method="POST",
+        body={"vm_name": name, "source": {"type": "qemu_image", "disks": [{"path": image, "label": "vda"}]}})
+    return image
+
+
+def make_files_vm(url, token, work):
+    """An ext4 disk with a tree three folders deep; answers {relative path: bytes}."""
+    tree = pathlib.Path(work, "tree")
+    deep = tree / "projects" / "2026" / "q4"
+    deep.mkdir(parents=True)
+    files = {
+        "projects/2026/q4/report.txt": b"quarterly report\n" * 100,
+        "projects/2026/q4/data.bin": os.urandom(300_000),
+        "projects/2026/q4/notes.md": "# Notes ünïcödé\n".encode(),
+        "projects/2026/plan.txt": b"plan\n",
+        "readme.txt": b"top level\n",
+    }
+    for relative, content in files.items():
+        (tree / relative).write_bytes(content)
+    raw = os.path.join(work, "fs.raw")
+    run_tool("mkfs.ext4", "-q", "-F", "-b", "4096", "-d", str(tree), raw, "32M")
+    image = os.path.join(work, "files.qcow2")
+    run_tool("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, image)
+    os.remove(raw)
+    api(url, "/vm-contexts", token=token, method="POST",
+        body={"vm_name": "files", "source": {"type": "qemu_image", "disks": [{"path": image, "label": "vda"}]}})
+    return files
+
+
+def servers_of(data):
+    result = subprocess.run(["pgrep", "-f", f"qemu-nbd.*{data}/run"], capture_output=True, text=True)
+    return [int(pid) for pid in result.stdout.split()]
+
+
+def signal_all(pids, number):
+    """Signals each process that still runs (a server ends with its backup)."""
+    for pid in pids:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            pass
+
+
+def shot(page, name):
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sendense-e2e-") as work:
@@ -58,59 +139,15 @@ def main():
         hub, url = start_hub(data)
         try:
             password = pathlib.Path(data, "admin-password").read_text().strip()
-            run(url, password, work)
+            run(url, password, work, data)
         finally:
+            signal_all(servers_of(data), signal.SIGCONT)
             hub.terminate()
             hub.wait(timeout=30)
     print("gui e2e: all passed")
 
 
-def register_vm(url, token, work, name, size="16M"):
-    image = os.path.join(work, name + ".qcow2")
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", image, size], check=True)
-    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", image], check=True, stdout=subprocess.DEVNULL)
-    api(url, "/vm-contexts", token=token, method="POST",
-        body={"vm_name": name, "source": {"type": "qemu_image", "disks": [{"path": image, "label": "vda"}]}})
-
-
-def vm_pages(page, url, work):
-    token = page.evaluate("sessionStorage.getItem('sendense.token')")
-    register_vm(url, token, work, "web")
-    register_vm(url, token, work, "db", size="32M")
-    page.get_by_role("link", name="Virtual Machines").click()
-    expect(page.get_by_role("heading", name="Virtual Machines")).to_be_visible()
-    rows = page.locator("tbody tr")
-    expect(rows).to_have_count(2)
-    expect(rows.first.get_by_role("rowheader")).to_have_text("db")
-    # Sorting by name again turns the order around.
-    page.get_by_role("button", name="Name").click()
-    expect(rows.first.get_by_role("rowheader")).to_have_text("web")
-    page.get_by_role("searchbox", name="Search VMs").fill("d")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("1 (32.0 MiB)")
-    page.get_by_role("searchbox", name="Search VMs").fill("nothing-like-this")
-    expect(page.get_by_text("No VM matches the search.")).to_be_visible()
-    page.get_by_role("searchbox", name="Search VMs").fill("web")
-    expect(rows.first).to_contain_text("never")
-    page.get_by_role("button", name="Backup Now").click()
-    expect(page.get_by_role("status")).to_contain_text("Started full backup backup-web-")
-    backup_id = re.search(r"(backup-web-\S+) of web", page.get_by_role("status").inner_text()).group(1)
-    for _ in range(300):
-        state, _ = api(url, "/backups/" + backup_id, token=token)
-        if state["status"] not in ("started", "in_progress"):
-            break
-        time.sleep(0.1)
-    assert state["status"] == "completed", state
-    page.reload()
-    expect(page.locator("tbody tr").filter(has_text="web")).not_to_contain_text("never")
-    # A second backup while none runs starts an incremental; the page says so.
-    page.get_by_role("searchbox", name="Search VMs").fill("web")
-    page.get_by_role("button", name="Backup Now").click()
-    expect(page.get_by_role("status")).to_contain_text("Started incremental backup")
-    page.screenshot(path=str(OUT / "vms.png"))
-
-
-def run(url, password, work):
+def served_files(url):
     # The GUI's files come with strict headers; Chart.js is served from Debian's package.
     with urllib.request.urlopen(url + "/") as response:
         assert "default-src 'self'" in response.headers["Content-Security-Policy"], response.headers
@@ -123,51 +160,385 @@ def run(url, password, work):
     except urllib.error.HTTPError as error:
         assert error.code in (400, 404), error.code
 
+
+def sign_in(page, url, password):
+    page.goto(url + "/")
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    shot(page, "login")
+    page.get_by_label("Password", exact=True).fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password", exact=True).press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_text("local", exact=True)).to_be_visible()
+    expect(page.get_by_text("0 of 0")).to_be_visible()
+    shot(page, "dashboard")
+
+
+def vm_list(page):
+    page.get_by_role("link", name="Virtual Machines").click()
+    expect(page.get_by_role("heading", name="Virtual Machines")).to_be_visible()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.first.get_by_role("rowheader")).to_have_text("db")
+    page.get_by_role("button", name="Name").click()  # sorting by name again turns the order around
+    expect(rows.first.get_by_role("rowheader")).to_have_text("web")
+    page.get_by_role("searchbox", name="Search VMs").fill("d")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("1 (32.0 MiB)")
+    page.get_by_role("searchbox", name="Search VMs").fill("nothing-like-this")
+    expect(page.get_by_text("No VM matches the search.")).to_be_visible()
+    page.get_by_role("searchbox", name="Search VMs").fill("web")
+    expect(rows.first).to_contain_text("never")
+    shot(page, "vms")
+
+
+def backup_now_with_live_progress(page, url, token, data):
+    """Backup Now → the progress view, live. Its qemu-nbd is frozen, then throttled, so the running state is seen for sure."""
+    page.get_by_role("searchbox", name="Search VMs").fill("web")
+    page.get_by_role("button", name="Backup Now").click()
+    expect(page.get_by_role("heading", name="Backup of web")).to_be_visible()
+    backup_id = page.url.split("#progress/")[1]
+    servers = []
+    for _ in range(200):
+        servers = servers_of(data)
+        if servers:
+            break
+        time.sleep(0.01)
+    signal_all(servers, signal.SIGSTOP)
+    try:
+        expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=10_000)
+        expect(page.get_by_role("button", name="Cancel backup")).to_be_visible()
+        expect(page.get_by_label("Overall progress", exact=True)).to_be_visible()
+        # Then a slow disk: qemu-nbd runs 5 ms in every 600 ms (each time answering the requests in
+        # flight), so the page shows bytes moving and the speed chart gets several samples.
+        seen_moving = False
+        for _ in range(100):
+            signal_all(servers, signal.SIGCONT)
+            time.sleep(0.005)
+            signal_all(servers, signal.SIGSTOP)
+            time.sleep(0.6)
+            if not seen_moving and not page.locator(".figures dd").first.inner_text().startswith("0 B of"):
+                seen_moving = True
+                shot(page, "progress-running")
+            state, _ = api(url, "/backups/" + backup_id, token=token)
+            if state["status"] not in ("started", "in_progress"):
+                break
+        assert seen_moving, "the progress view never showed bytes copied while the backup ran"
+    finally:
+        signal_all(servers, signal.SIGCONT)
+    expect(page.get_by_role("status")).to_contain_text("Completed", timeout=30_000)
+    expect(page.get_by_text("100%", exact=True).first).to_be_visible()
+    expect(page.get_by_label("Disk 0 progress", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel backup")).to_be_hidden()
+    shot(page, "progress-completed")
+    state, _ = api(url, "/backups/" + backup_id, token=token)
+    assert state["status"] == "completed" and state["backup_type"] == "full", state
+    return backup_id
+
+
+def history_and_incremental(page, url, token, full_id):
+    page.get_by_role("link", name="All backups of web").click()
+    expect(page.get_by_role("heading", name="Backups of web")).to_be_visible()
+    chain = page.get_by_role("region", name="Chain in local")
+    expect(chain.locator("li")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_have_count(1)
+
+    # The wizard: incremental, the repository with its free space, the disk checklist with the total.
+    page.get_by_role("link", name="Virtual Machines").click()
+    page.get_by_role("searchbox", name="Search VMs").fill("web")
+    page.get_by_role("button", name="Backup…").click()
+    wizard = page.get_by_role("dialog", name="Back up web")
+    expect(wizard).to_be_visible()
+    expect(wizard.get_by_label("Repository", exact=True)).to_contain_text("free of")
+    expect(wizard).to_contain_text("Total: 64.0 MiB")
+    wizard.get_by_role("checkbox").uncheck()
+    expect(wizard.get_by_role("button", name="Start backup")).to_be_disabled()
+    wizard.get_by_role("checkbox").check()
+    shot(page, "wizard")
+    wizard.get_by_role("button", name="Start backup").click()
+    expect(page.get_by_role("heading", name="Backup of web")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Completed", timeout=30_000)
+    incremental_id = page.url.split("#progress/")[1]
+    state, _ = api(url, "/backups/" + incremental_id, token=token)
+    assert state["backup_type"] == "incremental" and state["status"] == "completed", state
+
+    page.get_by_role("link", name="All backups of web").click()
+    chain = page.get_by_role("region", name="Chain in local")
+    expect(chain.locator("li")).to_have_count(2)
+    expect(chain.locator("li").nth(0)).to_contain_text("full")
+    expect(chain.locator("li").nth(1)).to_contain_text("incremental")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    shot(page, "backups")
+    return incremental_id
+
+
+def machine_details(page, full_id):
+    page.goto(page.url.split("#")[0] + f"#vm/web/performance/{full_id}")
+    dialog = page.get_by_role("dialog", name="web")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("tab", name="Performance")).to_have_attribute("aria-selected", "true")
+    canvas = dialog.locator("canvas")
+    expect(canvas).to_be_visible()
+    points = int(canvas.get_attribute("data-points"))
+    assert points >= 3, f"the speed chart has {points} points"
+    expect(dialog).to_contain_text("Peak speed")
+    shot(page, "machine-performance")
+    dialog.get_by_role("tab", name="Summary").click()
+    expect(dialog).to_contain_text("Total backups")
+    expect(dialog.locator(".tile").filter(has_text="Total backups")).to_contain_text("2")
+    expect(dialog.locator(".tile").filter(has_text="Success rate")).to_contain_text("100%")
+    shot(page, "machine-summary")
+    dialog.get_by_role("tab", name="Summary").press("ArrowRight")  # keyboard moves between tabs
+    expect(dialog.get_by_role("tab", name="Performance")).to_have_attribute("aria-selected", "true")
+    dialog.get_by_role("tab", name="Analytics").click()
+    expect(dialog.locator("canvas")).to_have_count(2)
+    shot(page, "machine-analytics")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def file_restore(page, url, token, files, work):
+    started, _ = api(url, "/backups", token=token, method="POST",
+                     body={"vm_name": "files", "repository_id": "1", "backup_type": "full"})
+    assert wait_backup(url, token, started["backup_id"])["status"] == "completed"
+    backup_id = started["backup_id"]
+
+    page.get_by_role("link", name="Restore").click()
+    expect(page.get_by_role("heading", name="Restore", exact=True)).to_be_visible()
+    expect(page.get_by_text("No backup is mounted.")).to_be_visible()
+    page.get_by_label("VM", exact=True).select_option("files")
+    page.get_by_role("link", name=re.compile(r"\d")).first.click()
+    expect(page.get_by_role("heading", name="Restore files")).to_be_visible()
+    shot(page, "restore")
+    page.get_by_role("button", name="Browse & download files").click()
+    browser = page.get_by_role("region", name="Files in the backup")
+    expect(browser).to_be_visible()
+    expect(page.get_by_role("status").first).to_contain_text("ext4")
+    expect(browser.get_by_role("timer")).to_contain_text("Mount expires in")
+    mounts, _ = api(url, "/restore/mounts", token=token)
+    assert mounts["count"] == 1, mounts
+
+    # Three folders deep, by clicking names; the breadcrumbs follow.
+    for folder in ["projects", "2026", "q4"]:
+        browser.get_by_role("button", name=folder, exact=True).click()
+        expect(browser.get_by_role("navigation", name="Folder path").locator("[aria-current]")).to_have_text(folder)
+    rows = browser.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    # Sorting by size puts the biggest last, then first.
+    browser.get_by_role("button", name="Size").click()
+    expect(rows.last).to_contain_text("data.bin")
+    browser.get_by_role("button", name="Size").click()
+    expect(rows.first).to_contain_text("data.bin")
+    browser.get_by_role("searchbox", name="Filter this folder").fill("rep")
+    expect(rows).to_have_count(1)
+    browser.get_by_role("searchbox", name="Filter this folder").fill("")
+    shot(page, "browser")
+
+    # One file, byte for byte.
+    with page.expect_download() as download:
+        browser.get_by_role("button", name="data.bin").click()
+    saved = download.value.path()
+    assert download.value.suggested_filename == "data.bin", download.value.suggested_filename
+    assert pathlib.Path(saved).read_bytes() == files["projects/2026/q4/data.bin"], "data.bin differs"
+
+    # A selection as zip.
+    browser.get_by_label("Select report.txt", exact=True).check()
+    browser.get_by_label("Select notes.md", exact=True).check()
+    with page.expect_download() as download:
+        browser.get_by_role("button", name=re.compile(r"Download selected \(2")).click()
+    archive = zipfile.ZipFile(download.value.path())
+    contents = {name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
+    assert contents == {"report.txt": files["projects/2026/q4/report.txt"], "notes.md": files["projects/2026/q4/notes.md"]}, contents.keys()
+
+    # Up one level, then that folder as tar.gz.
+    browser.get_by_role("button", name="Up").click()
+    expect(browser.get_by_role("navigation", name="Folder path").locator("[aria-current]")).to_have_text("2026")
+    browser.get_by_label("Folder archive format", exact=True).select_option("tar.gz")
+    with page.expect_download() as download:
+        browser.get_by_role("button", name="Download folder").click()
+    with tarfile.open(download.value.path(), "r:gz") as archive:
+        found = {member.name.split("2026/", 1)[-1]: archive.extractfile(member).read() for member in archive.getmembers() if member.isfile()}
+    expected = {key.split("2026/", 1)[1]: value for key, value in files.items() if key.startswith("projects/2026/")}
+    assert found == expected, (sorted(found), sorted(expected))
+
+    # A mount closed behind the page's back: the page says so and offers to remount.
+    mount_id = mounts["mounts"][0]["mount_id"]
+    browser.get_by_role("button", name="Root").click()
+    expect(browser.get_by_role("button", name="readme.txt")).to_be_visible()
+    api(url, f"/restore/{mount_id}", token=token, method="DELETE")
+    browser.get_by_role("button", name="Refresh").click()
+    expect(page.get_by_role("status").first).to_have_text("Mount expired, please remount.")
+    expect(page.get_by_role("button", name="Browse & download files")).to_be_enabled()
+
+    # Mount again, then Close unmounts.
+    page.get_by_role("button", name="Browse & download files").click()
+    expect(browser.get_by_role("button", name="projects", exact=True)).to_be_visible()
+    assert api(url, "/restore/mounts", token=token)[0]["count"] == 1
+    browser.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("status").first).to_have_text("Unmounted.")
+    assert api(url, "/restore/mounts", token=token)[0]["count"] == 0
+
+    # Leaving the page with a mount open unmounts it too.
+    page.get_by_role("button", name="Browse & download files").click()
+    expect(browser.get_by_role("button", name="projects", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    for _ in range(50):
+        if api(url, "/restore/mounts", token=token)[0]["count"] == 0:
+            break
+        time.sleep(0.1)
+    assert api(url, "/restore/mounts", token=token)[0]["count"] == 0, "leaving the browser left its mount"
+    return backup_id
+
+
+def other_pages(page, url, token, work):
+    # Jobs: every backup so far, completed.
+    expect(page.locator("tbody tr").filter(has_text="backup")).to_have_count(3)
+    shot(page, "jobs")
+    page.get_by_role("button", name="Clean up now").click()
+    expect(page.get_by_role("status")).not_to_be_empty()
+
+    # Repositories: add a second local one through the dialog.
+    page.get_by_role("link", name="Repositories").click()
+    expect(page.get_by_role("region", name="local")).to_contain_text("backups")
+    page.get_by_role("button", name="Add repository").click()
+    dialog = page.get_by_role("dialog", name="Add a repository")
+    dialog.get_by_label("Name", exact=True).fill("second")
+    dialog.get_by_label("Folder on the hub", exact=True).fill("relative/path")
+    dialog.get_by_role("button", name="Add repository").click()
+    expect(dialog.get_by_role("alert")).not_to_be_empty()  # a relative path is refused, in words
+    dialog.get_by_label("Folder on the hub", exact=True).fill(os.path.join(work, "second-repo"))
+    dialog.get_by_role("button", name="Add repository").click()
+    expect(page.get_by_role("region", name="second")).to_be_visible()
+    shot(page, "repositories")
+
+    # vCenters: empty, then a credential that cannot connect is saved and its test says why.
+    page.get_by_role("link", name="vCenters").click()
+    expect(page.get_by_text("No vCenter yet")).to_be_visible()
+    page.get_by_role("button", name="Add vCenter").click()
+    dialog = page.get_by_role("dialog", name="Add a vCenter")
+    dialog.get_by_label("Name", exact=True).fill("lab")
+    dialog.get_by_label("Host", exact=True).fill("127.0.0.1")
+    dialog.get_by_label("Port", exact=True).fill("9")
+    dialog.get_by_label("User name", exact=True).fill("administrator@vsphere.local")
+    dialog.get_by_label("Password", exact=True).fill("secret-password")
+    dialog.get_by_role("button", name="Add vCenter").click()
+    expect(page.get_by_role("rowheader", name="lab")).to_be_visible()
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("td.row-actions .error")).to_contain_text("Failed", timeout=20_000)
+    shot(page, "vcenters")
+
+    # Protection: a group, then a flow on it, run now, its executions.
+    page.get_by_role("link", name="Protection").click()
+    expect(page.get_by_text("No protection flow yet")).to_be_visible()
+    page.get_by_role("button", name="New group").click()
+    dialog = page.get_by_role("dialog", name="New protection group")
+    dialog.get_by_label("Name", exact=True).fill("web-tier")
+    dialog.get_by_label("web", exact=True).check()
+    dialog.get_by_label("db", exact=True).check()
+    dialog.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("rowheader", name="web-tier")).to_be_visible()
+    page.get_by_role("button", name="New flow").click()
+    dialog = page.get_by_role("dialog", name="New protection flow")
+    dialog.get_by_label("Name", exact=True).fill("nightly")
+    dialog.get_by_label("Protects", exact=True).select_option("group")
+    dialog.get_by_label("Schedule", exact=True).fill("not a schedule")
+    dialog.get_by_label("Last", exact=True).fill("3")
+    dialog.get_by_role("button", name="Create flow").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("schedule")
+    dialog.get_by_label("Schedule", exact=True).fill("0 2 * * *")
+    dialog.get_by_role("button", name="Create flow").click()
+    row = page.locator("tr").filter(has_text="nightly")
+    expect(row).to_contain_text("group web-tier (2)")
+    expect(row).to_contain_text("last 3")
+    row.get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("status")).to_contain_text("nightly started")
+    row.get_by_role("button", name="Executions").click()
+    dialog = page.get_by_role("dialog", name="Executions of nightly")
+    expect(dialog.get_by_role("rowheader", name="db")).to_be_visible()
+    expect(dialog.locator(".executions > li")).to_have_count(1, timeout=20_000)
+    shot(page, "flow-executions")
+    page.keyboard.press("Escape")
+    shot(page, "flows")
+
+    # Users: add an operator.
+    page.get_by_role("link", name="Users").click()
+    page.get_by_role("button", name="Add user").click()
+    dialog = page.get_by_role("dialog", name="Add a user")
+    dialog.get_by_label("User name", exact=True).fill("olga")
+    dialog.get_by_label("Password", exact=True).fill("operator-password")
+    dialog.get_by_label("Role", exact=True).select_option("operator")
+    dialog.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("rowheader", name="olga")).to_be_visible()
+    shot(page, "users")
+
+
+def error_paths(page, url):
+    base = url + "/"
+    # A network failure: the page says so in words and Retry works once the hub answers again.
+    page.route("**/api/v1/repositories", lambda route: route.abort())
+    page.goto(base + "#repositories")
+    expect(page.get_by_role("alert")).to_contain_text("The hub cannot be reached")
+    shot(page, "error-network")
+    page.unroute("**/api/v1/repositories")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_role("heading", name="Repositories")).to_be_visible()
+    # Things that do not exist.
+    page.goto(base + "#restore/backup-that-does-not-exist")
+    expect(page.get_by_role("alert")).to_contain_text("backup not found")
+    page.goto(base + "#backups/no-such-vm")
+    expect(page.get_by_role("alert")).to_contain_text("VM not found: no-such-vm")
+    page.goto(base + "#progress/backup-that-does-not-exist")
+    expect(page.get_by_role("alert")).to_contain_text("backup not found")
+
+
+def narrow_screens(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name in PAGES:
+        page.goto(page.url.split("#")[0] + "#" + name)
+        expect(page.locator("#content h1")).to_be_visible()
+        expect(page.locator("#content")).not_to_contain_text("Loading…")
+        shot(page, f"{name}-390")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} is {width} px wide on a 390 px screen"
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def run(url, password, work, data):
+    served_files(url)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
 
-        page.goto(url + "/")
-        expect(page.get_by_role("form", name="Sign in")).to_be_visible()
-        page.screenshot(path=str(OUT / "login.png"))
-
-        page.get_by_label("Password").fill("not-the-password")
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
-
-        page.get_by_label("Password").fill(password)
-        page.get_by_label("Password").press("Enter")
-        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        expect(page.get_by_text("local", exact=True)).to_be_visible()
-        expect(page.get_by_text("0 of 0")).to_be_visible()
-        page.screenshot(path=str(OUT / "dashboard.png"))
-        vm_pages(page, url, work)
-        page.get_by_role("link", name="Dashboard").click()
-        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        sign_in(page, url, password)
+        token = page.evaluate("sessionStorage.getItem('sendense.token')")
+        make_data_vm(url, token, work, "web")
+        make_data_vm(url, token, work, "db", size="32M", data="1M")
+        files = make_files_vm(url, token, work)
+        vm_list(page)
+        full_id = backup_now_with_live_progress(page, url, token, data)
+        history_and_incremental(page, url, token, full_id)
+        machine_details(page, full_id)
+        file_restore(page, url, token, files, work)
+        other_pages(page, url, token, work)
+        error_paths(page, url)
+        narrow_screens(page)
 
         # Still signed in after a reload (the token lives in sessionStorage).
-        page.reload()
+        page.goto(url + "/#dashboard")
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
+        shot(page, "dashboard-after")
         # A revoked token anywhere brings the login back, saying why.
-        token = page.evaluate("sessionStorage.getItem('sendense.token')")
-        api(url, "/auth/logout", token=token, method="POST")
+        api(url, "/auth/logout", token=page.evaluate("sessionStorage.getItem('sendense.token')"), method="POST")
         page.reload()
         expect(page.get_by_role("alert")).to_have_text("Your session ended: please sign in again.")
-
-        page.get_by_label("Password").fill(password)
+        page.get_by_label("Password", exact=True).fill(password)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(OUT / "dashboard-390.png"), full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the dashboard is wider than a phone"
-        page.get_by_role("link", name="Virtual Machines").click()
-        expect(page.get_by_role("heading", name="Virtual Machines")).to_be_visible()
-        page.screenshot(path=str(OUT / "vms-390.png"), full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the VM list is wider than a phone"
-
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("form", name="Sign in")).to_be_visible()
         assert page.evaluate("sessionStorage.getItem('sendense.token')") is None
