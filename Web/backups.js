@@ -1,7 +1,7 @@
 // Backups: every restore point (or one VM's), with its chain per repository
 // (full → incrementals), restore and delete.
 import { api } from "/api.js";
-import { el, bytes, duration, badge, dateTime, confirmAction } from "/dom.js";
+import { el, bytes, duration, badge, dateTime, confirmAction, plural } from "/dom.js";
 
 const PAGE = 50;
 
@@ -81,7 +81,7 @@ export async function backupsPage(root, [vmName]) {
     chains.replaceChildren(...answers.filter((chain) => chain && chain.total_backups > 0).map((chain) =>
       el("section", { class: "chain", "aria-label": `Chain in ${repositoryName[chain.repository_id] ?? chain.repository_id}` },
         el("h2", {}, `Chain in ${repositoryName[chain.repository_id] ?? chain.repository_id}`,
-          el("span", { class: "muted" }, ` · ${chain.total_backups} points, ${bytes(chain.chain_size_gb * 2 ** 30)}`)),
+          el("span", { class: "muted" }, ` · ${plural(chain.total_backups, "point")}, ${bytes(chain.chain_size_gb * 2 ** 30)}`)),
         el("ol", { class: "timeline" }, chain.chain.map((point) =>
           el("li", { class: point.is_restorable ? "" : "broken" },
             badge(point.backup_type),

@@ -99,3 +99,8 @@ export const noChartsNotice = "Charts are unavailable: the hub has no Chart.js (
 export function tile(label, value) {
   return el("div", { class: "tile" }, el("span", { class: "muted" }, label), el("strong", {}, value ?? "–"));
 }
+
+/** plural(1, "VM") → "1 VM", plural(3, "VM") → "3 VMs". */
+export function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}

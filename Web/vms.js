@@ -2,7 +2,7 @@
 // progress view), the backup wizard, View Backups, machine details; the
 // Discover VMs dialog (vCenter) and the Add QEMU image VM form.
 import { api } from "/api.js";
-import { el, bytes, relativeTime, openDialog, field, badge } from "/dom.js";
+import { el, bytes, relativeTime, openDialog, field, badge, plural } from "/dom.js";
 
 const columns = [
   ["vm_name", "Name"], ["power_state", "Power"], ["cpu_count", "CPU"], ["memory_mb", "RAM"],
@@ -162,7 +162,7 @@ async function discoverDialog(done) {
     result.replaceChildren();
     try {
       const answer = await api("/discovery/discover-vms", { method: "POST", body: { credential_id: Number(credential.value), filter: filter.value.trim() || undefined, create_context: false } });
-      status.textContent = `${answer.count} VMs found in ${answer.duration_ms} ms.`;
+      status.textContent = `${plural(answer.count, "VM")} found in ${answer.duration_ms} ms.`;
       showFound(answer.discovered_vms, Number(credential.value));
     } catch (failure) {
       status.textContent = `Discovery failed: ${failure.message}`;
@@ -181,7 +181,7 @@ async function discoverDialog(done) {
       add.disabled = true;
       try {
         const added = await api("/discovery/add-vms", { method: "POST", body: { credential_id: credentialId, vm_names: names } });
-        notice = `Added ${added.count} VM(s): ${names.join(", ")}.`;
+        notice = `Added ${plural(added.count, "VM")}: ${names.join(", ")}.`;
         dialog.close();
         done();
       } catch (failure) {

@@ -114,6 +114,22 @@ def make_files_vm(url, token, work):
     return files
 
 
+def start_vcsim(work, vms=3):
+    """The test vCenter (Tests/vcsim, built by scripts/build-vcsim.sh); its datastore goes under `work`."""
+    subprocess.run([str(ROOT / "scripts" / "build-vcsim.sh")], check=True, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen([str(ROOT / ".build" / "vcsim" / "vcsim"), "-vms", str(vms), "-disk-mb", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": work})
+    return process, json.loads(process.stdout.readline())
+
+
+def stop_vcsim(process):
+    process.stdin.close()  # it exits when its input ends
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def servers_of(data):
     result = subprocess.run(["pgrep", "-f", f"qemu-nbd.*{data}/run"], capture_output=True, text=True)
     return [int(pid) for pid in result.stdout.split()]
@@ -428,7 +444,56 @@ def other_pages(page, url, token, work):
     expect(page.get_by_role("rowheader", name="lab")).to_be_visible()
     page.get_by_role("button", name="Test").click()
     expect(page.locator("td.row-actions .error")).to_contain_text("Failed", timeout=20_000)
-    shot(page, "vcenters")
+
+    # A real (simulated) vCenter: pinned by its thumbprint, tested, then its VMs discovered and added.
+    simulator, info = start_vcsim(work)
+    try:
+        page.get_by_role("button", name="Add vCenter").click()
+        dialog = page.get_by_role("dialog", name="Add a vCenter")
+        dialog.get_by_label("Name", exact=True).fill("vcsim")
+        dialog.get_by_label("Host", exact=True).fill(info["host"])
+        dialog.get_by_label("Port", exact=True).fill(info["port"])
+        dialog.get_by_label("User name", exact=True).fill(info["username"])
+        dialog.get_by_label("Password", exact=True).fill(info["password"])
+        dialog.get_by_label("Certificate thumbprint", exact=True).fill(info["sha256_thumbprint"])
+        dialog.get_by_role("button", name="Add vCenter").click()
+        row = page.locator("tr").filter(has=page.get_by_role("rowheader", name="vcsim"))
+        expect(row).to_contain_text("pinned")
+        row.get_by_role("button", name="Test").click()
+        expect(row.locator(".ok")).to_have_text(re.compile(r"OK: \d+ VMs"), timeout=20_000)
+        shot(page, "vcenters")
+
+        page.get_by_role("link", name="Virtual Machines").click()
+        page.get_by_role("button", name="Discover VMs").click()
+        dialog = page.get_by_role("dialog", name="Discover VMs")
+        dialog.get_by_label("vCenter", exact=True).select_option(label=f"vcsim ({info['host']})")
+        dialog.get_by_label("Name filter", exact=True).fill("*VM1")
+        dialog.get_by_role("button", name="Discover").click()
+        expect(dialog.get_by_role("status")).to_contain_text(re.compile(r"\d+ VMs? found in \d+ ms"))
+        found = dialog.locator("tbody tr")
+        expect(found.first).to_be_visible()
+        count = found.count()
+        assert count >= 1 and all(name.endswith("VM1") for name in found.get_by_role("rowheader").all_inner_texts()), count
+        shot(page, "discover")
+        dialog.get_by_role("button", name="Add selected").click()
+        expect(page.locator("#content").get_by_role("status")).to_contain_text(f"Added {count} VM{'' if count == 1 else 's'}: ")
+        expect(page.locator("tbody tr")).to_have_count(3 + count)
+    finally:
+        stop_vcsim(simulator)
+
+    # Add a QEMU image VM: a missing file is refused in words, a real one is listed.
+    page.get_by_role("button", name="Add QEMU VM").click()
+    dialog = page.get_by_role("dialog", name="Add a QEMU image VM")
+    dialog.get_by_label("VM name", exact=True).fill("lab1")
+    dialog.get_by_label("Disk 1 path", exact=True).fill(os.path.join(work, "missing.qcow2"))
+    dialog.get_by_role("button", name="Add VM").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("missing.qcow2")
+    image = os.path.join(work, "lab1.qcow2")
+    run_tool("qemu-img", "create", "-q", "-f", "qcow2", image, "8M")
+    dialog.get_by_label("Disk 1 path", exact=True).fill(image)
+    dialog.get_by_role("button", name="Add VM").click()
+    expect(page.locator("#content").get_by_role("status")).to_have_text("Added lab1.")
+    expect(page.get_by_role("rowheader", name="lab1")).to_be_visible()
 
     # Protection: a group, then a flow on it, run now, its executions.
     page.get_by_role("link", name="Protection").click()
@@ -485,6 +550,12 @@ def error_paths(page, url):
     page.unroute("**/api/v1/repositories")
     page.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("heading", name="Repositories")).to_be_visible()
+    # No Chart.js on the hub: the charts say so plainly.
+    page.route("**/vendor/chart.js", lambda route: route.fulfill(status=404, body=""))
+    page.goto(base + "#vm/web/analytics")
+    page.reload()  # a fresh page: the loaded Chart.js is kept for the page's life
+    expect(page.get_by_role("dialog", name="web")).to_contain_text("Charts are unavailable")
+    page.unroute("**/vendor/chart.js")
     # Things that do not exist.
     page.goto(base + "#restore/backup-that-does-not-exist")
     expect(page.get_by_role("alert")).to_contain_text("backup not found")
