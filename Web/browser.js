@@ -3,7 +3,7 @@
 // multi-select with "Download selected" (zip), "Download folder" (zip or
 // tar.gz). It keeps the mount alive while it is open, counts down to expiry
 // (warning in the last 5 minutes), and unmounts when closed or left.
-import { api, download, probe, APIError } from "/api.js";
+import { api, download, probe, session, APIError } from "/api.js";
 import { subscribe } from "/events.js";
 import { el, bytes, dateTime, confirmAction } from "/dom.js";
 
@@ -214,7 +214,7 @@ export function fileBrowser(root, mount, signal, onClosed) {
   });
   signal.addEventListener("abort", () => finish("left", { unmount: true }));
   // Closing the tab: a last unmount the browser sends even as the page goes.
-  const leaving = () => fetch(`/api/v1${base}`, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${sessionStorage.getItem("sendense.token")}` } });
+  const leaving = () => fetch(`/api/v1${base}`, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${session.token}` } });
   window.addEventListener("pagehide", leaving, { once: true });
   signal.addEventListener("abort", () => window.removeEventListener("pagehide", leaving));
 

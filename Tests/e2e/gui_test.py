@@ -6,7 +6,7 @@ backup and browsing it three folders deep, downloading a file (bytes compared), 
 and a folder as tar.gz, unmounting; the other pages; error paths. Screenshots of every page, at
 1280x800 and 390 px wide, go to test-output/e2e/. Run by `make test` after the Swift tests; exits
 non-zero on the first failure."""
-import hashlib
+import filecmp
 import io
 import json
 import os
@@ -328,6 +328,24 @@ def file_restore(page, url, token, files, work):
     page.get_by_role("link", name=re.compile(r"\d")).first.click()
     expect(page.get_by_role("heading", name="Restore files")).to_be_visible()
     shot(page, "restore")
+
+    # The whole disk: downloaded as a raw image, and written into a new file on the hub; both equal the source.
+    source_raw = os.path.join(work, "files-source.raw")
+    run_tool("qemu-img", "convert", "-f", "qcow2", "-O", "raw", os.path.join(work, "files.qcow2"), source_raw)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download disk image").click()
+    assert filecmp.cmp(download.value.path(), source_raw, shallow=False), "the downloaded disk image differs from the source"
+    target = os.path.join(work, "restored.qcow2")
+    page.get_by_label("Restore the disk to a new file on the hub", exact=True).fill(target)
+    page.get_by_label("Restored file format", exact=True).select_option("qcow2")
+    page.get_by_role("button", name="Restore to path").click()
+    expect(page.get_by_label("Restore progress", exact=True).locator("xpath=..")).to_contain_text("Restored 32.0 MiB.", timeout=30_000)
+    run_tool("qemu-img", "check", "-q", target)
+    run_tool("qemu-img", "compare", "-q", "-F", "raw", target, source_raw)
+    os.remove(source_raw)
+    page.get_by_role("button", name="Restore to path").click()  # the file exists now: refused in words
+    expect(page.get_by_role("alert")).to_contain_text("Not started")
+
     page.get_by_role("button", name="Browse & download files").click()
     browser = page.get_by_role("region", name="Files in the backup")
     expect(browser).to_be_visible()
@@ -410,8 +428,9 @@ def file_restore(page, url, token, files, work):
 
 
 def other_pages(page, url, token, work):
-    # Jobs: every backup so far, completed.
-    expect(page.locator("tbody tr").filter(has_text="backup")).to_have_count(3)
+    # Jobs: every backup so far and the disk restore, completed.
+    expect(page.locator("tbody tr").filter(has=page.get_by_role("cell", name="backup", exact=True))).to_have_count(3)
+    expect(page.locator("tbody tr").filter(has=page.get_by_role("cell", name="restore", exact=True))).to_contain_text("completed")
     shot(page, "jobs")
     page.get_by_role("button", name="Clean up now").click()
     expect(page.get_by_role("status")).not_to_be_empty()
