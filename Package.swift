@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "sendense",
             dependencies: [
-                "Hub", "SendenseCore",
+                "Hub", "Engine", "SendenseCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

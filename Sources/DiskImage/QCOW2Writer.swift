@@ -19,6 +19,8 @@ public final class QCOW2Writer {
     public let clusterSize: Int
     private let clusterBits: UInt32
     private let file: ImageFile
+    /// Data clusters go past the page cache, in big writes (see DataSink).
+    private let data: DataSink
     private let backingFile: String?
     /// Guest cluster → L2 entry, grouped by L1 index; only touched tables.
     private var l2: [Int: [UInt64]] = [:]
@@ -44,6 +46,7 @@ public final class QCOW2Writer {
         self.backingFile = backingFile
         // O_EXCL: never overwrite an image that is already there.
         self.file = try ImageFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o644)
+        self.data = DataSink(path: path, buffered: file)
         self.dataEnd = UInt64(clusterSize)
         try file.truncate(to: UInt64(clusterSize))
         // The header must fit; fail now rather than after copying a disk.
@@ -81,7 +84,7 @@ public final class QCOW2Writer {
             if run > 0 {
                 let start = Int(index) * clusterSize
                 let end = min(data.count, Int(index + run) * clusterSize)
-                try file.write(UnsafeRawBufferPointer(rebasing: data[start..<end]), at: dataEnd)
+                try self.data.append(UnsafeRawBufferPointer(rebasing: data[start..<end]), at: dataEnd)
                 for k in 0..<run {
                     setEntry(cluster + k, Self.hostEntry(dataEnd + k * UInt64(clusterSize)))
                 }
@@ -94,7 +97,7 @@ public final class QCOW2Writer {
             guard let host = hostOffset(ofCluster: cluster) else { continue }
             let start = Int(index) * clusterSize
             let end = min(data.count, start + clusterSize)
-            try file.write(UnsafeRawBufferPointer(rebasing: data[start..<end]), at: host)
+            try self.data.write(UnsafeRawBufferPointer(rebasing: data[start..<end]), at: host)
             setEntry(cluster, Self.hostEntry(host))
             dataBytesWritten += UInt64(end - start)
             index += 1
@@ -120,6 +123,7 @@ public final class QCOW2Writer {
     /// Writes the tables and the header, fsyncs, and closes the image for writing.
     public func finish() throws {
         try checkOpen()
+        try data.flush()
         let cs = UInt64(clusterSize)
         let l1Size = Int((clusterCount + UInt64(l2Entries) - 1) / UInt64(l2Entries))
         let tables = l2.keys.sorted()

@@ -62,21 +62,30 @@ public enum NBDClient {
         }
     }
 
+    /// Socket reads of up to 1 MiB (NIO's default stops at 64 KiB) and up to
+    /// 32 of them queued for the reply receiver (the default is 10): a 4 MiB
+    /// read then arrives in a few buffers instead of 64, and the socket keeps
+    /// being read while the receiver catches up. Memory stays bounded: at
+    /// most 32 MiB waits per connection, about what the copier keeps in
+    /// flight anyway.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64 << 10, initial: 256 << 10, maximum: 1 << 20)
+    static let inboundQueue = NIOAsyncChannel<ByteBuffer, ByteBuffer>.Configuration(
+        backPressureStrategy: .init(lowWatermark: 8, highWatermark: 32))
+
     private static func connect(_ endpoint: NBDEndpoint) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: receiveAllocator)
         let wrap: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel) }
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: inboundQueue) }
         }
         do {
             switch endpoint.transport {
             case .tcp(let host, let port):
-                return try await bootstrap.connect(host: host, port: port, channelInitializer: wrap)
+                return try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: host, port: port, channelInitializer: wrap)
             case .unix(let path):
-                return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connectTimeout(.seconds(10))
-                    .connect(unixDomainSocketPath: path, channelInitializer: wrap)
+                return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: wrap)
             }
         } catch {
             throw NBDError.connectFailed("\(endpoint): \(error)")

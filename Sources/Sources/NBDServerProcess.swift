@@ -38,6 +38,12 @@ enum NBDServerProcess {
         return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, owner: owner, body)
     }
 
+    /// qemu-nbd allocates a bounce buffer per request (up to 4 MiB); glibc
+    /// would mmap and unmap each one, faulting in fresh pages every time
+    /// (measured: a 2 GiB full backup 3.3 s → 2.3 s without that). Served
+    /// from a heap kept for reuse instead, like the hub's own (MemoryTuning).
+    static let allocatorTunables = "glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456"
+
     private static func socketPath(in directory: String) -> String {
         directory + "/nbd-\(UUID().uuidString.prefix(8)).sock"
     }
@@ -50,9 +56,13 @@ enum NBDServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["GLIBC_TUNABLES"] = [environment["GLIBC_TUNABLES"], allocatorTunables].compactMap { $0 }.joined(separator: ":")
+        process.environment = environment
         let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
+        let exited = process.exitSignal()
         do {
             try process.run()
         } catch {
@@ -62,7 +72,7 @@ enum NBDServerProcess {
                                  command: name, jobID: owner.jobID)
         await owner.log?.started(child)
         defer {
-            stop(process)
+            stop(process, exited: exited, graceful: name != "qemu-nbd")
             unlink(socket)
             unlink(socket + ".pid")
             // Forgotten only once it is gone: a crash in between leaves a row the janitor checks.
@@ -85,13 +95,15 @@ enum NBDServerProcess {
     }
 
     /// qemu-nbd reacts to SIGTERM only after about a second (its main loop
-    /// polls). The export is read-only and its client gone, so nothing can
-    /// be lost: after a short grace (20 ms; every backup pays it) it is killed.
-    private static func stop(_ process: Process) {
+    /// polls); its export is read-only and its client gone, so nothing can
+    /// be lost: it is killed at once. nbdkit gets SIGTERM and 20 ms.
+    private static func stop(_ process: Process, exited: DispatchSemaphore, graceful: Bool) {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<10 where process.isRunning { usleep(2_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if graceful {
+            kill(process.processIdentifier, SIGTERM)
+            if exited.wait(timeout: .now() + .milliseconds(20)) == .success { return }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        exited.wait()
     }
 }

@@ -44,6 +44,7 @@ enum QemuImageTool {
                 let out = Pipe(), err = Pipe()
                 process.standardOutput = out
                 process.standardError = err
+                let exited = process.exitSignal()
                 do {
                     try process.run()
                 } catch {
@@ -52,7 +53,7 @@ enum QemuImageTool {
                 }
                 let output = out.fileHandleForReading.readDataToEndOfFile()
                 let errors = err.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
+                exited.wait()
                 if process.terminationStatus == 0 {
                     continuation.resume(returning: String(decoding: output, as: UTF8.self))
                 } else {

@@ -82,9 +82,10 @@ extension VMwareSource {
         process.arguments = [plugin, "--version"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        let exited = process.exitSignal()
         do {
             try process.run()
-            process.waitUntilExit()
+            exited.wait()
         } catch {
             throw SourceError.exportFailed("nbdkit is not installed: \(error)")
         }

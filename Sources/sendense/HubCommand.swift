@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Engine
 import Hub
 import Logging
 
@@ -88,6 +89,7 @@ struct HubCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MemoryTuning.forLargeBuffers()
         var logger = Logger(label: "sendense.hub")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let environment = ProcessInfo.processInfo.environment

@@ -233,7 +233,7 @@ struct CLITests {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build first: \(Self.binary) is missing")
         let work = scratchFolder("kill")
         let disk = work + "/vda.qcow2"
-        try Self.shell("head -c 320M /dev/urandom > \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
+        try Self.shell("head -c 128M /dev/urandom > \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
         #expect(FileManager.default.createFile(atPath: work + "/hub.log", contents: nil))
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/hub.log"))
         let data = work + "/data"
@@ -248,18 +248,30 @@ struct CLITests {
         #expect(first.status == 0, "\(first.stderr)")
         let firstID = try #require(Self.startedID(first))
 
-        // A second full backup, killed while it copies.
+        // A second full backup, killed while it copies. Its qemu-nbd runs 1 ms in every
+        // 50 (a slow disk), so the copy is surely under way, not over, when the hub dies.
         let second = Self.json(try Self.sendense(["backup", "start", "big", "--full", "--json"], environment: environment))
         let secondID = try #require(second["backup_id"] as? String)
+        var servers: [Int32] = []
+        for _ in 0..<2000 where servers.isEmpty {
+            servers = try Self.serversOf(data).split(separator: "\n").compactMap { Int32($0) }
+            usleep(1000)
+        }
         var copying = false
-        for _ in 0..<500 {
-            let state = Self.json(try Self.sendense(["backup", "show", secondID, "--json"], environment: environment))
-            if state["status"] as? String == "in_progress", (state["bytes_transferred"] as? Int ?? 0) > 0 { copying = true; break }
-            try await Task.sleep(for: .milliseconds(10))
+        for round in 0..<1000 where !copying {
+            for pid in servers { kill(pid, SIGCONT) }
+            usleep(1000)
+            for pid in servers { kill(pid, SIGSTOP) }
+            usleep(49_000)
+            if round % 5 == 4 {
+                let state = Self.json(try Self.sendense(["backup", "show", secondID, "--json"], environment: environment))
+                copying = state["status"] as? String == "in_progress" && (state["bytes_transferred"] as? Int ?? 0) > 0
+            }
         }
         #expect(copying, "the second backup never reached in_progress")
         kill(hub.processIdentifier, SIGKILL)
         hub.waitUntilExit()
+        for pid in servers { kill(pid, SIGCONT) }
         let partial = data + "/repository/vms/big/\(secondID).partial"
         // What the killed hub left: its partial folder and its qemu-nbd.
         #expect(FileManager.default.fileExists(atPath: partial))
@@ -369,7 +381,7 @@ struct CLITests {
         let disk = work + "/vda.qcow2"
         // 256 MiB of data: merging it into the next point takes long enough to be killed in the middle,
         // and the whole test stays under 1 GiB of disk (CI machines have little).
-        try Self.shell("head -c 256M /dev/urandom > \(work)/seed.raw && truncate -s 1G \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
+        try Self.shell("head -c 256M /dev/urandom > \(work)/seed.raw && truncate -s 384M \(work)/seed.raw && qemu-img convert -f raw -O qcow2 \(work)/seed.raw \(disk) && rm \(work)/seed.raw")
         var (hub, url) = try await space.startHubAndLogIn()
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
         #expect(try Self.sendense(["vms", "add", "big", "--disk", disk + ":vda"], environment: environment).status == 0)
