@@ -5,7 +5,7 @@
 // (warning in the last 5 minutes), and unmounts when closed or left.
 import { api, download, probe, session, APIError } from "/api.js";
 import { subscribe } from "/events.js";
-import { el, bytes, dateTime, confirmAction } from "/dom.js";
+import { el, bytes, dateTime, confirmAction, sortHeaders } from "/dom.js";
 
 const KEEPALIVE_MS = 4 * 60_000;
 const PAGE = 1000;
@@ -13,7 +13,7 @@ const PAGE = 1000;
 /** Shows `mount` in `root`; `onClosed(reason)` runs after Close or expiry. */
 export function fileBrowser(root, mount, signal, onClosed) {
   const base = `/restore/${encodeURIComponent(mount.mount_id)}`;
-  let path = "/", entries = [], total = 0, sortKey = "name", ascending = true, closed = false;
+  let path = "/", entries = [], total = 0, closed = false;
   let expiresAt = Date.parse(mount.expires_at);
 
   const crumbs = el("nav", { class: "crumbs", "aria-label": "Folder path" });
@@ -32,16 +32,8 @@ export function fileBrowser(root, mount, signal, onClosed) {
   const more = el("button", { class: "secondary", hidden: true }, "Show more");
   const selected = new Set();
 
-  const header = el("tr", {}, el("th", { scope: "col", class: "pick" }, all),
-    [["name", "Name"], ["size", "Size"], ["modified_time", "Modified"]].map(([key, label]) => {
-      const button = el("button", { class: "link sort", "data-key": key }, label);
-      button.addEventListener("click", () => {
-        ascending = sortKey === key ? !ascending : true;
-        sortKey = key;
-        render();
-      });
-      return el("th", { scope: "col", "aria-sort": "none" }, button);
-    }));
+  const [sortCells, order] = sortHeaders([["name", "Name"], ["size", "Size"], ["modified_time", "Modified"]], "name", () => render());
+  const header = el("tr", {}, el("th", { scope: "col", class: "pick" }, all), sortCells);
 
   function join(folder, name) { return folder === "/" ? `/${name}` : `${folder}/${name}`; }
 
@@ -75,12 +67,9 @@ export function fileBrowser(root, mount, signal, onClosed) {
     crumbs.replaceChildren(crumb(`Disk ${mount.disk_index}`, "/", names.length === 0),
       ...names.flatMap((name, index) => [el("span", { "aria-hidden": "true" }, " › "),
         crumb(name, "/" + names.slice(0, index + 1).join("/"), index === names.length - 1)]));
-    for (const th of header.querySelectorAll("th[aria-sort]")) {
-      const key = th.firstChild.dataset.key;
-      th.setAttribute("aria-sort", key === sortKey ? (ascending ? "ascending" : "descending") : "none");
-    }
+    order.mark();
     const term = filter.value.trim().toLowerCase();
-    const shown = entries.filter((entry) => entry.name.toLowerCase().includes(term)).sort(order);
+    const shown = entries.filter((entry) => entry.name.toLowerCase().includes(term)).sort(byOrder);
     body.replaceChildren(...shown.map(row));
     if (shown.length === 0) {
       body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, entries.length ? "Nothing matches the filter." : "This folder is empty.")));
@@ -100,12 +89,12 @@ export function fileBrowser(root, mount, signal, onClosed) {
     return button;
   }
 
-  function order(a, b) {
+  function byOrder(a, b) {
     // Folders first, as Explorer does, then the chosen column.
     if ((a.type === "directory") !== (b.type === "directory")) return a.type === "directory" ? -1 : 1;
-    const x = a[sortKey] ?? "", y = b[sortKey] ?? "";
+    const x = a[order.key] ?? "", y = b[order.key] ?? "";
     const result = typeof x === "number" ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
-    return ascending ? result : -result;
+    return order.ascending ? result : -result;
   }
 
   function row(entry) {

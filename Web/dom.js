@@ -104,3 +104,23 @@ export function tile(label, value) {
 export function plural(count, word) {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
 }
+
+/** Column headers that sort: a click sorts by that column, a second click
+ *  reverses. Answers the header cells and the order ({key, ascending,
+ *  mark()}: mark() shows the order to assistive technology and the arrows). */
+export function sortHeaders(columns, key, onChange) {
+  const order = { key, ascending: true };
+  const cells = columns.map(([name, label]) => {
+    const button = el("button", { class: "link sort" }, label);
+    button.addEventListener("click", () => {
+      order.ascending = order.key === name ? !order.ascending : true;
+      order.key = name;
+      onChange();
+    });
+    return el("th", { scope: "col", "aria-sort": "none", "data-key": name }, button);
+  });
+  order.mark = () => {
+    for (const th of cells) th.setAttribute("aria-sort", th.dataset.key === order.key ? (order.ascending ? "ascending" : "descending") : "none");
+  };
+  return [cells, order];
+}

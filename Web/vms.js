@@ -2,7 +2,7 @@
 // progress view), the backup wizard, View Backups, machine details; the
 // Discover VMs dialog (vCenter) and the Add QEMU image VM form.
 import { api } from "/api.js";
-import { el, bytes, relativeTime, openDialog, field, badge, plural } from "/dom.js";
+import { el, bytes, relativeTime, openDialog, field, badge, plural, sortHeaders } from "/dom.js";
 
 const columns = [
   ["vm_name", "Name"], ["power_state", "Power"], ["cpu_count", "CPU"], ["memory_mb", "RAM"],
@@ -21,7 +21,6 @@ export async function vms(root) {
     ...vm, diskList: disks[index].disks, disks: disks[index].disks.length,
     capacity: disks[index].disks.reduce((sum, disk) => sum + disk.capacity_bytes, 0),
   }));
-  let sortKey = "vm_name", ascending = true;
   const search = el("input", { type: "search", placeholder: "Search VMs", "aria-label": "Search VMs" });
   const status = el("p", { class: "status", role: "status" });
   const body = el("tbody");
@@ -29,24 +28,14 @@ export async function vms(root) {
   const addQemu = el("button", { class: "secondary" }, "Add QEMU VM");
   discover.addEventListener("click", () => discoverDialog(() => vms(root)));
   addQemu.addEventListener("click", () => addQemuDialog(() => vms(root)));
-  const header = el("tr", {}, columns.map(([key, label]) => {
-    const button = el("button", { class: "link sort", "data-key": key }, label);
-    button.addEventListener("click", () => {
-      ascending = sortKey === key ? !ascending : true;
-      sortKey = key;
-      render();
-    });
-    return el("th", { scope: "col", "aria-sort": "none" }, button);
-  }), el("th", { scope: "col" }, "Actions"));
+  const [sortCells, order] = sortHeaders(columns, "vm_name", () => render());
+  const header = el("tr", {}, sortCells, el("th", { scope: "col" }, "Actions"));
 
   function render() {
     const term = search.value.trim().toLowerCase();
     const shown = rows.filter((vm) => vm.vm_name.toLowerCase().includes(term))
-      .sort((a, b) => compare(a[sortKey], b[sortKey]) * (ascending ? 1 : -1));
-    for (const th of header.querySelectorAll("th")) {
-      const key = th.firstChild?.dataset?.key;
-      if (key) th.setAttribute("aria-sort", key === sortKey ? (ascending ? "ascending" : "descending") : "none");
-    }
+      .sort((a, b) => compare(a[order.key], b[order.key]) * (order.ascending ? 1 : -1));
+    order.mark();
     body.replaceChildren(...shown.map((vm) => {
       const now = el("button", {}, "Backup Now");
       now.addEventListener("click", () => backupNow(vm, repositories.repositories, now, status));
