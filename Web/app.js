@@ -81,6 +81,19 @@ function showPage(content, nav) {
   content.focus({ preventScroll: true });
 }
 
+/** Gives every table cell its column's name (data-label), so that on a
+ *  phone, where rows become cards, each value keeps its label. */
+function labelCells(root) {
+  for (const table of root.querySelectorAll(".table table")) {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, index) => {
+        if (names[index] && !cell.hasAttribute("colspan")) cell.dataset.label = names[index];
+      });
+    }
+  }
+}
+
 function showShell() {
   const logout = el("button", { class: "link" }, "Sign out");
   logout.addEventListener("click", async () => {
@@ -97,6 +110,7 @@ function showShell() {
       el("strong", {}, "Sendense"), nav,
       el("span", { class: "user" }, sessionStorage.getItem("sendense.user") ?? ""), logout),
     content);
+  new MutationObserver(() => labelCells(document.body)).observe(document.body, { childList: true, subtree: true });
   window.onhashchange = () => showPage(content, nav);
   showPage(content, nav);
   // Pages a role cannot use are not offered (the hub refuses them anyway).
