@@ -74,16 +74,13 @@ actor Janitor {
         }
 
         // 3. Partial backup folders of backups that are not running.
-        for repository in (try? await catalog.repositories()) ?? [] where RepositoryService.health(of: repository).online {
-            let vms = repository.path + "/vms"
-            for vm in (try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? [] {
-                for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [] where entry.hasSuffix(".partial") {
-                    guard await !backups.isRunning(String(entry.dropLast(".partial".count))) else { continue }
-                    let path = vms + "/" + vm + "/" + entry
-                    if (try? FileManager.default.removeItem(atPath: path)) != nil {
-                        report.removedPartials.append(path)
-                        logger.warning("removed leftover \(path)")
-                    }
+        for (folder, entries) in RepositoryService.vmFolders(of: (try? await catalog.repositories()) ?? []) {
+            for entry in entries where entry.hasSuffix(".partial") {
+                guard await !backups.isRunning(String(entry.dropLast(".partial".count))) else { continue }
+                let path = folder + "/" + entry
+                if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                    report.removedPartials.append(path)
+                    logger.warning("removed leftover \(path)")
                 }
             }
         }

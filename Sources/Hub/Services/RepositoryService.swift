@@ -151,6 +151,18 @@ actor RepositoryService {
         }
     }
 
+    /// The VM folders of the online repositories, each with its entries
+    /// (backup folders, `.partial` and `.deleting` ones): where the start-up
+    /// recovery and the janitor look for what a killed job left.
+    nonisolated static func vmFolders(of records: [RepositoryRecord]) -> [(path: String, entries: [String])] {
+        records.filter { health(of: $0).online }.flatMap { record -> [(path: String, entries: [String])] in
+            let vms = record.path + "/vms"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? []).map { vm in
+                (vms + "/" + vm, (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [])
+            }
+        }
+    }
+
     /// Online means: the folder is there (mounted, for a share) and its
     /// repository.json carries the id the catalog expects. Writing into an
     /// empty mount point would silently fill the hub's own disk.

@@ -40,26 +40,22 @@ enum StartupRecovery {
         try FileManager.default.createDirectory(atPath: configuration.runDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
 
-        for repository in try await catalog.repositories() where RepositoryService.health(of: repository).online {
-            let vms = repository.path + "/vms"
-            for vm in (try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? [] {
-                // A merge interrupted before its rename left `disk-N.qcow2.merging` beside the intact image.
-                for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [] where !entry.hasSuffix(".partial") {
-                    let folder = vms + "/" + vm + "/" + entry
-                    for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".merging") {
-                        try? FileManager.default.removeItem(atPath: folder + "/" + file)
-                        logger.warning("removed interrupted merge \(folder)/\(file)")
-                    }
+        for (folder, entries) in RepositoryService.vmFolders(of: try await catalog.repositories()) {
+            // A merge interrupted before its rename left `disk-N.qcow2.merging` beside the intact image.
+            for entry in entries where !entry.hasSuffix(".partial") {
+                let backup = folder + "/" + entry
+                for file in (try? FileManager.default.contentsOfDirectory(atPath: backup)) ?? [] where file.hasSuffix(".merging") {
+                    try? FileManager.default.removeItem(atPath: backup + "/" + file)
+                    logger.warning("removed interrupted merge \(backup)/\(file)")
                 }
-                for entry in (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? []
-                where entry.hasSuffix(".partial") || entry.hasSuffix(".deleting") {
-                    let path = vms + "/" + vm + "/" + entry
-                    do {
-                        try FileManager.default.removeItem(atPath: path)
-                        logger.warning("removed leftover \(path)")
-                    } catch {
-                        logger.error("cannot remove leftover \(path): \(error)")
-                    }
+            }
+            for entry in entries where entry.hasSuffix(".partial") || entry.hasSuffix(".deleting") {
+                let path = folder + "/" + entry
+                do {
+                    try FileManager.default.removeItem(atPath: path)
+                    logger.warning("removed leftover \(path)")
+                } catch {
+                    logger.error("cannot remove leftover \(path): \(error)")
                 }
             }
         }
