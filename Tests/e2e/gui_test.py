@@ -278,7 +278,7 @@ def backup_now_with_live_progress(page, url, token, data):
     return backup_id
 
 
-def history_and_incremental(page, url, token):
+def history_and_incremental(page, url, token, data):
     page.get_by_role("link", name="All backups of web").click()
     expect(page.get_by_role("heading", name="Backups of web")).to_be_visible()
     chain = page.get_by_role("region", name="Chain in local")
@@ -300,10 +300,19 @@ def history_and_incremental(page, url, token):
     expect(wizard.get_by_role("button", name="Start backup")).to_be_disabled()
     wizard.get_by_role("checkbox").check()
     shot(page, "wizard")
+    watcher = freeze_next_server(data)
     wizard.get_by_role("button", name="Start backup").click()
     expect(page.get_by_role("heading", name="Backup of web")).to_be_visible()
-    expect(page.get_by_text("Live updates unavailable: refreshing every 3 s")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("Completed", timeout=30_000)
+    watcher.join(timeout=20)
+    assert watcher.pids, "the incremental's qemu-nbd was never seen"
+    try:
+        # Frozen past the page's first looks: only a later poll can bring the end.
+        expect(page.get_by_text("Live updates unavailable: refreshing every 3 s")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel backup")).to_be_visible()
+        time.sleep(1)
+    finally:
+        signal_all(watcher.pids, signal.SIGCONT)
+    expect(page.get_by_role("status")).to_contain_text("Completed", timeout=10_000)
     page.unroute("**/api/v1/events")
     incremental_id = page.url.split("#progress/")[1]
     state, _ = api(url, "/backups/" + incremental_id, token=token)
@@ -640,7 +649,7 @@ def run(url, password, work, data):
         files = make_files_vm(url, token, work)
         vm_list(page)
         full_id = backup_now_with_live_progress(page, url, token, data)
-        history_and_incremental(page, url, token)
+        history_and_incremental(page, url, token, data)
         machine_details(page, full_id)
         file_restore(page, url, token, files, work)
         other_pages(page, url, token, work)
