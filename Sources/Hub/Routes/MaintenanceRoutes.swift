@@ -39,18 +39,16 @@ struct JobListResponse: ResponseEncodable {
     var count: Int
 }
 
-struct CleanupResponse: ResponseEncodable {
-    var report: Janitor.Report
-    func encode(to encoder: any Encoder) throws { try report.encode(to: encoder) }
-}
+/// `POST /maintenance/cleanup` answers the janitor's report as it is.
+extension Janitor.Report: ResponseEncodable {}
 
 /// `/jobs` (every kind of job, newest first) and `/maintenance/cleanup`.
 enum MaintenanceRoutes {
     static let types = ["backup", "restore", "verify", "prune", "merge", "cleanup"]
 
     static func register(_ table: RouteTable, _ services: HubServices) {
-        table.add(.post, "/maintenance/cleanup", .role(.operator)) { _, _ -> CleanupResponse in
-            CleanupResponse(report: await services.janitor.run())
+        table.add(.post, "/maintenance/cleanup", .role(.operator)) { _, _ -> Janitor.Report in
+            await services.janitor.run()
         }
         table.add(.get, "/jobs", .role(.viewer)) { request, _ -> JobListResponse in
             let query = request.uri.queryParameters

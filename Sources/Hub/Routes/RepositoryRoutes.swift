@@ -85,10 +85,8 @@ struct RepositoryListResponse: ResponseEncodable {
     var count: Int
 }
 
-struct RescanResponse: ResponseEncodable {
-    var report: CatalogRebuild.Report
-    func encode(to encoder: any Encoder) throws { try report.encode(to: encoder) }
-}
+/// `POST /repositories/{id}/rescan` answers the rebuild's report as it is.
+extension CatalogRebuild.Report: ResponseEncodable {}
 
 enum RepositoryRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
@@ -118,13 +116,13 @@ enum RepositoryRoutes {
         }
         table.add(.get, "/repositories/{id}", .role(.viewer), show)
         table.add(.get, "/repositories/{id}/storage", .role(.viewer), show)
-        table.add(.post, "/repositories/{id}/rescan", .role(.admin)) { _, context -> RescanResponse in
+        table.add(.post, "/repositories/{id}/rescan", .role(.admin)) { _, context -> CatalogRebuild.Report in
             let id = try context.parameters.requireID("id")
             guard let record = try await catalog.repository(id: id) else { throw APIError.notFound("repository not found: id=\(id)") }
             guard RepositoryService.health(of: record).online else {
                 throw APIError.conflict("repository \(record.name) is offline: \(RepositoryService.health(of: record).message ?? record.path)")
             }
-            return RescanResponse(report: try await CatalogRebuild.rescan(record, catalog: catalog, logger: services.logger))
+            return try await CatalogRebuild.rescan(record, catalog: catalog, logger: services.logger)
         }
         table.add(.delete, "/repositories/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in
             let id = try context.parameters.requireID("id")
