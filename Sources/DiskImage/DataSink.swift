@@ -28,27 +28,22 @@ final class DataSink {
     #endif
 
     private let buffered: ImageFile
-    private var direct: Int32
+    /// The same file opened with O_DIRECT; nil where that is refused.
+    private var direct: ImageFile?
     private var gathered: UnsafeMutableRawPointer?
     private var gatheredStart: UInt64 = 0
     private var gatheredCount = 0
 
     init(path: String, buffered: ImageFile) {
         self.buffered = buffered
-        direct = open(path, O_WRONLY | Self.oDirect | O_CLOEXEC)
-        if direct >= 0, posix_memalign(&gathered, Self.alignment, Self.gatherSize) != 0 {
-            close(direct)
-            direct = -1
-        }
+        direct = try? ImageFile(path: path, flags: O_WRONLY | Self.oDirect)
+        if direct != nil, posix_memalign(&gathered, Self.alignment, Self.gatherSize) != 0 { direct = nil }
     }
 
-    deinit {
-        if direct >= 0 { close(direct) }
-        free(gathered)
-    }
+    deinit { free(gathered) }
 
     /// Whether data goes past the page cache (false on tmpfs and the like).
-    var isDirect: Bool { direct >= 0 }
+    var isDirect: Bool { direct != nil }
 
     /// New data at the end of the file's data (`offset` continues the last
     /// append, or starts a new run).
@@ -77,21 +72,15 @@ final class DataSink {
         guard gatheredCount > 0, let gathered else { return }
         defer { gatheredCount = 0 }
         var done = 0
-        if isDirect, gatheredStart % UInt64(Self.alignment) == 0 {
+        if let direct, gatheredStart % UInt64(Self.alignment) == 0 {
             let aligned = gatheredCount - gatheredCount % Self.alignment
-            while done < aligned {
-                let n = pwrite(direct, gathered + done, aligned - done, off_t(gatheredStart) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EINVAL && done == 0 {
-                        // The filesystem takes O_DIRECT opens but not these writes: stop trying.
-                        close(direct)
-                        direct = -1
-                        break
-                    }
-                    throw DiskImageError.io(path: buffered.path, operation: "write", errno: errno)
-                }
-                done += n
+            do {
+                try direct.write(UnsafeRawBufferPointer(start: gathered, count: aligned), at: gatheredStart)
+                done = aligned
+            } catch DiskImageError.io(_, _, EINVAL) {
+                // The filesystem takes O_DIRECT opens but not these writes: stop
+                // trying; the buffered write below covers the whole range again.
+                self.direct = nil
             }
         }
         if done < gatheredCount {
