@@ -84,10 +84,16 @@ public struct Hub: Sendable {
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: "sendense"),
             // Later services stop first: sessions close before the catalog does.
             services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger),
-                       RestoreSessionSweeper(sessions: sessions, interval: configuration.restoreSessions.sweepInterval),
-                       FlowSchedulerService(scheduler: scheduler, interval: configuration.schedulerInterval),
-                       JanitorService(janitor: janitor, interval: configuration.janitorInterval),
-                       EventTicker(events: events, backups: backups, catalog: catalog)],
+                       // Expired restore sessions close; at shutdown every session does.
+                       RepeatingService(description: "restore session sweeper", interval: .seconds(configuration.restoreSessions.sweepInterval),
+                                        work: { _ = await sessions.sweep() }, atShutdown: { await sessions.closeAll() }),
+                       RepeatingService(description: "flow scheduler", interval: configuration.schedulerInterval, atStart: true,
+                                        work: { await scheduler.tick() }),
+                       RepeatingService(description: "janitor", interval: configuration.janitorInterval, atStart: true,
+                                        work: { _ = await janitor.run() }),
+                       // The event stream's once-a-second progress; every stream ends at shutdown.
+                       RepeatingService(description: "event ticker", interval: .seconds(1),
+                                        work: { await events.tick(backups: backups, catalog: catalog) }, atShutdown: { await events.closeAll() })],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? started.port
                 logger.notice("Sendense hub \(SendenseVersion.current) listening on \(scheme)://\(started.bindAddress):\(port) (data: \(started.dataDirectory))")

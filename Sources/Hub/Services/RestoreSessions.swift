@@ -5,7 +5,6 @@ import Foundation
 import Logging
 import NIOPosix
 import SendenseCore
-import ServiceLifecycle
 
 /// The open file-restore sessions: a backup disk opened with libtsk, kept
 /// while it is used and closed an idle hour later (or on DELETE, or when its
@@ -138,24 +137,6 @@ actor RestoreSessions {
 
     func closeAll() async {
         for id in sessions.keys { try? await unmount(id) }
-    }
-}
-
-/// Closes expired restore sessions every `sweepInterval` while the hub runs.
-struct RestoreSessionSweeper: Service {
-    let sessions: RestoreSessions
-    let interval: TimeInterval
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    try await Task.sleep(for: .seconds(interval))
-                    await sessions.sweep()
-                }
-            }
-        } catch is CancellationError {}
-        await sessions.closeAll()
     }
 }
 
