@@ -124,3 +124,9 @@ export function sortHeaders(columns, key, onChange) {
   };
   return [cells, order];
 }
+
+/** Redraws a page, then shows `message` in its status line: how a page
+ *  reports what a dialog or an action just did. */
+export function reloader(page, root) {
+  return (message) => page(root).then(() => { root.querySelector(".status").textContent = message ?? ""; });
+}

@@ -1,7 +1,7 @@
 // Protection: flows (what is backed up, where, when, kept how long) and
 // groups of VMs. Create, edit, run now, executions, delete.
 import { api } from "/api.js";
-import { el, badge, dateTime, relativeTime, openDialog, confirmAction, field } from "/dom.js";
+import { el, badge, dateTime, relativeTime, openDialog, confirmAction, field, reloader } from "/dom.js";
 
 const RETENTION = [["keep_last", "Last"], ["keep_daily", "Daily"], ["keep_weekly", "Weekly"], ["keep_monthly", "Monthly"], ["keep_yearly", "Yearly"]];
 
@@ -10,7 +10,7 @@ export async function flowsPage(root) {
   const [flows, groups, contexts, repositories] = await Promise.all([
     api("/protection-flows"), api("/protection-groups"), api("/vm-contexts"), api("/repositories")]);
   const status = el("p", { class: "status", role: "status" });
-  const reload = (message) => flowsPage(root).then(() => { root.querySelector(".status").textContent = message ?? ""; });
+  const reload = reloader(flowsPage, root);
   const newFlow = el("button", {}, "New flow");
   newFlow.addEventListener("click", () => flowDialog(null, { groups, contexts, repositories }, reload));
   const newGroup = el("button", { class: "secondary" }, "New group");

@@ -1,12 +1,12 @@
 // Repositories: capacity, status, backups; add (local, NFS, CIFS), rescan, delete.
 import { api } from "/api.js";
-import { el, bytes, badge, openDialog, confirmAction, field } from "/dom.js";
+import { el, bytes, badge, openDialog, confirmAction, field, reloader } from "/dom.js";
 
 export async function repositoriesPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   const list = await api("/repositories");
   const status = el("p", { class: "status", role: "status" });
-  const reload = (message) => repositoriesPage(root).then(() => { root.querySelector(".status").textContent = message ?? ""; });
+  const reload = reloader(repositoriesPage, root);
   const add = el("button", {}, "Add repository");
   add.addEventListener("click", () => repositoryDialog(reload));
   const cards = list.repositories.map((repository) => {

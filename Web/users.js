@@ -1,6 +1,6 @@
 // Users (admins only): add, change role or password, delete.
 import { api } from "/api.js";
-import { el, dateTime, openDialog, confirmAction, field } from "/dom.js";
+import { el, dateTime, openDialog, confirmAction, field, reloader } from "/dom.js";
 
 const ROLES = ["admin", "operator", "viewer"];
 
@@ -8,7 +8,7 @@ export async function usersPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   const list = await api("/users");
   const status = el("p", { class: "status", role: "status" });
-  const reload = (message) => usersPage(root).then(() => { root.querySelector(".status").textContent = message ?? ""; });
+  const reload = reloader(usersPage, root);
   const add = el("button", {}, "Add user");
   add.addEventListener("click", () => userDialog(null, reload));
   const rows = list.users.map((user) => {

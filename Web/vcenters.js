@@ -1,13 +1,13 @@
 // vCenter credentials: add, test, edit, delete. The password is write-only:
 // the hub never sends it back.
 import { api } from "/api.js";
-import { el, openDialog, confirmAction, field } from "/dom.js";
+import { el, openDialog, confirmAction, field, reloader } from "/dom.js";
 
 export async function vcentersPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   const list = await api("/vmware-credentials");
   const status = el("p", { class: "status", role: "status" });
-  const reload = (message) => vcentersPage(root).then(() => { root.querySelector(".status").textContent = message ?? ""; });
+  const reload = reloader(vcentersPage, root);
   const add = el("button", {}, "Add vCenter");
   add.addEventListener("click", () => credentialDialog(null, reload));
   const rows = list.credentials.map((credential) => {

@@ -2,15 +2,12 @@
 // progress view), the backup wizard, View Backups, machine details; the
 // Discover VMs dialog (vCenter) and the Add QEMU image VM form.
 import { api } from "/api.js";
-import { el, bytes, relativeTime, openDialog, field, badge, plural, sortHeaders } from "/dom.js";
+import { el, bytes, relativeTime, openDialog, field, badge, plural, sortHeaders, reloader } from "/dom.js";
 
 const columns = [
   ["vm_name", "Name"], ["power_state", "Power"], ["cpu_count", "CPU"], ["memory_mb", "RAM"],
   ["disks", "Disks"], ["last_backup_at", "Last backup"], ["current_status", "Status"],
 ];
-
-// A message for the next render of the list (e.g. after adding VMs in a dialog).
-let notice = "";
 
 export async function vms(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -26,8 +23,8 @@ export async function vms(root) {
   const body = el("tbody");
   const discover = el("button", { class: "secondary" }, "Discover VMs");
   const addQemu = el("button", { class: "secondary" }, "Add QEMU VM");
-  discover.addEventListener("click", () => discoverDialog(() => vms(root)));
-  addQemu.addEventListener("click", () => addQemuDialog(() => vms(root)));
+  discover.addEventListener("click", () => discoverDialog(reloader(vms, root)));
+  addQemu.addEventListener("click", () => addQemuDialog(reloader(vms, root)));
   const [sortCells, order] = sortHeaders(columns, "vm_name", () => render());
   const header = el("tr", {}, sortCells, el("th", { scope: "col" }, "Actions"));
 
@@ -59,8 +56,6 @@ export async function vms(root) {
     el("div", { class: "toolbar" }, search, discover, addQemu), status,
     el("div", { class: "table" }, el("table", {}, el("thead", {}, header), body)));
   render();
-  status.textContent = notice;
-  notice = "";
 }
 
 function usableRepositories(repositories) {
@@ -170,9 +165,8 @@ async function discoverDialog(done) {
       add.disabled = true;
       try {
         const added = await api("/discovery/add-vms", { method: "POST", body: { credential_id: credentialId, vm_names: names } });
-        notice = `Added ${plural(added.count, "VM")}: ${names.join(", ")}.`;
         dialog.close();
-        done();
+        done(`Added ${plural(added.count, "VM")}: ${names.join(", ")}.`);
       } catch (failure) {
         status.textContent = `Not added: ${failure.message}`;
         add.disabled = false;
@@ -216,9 +210,8 @@ function addQemuDialog(done) {
     });
     try {
       await api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qemu_image", disks } } });
-      notice = `Added ${name.value.trim()}.`;
       dialog.close();
-      done();
+      done(`Added ${name.value.trim()}.`);
     } catch (failure) {
       error.textContent = failure.message;
       save.disabled = false;
