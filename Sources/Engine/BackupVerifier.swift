@@ -2,6 +2,7 @@ import Crypto
 import DiskImage
 import Foundation
 import Repository
+import SendenseCore
 
 /// Re-reads every run a backup wrote, through its chain, and checks it
 /// against the manifest: data runs by SHA-256, zero runs by reading zeros.
@@ -39,7 +40,7 @@ public enum BackupVerifier {
                 report.runsChecked += 1
                 report.bytesChecked += run.length
                 if run.kind == "data" {
-                    let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+                    let digest = hasher.finalize().lowercaseHex
                     if digest != run.sha256 {
                         return fail(report, "disk \(disk.index): data at \(run.offset)+\(run.length) does not match its SHA-256")
                     }

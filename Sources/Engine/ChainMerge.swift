@@ -2,6 +2,7 @@ import Crypto
 import DiskImage
 import Foundation
 import Repository
+import SendenseCore
 
 /// Folds restore points that are going away into the kept point built on
 /// them: one new image showing exactly what the kept point showed, backed by
@@ -65,7 +66,7 @@ enum ChainMerge {
                     let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
                     try layers[source.layer].read(into: piece, at: offset)
                     try writer.write(firstCluster: offset / UInt64(clusterSize), UnsafeRawBufferPointer(piece))
-                    let digest = SHA256.hash(data: UnsafeRawBufferPointer(piece)).map { String(format: "%02x", $0) }.joined()
+                    let digest = SHA256.hash(data: UnsafeRawBufferPointer(piece)).lowercaseHex
                     runs.append(.init(offset: offset, length: UInt64(length), kind: "data", sha256: digest))
                     offset += UInt64(length)
                 }

@@ -4,6 +4,7 @@ import Foundation
 import NBD
 import NIOCore
 import Repository
+import SendenseCore
 import Sources
 
 /// Copies one disk of a session into a new QCOW2 image: asks the export
@@ -130,8 +131,7 @@ struct DiskCopier {
                 var end = index + 1
                 while end < clusters && isZero(bytes, cluster: end, size: cluster) == zero { end += 1 }
                 let start = index * cluster, stop = min(bytes.count, end * cluster)
-                let digest = zero ? nil : SHA256.hash(data: UnsafeRawBufferPointer(rebasing: bytes[start..<stop]))
-                    .map { String(format: "%02x", $0) }.joined()
+                let digest = zero ? nil : SHA256.hash(data: UnsafeRawBufferPointer(rebasing: bytes[start..<stop])).lowercaseHex
                 segments.append(Segment(start: start, end: stop, zero: zero, sha256: digest))
                 index = end
             }

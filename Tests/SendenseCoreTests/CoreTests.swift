@@ -13,6 +13,14 @@ struct CoreTests {
         #expect(UserRole.allCases.sorted() == [.viewer, .operator, .admin])
     }
 
+    @Test("bytes print as lowercase hexadecimal, two digits each, as String(format:) did")
+    func hex() {
+        #expect([UInt8]().lowercaseHex == "")
+        #expect([0x00, 0x0f, 0xa0, 0xff].lowercaseHex == "000fa0ff")
+        let all = (0...255).map { UInt8($0) }
+        #expect(all.lowercaseHex == all.map { String(format: "%02x", $0) }.joined())
+    }
+
     @Test("timestamps are ISO 8601 UTC with whole seconds")
     func timestamps() throws {
         let date = Date(timeIntervalSince1970: 1_759_951_471.75)

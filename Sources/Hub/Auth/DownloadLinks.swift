@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SendenseCore
 
 /// Short-lived signed links for browser downloads. A browser saving a file
 /// from a plain link cannot send the `Authorization` header, and fetching it
@@ -54,7 +55,7 @@ struct DownloadLinks: Sendable {
 
     private func mac(_ target: String, expiry: Int64, tokenHash: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Data("\(expiry)\n\(tokenHash)\n\(target)".utf8), using: SymmetricKey(data: key))
-        return code.map { String(format: "%02x", $0) }.joined()
+        return code.lowercaseHex
     }
 
     private func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SendenseCore
 
 /// Bearer tokens: 256 random bits, base64url, and the SHA-256 hex digest
 /// the catalog keeps instead of the token.
@@ -14,7 +15,7 @@ public enum TokenCodec {
     }
 
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(token.utf8)).lowercaseHex
     }
 
     /// A random password of letters and digits for generated accounts.
