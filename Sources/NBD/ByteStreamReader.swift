@@ -10,40 +10,49 @@ struct ByteStreamReader {
         self.iterator = iterator
     }
 
-    /// Payloads at least this big are gathered into a buffer of their exact
-    /// size: one copy per byte, instead of appending socket reads to a
-    /// buffer that doubles as it grows.
+    /// Items at least this big (read payloads) are gathered into a buffer
+    /// of their own, starting on a page boundary, so the image writer can
+    /// hand them to O_DIRECT as they are instead of copying them into
+    /// aligned memory first (DataSink).
     static let gatherThreshold = 256 << 10
+    static let gatherAlignment = 4096
 
+    /// The next `count` bytes. An item inside one socket read is a slice of
+    /// it (no copy); one that spans reads is gathered, which copies its own
+    /// bytes and nothing more: the rest of the last read stays a slice.
     mutating func readExactly(_ count: Int) async throws -> ByteBuffer {
-        if count >= Self.gatherThreshold, buffer.readableBytes < count {
-            return try await gather(count)
+        if buffer.readableBytes < count, buffer.readableBytes == 0, count < Self.gatherThreshold {
+            guard let chunk = try await iterator.next() else { throw NBDError.connectionClosed }
+            buffer = chunk
         }
-        while buffer.readableBytes < count {
-            guard var chunk = try await iterator.next() else { throw NBDError.connectionClosed }
-            if buffer.readableBytes == 0 {
-                buffer = chunk
-            } else {
-                buffer.writeBuffer(&chunk)
-            }
+        if buffer.readableBytes < count {
+            return try await gather(count, aligned: count >= Self.gatherThreshold)
         }
-        // readSlice shares storage: no copy of the payload.
         guard let slice = buffer.readSlice(length: count) else { throw NBDError.connectionClosed }
-        if buffer.readableBytes == 0 { buffer.clear() }
+        if buffer.readableBytes == 0 { buffer = ByteBuffer() }  // let go of the read's storage
         return slice
     }
 
-    private mutating func gather(_ count: Int) async throws -> ByteBuffer {
-        var payload = ByteBufferAllocator().buffer(capacity: count)
+    private mutating func gather(_ count: Int, aligned: Bool) async throws -> ByteBuffer {
+        var payload: ByteBuffer
+        if aligned {
+            payload = ByteBufferAllocator().buffer(capacity: count + Self.gatherAlignment)
+            let address = payload.withUnsafeMutableWritableBytes { UInt(bitPattern: $0.baseAddress) }
+            let padding = (Self.gatherAlignment - Int(address % UInt(Self.gatherAlignment))) % Self.gatherAlignment
+            payload.moveWriterIndex(forwardBy: padding)
+            payload.moveReaderIndex(forwardBy: padding)
+        } else {
+            payload = ByteBufferAllocator().buffer(capacity: count)
+        }
         payload.writeBuffer(&buffer)
-        buffer.clear()
+        buffer = ByteBuffer()
         while payload.readableBytes < count {
             guard var chunk = try await iterator.next() else { throw NBDError.connectionClosed }
             let wanted = count - payload.readableBytes
             if chunk.readableBytes <= wanted {
                 payload.writeBuffer(&chunk)
             } else {
-                // The rest of this socket read starts the next reply.
+                // The rest of this socket read starts the next item.
                 var head = chunk.readSlice(length: wanted)!
                 payload.writeBuffer(&head)
                 buffer = chunk

@@ -66,15 +66,16 @@ enum NBDReplyReceiver {
         guard length <= limit else {
             throw NBDError.protocolViolation("a reply chunk of type \(type) claims \(length) bytes for a \(request.command) of \(request.length)")
         }
-        var payload = try await reader.readExactly(length)
+        // A data chunk's offset is read apart from its data, so that the data
+        // starts where the reader aligns big payloads.
+        var payload = type == NBDProtocol.ReplyType.offsetData ? ByteBuffer() : try await reader.readExactly(length)
         switch type {
         case NBDProtocol.ReplyType.none:
             break
         case NBDProtocol.ReplyType.offsetData:
-            guard request.command == .read, let offset = payload.readInteger(as: UInt64.self), payload.readableBytes > 0 else {
-                throw NBDError.protocolViolation("a malformed data chunk")
-            }
-            try await connection.deliverRead(cookie, offset: offset, data: payload, holeLength: 0)
+            guard request.command == .read, length > 8 else { throw NBDError.protocolViolation("a malformed data chunk") }
+            let offset = try await reader.readUInt64()
+            try await connection.deliverRead(cookie, offset: offset, data: try await reader.readExactly(length - 8), holeLength: 0)
         case NBDProtocol.ReplyType.offsetHole:
             guard request.command == .read, let offset = payload.readInteger(as: UInt64.self),
                   let hole = payload.readInteger(as: UInt32.self), hole > 0
