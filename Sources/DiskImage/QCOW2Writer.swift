@@ -64,8 +64,10 @@ public final class QCOW2Writer {
     /// Writes consecutive guest clusters starting at `firstCluster`. `data`
     /// holds whole clusters; it may end short only at the end of the disk.
     /// Clusters already written are overwritten in place; new ones are
-    /// appended in one write.
-    public func write(firstCluster: UInt64, _ data: UnsafeRawBufferPointer) throws {
+    /// appended in one write. With an `owner` keeping `data` valid, new
+    /// clusters may be written from `data` after this returns (no copy);
+    /// `finish()` waits for them.
+    public func write(firstCluster: UInt64, _ data: UnsafeRawBufferPointer, keepingAlive owner: (any Sendable)? = nil) throws {
         try checkOpen()
         let count = UInt64((data.count + clusterSize - 1) / clusterSize)
         guard firstCluster + count <= clusterCount else {
@@ -84,7 +86,7 @@ public final class QCOW2Writer {
             if run > 0 {
                 let start = Int(index) * clusterSize
                 let end = min(data.count, Int(index + run) * clusterSize)
-                try self.data.append(UnsafeRawBufferPointer(rebasing: data[start..<end]), at: dataEnd)
+                try self.data.append(UnsafeRawBufferPointer(rebasing: data[start..<end]), at: dataEnd, keepingAlive: owner)
                 for k in 0..<run {
                     setEntry(cluster + k, Self.hostEntry(dataEnd + k * UInt64(clusterSize)))
                 }
