@@ -176,7 +176,7 @@ struct VMwareSession {
                 throw SourceError.exportFailed("\(disk.label) is a delta of an older snapshot: the ssh transport reads flat disks only; remove the VM's snapshots or use the vddk transport")
             }
             guard let datastore = disk.datastoreName else { throw SourceError.exportFailed("\(disk.label) has no datastore path: \(disk.fileName)") }
-            guard let host = try await client.virtualMachines().first(where: { $0.moref == vmMoref })?.host else {
+            guard let host = try await client.hostName(ofVM: vmMoref) else {
                 throw SourceError.exportFailed("the ESXi host of \(vmMoref) is unknown")
             }
             let passwordFile = try writeSecret(source.login.password, name: "password")

@@ -60,6 +60,14 @@ extension VSphereClient {
             disks: VirtualDiskInfo.disks(in: p["config.hardware.device"]))
     }
 
+    /// The name of the ESXi host a VM runs on (as vCenter knows it, which is
+    /// how the ssh transport reaches it): two small reads, not a discovery.
+    public func hostName(ofVM moref: String) async throws -> String? {
+        let vm = ManagedObjectReference(type: "VirtualMachine", value: moref)
+        guard let host = try await properties(of: vm, ["runtime.host"])["runtime.host"]?.reference else { return nil }
+        return try await properties(of: host, ["name"])["name"]?.text
+    }
+
     /// Turns on Changed Block Tracking (takes effect at the next snapshot).
     public func enableChangeTracking(vm moref: String) async throws {
         try await runTask("ReconfigVM_Task", on: ManagedObjectReference(type: "VirtualMachine", value: moref),

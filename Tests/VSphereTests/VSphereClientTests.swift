@@ -86,6 +86,9 @@ import TestSupport
         #expect(!vm.changeTrackingEnabled)
         try await vc.enableChangeTracking(vm: vm.moref)
         #expect(try await vc.virtualMachine(vm.moref).changeTrackingEnabled)
+        // The ssh transport's way to the VM's host agrees with discovery.
+        #expect(try await vc.hostName(ofVM: vm.moref) == vm.host)
+        #expect(vm.host?.isEmpty == false)
 
         // Three separate areas written, so a page of 2 areas needs a second query.
         let file = try #require(FileHandle(forUpdatingAtPath: sim.flatExtent(vm: vm.name)))
