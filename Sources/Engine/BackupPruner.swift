@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Repository
 import SendenseCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -48,8 +49,10 @@ public actor BackupPruner {
         self.willDelete = willDelete
     }
 
+    /// `progress` hears the percentage done (merges are nearly all of a
+    /// prune's time), rising, at most once per whole percent, ending at 100.
     public func prune(vmName: String, repositoryID: Int64, policy: RetentionPolicy, timeZone: TimeZone = .gmt,
-                      dryRun: Bool = false) async throws -> PruneReport {
+                      dryRun: Bool = false, progress: @escaping @Sendable (Double) -> Void = { _ in }) async throws -> PruneReport {
         guard let repository = try await catalog.repository(id: repositoryID) else {
             throw BackupServiceError.notFound("repository not found: id=\(repositoryID)")
         }
@@ -90,10 +93,14 @@ public actor BackupPruner {
         }
         guard !dryRun, !remove.isEmpty else { return report }
 
-        for kept in chain where report.merged[kept.backupId] != nil {
+        let merging = chain.filter { report.merged[$0.backupId] != nil }
+        let meter = PruneProgress(merges: merging.count, report: progress)
+        for (step, kept) in merging.enumerated() {
             let folded = Self.removedAncestors(of: kept, byID: byID, removing: remove)
             let newParent = folded.last?.parentBackupId
-            try await merge(kept, folding: Set(folded.map(\.backupId)), newParent: newParent, repository: repository)
+            try await merge(kept, folding: Set(folded.map(\.backupId)), newParent: newParent, repository: repository) { fraction in
+                meter.merge(step, done: fraction)
+            }
         }
         // Newest first: a removed point never outlives one it backs.
         for id in report.removed.reversed() {
@@ -104,6 +111,7 @@ public actor BackupPruner {
             try await catalog.deleteBackupRow(id)
             logger.info("retention removed \(id) of \(vmName)")
         }
+        meter.finished()
         return report
     }
 
@@ -128,7 +136,9 @@ public actor BackupPruner {
         return nil
     }
 
-    private func merge(_ kept: BackupJobRecord, folding folded: Set<String>, newParent: String?, repository: RepositoryRecord) async throws {
+    /// `progress` hears the fraction of this point's disks merged.
+    private func merge(_ kept: BackupJobRecord, folding folded: Set<String>, newParent: String?, repository: RepositoryRecord,
+                       progress: @escaping @Sendable (Double) -> Void) async throws {
         let layout = BackupLayout(repositoryRoot: repository.path, vmName: kept.vmName)
         let directory = layout.backupDirectory(kept.backupId)
         var manifest = try BackupManifest.read(from: directory)
@@ -150,9 +160,12 @@ public actor BackupPruner {
             }
             guard layers.count > 1 else { continue }
             let output = path + ".merging"
+            let disks = Double(manifest.disks.count)
             // Merging reads and writes whole images: off the actor's executor.
             let outcome = try await Task.detached { [layers, backing] in
-                try ChainMerge.collapse(layers: layers, backing: backing, output: output)
+                try ChainMerge.collapse(layers: layers, backing: backing, output: output) { done in
+                    progress((Double(position) + done) / disks)
+                }
             }.value
             try DurableFile.renameOrThrow(from: output, to: path)
             try DurableFile.syncDirectory(directory)
@@ -167,5 +180,34 @@ public actor BackupPruner {
         try DurableFile.write(try manifest.encoded(), to: directory + "/" + BackupManifest.fileName)
         try await catalog.reparentBackup(kept.backupId, parent: manifest.parentId, type: type)
         logger.info("retention merged \(folded.sorted().joined(separator: ", ")) into \(kept.backupId)")
+    }
+}
+
+/// A prune's percentage from its merges' fractions: each merge an equal
+/// share, told on only when it rose by a whole percent (a merge reports per
+/// 4 MiB), 100 at the end.
+private final class PruneProgress: Sendable {
+    private let merges: Int
+    private let report: @Sendable (Double) -> Void
+    private let told = Mutex<Double>(0)
+
+    init(merges: Int, report: @escaping @Sendable (Double) -> Void) {
+        self.merges = merges
+        self.report = report
+    }
+
+    func merge(_ step: Int, done fraction: Double) {
+        let percent = ((Double(step) + min(max(fraction, 0), 1)) * 100 / Double(max(merges, 1))).rounded(.down)
+        let rose = told.withLock { told in
+            guard percent >= told + 1, percent < 100 else { return false }
+            told = percent
+            return true
+        }
+        if rose { report(percent) }
+    }
+
+    func finished() {
+        told.withLock { $0 = 100 }
+        report(100)
     }
 }

@@ -19,7 +19,9 @@ enum ChainMerge {
     ///   - layers: the kept image first, then the removed images under it, nearest first.
     ///   - backing: the new backing file name (relative to `output`), nil for a full.
     ///   - output: written, flushed and closed here; the caller renames it into place.
-    static func collapse(layers paths: [String], backing: String?, output: String, maxChunk: Int = 4 << 20) throws -> Outcome {
+    ///   - progress: told the fraction of the disk gone through, now and then.
+    static func collapse(layers paths: [String], backing: String?, output: String, maxChunk: Int = 4 << 20,
+                         progress: (Double) -> Void = { _ in }) throws -> Outcome {
         let layers = try paths.map { try QCOW2Image(path: $0) }
         guard let top = layers.first else { throw DiskImageError.invalidArgument("nothing to merge") }
         let clusterSize = top.clusterSize
@@ -50,7 +52,10 @@ enum ChainMerge {
                     // Layers under the one that maps this range cannot shorten it.
                     if source != nil { break }
                 }
-                defer { position = end }
+                defer {
+                    position = end
+                    progress(Double(position) / Double(size))
+                }
                 guard let source else { continue }
                 let first = position / UInt64(clusterSize)
                 if source.kind == .zero {
@@ -69,6 +74,7 @@ enum ChainMerge {
                     let digest = SHA256.hash(data: UnsafeRawBufferPointer(piece)).lowercaseHex
                     runs.append(.init(offset: offset, length: UInt64(length), kind: "data", sha256: digest))
                     offset += UInt64(length)
+                    progress(Double(offset) / Double(size))
                 }
             }
             try writer.finish()

@@ -5,6 +5,7 @@ import GRDB
 import Logging
 import Repository
 import SendenseCore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -93,8 +94,15 @@ import Testing
         #expect(dry.merged == [lab.points[3].id: [lab.points[2].id, lab.points[1].id, lab.points[0].id]])
         #expect(try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID).count == 6, "a dry run changes nothing")
 
-        let report = try await pruner.prune(vmName: "vm", repositoryID: lab.scheduler.repositoryID, policy: .init(keepLast: 3))
+        let heard = Mutex<[Double]>([])
+        let report = try await pruner.prune(vmName: "vm", repositoryID: lab.scheduler.repositoryID, policy: .init(keepLast: 3)) { percent in
+            heard.withLock { $0.append(percent) }
+        }
         #expect(report.kept == lab.points.suffix(3).map(\.id))
+        // The merge is heard along the way, rising by whole percents, ending at 100.
+        let percents = heard.withLock { $0 }
+        #expect(percents.count > 2 && percents.last == 100, "\(percents)")
+        #expect(percents == percents.sorted() && Set(percents).count == percents.count, "\(percents)")
         let chain = try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID)
         #expect(chain.map(\.backupId) == lab.points.suffix(3).map(\.id))
         #expect(chain.map(\.backupType) == ["full", "incremental", "incremental"])

@@ -102,7 +102,7 @@ enum MaintenanceRoutes {
         }
         for entry in await services.jobs.all {
             jobs.append(JobResponse(jobId: entry.id, type: entry.type, status: entry.status, vmName: entry.vmName,
-                                    progressPercent: entry.status == "running" ? 0 : 100, detail: entry.detail,
+                                    progressPercent: entry.status == "running" ? entry.percent ?? 0 : 100, detail: entry.detail,
                                     errorMessage: entry.status == "failed" ? entry.detail : nil,
                                     createdAt: entry.createdAt, completedAt: entry.completedAt))
         }

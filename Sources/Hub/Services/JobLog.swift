@@ -9,6 +9,8 @@ actor JobLog {
         var status: String
         var vmName: String?
         var detail: String?
+        /// While running, as far as the job could tell (a prune through its merges).
+        var percent: Double?
         var createdAt: Date
         var completedAt: Date?
     }
@@ -21,6 +23,12 @@ actor JobLog {
         entries.append(Entry(id: id, type: type, status: "running", vmName: vmName, createdAt: Date()))
         if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
         return id
+    }
+
+    /// Progress reports may arrive out of order (each from its own task): keep the highest.
+    func progress(_ id: String, percent: Double) {
+        guard let index = entries.lastIndex(where: { $0.id == id }) else { return }
+        entries[index].percent = max(entries[index].percent ?? 0, percent)
     }
 
     func end(_ id: String, status: String, detail: String? = nil) {

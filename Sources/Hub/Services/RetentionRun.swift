@@ -10,7 +10,9 @@ enum RetentionRun {
                       pruner: BackupPruner, jobs: JobLog, logger: Logger) async throws -> PruneReport {
         let job = await jobs.begin("prune", vmName: vmName)
         do {
-            let report = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone, dryRun: dryRun)
+            let report = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone, dryRun: dryRun) { percent in
+                Task { await jobs.progress(job, percent: percent) }
+            }
             if !dryRun {
                 for (kept, folded) in report.merged.sorted(by: { $0.key < $1.key }) {
                     await jobs.record("merge", vmName: vmName, detail: "\(folded.joined(separator: ", ")) merged into \(kept)")
