@@ -254,6 +254,19 @@ extension CatalogDatabase {
         }
     }
 
+    /// For the job list: every backup still running and the newest `limit`
+    /// of all, newest first, in one query.
+    public func runningAndRecentBackups(limit: Int) async throws -> [BackupJobRecord] {
+        try await pool.read { db in
+            try BackupJobRecord.fetchAll(db, sql: """
+                SELECT * FROM backup_jobs WHERE status IN ('started', 'in_progress')
+                UNION
+                SELECT * FROM (SELECT * FROM backup_jobs ORDER BY created_at DESC, backup_id DESC LIMIT ?)
+                ORDER BY created_at DESC, backup_id DESC
+                """, arguments: [limit])
+        }
+    }
+
     /// Completed backups of a VM in a repository, oldest first.
     public func chain(vmName: String, repositoryID: Int64) async throws -> [BackupJobRecord] {
         try await pool.read { db in

@@ -83,6 +83,26 @@ struct CatalogTests {
         #expect(try await catalog.repositories().isEmpty)
     }
 
+    @Test("the job list's backups: every running one, however old, and the newest N, once each, newest first")
+    func runningAndRecent() async throws {
+        let catalog = try CatalogDatabase(path: Self.freshPath())
+        try await catalog.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO repositories (id, name, type, path, repository_uuid, created_at) VALUES (1, 'r', 'local', '/r', 'u', datetime('now'));
+                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
+                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
+                """)
+            for (index, status) in ["in_progress", "completed", "started", "failed", "completed", "in_progress", "completed"].enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, created_at)
+                        VALUES (?, 1, 1, 'vm', 'full', ?, ?)
+                    """, arguments: ["b\(index)", status, Date(timeIntervalSince1970: 1_700_000_000 + Double(index) * 60)])
+            }
+        }
+        #expect(try await catalog.runningAndRecentBackups(limit: 2).map(\.backupId) == ["b6", "b5", "b2", "b0"])
+        #expect(try await catalog.runningAndRecentBackups(limit: 10).map(\.backupId) == ["b6", "b5", "b4", "b3", "b2", "b1", "b0"])
+    }
+
     @Test("the last admin can be neither deleted nor demoted")
     func lastAdmin() async throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())

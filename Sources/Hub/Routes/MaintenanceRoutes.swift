@@ -82,11 +82,7 @@ enum MaintenanceRoutes {
     /// of this hub process, and maintenance jobs.
     static func allJobs(_ services: HubServices, limit: Int) async throws -> [JobResponse] {
         var jobs: [JobResponse] = []
-        var backups = try await services.catalog.backups(BackupListFilter(status: "in_progress", limit: 1000)).records
-        backups += try await services.catalog.backups(BackupListFilter(status: "started", limit: 1000)).records
-        backups += try await services.catalog.backups(BackupListFilter(limit: limit)).records
-        var seen = Set<String>()
-        for backup in backups where seen.insert(backup.backupId).inserted {
+        for backup in try await services.catalog.runningAndRecentBackups(limit: limit) {
             let live = await services.backups.progress(of: backup.backupId)
             let running = ["started", "in_progress"].contains(backup.status)
             let percent = live?.percent ?? (backup.status == "completed" ? 100 : backup.totalBytes > 0 ? Double(backup.bytesTransferred) * 100 / Double(backup.totalBytes) : 0)
