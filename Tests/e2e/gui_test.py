@@ -388,7 +388,16 @@ def file_restore(page, url, token, files, work):
     browser = page.get_by_role("region", name="Files in the backup")
     expect(browser).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("ext4")
-    expect(browser.get_by_role("timer")).to_contain_text("Mount expires in")
+    timer = browser.get_by_role("timer")
+    expect(timer).to_contain_text(re.compile(r"Mount expires in (59|60):"))
+    expect(timer).not_to_have_class(re.compile(r"\bwarning\b"))
+    # The page's clock jumps 56 minutes (its timers keep real time): under
+    # 5 minutes left, the countdown turns into a warning; back again, it is not.
+    page.clock.set_system_time(time.time() + 56 * 60)
+    expect(timer).to_contain_text(re.compile(r"Mount expires in [34]:\d\d unless used"))
+    expect(timer).to_have_class(re.compile(r"\bwarning\b"))
+    page.clock.set_system_time(time.time())
+    expect(timer).not_to_have_class(re.compile(r"\bwarning\b"))
     mounts, _ = api(url, "/restore/mounts", token=token)
     assert mounts["count"] == 1, mounts
 
