@@ -21,7 +21,7 @@ struct ByteStreamReader {
     /// it (no copy); one that spans reads is gathered, which copies its own
     /// bytes and nothing more: the rest of the last read stays a slice.
     mutating func readExactly(_ count: Int) async throws -> ByteBuffer {
-        if buffer.readableBytes < count, buffer.readableBytes == 0, count < Self.gatherThreshold {
+        if buffer.readableBytes == 0, count > 0, count < Self.gatherThreshold {
             guard let chunk = try await iterator.next() else { throw NBDError.connectionClosed }
             buffer = chunk
         }
