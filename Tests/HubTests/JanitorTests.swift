@@ -74,7 +74,11 @@ import Glibc
             #expect(try await api.request(.get, "/api/v1/backups/\(backupID)", token: token).json["status"] as? String == "completed")
 
             let jobs = try await api.request(.get, "/api/v1/jobs?type=cleanup", token: viewer)
-            #expect((jobs.json["jobs"] as? [[String: Any]])?.first?["status"] as? String == "completed", "\(jobs.text)")
+            let cleanupJob = try #require((jobs.json["jobs"] as? [[String: Any]])?.first, "\(jobs.text)")
+            #expect(cleanupJob["status"] as? String == "completed")
+            // A value a job does not have is there as null, as API.md writes it; dates are ISO 8601.
+            #expect(cleanupJob["vm_name"] is NSNull && cleanupJob["error_message"] is NSNull, "\(cleanupJob)")
+            #expect((cleanupJob["completed_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) } != nil, "\(cleanupJob)")
             let backups = try await api.request(.get, "/api/v1/jobs?type=backup", token: viewer)
             #expect((backups.json["jobs"] as? [[String: Any]])?.first?["job_id"] as? String == backupID)
             #expect(try await api.request(.get, "/api/v1/jobs?type=nope", token: viewer).status == .badRequest)

@@ -64,44 +64,22 @@ struct BackupDetailResponse: ResponseEncodable {
     var repositoryId: String
     var status: String
     var backupType: String
-    var parentBackupId: String?
+    @Nullable var parentBackupId: String?
     var disks: [Disk]
     var progressPercent: Double
     var bytesTransferred: Int64
     var totalBytes: Int64
     var transferSpeedBps: Int64
-    var etaSeconds: Int64?
-    var currentPhase: String?
-    var errorMessage: String?
-    var note: String?
+    @Nullable var etaSeconds: Int64?
+    @Nullable var currentPhase: String?
+    @Nullable var errorMessage: String?
+    @Nullable var note: String?
     var createdAt: Date
-    var completedAt: Date?
+    @Nullable var completedAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case backupId, vmName, repositoryId, status, backupType, parentBackupId, disks, progressPercent, bytesTransferred
         case totalBytes, transferSpeedBps, etaSeconds, currentPhase, errorMessage, note, createdAt, completedAt
-    }
-
-    /// Absent values are sent as null, as API.md shows (`"error_message": null`).
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(backupId, forKey: .backupId)
-        try c.encode(vmName, forKey: .vmName)
-        try c.encode(repositoryId, forKey: .repositoryId)
-        try c.encode(status, forKey: .status)
-        try c.encode(backupType, forKey: .backupType)
-        try c.encode(parentBackupId, forKey: .parentBackupId)
-        try c.encode(disks, forKey: .disks)
-        try c.encode(progressPercent, forKey: .progressPercent)
-        try c.encode(bytesTransferred, forKey: .bytesTransferred)
-        try c.encode(totalBytes, forKey: .totalBytes)
-        try c.encode(transferSpeedBps, forKey: .transferSpeedBps)
-        try c.encode(etaSeconds, forKey: .etaSeconds)
-        try c.encode(currentPhase, forKey: .currentPhase)
-        try c.encode(errorMessage, forKey: .errorMessage)
-        try c.encode(note, forKey: .note)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(completedAt, forKey: .completedAt)
     }
 }
 

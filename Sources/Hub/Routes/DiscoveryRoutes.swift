@@ -32,24 +32,13 @@ struct DiscoveredDiskResponse: Encodable, Sendable {
     var label: String
     var capacityBytes: Int64
     var sizeGb: Int64
-    var datastore: String?
+    @Nullable var datastore: String?
     var path: String
-    var thinProvisioned: Bool?
+    @Nullable var thinProvisioned: Bool?
 
     enum CodingKeys: String, CodingKey {
         case label, datastore, path
         case vmwareDiskKey = "vmware_disk_key", capacityBytes = "capacity_bytes", sizeGb = "size_gb", thinProvisioned = "thin_provisioned"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vmwareDiskKey, forKey: .vmwareDiskKey)
-        try c.encode(label, forKey: .label)
-        try c.encode(capacityBytes, forKey: .capacityBytes)
-        try c.encode(sizeGb, forKey: .sizeGb)
-        try c.encode(datastore, forKey: .datastore)
-        try c.encode(path, forKey: .path)
-        try c.encode(thinProvisioned, forKey: .thinProvisioned)
     }
 }
 
@@ -57,46 +46,26 @@ struct DiscoveredDiskResponse: Encodable, Sendable {
 struct DiscoveredVMResponse: Encodable, Sendable {
     var name: String
     var moref: String
-    var instanceUuid: String?
-    var vmPath: String?
-    var datacenter: String?
-    var host: String?
-    var powerState: String?
-    var cpuCount: Int?
-    var memoryMb: Int?
-    var osType: String?
-    var guestOs: String?
+    @Nullable var instanceUuid: String?
+    @Nullable var vmPath: String?
+    @Nullable var datacenter: String?
+    @Nullable var host: String?
+    @Nullable var powerState: String?
+    @Nullable var cpuCount: Int?
+    @Nullable var memoryMb: Int?
+    @Nullable var osType: String?
+    @Nullable var guestOs: String?
     var cbtEnabled: Bool
     var disks: [DiscoveredDiskResponse]
     var totalCapacityBytes: Int64
     /// The VM context that already holds this VM, if any.
-    var contextId: String?
+    @Nullable var contextId: String?
 
     enum CodingKeys: String, CodingKey {
         case name, moref, host, disks, datacenter
         case instanceUuid = "instance_uuid", vmPath = "vm_path", powerState = "power_state", cpuCount = "cpu_count"
         case memoryMb = "memory_mb", osType = "os_type", guestOs = "guest_os", cbtEnabled = "cbt_enabled"
         case totalCapacityBytes = "total_capacity_bytes", contextId = "context_id"
-    }
-
-    /// Unknown values are sent as null, never left out: every VM has every key.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(moref, forKey: .moref)
-        try c.encode(instanceUuid, forKey: .instanceUuid)
-        try c.encode(vmPath, forKey: .vmPath)
-        try c.encode(datacenter, forKey: .datacenter)
-        try c.encode(host, forKey: .host)
-        try c.encode(powerState, forKey: .powerState)
-        try c.encode(cpuCount, forKey: .cpuCount)
-        try c.encode(memoryMb, forKey: .memoryMb)
-        try c.encode(osType, forKey: .osType)
-        try c.encode(guestOs, forKey: .guestOs)
-        try c.encode(cbtEnabled, forKey: .cbtEnabled)
-        try c.encode(disks, forKey: .disks)
-        try c.encode(totalCapacityBytes, forKey: .totalCapacityBytes)
-        try c.encode(contextId, forKey: .contextId)
     }
 }
 

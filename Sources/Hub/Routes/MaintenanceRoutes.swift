@@ -8,29 +8,16 @@ struct JobResponse: Encodable, Sendable {
     var jobId: String
     var type: String
     var status: String
-    var vmName: String?
+    @Nullable var vmName: String?
     var progressPercent: Double
-    var detail: String?
-    var errorMessage: String?
+    @Nullable var detail: String?
+    @Nullable var errorMessage: String?
     var createdAt: Date
-    var completedAt: Date?
+    @Nullable var completedAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case jobId = "job_id", type, status, vmName = "vm_name", progressPercent = "progress_percent", detail
         case errorMessage = "error_message", createdAt = "created_at", completedAt = "completed_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(jobId, forKey: .jobId)
-        try c.encode(type, forKey: .type)
-        try c.encode(status, forKey: .status)
-        try c.encode(vmName, forKey: .vmName)
-        try c.encode(progressPercent, forKey: .progressPercent)
-        try c.encode(detail, forKey: .detail)
-        try c.encode(errorMessage, forKey: .errorMessage)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(completedAt, forKey: .completedAt)
     }
 }
 

@@ -17,7 +17,7 @@ struct ProtectionGroupRequest: Decodable {
 struct ProtectionGroupResponse: ResponseEncodable {
     var id: Int64
     var name: String
-    var description: String?
+    @Nullable var description: String?
     var vmNames: [String]
     var vmCount: Int
     var createdAt: Date
@@ -35,17 +35,6 @@ struct ProtectionGroupResponse: ResponseEncodable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, vmNames = "vm_names", vmCount = "vm_count", createdAt = "created_at", updatedAt = "updated_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(description, forKey: .description)
-        try c.encode(vmNames, forKey: .vmNames)
-        try c.encode(vmCount, forKey: .vmCount)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
     }
 }
 

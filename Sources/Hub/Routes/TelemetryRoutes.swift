@@ -7,7 +7,7 @@ import SendenseCore
 import ServiceLifecycle
 
 struct TelemetrySummaryResponse: ResponseEncodable {
-    var vmName: String?
+    @Nullable var vmName: String?
     var totalBackups: Int
     var successful: Int
     var failed: Int
@@ -18,17 +18,6 @@ struct TelemetrySummaryResponse: ResponseEncodable {
     enum CodingKeys: String, CodingKey {
         case vmName = "vm_name", totalBackups = "total_backups", successful, failed, successRate = "success_rate"
         case avgSizeBytes = "avg_size_bytes", avgDurationSeconds = "avg_duration_seconds"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vmName, forKey: .vmName)
-        try c.encode(totalBackups, forKey: .totalBackups)
-        try c.encode(successful, forKey: .successful)
-        try c.encode(failed, forKey: .failed)
-        try c.encode(successRate, forKey: .successRate)
-        try c.encode(avgSizeBytes, forKey: .avgSizeBytes)
-        try c.encode(avgDurationSeconds, forKey: .avgDurationSeconds)
     }
 }
 

@@ -31,8 +31,8 @@ struct VMwareCredentialResponse: ResponseEncodable {
     var vcenterHost: String
     var vcenterPort: Int
     var username: String
-    var datacenter: String?
-    var thumbprint: String?
+    @Nullable var datacenter: String?
+    @Nullable var thumbprint: String?
     var insecure: Bool
     var transport: String
     var vmCount: Int
@@ -58,22 +58,6 @@ struct VMwareCredentialResponse: ResponseEncodable {
         case id, name, username, datacenter, thumbprint, insecure, transport
         case vcenterHost = "vcenter_host", vcenterPort = "vcenter_port", vmCount = "vm_count"
         case createdAt = "created_at", updatedAt = "updated_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(vcenterHost, forKey: .vcenterHost)
-        try c.encode(vcenterPort, forKey: .vcenterPort)
-        try c.encode(username, forKey: .username)
-        try c.encode(datacenter, forKey: .datacenter)
-        try c.encode(thumbprint, forKey: .thumbprint)
-        try c.encode(insecure, forKey: .insecure)
-        try c.encode(transport, forKey: .transport)
-        try c.encode(vmCount, forKey: .vmCount)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
     }
 }
 
