@@ -51,52 +51,77 @@ public struct QemuImageSource: BackupSource {
         try await inspect().map(\.disk)
     }
 
-    /// Each disk with what qemu-img says of it (format, size, bitmaps).
+    /// Each disk with what qemu-img says of it (format, size, bitmaps); the
+    /// disks are separate files, so qemu-img looks at all of them at once.
     private func inspect() async throws -> [(disk: SourceDisk, info: QemuImageTool.Info)] {
-        var result: [(disk: SourceDisk, info: QemuImageTool.Info)] = []
-        for disk in disksOnFile {
-            guard FileManager.default.isReadableFile(atPath: disk.path) else { throw SourceError.diskNotFound(disk.path) }
-            let info = try await QemuImageTool.info(disk.path)
-            guard ["qcow2", "raw"].contains(info.format) else {
-                throw SourceError.unsupportedFormat(path: disk.path, format: info.format)
+        try await withThrowingTaskGroup(of: (Int, SourceDisk, QemuImageTool.Info).self) { group in
+            for (position, disk) in disksOnFile.enumerated() {
+                group.addTask {
+                    guard FileManager.default.isReadableFile(atPath: disk.path) else { throw SourceError.diskNotFound(disk.path) }
+                    let info = try await QemuImageTool.info(disk.path)
+                    guard ["qcow2", "raw"].contains(info.format) else {
+                        throw SourceError.unsupportedFormat(path: disk.path, format: info.format)
+                    }
+                    return (position, SourceDisk(index: disk.index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path), info)
+                }
             }
-            result.append((SourceDisk(index: disk.index, label: disk.label, capacityBytes: info.virtualSize, location: disk.path), info))
+            var found: [(Int, SourceDisk, QemuImageTool.Info)] = []
+            for try await item in group { found.append(item) }
+            return found.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
         }
-        return result
+    }
+
+    /// Runs `change` on each image at once (each is its own file, with its
+    /// own lock); answers the images it was done to and the first failure.
+    private static func onEach(_ paths: [String], _ change: @escaping @Sendable (String) async throws -> Void) async -> (done: [String], failure: (any Error)?) {
+        await withTaskGroup(of: (String, (any Error)?).self) { group in
+            for path in paths {
+                group.addTask {
+                    do {
+                        try await change(path)
+                        return (path, nil)
+                    } catch {
+                        return (path, error)
+                    }
+                }
+            }
+            var done: [String] = []
+            var failure: (any Error)?
+            for await (path, error) in group {
+                if let error { failure = failure ?? error } else { done.append(path) }
+            }
+            return (done, failure)
+        }
     }
 
     public func withSession<Result: Sendable>(
         backupID: String, parentCheckpoints: [Int: String]?,
         _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
-        let inspected = try await inspect()
         let checkpoint = Self.checkpointName(for: backupID)
         var plans: [PlannedDisk] = []
-        var added: [String] = []
-        do {
-            for (disk, info) in inspected {
-                let parent = parentCheckpoints?[disk.index]
-                var plan = CopyPlan.full(reason: nil)
-                if info.format != "qcow2" {
-                    plan = .full(reason: "raw images keep no change tracking: every backup of \(disk.label) is full")
-                } else if let parent {
-                    switch info.bitmaps[parent] {
-                    case true?: plan = .incremental(context: "qemu:dirty-bitmap:\(parent)")
-                    case false?: plan = .full(reason: "bitmap \(parent) of \(disk.label) is inconsistent (the VM was not shut down cleanly): full backup")
-                    case nil: plan = .full(reason: "bitmap \(parent) of \(disk.label) is missing: full backup")
-                    }
+        for (disk, info) in try await inspect() {
+            let parent = parentCheckpoints?[disk.index]
+            var plan = CopyPlan.full(reason: nil)
+            if info.format != "qcow2" {
+                plan = .full(reason: "raw images keep no change tracking: every backup of \(disk.label) is full")
+            } else if let parent {
+                switch info.bitmaps[parent] {
+                case true?: plan = .incremental(context: "qemu:dirty-bitmap:\(parent)")
+                case false?: plan = .full(reason: "bitmap \(parent) of \(disk.label) is inconsistent (the VM was not shut down cleanly): full backup")
+                case nil: plan = .full(reason: "bitmap \(parent) of \(disk.label) is missing: full backup")
                 }
-                // The new checkpoint starts now: writes from here on go to the next incremental.
-                if info.format == "qcow2" {
-                    try await QemuImageTool.addBitmap(checkpoint, to: disk.location)
-                    added.append(disk.location)
-                }
-                let incrementalParent: String? = if case .incremental = plan { parent } else { nil }
-                plans.append(PlannedDisk(disk: disk, format: info.format, plan: plan, bitmap: incrementalParent, tracks: info.format == "qcow2"))
             }
-        } catch {
+            let incrementalParent: String? = if case .incremental = plan { parent } else { nil }
+            plans.append(PlannedDisk(disk: disk, format: info.format, plan: plan, bitmap: incrementalParent, tracks: info.format == "qcow2"))
+        }
+        // The new checkpoint starts now: writes from here on go to the next incremental.
+        let (added, failure) = await Self.onEach(plans.filter(\.tracks).map(\.disk.location)) {
+            try await QemuImageTool.addBitmap(checkpoint, to: $0)
+        }
+        if let failure {
             await removeBitmap(checkpoint, from: added)
-            throw error
+            throw failure
         }
 
         let outcome: (result: Result, committed: Bool)
@@ -108,11 +133,11 @@ public struct QemuImageSource: BackupSource {
         }
         if outcome.committed {
             // Only the newest checkpoint is needed; older bitmaps slow writes.
-            for plan in plans {
-                if let parent = parentCheckpoints?[plan.disk.index], plan.tracks, parent != checkpoint {
-                    try? await QemuImageTool.removeBitmap(parent, from: plan.disk.location)
-                }
-            }
+            let parents = Dictionary(plans.compactMap { plan -> (String, String)? in
+                guard plan.tracks, let parent = parentCheckpoints?[plan.disk.index], parent != checkpoint else { return nil }
+                return (plan.disk.location, parent)
+            }, uniquingKeysWith: { first, _ in first })
+            _ = await Self.onEach(Array(parents.keys)) { path in try await QemuImageTool.removeBitmap(parents[path]!, from: path) }
         } else {
             await removeBitmap(checkpoint, from: added)
         }
@@ -147,6 +172,6 @@ public struct QemuImageSource: BackupSource {
     }
 
     private func removeBitmap(_ name: String, from paths: [String]) async {
-        for path in paths { try? await QemuImageTool.removeBitmap(name, from: path) }
+        _ = await Self.onEach(paths) { try await QemuImageTool.removeBitmap(name, from: $0) }
     }
 }
