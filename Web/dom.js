@@ -1,3 +1,6 @@
+// Small DOM helpers shared by the pages.
+import { api } from "/api.js";
+
 // el("p", { class: "x" }, "text", child…): one element, attributes, children.
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -76,6 +79,27 @@ export function confirmAction(title, message, action) {
     dialog.addEventListener("close", () => resolve(answer));
     no.focus();
   });
+}
+
+/**
+ * A row's "Delete" button: asks `question` first, sends DELETE to `path`,
+ * then `reload("Deleted NAME.")`; a refusal (a repository still holding
+ * backups, the last admin) is shown in `status` in the hub's words.
+ */
+export function deleteButton({ title, question, path, name, reload, status }) {
+  const button = el("button", { class: "link danger-text" }, "Delete");
+  button.addEventListener("click", async () => {
+    if (!await confirmAction(title, question, "Delete")) return;
+    button.disabled = true;
+    try {
+      await api(path, { method: "DELETE" });
+      reload(`Deleted ${name}.`);
+    } catch (failure) {
+      status.textContent = `Not deleted: ${failure.message}`;
+      button.disabled = false;
+    }
+  });
+  return button;
 }
 
 /** A labelled form field. */

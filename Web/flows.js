@@ -1,7 +1,7 @@
 // Protection: flows (what is backed up, where, when, kept how long) and
 // groups of VMs. Create, edit, run now, executions, delete.
 import { api } from "/api.js";
-import { el, badge, dateTime, relativeTime, openDialog, confirmAction, field, reloader } from "/dom.js";
+import { el, badge, dateTime, relativeTime, openDialog, deleteButton, field, reloader } from "/dom.js";
 
 const RETENTION = [["keep_last", "Last"], ["keep_daily", "Daily"], ["keep_weekly", "Weekly"], ["keep_monthly", "Monthly"], ["keep_yearly", "Yearly"]];
 
@@ -33,11 +33,8 @@ export async function flowsPage(root) {
     history.addEventListener("click", () => executionsDialog(flow));
     const edit = el("button", { class: "secondary" }, "Edit");
     edit.addEventListener("click", () => flowDialog(flow, { groups, contexts, repositories }, reload));
-    const remove = el("button", { class: "link danger-text" }, "Delete");
-    remove.addEventListener("click", async () => {
-      if (!await confirmAction("Delete flow", `Delete the flow ${flow.name}? Its backups stay.`, "Delete")) return;
-      try { await api(`/protection-flows/${flow.id}`, { method: "DELETE" }); reload(`Deleted ${flow.name}.`); } catch (failure) { status.textContent = failure.message; }
-    });
+    const remove = deleteButton({ title: "Delete flow", question: `Delete the flow ${flow.name}? Its backups stay.`,
+      path: `/protection-flows/${flow.id}`, name: flow.name, reload, status });
     const keep = RETENTION.filter(([key]) => flow.retention?.[key]).map(([key, label]) => `${label.toLowerCase()} ${flow.retention[key]}`).join(", ");
     return el("tr", {},
       el("th", { scope: "row" }, flow.name, flow.enabled ? "" : el("span", { class: "muted" }, " (paused)")),
@@ -51,11 +48,8 @@ export async function flowsPage(root) {
   const groupRows = groups.groups.map((group) => {
     const edit = el("button", { class: "secondary" }, "Edit");
     edit.addEventListener("click", () => groupDialog(group, contexts, reload));
-    const remove = el("button", { class: "link danger-text" }, "Delete");
-    remove.addEventListener("click", async () => {
-      if (!await confirmAction("Delete group", `Delete the group ${group.name}?`, "Delete")) return;
-      try { await api(`/protection-groups/${group.id}`, { method: "DELETE" }); reload(`Deleted ${group.name}.`); } catch (failure) { status.textContent = failure.message; }
-    });
+    const remove = deleteButton({ title: "Delete group", question: `Delete the group ${group.name}?`,
+      path: `/protection-groups/${group.id}`, name: group.name, reload, status });
     return el("tr", {}, el("th", { scope: "row" }, group.name), el("td", {}, group.description ?? ""),
       el("td", { class: "wrap" }, group.vm_names.join(", ") || el("span", { class: "muted" }, "no VMs")), el("td", { class: "row-actions" }, edit, remove));
   });

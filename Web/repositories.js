@@ -1,6 +1,6 @@
 // Repositories: capacity, status, backups; add (local, NFS, CIFS), rescan, delete.
 import { api } from "/api.js";
-import { el, bytes, badge, openDialog, confirmAction, field, reloader } from "/dom.js";
+import { el, bytes, badge, openDialog, deleteButton, field, reloader } from "/dom.js";
 
 export async function repositoriesPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -23,11 +23,9 @@ export async function repositoriesPage(root) {
         rescan.disabled = false;
       }
     });
-    const remove = el("button", { class: "link danger-text" }, "Delete");
-    remove.addEventListener("click", async () => {
-      if (!await confirmAction("Delete repository", `Forget the repository ${repository.name}? Only an empty repository can be deleted; its folder stays on disk.`, "Delete")) return;
-      try { await api(`/repositories/${encodeURIComponent(repository.id)}`, { method: "DELETE" }); reload(`Deleted ${repository.name}.`); } catch (failure) { status.textContent = `Not deleted: ${failure.message}`; }
-    });
+    const remove = deleteButton({ title: "Delete repository",
+      question: `Forget the repository ${repository.name}? Only an empty repository can be deleted; its folder stays on disk.`,
+      path: `/repositories/${encodeURIComponent(repository.id)}`, name: repository.name, reload, status });
     const where = repository.type === "nfs" ? `${repository.nfs_server}:${repository.nfs_export}` : repository.type === "cifs" ? repository.cifs_share : repository.path;
     return el("section", { class: "card repository", "aria-label": repository.name },
       el("h2", {}, repository.name, " ", badge(repository.status), repository.immutable ? badge(`immutable ${repository.immutable_days ?? ""} d`) : ""),

@@ -1,6 +1,6 @@
 // Users (admins only): add, change role or password, delete.
 import { api } from "/api.js";
-import { el, dateTime, openDialog, confirmAction, field, reloader } from "/dom.js";
+import { el, dateTime, openDialog, deleteButton, field, reloader } from "/dom.js";
 
 const ROLES = ["admin", "operator", "viewer"];
 
@@ -14,11 +14,8 @@ export async function usersPage(root) {
   const rows = list.users.map((user) => {
     const edit = el("button", { class: "secondary" }, "Edit");
     edit.addEventListener("click", () => userDialog(user, reload));
-    const remove = el("button", { class: "link danger-text" }, "Delete");
-    remove.addEventListener("click", async () => {
-      if (!await confirmAction("Delete user", `Delete ${user.username}? Their sessions end at once.`, "Delete")) return;
-      try { await api(`/users/${user.id}`, { method: "DELETE" }); reload(`Deleted ${user.username}.`); } catch (failure) { status.textContent = `Not deleted: ${failure.message}`; }
-    });
+    const remove = deleteButton({ title: "Delete user", question: `Delete ${user.username}? Their sessions end at once.`,
+      path: `/users/${user.id}`, name: user.username, reload, status });
     return el("tr", {}, el("th", { scope: "row" }, user.username), el("td", {}, user.role), el("td", {}, dateTime(user.created_at)),
       el("td", { class: "row-actions" }, edit, remove));
   });

@@ -1,7 +1,7 @@
 // vCenter credentials: add, test, edit, delete. The password is write-only:
 // the hub never sends it back.
 import { api } from "/api.js";
-import { el, openDialog, confirmAction, field, reloader } from "/dom.js";
+import { el, openDialog, deleteButton, field, reloader } from "/dom.js";
 
 export async function vcentersPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -29,11 +29,9 @@ export async function vcentersPage(root) {
     });
     const edit = el("button", { class: "secondary" }, "Edit");
     edit.addEventListener("click", () => credentialDialog(credential, reload));
-    const remove = el("button", { class: "link danger-text" }, "Delete");
-    remove.addEventListener("click", async () => {
-      if (!await confirmAction("Delete vCenter", `Delete ${credential.name}? Backups of its VMs will fail until they get another credential.`, "Delete")) return;
-      try { await api(`/vmware-credentials/${credential.id}`, { method: "DELETE" }); reload(`Deleted ${credential.name}.`); } catch (failure) { status.textContent = `Not deleted: ${failure.message}`; }
-    });
+    const remove = deleteButton({ title: "Delete vCenter",
+      question: `Delete ${credential.name}? Backups of its VMs will fail until they get another credential.`,
+      path: `/vmware-credentials/${credential.id}`, name: credential.name, reload, status });
     return el("tr", {}, el("th", { scope: "row" }, credential.name), el("td", {}, `${credential.vcenter_host}:${credential.vcenter_port}`),
       el("td", {}, credential.username), el("td", {}, credential.datacenter ?? "all"), el("td", {}, credential.transport ?? "https"),
       el("td", {}, credential.insecure ? "any certificate" : credential.thumbprint ? "pinned" : "CA"),

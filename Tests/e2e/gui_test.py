@@ -495,6 +495,15 @@ def other_pages(page, url, token, work):
     dialog.get_by_role("button", name="Add repository").click()
     expect(page.get_by_role("region", name="second")).to_be_visible()
     shot(page, "repositories")
+    # Deleting asks first; "Keep" keeps it. A repository holding backups is refused in the hub's words.
+    local = page.get_by_role("region", name="local")
+    local.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete repository").get_by_role("button", name="Keep").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    local.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete repository").get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status").first).to_contain_text("Not deleted:")
+    expect(local).to_be_visible()
 
     # vCenters: empty, then a credential that cannot connect is saved and its test says why.
     page.get_by_role("link", name="vCenters").click()
@@ -604,6 +613,12 @@ def other_pages(page, url, token, work):
     dialog.get_by_role("button", name="Add user").click()
     expect(page.get_by_role("rowheader", name="olga")).to_be_visible()
     shot(page, "users")
+    # And delete her again: confirmed, gone, said.
+    page.get_by_role("row", name=re.compile(r"^olga ")).get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete user").get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status").first).to_have_text("Deleted olga.")
+    expect(page.get_by_role("rowheader", name="olga")).to_have_count(0)
+    assert "olga" not in [user["username"] for user in api(url, "/users", token=token)[0]["users"]]
 
 
 def error_paths(page, url):
