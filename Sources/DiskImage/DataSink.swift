@@ -80,10 +80,10 @@ final class DataSink {
         guard let writes, let source = data.baseAddress else { return try buffered.write(data, at: offset) }
         try writes.check()
         if writes.directRefused {
-            try submitGathered()
+            submitGathered()
             return try buffered.write(data, at: offset)
         }
-        if gatheredCount > 0, offset != gatheredStart + UInt64(gatheredCount) { try submitGathered() }
+        if gatheredCount > 0, offset != gatheredStart + UInt64(gatheredCount) { submitGathered() }
         if let owner, gatheredCount == 0, Self.isAligned(source, offset: offset, count: data.count) {
             writes.write(Piece(memory: source, count: data.count, handBack: nil), owner: owner, at: offset)
             return
@@ -98,7 +98,7 @@ final class DataSink {
             (buffers[current].memory + gatheredCount).copyMemory(from: source + done, byteCount: piece)
             gatheredCount += piece
             done += piece
-            if gatheredCount == Self.gatherSize { try submitGathered() }
+            if gatheredCount == Self.gatherSize { submitGathered() }
         }
     }
 
@@ -111,14 +111,14 @@ final class DataSink {
     /// Returns once everything appended is written, or throws the first failure.
     func flush() throws {
         guard let writes else { return }
-        try submitGathered()
+        submitGathered()
         writes.waitForAll()
         for buffer in buffers { buffer.waitUntilWritten() }
         try writes.check()
     }
 
     /// Hands what is gathered to the background writes; the next buffer gathers.
-    private func submitGathered() throws {
+    private func submitGathered() {
         guard gatheredCount > 0, let writes else { return }
         let buffer = buffers[current]
         buffer.inFlight = true
