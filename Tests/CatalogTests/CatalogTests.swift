@@ -11,6 +11,19 @@ struct CatalogTests {
         scratchFolder("catalog") + "/catalog.sqlite"
     }
 
+    /// A new catalog holding repository 1 and VM "vm" in it (backup context 1).
+    static func catalogWithVM() async throws -> CatalogDatabase {
+        let catalog = try CatalogDatabase(path: freshPath())
+        try await catalog.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO repositories (id, name, type, path, repository_uuid, created_at) VALUES (1, 'r', 'local', '/r', 'u', datetime('now'));
+                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
+                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
+                """)
+        }
+        return catalog
+    }
+
     @Test("migrates an empty file, in WAL mode with foreign keys on")
     func migrateFromEmpty() throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
@@ -61,12 +74,9 @@ struct CatalogTests {
 
     @Test("deleting a backup removes its restore mounts and disks")
     func cascades() async throws {
-        let catalog = try CatalogDatabase(path: Self.freshPath())
+        let catalog = try await Self.catalogWithVM()
         try await catalog.pool.write { db in
             try db.execute(sql: """
-                INSERT INTO repositories (id, name, type, path, repository_uuid, created_at) VALUES (1, 'r', 'local', '/r', 'u', datetime('now'));
-                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
-                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
                 INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, created_at)
                     VALUES ('b1', 1, 1, 'vm', 'full', 'completed', datetime('now'));
                 INSERT INTO backup_disks (id, backup_id, disk_index, capacity_bytes, qcow2_path, status) VALUES (7, 'b1', 0, 1, '/r/x', 'completed');
@@ -85,13 +95,8 @@ struct CatalogTests {
 
     @Test("the job list's backups: every running one, however old, and the newest N, once each, newest first")
     func runningAndRecent() async throws {
-        let catalog = try CatalogDatabase(path: Self.freshPath())
+        let catalog = try await Self.catalogWithVM()
         try await catalog.pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO repositories (id, name, type, path, repository_uuid, created_at) VALUES (1, 'r', 'local', '/r', 'u', datetime('now'));
-                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
-                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
-                """)
             for (index, status) in ["in_progress", "completed", "started", "failed", "completed", "in_progress", "completed"].enumerated() {
                 try db.execute(sql: """
                     INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, created_at)

@@ -9,16 +9,19 @@ import Glibc
 
 @Suite("Data clusters written past the page cache", .removesScratch)
 struct DataSinkTests {
+    /// A new data file with its sink, and a raw file to write the same bytes to.
+    static func sinkAndReference() throws -> (ImageFile, DataSink, RawReference) {
+        let folder = scratchFolder()
+        let file = try ImageFile(path: folder + "/data", flags: O_RDWR | O_CREAT | O_EXCL)
+        return (file, DataSink(path: file.path, buffered: file), RawReference(path: folder + "/reference", size: 0))
+    }
+
     /// Appends of every size from any buffer, a run broken by a jump, an
     /// in-place rewrite of gathered data, an unaligned run: the file must
     /// hold exactly what a plain buffered writer would have written.
     @Test("gathered direct appends, rewrites and unaligned runs read back exactly")
     func sameBytes() throws {
-        let folder = scratchFolder()
-        let path = folder + "/data"
-        let file = try ImageFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL)
-        let sink = DataSink(path: path, buffered: file)
-        let reference = RawReference(path: folder + "/reference", size: 0)
+        let (file, sink, reference) = try Self.sinkAndReference()
         var random = SplitMix64(seed: 11)
         func append(_ count: Int, at offset: UInt64, skip: Int = 0) throws {
             let bytes = random.bytes(count + skip)
@@ -47,11 +50,7 @@ struct DataSinkTests {
     /// a time, mixed with gathered copies of other appends.
     @Test("aligned data handed over with an owner is written in place, among gathered appends, and let go once written")
     func ownedAppends() throws {
-        let folder = scratchFolder()
-        let path = folder + "/data"
-        let file = try ImageFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL)
-        let sink = DataSink(path: path, buffered: file)
-        let reference = RawReference(path: folder + "/reference", size: 0)
+        let (file, sink, reference) = try Self.sinkAndReference()
         var random = SplitMix64(seed: 12)
         var offset: UInt64 = 0
         weak var lastOwner: AlignedBytes?
