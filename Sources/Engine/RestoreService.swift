@@ -22,8 +22,13 @@ public actor RestoreService {
     }
 
     private var jobs: [String: Job] = [:]
+    /// Finished jobs kept for the API (the oldest go first): a hub that
+    /// restores all day must not grow without end.
+    private let keepFinished: Int
 
-    public init() {}
+    public init(keepFinished: Int = 500) {
+        self.keepFinished = keepFinished
+    }
 
     public func start(backupID: String, diskIndex: Int, image: String, target: DiskRestore.Target) -> Status {
         let id = "restore-" + UUID().uuidString.lowercased()
@@ -67,5 +72,9 @@ public actor RestoreService {
         jobs[id]?.status.status = status
         jobs[id]?.status.errorMessage = error
         jobs[id]?.status.completedAt = Date()
+        let finished = jobs.values.filter { $0.status.completedAt != nil }
+        guard finished.count > keepFinished else { return }
+        let oldest = finished.sorted { $0.status.completedAt! < $1.status.completedAt! }.prefix(finished.count - keepFinished)
+        for job in oldest { jobs[job.status.jobID] = nil }
     }
 }
