@@ -8,7 +8,26 @@ enum CatalogMigrations {
         migrator.registerMigration("v1-foundation", migrate: createFoundationSchema)
         migrator.registerMigration("v2-protection-flows", migrate: addFlowScheduling)
         migrator.registerMigration("v3-child-processes", migrate: addChildProcesses)
+        migrator.registerMigration("v4-job-history", migrate: addJobHistory)
         return migrator
+    }
+
+    /// Jobs that are not backups (restores, verify, prune, merge, cleanup),
+    /// so the job list outlives a restart and one cut short by it says so.
+    private static func addJobHistory(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE job_history (
+                job_id TEXT PRIMARY KEY,
+                type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                vm_name TEXT,
+                detail TEXT,
+                error_message TEXT,
+                created_at DATETIME NOT NULL,
+                completed_at DATETIME
+            );
+            CREATE INDEX job_history_created ON job_history (created_at);
+            """)
     }
 
     /// The NBD servers jobs start, by PID and kernel start time, so the

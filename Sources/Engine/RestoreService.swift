@@ -25,26 +25,32 @@ public actor RestoreService {
     /// Finished jobs kept for the API (the oldest go first): a hub that
     /// restores all day must not grow without end.
     private let keepFinished: Int
+    /// Told each job as it starts and as it ends (the hub records them).
+    private let onChange: @Sendable (Status) async -> Void
 
-    public init(keepFinished: Int = 500) {
+    public init(keepFinished: Int = 500, onChange: @escaping @Sendable (Status) async -> Void = { _ in }) {
         self.keepFinished = keepFinished
+        self.onChange = onChange
     }
 
-    public func start(backupID: String, diskIndex: Int, image: String, target: DiskRestore.Target) -> Status {
+    public func start(backupID: String, diskIndex: Int, image: String, target: DiskRestore.Target) async -> Status {
         let id = "restore-" + UUID().uuidString.lowercased()
         let progress = DiskRestore.Progress()
         let status = Status(jobID: id, backupID: backupID, diskIndex: diskIndex, status: "in_progress", bytesDone: 0,
                             totalBytes: 0, createdAt: Date())
         jobs[id] = Job(status: status, progress: progress)
+        await onChange(status)  // recorded as started before it can end
         jobs[id]?.task = Task {
+            let outcome: (status: String, error: String?)
             do {
                 try await DiskRestore.restore(image: image, to: target, progress: progress)
-                self.finish(id, status: "completed", error: nil)
+                outcome = ("completed", nil)
             } catch is CancellationError {
-                self.finish(id, status: "cancelled", error: "cancelled by user")
+                outcome = ("cancelled", "cancelled by user")
             } catch {
-                self.finish(id, status: "failed", error: "\(error)")
+                outcome = ("failed", "\(error)")
             }
+            await self.onChange(self.finish(id, status: outcome.status, error: outcome.error))
         }
         return status
     }
@@ -68,10 +74,16 @@ public actor RestoreService {
         return true
     }
 
-    private func finish(_ id: String, status: String, error: String?) {
+    private func finish(_ id: String, status: String, error: String?) -> Status {
         jobs[id]?.status.status = status
         jobs[id]?.status.errorMessage = error
         jobs[id]?.status.completedAt = Date()
+        let ended = self.status(of: id)!
+        defer { forgetOldest() }
+        return ended
+    }
+
+    private func forgetOldest() {
         let finished = jobs.values.filter { $0.status.completedAt != nil }
         guard finished.count > keepFinished else { return }
         let oldest = finished.sorted { $0.status.completedAt! < $1.status.completedAt! }.prefix(finished.count - keepFinished)

@@ -46,7 +46,7 @@ public struct Hub: Sendable {
                                     vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) },
                                     processLog: processLog, telemetryInterval: configuration.telemetryInterval, events: events)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
-        let jobs = JobLog()
+        let jobs = JobLog(catalog: catalog, logger: logger)
         let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
                               stallTimeout: configuration.stallTimeout, logger: logger)
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
@@ -62,7 +62,8 @@ public struct Hub: Sendable {
         let services = HubServices(
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
-            scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events, restores: RestoreService(),
+            scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events,
+            restores: RestoreService(onChange: { await jobs.restore($0) }),
             restoreSessions: sessions,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)

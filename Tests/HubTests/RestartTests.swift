@@ -19,7 +19,7 @@ struct RestartTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
         let second = try await TestHub.make(dataDirectory: first.dataDirectory)
-        #expect(try second.hub.catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes"])
+        #expect(try second.hub.catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history"])
         try await second.run { api in
             let token = try await api.login("dave", "password-d")
             let repos = try await api.request(.get, "/api/v1/repositories", token: token)
@@ -27,6 +27,33 @@ struct RestartTests {
             #expect(try await second.hub.catalog.userCount() == 2)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: first.dataDirectory + "/secret.key")) == key)
+    }
+
+    @Test("the job list outlives a restart, and a job the restart cut short ends as failed")
+    func jobHistoryAcrossRestarts() async throws {
+        let first = try await TestHub.make()
+        let cleanupID: String = try await first.run { api in
+            let token = try await api.login()
+            #expect(try await api.request(.post, "/api/v1/maintenance/cleanup", token: token).status == .ok)
+            let jobs = try await api.request(.get, "/api/v1/jobs?type=cleanup", token: token)
+            return try #require((jobs.json["jobs"] as? [[String: Any]])?.first?["job_id"] as? String, "\(jobs.text)")
+        }
+        // A prune the stopped hub was in the middle of, as its row was left.
+        let catalog = try CatalogDatabase(path: first.dataDirectory + "/catalog.sqlite")
+        try await catalog.saveJob(JobHistoryRecord(jobId: "prune-cut", type: "prune", status: "running", vmName: "vm1"))
+        try catalog.close()
+
+        let second = try await TestHub.make(dataDirectory: first.dataDirectory)
+        try await second.run { api in
+            let token = try await api.login()
+            let answer = try await api.request(.get, "/api/v1/jobs", token: token)
+            let jobs = answer.json["jobs"] as? [[String: Any]] ?? []
+            #expect(jobs.contains { $0["job_id"] as? String == cleanupID && $0["status"] as? String == "completed" }, "\(answer.text)")
+            let cut = try #require(jobs.first { $0["job_id"] as? String == "prune-cut" }, "\(answer.text)")
+            #expect(cut["status"] as? String == "failed")
+            #expect(cut["error_message"] as? String == "interrupted by hub restart")
+            #expect(cut["completed_at"] is String && cut["vm_name"] as? String == "vm1")
+        }
     }
 
     @Test("a generated admin password is written once to a 0600 file")

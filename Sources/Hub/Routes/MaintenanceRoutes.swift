@@ -57,7 +57,7 @@ enum MaintenanceRoutes {
             let knownBackup = try await services.catalog.backup(id: id) != nil
             let knownRestore = await services.restores.status(of: id) != nil
             if knownBackup || knownRestore { throw APIError.conflict("job \(id) is not running") }
-            if await services.jobs.all.contains(where: { $0.id == id }) {
+            if await services.jobs.knows(id) {
                 throw APIError.conflict("job \(id) cannot be cancelled (maintenance jobs run to their end)")
             }
             throw APIError.notFound("job not found: \(id)")
@@ -65,8 +65,8 @@ enum MaintenanceRoutes {
     }
 
     /// Backups from the catalog (running ones with live progress; the
-    /// statuses are the API's: running is started or in_progress), restores
-    /// of this hub process, and maintenance jobs.
+    /// statuses are the API's: running is started or in_progress), and the
+    /// job history (restores with their live bytes, maintenance jobs).
     static func allJobs(_ services: HubServices, limit: Int) async throws -> [JobResponse] {
         var jobs: [JobResponse] = []
         for backup in try await services.catalog.runningAndRecentBackups(limit: limit) {
@@ -77,17 +77,15 @@ enum MaintenanceRoutes {
                                     progressPercent: percent, detail: backup.backupType, errorMessage: backup.errorMessage,
                                     createdAt: backup.createdAt, completedAt: backup.completedAt))
         }
-        for restore in await services.restores.all() {
-            let percent = restore.totalBytes == 0 ? (restore.status == "completed" ? 100 : 0) : Double(restore.bytesDone) * 100 / Double(restore.totalBytes)
-            jobs.append(JobResponse(jobId: restore.jobID, type: "restore", status: restore.status == "in_progress" ? "running" : restore.status,
-                                    vmName: nil, progressPercent: percent, detail: "\(restore.backupID) disk \(restore.diskIndex)",
-                                    errorMessage: restore.errorMessage, createdAt: restore.createdAt, completedAt: restore.completedAt))
-        }
-        for entry in await services.jobs.all {
-            jobs.append(JobResponse(jobId: entry.id, type: entry.type, status: entry.status, vmName: entry.vmName,
-                                    progressPercent: entry.status == "running" ? entry.percent ?? 0 : 100, detail: entry.detail,
-                                    errorMessage: entry.status == "failed" ? entry.detail : nil,
-                                    createdAt: entry.createdAt, completedAt: entry.completedAt))
+        for (record, percent) in try await services.jobs.recent(limit: limit) {
+            var progress = record.status == "completed" ? 100 : percent ?? 0
+            if record.type == "restore", record.status != "completed", let live = await services.restores.status(of: record.jobId),
+               live.totalBytes > 0 {
+                progress = Double(live.bytesDone) * 100 / Double(live.totalBytes)
+            }
+            jobs.append(JobResponse(jobId: record.jobId, type: record.type, status: record.status, vmName: record.vmName,
+                                    progressPercent: progress, detail: record.detail, errorMessage: record.errorMessage,
+                                    createdAt: record.createdAt, completedAt: record.completedAt))
         }
         return jobs
     }

@@ -1,49 +1,72 @@
+import Catalog
+import Engine
 import Foundation
+import Logging
 
-/// Maintenance jobs (prune, merge, cleanup) as `GET /jobs` lists them: the
-/// last few hundred, in memory (their effects are in the catalog and logs).
+/// Jobs that are not backups — restores, verify, prune, merge, cleanup — as
+/// `GET /jobs` lists them. Each is in the catalog (`job_history`) from its
+/// start, so the list outlives a restart and a job a restart cut short ends
+/// as failed (StartupRecovery); while one runs, its percentage lives here.
 actor JobLog {
-    struct Entry: Sendable {
-        var id: String
-        var type: String
-        var status: String
-        var vmName: String?
-        var detail: String?
-        /// While running, as far as the job could tell (a prune through its merges).
-        var percent: Double?
-        var createdAt: Date
-        var completedAt: Date?
+    private let catalog: CatalogDatabase
+    private let logger: Logger
+    private var percents: [String: Double] = [:]
+
+    init(catalog: CatalogDatabase, logger: Logger) {
+        self.catalog = catalog
+        self.logger = logger
     }
 
-    private var entries: [Entry] = []
-    private let capacity = 500
-
-    func begin(_ type: String, vmName: String? = nil) -> String {
+    func begin(_ type: String, vmName: String? = nil) async -> String {
         let id = "\(type)-\(UUID().uuidString.prefix(8).lowercased())"
-        entries.append(Entry(id: id, type: type, status: "running", vmName: vmName, createdAt: Date()))
-        if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+        await save(JobHistoryRecord(jobId: id, type: type, status: "running", vmName: vmName))
         return id
     }
 
     /// Progress reports may arrive out of order (each from its own task): keep the highest.
     func progress(_ id: String, percent: Double) {
-        guard let index = entries.lastIndex(where: { $0.id == id }) else { return }
-        entries[index].percent = max(entries[index].percent ?? 0, percent)
+        percents[id] = max(percents[id] ?? 0, percent)
     }
 
-    func end(_ id: String, status: String, detail: String? = nil) {
-        guard let index = entries.lastIndex(where: { $0.id == id }) else { return }
-        entries[index].status = status
-        entries[index].detail = detail
-        entries[index].completedAt = Date()
+    /// The job ended; a failed one's `detail` is its error.
+    func end(_ id: String, status: String, detail: String? = nil) async {
+        percents[id] = nil
+        guard var record = try? await catalog.job(id: id) else { return }
+        record.status = status
+        record.detail = detail
+        record.errorMessage = status == "failed" ? detail : nil
+        record.completedAt = Date()
+        await save(record)
     }
 
     /// A job that ran inside another (a merge inside a prune), recorded as done.
-    func record(_ type: String, vmName: String?, detail: String, at date: Date = Date()) {
-        entries.append(Entry(id: "\(type)-\(UUID().uuidString.prefix(8).lowercased())", type: type, status: "completed",
-                             vmName: vmName, detail: detail, createdAt: date, completedAt: date))
-        if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+    func record(_ type: String, vmName: String?, detail: String, at date: Date = Date()) async {
+        await save(JobHistoryRecord(jobId: "\(type)-\(UUID().uuidString.prefix(8).lowercased())", type: type, status: "completed",
+                                    vmName: vmName, detail: detail, createdAt: date, completedAt: date))
     }
 
-    var all: [Entry] { entries }
+    /// A disk restore as it starts and as it ends (its live bytes stay in RestoreService).
+    func restore(_ status: RestoreService.Status) async {
+        await save(JobHistoryRecord(
+            jobId: status.jobID, type: "restore", status: status.status == "in_progress" ? "running" : status.status,
+            detail: "\(status.backupID) disk \(status.diskIndex)", errorMessage: status.errorMessage,
+            createdAt: status.createdAt, completedAt: status.completedAt))
+    }
+
+    /// The newest `limit` jobs, a running one with its percentage if it told one.
+    func recent(limit: Int) async throws -> [(record: JobHistoryRecord, percent: Double?)] {
+        try await catalog.recentJobs(limit: limit).map { ($0, percents[$0.jobId]) }
+    }
+
+    func knows(_ id: String) async -> Bool {
+        (try? await catalog.job(id: id)) != nil
+    }
+
+    private func save(_ record: JobHistoryRecord) async {
+        do {
+            try await catalog.saveJob(record)
+        } catch {
+            logger.error("job \(record.jobId) could not be recorded: \(error)")
+        }
+    }
 }

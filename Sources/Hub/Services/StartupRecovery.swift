@@ -13,6 +13,9 @@ enum StartupRecovery {
     static func run(catalog: CatalogDatabase, configuration: HubConfiguration, logger: Logger) async throws {
         let interrupted = try await catalog.failInterruptedBackups(reason: "interrupted by hub restart")
         for id in interrupted { logger.warning("backup \(id) was interrupted by a hub restart; marked failed") }
+        if try await catalog.failRunningJobs(reason: "interrupted by hub restart") > 0 {
+            logger.warning("restores or maintenance jobs interrupted by a hub restart were marked failed")
+        }
         if try await catalog.failRunningExecutions(reason: "interrupted by hub restart", now: Date()) > 0 {
             logger.warning("flow executions interrupted by a hub restart were marked failed")
         }

@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+
+/// A job that is not a backup (restore, verify, prune, merge, cleanup): what
+/// `GET /jobs` lists of it once it has started, across restarts.
+public struct JobHistoryRecord: CatalogRecord, Sendable, Equatable {
+    public static let databaseTableName = "job_history"
+
+    public var jobId: String
+    public var type: String
+    /// running, completed, failed or cancelled.
+    public var status: String
+    public var vmName: String?
+    public var detail: String?
+    public var errorMessage: String?
+    public var createdAt: Date
+    public var completedAt: Date?
+
+    public init(jobId: String, type: String, status: String, vmName: String? = nil, detail: String? = nil,
+                errorMessage: String? = nil, createdAt: Date = Date(), completedAt: Date? = nil) {
+        self.jobId = jobId
+        self.type = type
+        self.status = status
+        self.vmName = vmName
+        self.detail = detail
+        self.errorMessage = errorMessage
+        self.createdAt = createdAt
+        self.completedAt = completedAt
+    }
+}
+
+extension CatalogDatabase {
+    /// Records a job as it starts, and again as it ends.
+    public func saveJob(_ record: JobHistoryRecord) async throws {
+        try await pool.write { db in
+            var record = record
+            try record.upsert(db)
+        }
+    }
+
+    public func job(id: String) async throws -> JobHistoryRecord? {
+        try await pool.read { db in try JobHistoryRecord.fetchOne(db, key: id) }
+    }
+
+    /// The newest `limit` jobs, newest first.
+    public func recentJobs(limit: Int) async throws -> [JobHistoryRecord] {
+        try await pool.read { db in
+            try JobHistoryRecord.order(Column("created_at").desc, Column("job_id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// After a restart: jobs the last hub process left running end as failed with `reason`.
+    @discardableResult
+    public func failRunningJobs(reason: String, at date: Date = Date()) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE job_history SET status = 'failed', error_message = ?, completed_at = ? WHERE status = 'running'",
+                           arguments: [reason, date])
+            return db.changesCount
+        }
+    }
+}
