@@ -49,6 +49,13 @@ extension CatalogDatabase {
         }
     }
 
+    /// Forgets jobs that ended before `date` (the history is not kept forever).
+    public func forgetJobs(finishedBefore date: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM job_history WHERE status != 'running' AND completed_at < ?", arguments: [date])
+        }
+    }
+
     /// After a restart: jobs the last hub process left running end as failed with `reason`.
     @discardableResult
     public func failRunningJobs(reason: String, at date: Date = Date()) async throws -> Int {

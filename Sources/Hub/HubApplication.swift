@@ -91,7 +91,7 @@ public struct Hub: Sendable {
                        RepeatingService(description: "flow scheduler", interval: configuration.schedulerInterval, atStart: true,
                                         work: { await scheduler.tick() }),
                        RepeatingService(description: "janitor", interval: configuration.janitorInterval, atStart: true,
-                                        work: { _ = await janitor.run() }),
+                                        work: { _ = await janitor.run(always: false) }),
                        // The event stream's once-a-second progress; every stream ends at shutdown.
                        RepeatingService(description: "event ticker", interval: .seconds(1),
                                         work: { await events.tick(backups: backups, catalog: catalog) }, atShutdown: { await events.closeAll() })],

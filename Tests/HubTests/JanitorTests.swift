@@ -85,6 +85,27 @@ import Glibc
         }
     }
 
+    @Test("the job list: asked-for cleanups always, idle periodic ones never; finished jobs older than 90 days go")
+    func cleanupsInTheJobList() async throws {
+        let hub = try await TestHub.make()
+        let old = Date().addingTimeInterval(-91 * 86400)
+        try await hub.hub.catalog.saveJob(JobHistoryRecord(jobId: "verify-old", type: "verify", status: "completed",
+                                                           createdAt: old, completedAt: old))
+        try await hub.hub.catalog.saveJob(JobHistoryRecord(jobId: "verify-recent", type: "verify", status: "completed",
+                                                           completedAt: Date().addingTimeInterval(-89 * 86400)))
+        try await hub.run { api in
+            let token = try await api.login()
+            // The run at start found nothing to clean: not listed.
+            var jobs = try await api.request(.get, "/api/v1/jobs?type=cleanup", token: token)
+            #expect(jobs.json["count"] as? Int == 0, "\(jobs.text)")
+            #expect(try await api.request(.post, "/api/v1/maintenance/cleanup", token: token).status == .ok)
+            jobs = try await api.request(.get, "/api/v1/jobs?type=cleanup", token: token)
+            #expect(jobs.json["count"] as? Int == 1, "\(jobs.text)")
+            let verifies = try await api.request(.get, "/api/v1/jobs?type=verify", token: token)
+            #expect((verifies.json["jobs"] as? [[String: Any]])?.compactMap { $0["job_id"] as? String } == ["verify-recent"], "\(verifies.text)")
+        }
+    }
+
     @Test("a backup whose NBD server stops answering is failed as stalled, and its server stopped")
     func stalled() async throws {
         let folder = scratchFolder()

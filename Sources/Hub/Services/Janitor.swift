@@ -26,7 +26,15 @@ actor Janitor {
             case removedPartials = "removed_partials", closedSessions = "closed_sessions", removedSnapshots = "removed_snapshots"
             case durationMs = "duration_ms"
         }
+
+        var cleanedSomething: Bool {
+            !stalledJobs.isEmpty || !stoppedProcesses.isEmpty || forgottenProcesses > 0 || !removedPartials.isEmpty
+                || !closedSessions.isEmpty || !removedSnapshots.isEmpty
+        }
     }
+
+    /// Finished jobs older than this leave the job history.
+    static let jobHistoryDays = 90
 
     let catalog: CatalogDatabase
     let backups: BackupService
@@ -47,9 +55,13 @@ actor Janitor {
         self.logger = logger
     }
 
-    func run() async -> Report {
+    /// `always`: the run is a job in the list even if it found nothing to
+    /// do (asked for); the every-minute runs join the list only when they
+    /// cleaned something, or the list would be a cleanup a minute.
+    func run(always: Bool = true) async -> Report {
         let start = ContinuousClock.now
-        let job = await jobs.begin("cleanup")
+        let started = Date()
+        let job = always ? await jobs.begin("cleanup") : nil
         var report = Report()
 
         // 1. Jobs that stopped moving: failed with the reason, which stops their NBD servers too.
@@ -91,11 +103,18 @@ actor Janitor {
         // 5. sendense-* snapshots in vCenter that no running backup owns.
         report.removedSnapshots = await vmware.removeLeftoverSnapshots(isRunning: { [backups] in await backups.isRunning($0) }, logger: logger)
 
+        // 6. The job history's old finished rows.
+        try? await catalog.forgetJobs(finishedBefore: started.addingTimeInterval(-Double(Self.jobHistoryDays) * 86400))
+
         let elapsed = ContinuousClock.now - start
         report.durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         let summary = "\(report.stalledJobs.count) stalled, \(report.stoppedProcesses.count) processes stopped, "
             + "\(report.removedPartials.count) partials, \(report.closedSessions.count) sessions, \(report.removedSnapshots.count) snapshots"
-        await jobs.end(job, status: "completed", detail: summary)
+        if let job {
+            await jobs.end(job, status: "completed", detail: summary)
+        } else if report.cleanedSomething {
+            await jobs.record("cleanup", vmName: nil, detail: summary, startedAt: started)
+        }
         return report
     }
 

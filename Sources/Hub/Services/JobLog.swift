@@ -39,10 +39,10 @@ actor JobLog {
         await save(record)
     }
 
-    /// A job that ran inside another (a merge inside a prune), recorded as done.
-    func record(_ type: String, vmName: String?, detail: String, at date: Date = Date()) async {
+    /// A job recorded once it is done (a merge inside a prune, a periodic cleanup that cleaned something).
+    func record(_ type: String, vmName: String?, detail: String, startedAt: Date = Date()) async {
         await save(JobHistoryRecord(jobId: "\(type)-\(UUID().uuidString.prefix(8).lowercased())", type: type, status: "completed",
-                                    vmName: vmName, detail: detail, createdAt: date, completedAt: date))
+                                    vmName: vmName, detail: detail, createdAt: startedAt, completedAt: Date()))
     }
 
     /// A disk restore as it starts and as it ends (its live bytes stay in RestoreService).
