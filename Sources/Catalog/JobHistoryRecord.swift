@@ -38,6 +38,14 @@ extension CatalogDatabase {
         }
     }
 
+    /// A job ended: its status, what it says, and when.
+    public func endJob(id: String, status: String, detail: String?, errorMessage: String?, at date: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE job_history SET status = ?, detail = ?, error_message = ?, completed_at = ? WHERE job_id = ?",
+                           arguments: [status, detail, errorMessage, date, id])
+        }
+    }
+
     public func job(id: String) async throws -> JobHistoryRecord? {
         try await pool.read { db in try JobHistoryRecord.fetchOne(db, key: id) }
     }

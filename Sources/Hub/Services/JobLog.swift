@@ -31,12 +31,11 @@ actor JobLog {
     /// The job ended; a failed one's `detail` is its error.
     func end(_ id: String, status: String, detail: String? = nil) async {
         percents[id] = nil
-        guard var record = try? await catalog.job(id: id) else { return }
-        record.status = status
-        record.detail = detail
-        record.errorMessage = status == "failed" ? detail : nil
-        record.completedAt = Date()
-        await save(record)
+        do {
+            try await catalog.endJob(id: id, status: status, detail: detail, errorMessage: status == "failed" ? detail : nil)
+        } catch {
+            logger.error("the end of job \(id) could not be recorded: \(error)")
+        }
     }
 
     /// A job recorded once it is done (a merge inside a prune, a periodic cleanup that cleaned something).
