@@ -102,6 +102,29 @@ export function deleteButton({ title, question, path, name, reload, status }) {
   return button;
 }
 
+/**
+ * Sends a dialog's form: `send()` runs with `button` disabled and `error`
+ * cleared; once it succeeded the dialog closes and `done(answer)` follows;
+ * a refusal is shown in `error` in the hub's words and the button works again.
+ */
+export function submitDialog(form, { button, error, dialog, send, done }) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    error.textContent = "";
+    let answer;
+    try {
+      answer = await send();
+    } catch (failure) {
+      error.textContent = failure.message;
+      button.disabled = false;
+      return;
+    }
+    dialog.close();
+    done(answer);
+  });
+}
+
 /** A labelled form field. */
 export function field(label, input, hint) {
   // The accessible name is the label alone (a wrapping label would also

@@ -1,7 +1,7 @@
 // Protection: flows (what is backed up, where, when, kept how long) and
 // groups of VMs. Create, edit, run now, executions, delete.
 import { api } from "/api.js";
-import { el, badge, dateTime, relativeTime, openDialog, deleteButton, field, reloader } from "/dom.js";
+import { el, badge, dateTime, relativeTime, openDialog, deleteButton, submitDialog, field, reloader } from "/dom.js";
 
 const RETENTION = [["keep_last", "Last"], ["keep_daily", "Daily"], ["keep_weekly", "Weekly"], ["keep_monthly", "Monthly"], ["keep_yearly", "Yearly"]];
 
@@ -94,28 +94,20 @@ function flowDialog(flow, { groups, contexts, repositories }, reload) {
     el("fieldset", {}, el("legend", {}, "Keep restore points"), el("div", { class: "row" }, keeps)),
     el("label", { class: "choice" }, enabled, " Enabled"), error, el("p", { class: "actions" }, save));
   const dialog = openDialog(flow ? `Edit ${flow.name}` : "New protection flow", form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    save.disabled = true;
-    error.textContent = "";
-    const retention = {};
-    for (const [key] of RETENTION) {
-      const value = form.elements[key].value;
-      if (value !== "") retention[key] = Number(value);
-    }
-    const every = fullEvery.value.trim();
-    const body = { name: name.value.trim(), target_type: targetType.value, target_id: target.value, repository_id: repository.value,
-      schedule: schedule.value.trim(), time_zone: timeZone.value.trim() || undefined, backup_type: backupType.value,
-      full_every: every === "" ? null : every === "weekly" ? "weekly" : Number(every), retention, enabled: enabled.checked };
-    try {
-      await api(flow ? `/protection-flows/${flow.id}` : "/protection-flows", { method: flow ? "PUT" : "POST", body });
-      dialog.close();
-      reload(flow ? `Saved ${body.name}.` : `Created ${body.name}.`);
-    } catch (failure) {
-      error.textContent = failure.message;
-      save.disabled = false;
-    }
-  });
+  submitDialog(form, { button: save, error, dialog,
+    send: () => {
+      const retention = {};
+      for (const [key] of RETENTION) {
+        const value = form.elements[key].value;
+        if (value !== "") retention[key] = Number(value);
+      }
+      const every = fullEvery.value.trim();
+      const body = { name: name.value.trim(), target_type: targetType.value, target_id: target.value, repository_id: repository.value,
+        schedule: schedule.value.trim(), time_zone: timeZone.value.trim() || undefined, backup_type: backupType.value,
+        full_every: every === "" ? null : every === "weekly" ? "weekly" : Number(every), retention, enabled: enabled.checked };
+      return api(flow ? `/protection-flows/${flow.id}` : "/protection-flows", { method: flow ? "PUT" : "POST", body });
+    },
+    done: () => reload(flow ? `Saved ${name.value.trim()}.` : `Created ${name.value.trim()}.`) });
 }
 
 function groupDialog(group, contexts, reload) {
@@ -130,19 +122,10 @@ function groupDialog(group, contexts, reload) {
   const save = el("button", { type: "submit" }, group ? "Save" : "Create group");
   const form = el("form", { class: "wizard" }, field("Name", name), field("Description", description), picks, error, el("p", { class: "actions" }, save));
   const dialog = openDialog(group ? `Edit ${group.name}` : "New protection group", form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    save.disabled = true;
-    const body = { name: name.value.trim(), description: description.value.trim(), vm_names: [...picks.querySelectorAll("input:checked")].map((check) => check.value) };
-    try {
-      await api(group ? `/protection-groups/${group.id}` : "/protection-groups", { method: group ? "PUT" : "POST", body });
-      dialog.close();
-      reload(group ? `Saved ${body.name}.` : `Created ${body.name}.`);
-    } catch (failure) {
-      error.textContent = failure.message;
-      save.disabled = false;
-    }
-  });
+  submitDialog(form, { button: save, error, dialog,
+    send: () => api(group ? `/protection-groups/${group.id}` : "/protection-groups", { method: group ? "PUT" : "POST",
+      body: { name: name.value.trim(), description: description.value.trim(), vm_names: [...picks.querySelectorAll("input:checked")].map((check) => check.value) } }),
+    done: () => reload(group ? `Saved ${name.value.trim()}.` : `Created ${name.value.trim()}.`) });
 }
 
 async function executionsDialog(flow) {

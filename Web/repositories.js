@@ -1,6 +1,6 @@
 // Repositories: capacity, status, backups; add (local, NFS, CIFS), rescan, delete.
 import { api } from "/api.js";
-import { el, bytes, badge, openDialog, deleteButton, field, reloader } from "/dom.js";
+import { el, bytes, badge, openDialog, deleteButton, submitDialog, field, reloader } from "/dom.js";
 
 export async function repositoriesPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -67,20 +67,12 @@ function repositoryDialog(reload) {
     field("Immutable for (days)", inputs.immutable_days, "Restore points younger than this can be neither deleted nor merged. Empty: not immutable."),
     error, el("p", { class: "actions" }, save));
   const dialog = openDialog("Add a repository", form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    save.disabled = true;
-    error.textContent = "";
-    const body = { name: name.value.trim(), type: type.value };
-    for (const input of specific.querySelectorAll("input")) if (input.value.trim()) body[input.name] = input.value.trim();
-    if (inputs.immutable_days.value) { body.immutable = true; body.immutable_days = Number(inputs.immutable_days.value); }
-    try {
-      await api("/repositories", { method: "POST", body });
-      dialog.close();
-      reload(`Added ${body.name}.`);
-    } catch (failure) {
-      error.textContent = failure.message;
-      save.disabled = false;
-    }
-  });
+  submitDialog(form, { button: save, error, dialog,
+    send: () => {
+      const body = { name: name.value.trim(), type: type.value };
+      for (const input of specific.querySelectorAll("input")) if (input.value.trim()) body[input.name] = input.value.trim();
+      if (inputs.immutable_days.value) { body.immutable = true; body.immutable_days = Number(inputs.immutable_days.value); }
+      return api("/repositories", { method: "POST", body });
+    },
+    done: () => reload(`Added ${name.value.trim()}.`) });
 }

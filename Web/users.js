@@ -1,6 +1,6 @@
 // Users (admins only): add, change role or password, delete.
 import { api } from "/api.js";
-import { el, dateTime, openDialog, deleteButton, field, reloader } from "/dom.js";
+import { el, dateTime, openDialog, deleteButton, submitDialog, field, reloader } from "/dom.js";
 
 const ROLES = ["admin", "operator", "viewer"];
 
@@ -33,19 +33,9 @@ function userDialog(user, reload) {
   const form = el("form", { class: "wizard" }, field("User name", username), field("Password", password, "At least 8 characters"),
     field("Role", role, "viewer: reads; operator: backs up and restores; admin: also users, repositories, vCenters"), error, el("p", { class: "actions" }, save));
   const dialog = openDialog(user ? `Edit ${user.username}` : "Add a user", form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    save.disabled = true;
-    error.textContent = "";
-    const body = user ? { role: role.value, ...(password.value ? { password: password.value } : {}) }
-      : { username: username.value.trim(), password: password.value, role: role.value };
-    try {
-      await api(user ? `/users/${user.id}` : "/users", { method: user ? "PUT" : "POST", body });
-      dialog.close();
-      reload(user ? `Saved ${user.username}.` : `Added ${body.username}.`);
-    } catch (failure) {
-      error.textContent = failure.message;
-      save.disabled = false;
-    }
-  });
+  submitDialog(form, { button: save, error, dialog,
+    send: () => api(user ? `/users/${user.id}` : "/users", { method: user ? "PUT" : "POST",
+      body: user ? { role: role.value, ...(password.value ? { password: password.value } : {}) }
+        : { username: username.value.trim(), password: password.value, role: role.value } }),
+    done: () => reload(user ? `Saved ${user.username}.` : `Added ${username.value.trim()}.`) });
 }

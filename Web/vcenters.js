@@ -1,7 +1,7 @@
 // vCenter credentials: add, test, edit, delete. The password is write-only:
 // the hub never sends it back.
 import { api } from "/api.js";
-import { el, openDialog, deleteButton, field, reloader } from "/dom.js";
+import { el, openDialog, deleteButton, submitDialog, field, reloader } from "/dom.js";
 
 export async function vcentersPage(root) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -65,23 +65,18 @@ function credentialDialog(credential, reload) {
     field("Certificate thumbprint", inputs.thumbprint),
     el("label", { class: "choice" }, insecure, " Accept any certificate (labs only)"), error, el("p", { class: "actions" }, save));
   const dialog = openDialog(credential ? `Edit ${credential.name}` : "Add a vCenter", form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    save.disabled = true;
-    error.textContent = "";
-    const body = { transport: transport.value, insecure: insecure.checked };
-    for (const [key, input] of Object.entries(inputs)) {
-      const value = input.value.trim();
-      if (key === "password" && !value) continue;
-      body[key] = key === "vcenter_port" ? Number(value) : value;  // an empty datacenter or thumbprint clears it
-    }
-    try {
-      await api(credential ? `/vmware-credentials/${credential.id}` : "/vmware-credentials", { method: credential ? "PUT" : "POST", body });
-      dialog.close();
-      reload(credential ? `Saved ${body.name}.` : `Added ${body.name}: use Test, then Discover VMs on the Virtual Machines page.`);
-    } catch (failure) {
-      error.textContent = failure.message;
-      save.disabled = false;
-    }
-  });
+  submitDialog(form, { button: save, error, dialog,
+    send: () => {
+      const body = { transport: transport.value, insecure: insecure.checked };
+      for (const [key, input] of Object.entries(inputs)) {
+        const value = input.value.trim();
+        if (key === "password" && !value) continue;
+        body[key] = key === "vcenter_port" ? Number(value) : value;  // an empty datacenter or thumbprint clears it
+      }
+      return api(credential ? `/vmware-credentials/${credential.id}` : "/vmware-credentials", { method: credential ? "PUT" : "POST", body });
+    },
+    done: () => {
+      const saved = inputs.name.value.trim();
+      reload(credential ? `Saved ${saved}.` : `Added ${saved}: use Test, then Discover VMs on the Virtual Machines page.`);
+    } });
 }

@@ -2,7 +2,7 @@
 // progress view), the backup wizard, View Backups, machine details; the
 // Discover VMs dialog (vCenter) and the Add QEMU image VM form.
 import { api } from "/api.js";
-import { el, bytes, relativeTime, openDialog, field, badge, plural, sortHeaders, reloader } from "/dom.js";
+import { el, bytes, relativeTime, openDialog, submitDialog, field, badge, plural, sortHeaders, reloader } from "/dom.js";
 
 const columns = [
   ["vm_name", "Name"], ["power_state", "Power"], ["cpu_count", "CPU"], ["memory_mb", "RAM"],
@@ -105,22 +105,14 @@ function backupWizard(vm, repositories) {
   for (const check of checks) check.addEventListener("change", update);
   update();
   const dialog = openDialog(`Back up ${vm.vm_name}`, form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    start.disabled = true;
-    error.textContent = "";
-    const chosen = vm.diskList.filter((_, index) => checks[index].checked).map((disk) => disk.disk_index);
-    try {
-      const started = await api("/backups", { method: "POST", body: {
+  submitDialog(form, { button: start, error, dialog,
+    send: () => {
+      const chosen = vm.diskList.filter((_, index) => checks[index].checked).map((disk) => disk.disk_index);
+      return api("/backups", { method: "POST", body: {
         vm_name: vm.vm_name, repository_id: repository.value, backup_type: new FormData(form).get("backup_type"),
         disk_indexes: chosen.length === vm.diskList.length ? undefined : chosen } });
-      dialog.close();
-      location.hash = `#progress/${encodeURIComponent(started.backup_id)}`;
-    } catch (failure) {
-      error.textContent = failure.message;
-      start.disabled = false;
-    }
-  });
+    },
+    done: (started) => { location.hash = `#progress/${encodeURIComponent(started.backup_id)}`; } });
 }
 
 /** Discover VMs on a vCenter, pick some, add them. */
@@ -200,23 +192,15 @@ function addQemuDialog(done) {
     el("fieldset", {}, el("legend", {}, "Disk files (qcow2 or raw) on the hub"), list, more), error, el("p", { class: "actions" }, save));
   const dialog = openDialog("Add a QEMU image VM", form);
   name.focus();
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    save.disabled = true;
-    error.textContent = "";
-    const disks = [...list.children].map((row, index) => {
-      const [path, label] = row.querySelectorAll("input");
-      return { path: path.value.trim(), label: label.value.trim() || label.placeholder || `disk${index}` };
-    });
-    try {
-      await api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qemu_image", disks } } });
-      dialog.close();
-      done(`Added ${name.value.trim()}.`);
-    } catch (failure) {
-      error.textContent = failure.message;
-      save.disabled = false;
-    }
-  });
+  submitDialog(form, { button: save, error, dialog,
+    send: () => {
+      const disks = [...list.children].map((row, index) => {
+        const [path, label] = row.querySelectorAll("input");
+        return { path: path.value.trim(), label: label.value.trim() || label.placeholder || `disk${index}` };
+      });
+      return api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qemu_image", disks } } });
+    },
+    done: () => done(`Added ${name.value.trim()}.`) });
 }
 
 function compare(a, b) {
