@@ -122,8 +122,13 @@ public final class QCOW2Writer {
         }
     }
 
-    /// Writes the tables and the header, fsyncs, and closes the image for writing.
-    public func finish() throws {
+    /// Writes the tables and the header, and closes the image for writing.
+    /// `durable`: the tables are fsynced before the header that makes them
+    /// reachable, and the header after, so the file is whole on disk when
+    /// this returns. A caller that fsyncs the file itself before anyone can
+    /// see it (a backup's commit, for every file of its `.partial` folder)
+    /// passes false: each fsync is a flush of the device's cache.
+    public func finish(durable: Bool = true) throws {
         try checkOpen()
         try data.flush()
         let cs = UInt64(clusterSize)
@@ -156,13 +161,13 @@ public final class QCOW2Writer {
         }
         try file.write(refcounts.table(blocksOffset: refcountStart), at: refcountTableOffset)
 
-        // Tables first and durable, then the header that makes them reachable.
-        try file.sync()
+        // Tables first, then the header that makes them reachable.
+        if durable { try file.sync() }
         let header = try makeHeader(
             l1Size: UInt32(l1Size), l1Offset: l1Offset,
             refcountOffset: refcountTableOffset, refcountClusters: UInt32(refcounts.tableClusters)).serialized()
         try file.write(header, at: 0)
-        try file.sync()
+        if durable { try file.sync() }
         finished = true
     }
 

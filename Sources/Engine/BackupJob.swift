@@ -23,6 +23,10 @@ public struct BackupJob: Sendable {
     public var repositoryRoot: String
     /// nil for a full backup.
     public var parent: Parent?
+    /// The checkpoints this backup makes obsolete once committed, per disk
+    /// index: those of the newest backup of this VM in this repository (the
+    /// parent's, unless a full starts the chain over).
+    public var replacesCheckpoints: [Int: String]
     public var clusterSize = 65536
     public var progress = BackupProgress()
     /// Why this backup is what it is (an incremental that became full).
@@ -33,6 +37,7 @@ public struct BackupJob: Sendable {
         self.vm = vm
         self.repositoryRoot = repositoryRoot
         self.parent = parent
+        self.replacesCheckpoints = parent?.checkpoints ?? [:]
     }
 
     public var layout: BackupLayout { BackupLayout(repositoryRoot: repositoryRoot, vmName: vm.name) }
@@ -43,7 +48,7 @@ public struct BackupJob: Sendable {
         let partial = try layout.createPartial(backupID)
         progress.setPhase("snapshot")
         do {
-            let manifest = try await source.withSession(backupID: backupID, parentCheckpoints: parent?.checkpoints) { exports in
+            let manifest = try await source.withSession(backupID: backupID, parentCheckpoints: parent?.checkpoints, replacing: replacesCheckpoints) { exports in
                 progress.setPhase("transferring")
                 let disks = try await withThrowingTaskGroup(of: BackupManifest.Disk.self) { group in
                     for export in exports {

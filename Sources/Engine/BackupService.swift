@@ -105,15 +105,17 @@ public actor BackupService {
 
         var note: String?
         var parent: BackupJob.Parent?
-        if request.incremental {
-            if let last = try await catalog.lastCompletedBackup(vmName: context.vmName, repositoryID: request.repositoryID) {
-                let checkpoints = try await catalog.backupDisks(of: last.backupId).reduce(into: [Int: String]()) { map, disk in
-                    if let checkpoint = disk.checkpoint { map[disk.diskIndex] = checkpoint }
-                }
-                parent = BackupJob.Parent(backupID: last.backupId, checkpoints: checkpoints)
-            } else {
-                note = "no earlier completed backup of \(context.vmName) in repository \(repository.name): this backup is full"
+        // The chain head: an incremental builds on it; any new backup replaces its checkpoints.
+        var head: BackupJob.Parent?
+        if let last = try await catalog.lastCompletedBackup(vmName: context.vmName, repositoryID: request.repositoryID) {
+            let checkpoints = try await catalog.backupDisks(of: last.backupId).reduce(into: [Int: String]()) { map, disk in
+                if let checkpoint = disk.checkpoint { map[disk.diskIndex] = checkpoint }
             }
+            head = BackupJob.Parent(backupID: last.backupId, checkpoints: checkpoints)
+        }
+        if request.incremental {
+            parent = head
+            if head == nil { note = "no earlier completed backup of \(context.vmName) in repository \(repository.name): this backup is full" }
         }
 
         let vmKey = BackupLayout.vmKey(for: context.vmName)
@@ -141,6 +143,7 @@ public actor BackupService {
             backupID: backupID,
             vm: .init(name: context.vmName, sourceType: context.sourceType, identity: Self.identity(of: context, disks: vmDisks)),
             repositoryRoot: repository.path, parent: parent)
+        backupJob.replacesCheckpoints = head?.checkpoints ?? [:]
         backupJob.note = note
         let progress = backupJob.progress
         let task = Task { await self.execute(backupJob, source: source) }

@@ -93,7 +93,8 @@ struct DiskCopier {
                     progress.copied(disk: export.disk.index, bytes: read.chunk.length)
                 }
             }
-            try writer.finish()
+            // Not fsynced here: the commit fsyncs the whole partial folder at once.
+            try writer.finish(durable: false)
             progress.finished(disk: export.disk.index)
             return Result(bytesWritten: writer.dataBytesWritten, runs: runs.sorted { $0.offset < $1.offset })
         }

@@ -76,10 +76,14 @@ public protocol BackupSource: Sendable {
     ///   - backupID: names the new checkpoint.
     ///   - parentCheckpoints: the committed checkpoint of each disk index, or
     ///     nil for a full backup.
+    ///   - obsolete: the checkpoints the new one replaces once the backup
+    ///     commits (the chain head's: an incremental's parent, or the one a
+    ///     new full starts over from); a source that keeps state per
+    ///     checkpoint drops them then.
     ///   - committed: the body returns true once the backup is durable; only
-    ///     then does the source keep the new checkpoint (and drop the parent's).
+    ///     then does the source keep the new checkpoint (and drop the obsolete ones).
     func withSession<Result: Sendable>(
-        backupID: String, parentCheckpoints: [Int: String]?,
+        backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
         _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result
 }

@@ -89,7 +89,8 @@ enum NBDServerProcess {
                 throw SourceError.exportFailed("\(name) exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("\(name) did not start within 30 s") }
-            try await Task.sleep(for: .milliseconds(2))
+            // qemu-nbd listens ~6 ms after it starts: look often, it is on every backup's path.
+            try await Task.sleep(for: .microseconds(500))
         }
         return try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk"))
     }

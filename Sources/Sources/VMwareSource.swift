@@ -64,9 +64,10 @@ public struct VMwareSource: BackupSource {
     }
 
     public func withSession<Result: Sendable>(
-        backupID: String, parentCheckpoints: [Int: String]?,
+        backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
         _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
+        // Change IDs keep no state at the source: nothing to drop when one is replaced.
         if case .vddk = transport { try Self.requirePlugin("vddk") }
         return try await VSphereClient.with(login) { client in
             try await VMwareSession(source: self, client: client, owner: .init(jobID: backupID, log: processLog)).run(backupID: backupID, parentCheckpoints: parentCheckpoints, body)

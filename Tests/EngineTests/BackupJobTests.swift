@@ -160,6 +160,33 @@ struct BackupJobTests {
         try Self.expectRestores(job.layout.backupDirectory("b2"), equalTo: try vm.snapshot("b2"))
     }
 
+    @Test("an inconsistent bitmap (its QEMU was killed) makes the next backup full, with a note")
+    func inconsistentBitmap() async throws {
+        var vm = try LabVM()
+        let repository = scratchFolder()
+        let first = try await BackupJob(backupID: "i1", vm: vm.identity, repositoryRoot: repository, parent: nil).run(source: vm.source)
+        try vm.change()
+        // A writer that opens the image marks its bitmaps in use; killed, it leaves them so.
+        let socket = vm.folder + "/writer.sock"
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-nbd")
+        writer.arguments = ["-f", "qcow2", "-k", socket, "--pid-file", socket + ".pid", vm.qcow2]
+        try writer.run()
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket + ".pid") { try await Task.sleep(for: .milliseconds(10)) }
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        #expect(try tool(["qemu-img", "info", "-U", vm.qcow2]).output.contains("in-use"))
+
+        let job = BackupJob(backupID: "i2", vm: vm.identity, repositoryRoot: repository,
+                            parent: .init(backupID: "i1", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
+        let manifest = try await job.run(source: vm.source)
+        #expect(manifest.disks[0].copy == "full")
+        #expect(manifest.disks[0].note?.contains("inconsistent") == true, "\(manifest.disks[0].note ?? "no note")")
+        try Self.expectRestores(job.layout.backupDirectory("i2"), equalTo: try vm.snapshot("i2"))
+        // The committed backup replaced the parent's checkpoint, inconsistent or not.
+        #expect(try vm.bitmaps() == ["sendense-i2"])
+    }
+
     @Test("a cancelled backup leaves no partial folder, no new checkpoint and no qemu-nbd")
     func cancelled() async throws {
         let vm = try LabVM(qcow2Size: 192 << 20)

@@ -287,26 +287,34 @@ struct StaleBitmapTests {
         return ((data?["bitmaps"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.sorted()
     }
 
-    @Test("a bitmap of a backup that never committed is removed at start; the committed checkpoint stays and the next backup is incremental")
+    @Test("only the newest checkpoint stays in the image: a new full drops the old one; at start, bitmaps of backups that never committed or were replaced go, and the next backup is incremental")
     func staleBitmaps() async throws {
         let vm = try BackupAPITests.makeVM()
         let folder = scratchFolder()
         let first = try await TestHub.make(dataDirectory: folder)
-        let fullID = try await first.run { api in
+        let (olderID, fullID) = try await first.run { api in
             let token = try await api.login()
             _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
                 "vm_name": "lab1", "source": ["type": "qemu_image", "disks": [["path": vm.vda, "label": "vda"]]],
             ])
-            let started = try await api.request(.post, "/api/v1/backups", token: token,
-                                                json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "full"])
-            let id = try #require(started.json["backup_id"] as? String)
-            #expect(try await api.waitForBackup(id, token: token).json["status"] as? String == "completed")
-            return id
+            var ids: [String] = []
+            for _ in 0..<2 {
+                let started = try await api.request(.post, "/api/v1/backups", token: token,
+                                                    json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "full"])
+                let id = try #require(started.json["backup_id"] as? String)
+                #expect(try await api.waitForBackup(id, token: token).json["status"] as? String == "completed")
+                ids.append(id)
+            }
+            // The second full starts the chain over: the first one's checkpoint is of no use any more.
+            #expect(try Self.bitmaps(vm.vda) == ["sendense-\(ids[1])"])
+            return (ids[0], ids[1])
         }
-        // What a hub killed mid-backup leaves: the new checkpoint's bitmap, never committed.
+        // What a hub killed mid-backup leaves: the new checkpoint's bitmap, never committed;
+        // and killed between a commit and the removal of the checkpoint it replaced: that one.
         try mustRun(["qemu-img", "bitmap", "--add", "--enable", vm.vda, "sendense-backup-lab1-killed"])
+        try mustRun(["qemu-img", "bitmap", "--add", "--enable", vm.vda, "sendense-\(olderID)"])
         try mustRun(["qemu-img", "bitmap", "--add", vm.vda, "admins-own-bitmap"])
-        #expect(try Self.bitmaps(vm.vda) == ["admins-own-bitmap", "sendense-\(fullID)", "sendense-backup-lab1-killed"])
+        #expect(try Self.bitmaps(vm.vda) == ["admins-own-bitmap", "sendense-\(olderID)", "sendense-\(fullID)", "sendense-backup-lab1-killed"].sorted())
 
         let second = try await TestHub.make(dataDirectory: folder)
         #expect(try Self.bitmaps(vm.vda) == ["admins-own-bitmap", "sendense-\(fullID)"])

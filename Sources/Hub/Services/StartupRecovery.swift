@@ -21,13 +21,20 @@ enum StartupRecovery {
         }
 
         // Bitmaps of backups that never committed stay in the VM's images
-        // (the checkpoint is kept only on commit); nothing runs yet, so any
-        // `sendense-*` bitmap not of a completed backup is stale.
+        // (the checkpoint is kept only on commit), and so do those a newer
+        // backup made obsolete when the hub stopped before removing them.
+        // Nothing runs yet: only the checkpoint of the newest completed
+        // backup per repository (what the next incremental starts from) is kept.
         for context in try await catalog.vmContexts() where context.sourceType == "qemu_image" {
             for disk in try await catalog.disks(ofContext: context.contextId) {
                 let removed = await QemuImageSource.removeStaleCheckpoints(of: disk.path) { backupID in
                     // When the catalog cannot say, keep the bitmap.
-                    do { return try await catalog.backup(id: backupID)?.status == "completed" } catch { return true }
+                    do {
+                        guard let backup = try await catalog.backup(id: backupID), backup.status == "completed" else { return false }
+                        return try await catalog.lastCompletedBackup(vmName: backup.vmName, repositoryID: backup.repositoryId)?.backupId == backupID
+                    } catch {
+                        return true
+                    }
                 }
                 for name in removed { logger.notice("removed stale bitmap \(name) from \(disk.path)") }
             }
