@@ -9,6 +9,7 @@ enum CatalogMigrations {
         migrator.registerMigration("v2-protection-flows", migrate: addFlowScheduling)
         migrator.registerMigration("v3-child-processes", migrate: addChildProcesses)
         migrator.registerMigration("v4-job-history", migrate: addJobHistory)
+        migrator.registerMigration("v5-restore-history", migrate: addRestoreHistory)
         return migrator
     }
 
@@ -27,6 +28,16 @@ enum CatalogMigrations {
                 completed_at DATETIME
             );
             CREATE INDEX job_history_created ON job_history (created_at);
+            """)
+    }
+
+    /// What a disk restore was of and how big, so its status outlives a restart.
+    private static func addRestoreHistory(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE job_history ADD COLUMN backup_id TEXT;
+            ALTER TABLE job_history ADD COLUMN disk_index INTEGER;
+            ALTER TABLE job_history ADD COLUMN bytes_done INTEGER;
+            ALTER TABLE job_history ADD COLUMN total_bytes INTEGER;
             """)
     }
 

@@ -15,9 +15,15 @@ public struct JobHistoryRecord: CatalogRecord, Sendable, Equatable {
     public var errorMessage: String?
     public var createdAt: Date
     public var completedAt: Date?
+    /// A disk restore's restore point, and how far it got.
+    public var backupId: String?
+    public var diskIndex: Int?
+    public var bytesDone: Int64?
+    public var totalBytes: Int64?
 
     public init(jobId: String, type: String, status: String, vmName: String? = nil, detail: String? = nil,
-                errorMessage: String? = nil, createdAt: Date = Date(), completedAt: Date? = nil) {
+                errorMessage: String? = nil, createdAt: Date = Date(), completedAt: Date? = nil,
+                backupId: String? = nil, diskIndex: Int? = nil, bytesDone: Int64? = nil, totalBytes: Int64? = nil) {
         self.jobId = jobId
         self.type = type
         self.status = status
@@ -26,6 +32,10 @@ public struct JobHistoryRecord: CatalogRecord, Sendable, Equatable {
         self.errorMessage = errorMessage
         self.createdAt = createdAt
         self.completedAt = completedAt
+        self.backupId = backupId
+        self.diskIndex = diskIndex
+        self.bytesDone = bytesDone
+        self.totalBytes = totalBytes
     }
 }
 

@@ -13,6 +13,19 @@ public actor RestoreService {
         public var errorMessage: String?
         public var createdAt: Date
         public var completedAt: Date?
+
+        public init(jobID: String, backupID: String, diskIndex: Int, status: String, bytesDone: UInt64, totalBytes: UInt64,
+                    errorMessage: String? = nil, createdAt: Date, completedAt: Date? = nil) {
+            self.jobID = jobID
+            self.backupID = backupID
+            self.diskIndex = diskIndex
+            self.status = status
+            self.bytesDone = bytesDone
+            self.totalBytes = totalBytes
+            self.errorMessage = errorMessage
+            self.createdAt = createdAt
+            self.completedAt = completedAt
+        }
     }
 
     private struct Job {

@@ -27,7 +27,7 @@ struct CatalogTests {
     @Test("migrates an empty file, in WAL mode with foreign keys on")
     func migrateFromEmpty() throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
-        #expect(try catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history"])
+        #expect(try catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
         let (mode, foreignKeys) = try catalog.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
@@ -50,7 +50,7 @@ struct CatalogTests {
         try first.close()
         let second = try CatalogDatabase(path: path)
         #expect(try await second.userCount() == 1)
-        #expect(try second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history"])
+        #expect(try second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
         try second.close()
     }
 

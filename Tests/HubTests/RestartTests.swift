@@ -19,7 +19,7 @@ struct RestartTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
         let second = try await TestHub.make(dataDirectory: first.dataDirectory)
-        #expect(try second.hub.catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history"])
+        #expect(try second.hub.catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
         try await second.run { api in
             let token = try await api.login("dave", "password-d")
             let repos = try await api.request(.get, "/api/v1/repositories", token: token)
@@ -53,6 +53,51 @@ struct RestartTests {
             #expect(cut["status"] as? String == "failed")
             #expect(cut["error_message"] as? String == "interrupted by hub restart")
             #expect(cut["completed_at"] is String && cut["vm_name"] as? String == "vm1")
+        }
+    }
+
+    @Test("a disk restore's status outlives a restart")
+    func restoreStatusAcrossRestarts() async throws {
+        let vm = try BackupAPITests.makeVM()
+        let out = scratchFolder()
+        let first = try await TestHub.make()
+        let (jobID, total) = try await first.run { api in
+            let token = try await api.login()
+            _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "lab1", "source": ["type": "qemu_image", "disks": [["path": vm.vda, "label": "vda"]]],
+            ])
+            let started = try await api.request(.post, "/api/v1/backups", token: token,
+                                                json: ["vm_name": "lab1", "repository_id": "1", "backup_type": "full"])
+            let backupID = try #require(started.json["backup_id"] as? String)
+            #expect(try await api.waitForBackup(backupID, token: token).json["status"] as? String == "completed")
+            let restore = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
+                "backup_id": backupID, "disk_index": 0, "target": ["type": "file", "path": out + "/vda.raw", "format": "raw"],
+            ])
+            let job = try #require(restore.json["job_id"] as? String, "\(restore.text)")
+            let done = try await api.waitForRestore(job, token: token)
+            #expect(done.json["status"] as? String == "completed", "\(done.text)")
+            return (job, try #require(done.json["total_bytes"] as? Int))
+        }
+        #expect(total == 32 << 20)
+
+        let second = try await TestHub.make(dataDirectory: first.dataDirectory)
+        try await second.run { api in
+            let token = try await api.login()
+            let answer = try await api.request(.get, "/api/v1/restore/disk/\(jobID)", token: token)
+            #expect(answer.status == .ok, "\(answer.text)")
+            #expect(answer.json["status"] as? String == "completed")
+            #expect(answer.json["disk_index"] as? Int == 0)
+            #expect((answer.json["backup_id"] as? String)?.hasPrefix("backup-lab1-") == true)
+            #expect(answer.json["bytes_done"] as? Int == total && answer.json["total_bytes"] as? Int == total)
+            #expect(answer.json["progress_percent"] as? Double == 100)
+            #expect(answer.json["completed_at"] is String)
+            let unknown = try await api.request(.get, "/api/v1/restore/disk/restore-unknown", token: token)
+            #expect(unknown.status == .notFound)
+            // Another job's id is not a restore's.
+            #expect(try await api.request(.post, "/api/v1/maintenance/cleanup", token: token).status == .ok)
+            let jobs = try await api.request(.get, "/api/v1/jobs?type=cleanup", token: token)
+            let cleanup = try #require((jobs.json["jobs"] as? [[String: Any]])?.first?["job_id"] as? String)
+            #expect(try await api.request(.get, "/api/v1/restore/disk/\(cleanup)", token: token).status == .notFound)
         }
     }
 

@@ -84,7 +84,10 @@ enum RestoreRoutes {
 
         table.add(.get, "/restore/disk/{job_id}", .role(.viewer)) { _, context -> DiskRestoreResponse in
             let id = context.parameters.get("job_id") ?? ""
-            guard let status = await services.restores.status(of: id) else { throw APIError.notFound("restore job not found: job_id=\(id)") }
+            var status = await services.restores.status(of: id)
+            // One of an earlier hub process (or forgotten since) is answered from the job history.
+            if status == nil { status = try await services.jobs.pastRestore(id) }
+            guard let status else { throw APIError.notFound("restore job not found: job_id=\(id)") }
             return DiskRestoreResponse(status)
         }
 

@@ -49,7 +49,19 @@ actor JobLog {
         await save(JobHistoryRecord(
             jobId: status.jobID, type: "restore", status: status.status == "in_progress" ? "running" : status.status,
             detail: "\(status.backupID) disk \(status.diskIndex)", errorMessage: status.errorMessage,
-            createdAt: status.createdAt, completedAt: status.completedAt))
+            createdAt: status.createdAt, completedAt: status.completedAt,
+            backupId: status.backupID, diskIndex: status.diskIndex,
+            bytesDone: Int64(status.bytesDone), totalBytes: Int64(status.totalBytes)))
+    }
+
+    /// A disk restore an earlier hub process ran, as its record says.
+    func pastRestore(_ id: String) async throws -> RestoreService.Status? {
+        guard let record = try await catalog.job(id: id), record.type == "restore", let backupID = record.backupId,
+              let diskIndex = record.diskIndex else { return nil }
+        return RestoreService.Status(
+            jobID: id, backupID: backupID, diskIndex: diskIndex, status: record.status,
+            bytesDone: UInt64(max(0, record.bytesDone ?? 0)), totalBytes: UInt64(max(0, record.totalBytes ?? 0)),
+            errorMessage: record.errorMessage, createdAt: record.createdAt, completedAt: record.completedAt)
     }
 
     /// The newest `limit` jobs, a running one with its percentage if it told one.
