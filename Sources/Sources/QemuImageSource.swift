@@ -48,26 +48,20 @@ public struct QemuImageSource: BackupSource {
         return removed
     }
 
+    /// Each disk as qemu-img sees it; the disks are separate files, so
+    /// qemu-img looks at all of them at once.
     public func disks() async throws -> [SourceDisk] {
-        try await inspect().map(\.disk)
-    }
-
-    /// Each disk with what qemu-img says of it (format, size, bitmaps); the
-    /// disks are separate files, so qemu-img looks at all of them at once.
-    private func inspect() async throws -> [(disk: SourceDisk, info: QemuImageTool.Info)] {
-        try await withThrowingTaskGroup(of: (Int, SourceDisk, QemuImageTool.Info).self) { group in
+        try await withThrowingTaskGroup(of: (Int, SourceDisk).self) { group in
             for (position, disk) in disksOnFile.enumerated() {
-                group.addTask {
-                    let (source, info) = try await Self.inspect(disk)
-                    return (position, source, info)
-                }
+                group.addTask { (position, try await Self.inspect(disk).0) }
             }
-            var found: [(Int, SourceDisk, QemuImageTool.Info)] = []
+            var found: [(Int, SourceDisk)] = []
             for try await item in group { found.append(item) }
-            return found.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+            return found.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 
+    /// A disk with what qemu-img says of it (format, size, bitmaps).
     private static func inspect(_ disk: Disk) async throws -> (SourceDisk, QemuImageTool.Info) {
         guard FileManager.default.isReadableFile(atPath: disk.path) else { throw SourceError.diskNotFound(disk.path) }
         let info = try await QemuImageTool.info(disk.path)
