@@ -2,6 +2,7 @@ import DiskImage
 import Foundation
 import NBD
 import NIOCore
+import Repository
 import Synchronization
 
 #if canImport(Glibc)
@@ -51,14 +52,15 @@ public enum DiskRestore {
                 }
                 try writer.finish()
             } else {
-                let file = try ImageFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
-                try file.truncate(to: image.virtualSize)
+                let writer = try RawImageWriter(path: temporary, virtualSize: image.virtualSize)
                 try forEachDataChunk(image, extents: extents, progress: progress, alignTo: 1) { offset, bytes in
-                    try file.write(bytes, at: offset)
+                    try writer.write(bytes, at: offset)
                 }
-                try file.sync()
+                try writer.finish()
             }
             guard rename(temporary, output) == 0 else { throw DiskImageError.io(path: output, operation: "rename", errno: errno) }
+            // The job is reported done only once the file has its name on disk too.
+            try DurableFile.syncDirectory(URL(fileURLWithPath: output).deletingLastPathComponent().path)
         } catch {
             unlink(temporary)
             throw error

@@ -10,7 +10,8 @@
 // in the page cache), followed by `sync -f`, and with `-t none` (its own
 // durable mode: direct writes, then a flush) — a backup returns only once
 // its image is durable.
-// Then file-level restore (FileRestoreBench.swift) and vCenter discovery
+// Then whole-disk restore of the newest point (RestoreBench.swift), file-level
+// restore (FileRestoreBench.swift) and vCenter discovery
 // (DiscoveryBench.swift), and telemetry's cost on the data path
 // (TelemetryBench.swift). BENCH=backup, files, discovery or telemetry runs
 // only one of them.
@@ -175,6 +176,7 @@ print(String(format: "qemu-img convert -t none : %7.1f MB/s (%.2f s)", mb / dire
 print(String(format: "sendense full            : %7.1f MB/s (%.2f s)  ratio vs convert %.2f (goal >= 1.0), vs convert + sync %.2f, vs -t none %.2f",
              mb / fullBest, fullBest, referenceBest / fullBest, syncedBest / fullBest, directBest / fullBest))
 print(String(format: "sendense incremental     : %7.3f s, %.1f%% of the full's time (goal <= 5%%)", incBest, incBest / fullBest * 100))
+try await restoreBench(top: "\(work)/repo-\(runs)/vms/bench/\(parent.backupId)/disk-0.qcow2", work: work, runs: runs)
 if only == nil || only == "telemetry" { try await telemetryBench(work: work, source: source, runs: runs) }
 if only == nil {
     try await fileRestoreBench(work: work, runs: runs)
