@@ -49,7 +49,15 @@ func restoreBench(top: String, work: String, runs: Int) async throws {
             server.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-nbd")
             server.arguments = ["-f", "raw", "--cache=none", "--aio=native", "--persistent", "-k", socket, "--pid-file", socket + ".pid", output]
             try server.run()
-            while !FileManager.default.fileExists(atPath: socket + ".pid") { usleep(1000) }
+            // Both tools end with an NBD flush: qemu-nbd has nothing left to write (it takes its time over SIGTERM).
+            defer {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
+            while !FileManager.default.fileExists(atPath: socket + ".pid") {
+                guard server.isRunning else { throw BenchError("qemu-nbd did not start for \(output)") }
+                usleep(1000)
+            }
             try shell("sync")
             let time = try await seconds {
                 if tool == "sendense" {
@@ -58,10 +66,7 @@ func restoreBench(top: String, work: String, runs: Int) async throws {
                     try shell("qemu-img convert -n -f qcow2 -O raw \(top) 'nbd+unix:///?socket=\(socket)'")
                 }
             }
-            // Both flushed: qemu-nbd has nothing left to write (it takes its time over SIGTERM).
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-            try shell("qemu-img compare -f raw -F qcow2 \(output) \(top) > /dev/null")
+            try shell("qemu-img compare -U -f raw -F qcow2 \(output) \(top) > /dev/null")
             try FileManager.default.removeItem(atPath: output)
             if tool == "sendense" { ours = min(ours, time) } else { reference = min(reference, time) }
             print(String(format: "restore to NBD run %d: %@ %.2f s", run, tool, time))
