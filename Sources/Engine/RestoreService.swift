@@ -14,6 +14,11 @@ public actor RestoreService {
         public var createdAt: Date
         public var completedAt: Date?
 
+        /// How far it got, 0 to 100; 100 once completed.
+        public var percent: Double {
+            status == "completed" ? 100 : totalBytes == 0 ? 0 : Double(bytesDone) * 100 / Double(totalBytes)
+        }
+
         public init(jobID: String, backupID: String, diskIndex: Int, status: String, bytesDone: UInt64, totalBytes: UInt64,
                     errorMessage: String? = nil, createdAt: Date, completedAt: Date? = nil) {
             self.jobID = jobID

@@ -79,9 +79,8 @@ enum MaintenanceRoutes {
         }
         for (record, percent) in try await services.jobs.recent(limit: limit) {
             var progress = record.status == "completed" ? 100 : percent ?? 0
-            if record.type == "restore", record.status != "completed", let live = await services.restores.status(of: record.jobId),
-               live.totalBytes > 0 {
-                progress = Double(live.bytesDone) * 100 / Double(live.totalBytes)
+            if record.type == "restore", record.status != "completed", let live = await services.restores.status(of: record.jobId) {
+                progress = live.percent
             }
             jobs.append(JobResponse(jobId: record.jobId, type: record.type, status: record.status, vmName: record.vmName,
                                     progressPercent: progress, detail: record.detail, errorMessage: record.errorMessage,

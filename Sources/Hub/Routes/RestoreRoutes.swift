@@ -45,8 +45,7 @@ struct DiskRestoreResponse: ResponseEncodable {
         self.status = status.status
         bytesDone = status.bytesDone
         totalBytes = status.totalBytes
-        progressPercent = status.status == "completed" ? 100
-            : status.totalBytes == 0 ? 0 : (Double(status.bytesDone) * 1000 / Double(status.totalBytes)).rounded() / 10
+        progressPercent = (status.percent * 10).rounded() / 10
         errorMessage = status.errorMessage
         createdAt = status.createdAt
         completedAt = status.completedAt

@@ -18,7 +18,7 @@ actor JobLog {
     }
 
     func begin(_ type: String, vmName: String? = nil) async -> String {
-        let id = "\(type)-\(UUID().uuidString.prefix(8).lowercased())"
+        let id = Self.newID(type)
         await save(JobHistoryRecord(jobId: id, type: type, status: "running", vmName: vmName))
         return id
     }
@@ -40,7 +40,7 @@ actor JobLog {
 
     /// A job recorded once it is done (a merge inside a prune, a periodic cleanup that cleaned something).
     func record(_ type: String, vmName: String?, detail: String, startedAt: Date = Date()) async {
-        await save(JobHistoryRecord(jobId: "\(type)-\(UUID().uuidString.prefix(8).lowercased())", type: type, status: "completed",
+        await save(JobHistoryRecord(jobId: Self.newID(type), type: type, status: "completed",
                                     vmName: vmName, detail: detail, createdAt: startedAt, completedAt: Date()))
     }
 
@@ -72,6 +72,8 @@ actor JobLog {
     func knows(_ id: String) async -> Bool {
         (try? await catalog.job(id: id)) != nil
     }
+
+    private static func newID(_ type: String) -> String { "\(type)-\(UUID().uuidString.prefix(8).lowercased())" }
 
     private func save(_ record: JobHistoryRecord) async {
         do {
