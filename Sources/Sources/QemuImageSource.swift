@@ -51,13 +51,18 @@ public struct QemuImageSource: BackupSource {
     /// Each disk as qemu-img sees it; the disks are separate files, so
     /// qemu-img looks at all of them at once.
     public func disks() async throws -> [SourceDisk] {
-        try await withThrowingTaskGroup(of: (Int, SourceDisk).self) { group in
+        try await forEachDisk { try await Self.inspect($0).0 }
+    }
+
+    /// `body` for every disk at once (each is its own file), the answers in the disks' order.
+    private func forEachDisk<Answer: Sendable>(_ body: @escaping @Sendable (Disk) async throws -> Answer) async throws -> [Answer] {
+        try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
             for (position, disk) in disksOnFile.enumerated() {
-                group.addTask { (position, try await Self.inspect(disk).0) }
+                group.addTask { (position, try await body(disk)) }
             }
-            var found: [(Int, SourceDisk)] = []
-            for try await item in group { found.append(item) }
-            return found.sorted { $0.0 < $1.0 }.map(\.1)
+            var answers: [(Int, Answer)] = []
+            for try await answer in group { answers.append(answer) }
+            return answers.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 
@@ -135,21 +140,14 @@ public struct QemuImageSource: BackupSource {
     /// that is missing or inconsistent, and only then is qemu-img asked why
     /// (`withExports`). Every other disk is looked at with qemu-img info.
     private func plan(parentCheckpoints: [Int: String]?) async throws -> [PlannedDisk] {
-        try await withThrowingTaskGroup(of: (Int, PlannedDisk).self) { group in
-            for (position, disk) in disksOnFile.enumerated() {
-                group.addTask {
-                    if let parent = parentCheckpoints?[disk.index], let size = QCOW2Probe.virtualSize(ofImageAt: disk.path) {
-                        let source = SourceDisk(index: disk.index, label: disk.label, capacityBytes: size, location: disk.path)
-                        return (position, PlannedDisk(disk: source, format: "qcow2", plan: .incremental(context: "qemu:dirty-bitmap:\(parent)"),
-                                                      bitmap: parent, tracks: true))
-                    }
-                    let (source, info) = try await Self.inspect(disk)
-                    return (position, Self.plan(source, info: info, parent: parentCheckpoints?[disk.index]))
-                }
+        try await forEachDisk { disk in
+            if let parent = parentCheckpoints?[disk.index], let size = QCOW2Probe.virtualSize(ofImageAt: disk.path) {
+                let source = SourceDisk(index: disk.index, label: disk.label, capacityBytes: size, location: disk.path)
+                return PlannedDisk(disk: source, format: "qcow2", plan: .incremental(context: "qemu:dirty-bitmap:\(parent)"),
+                                   bitmap: parent, tracks: true)
             }
-            var plans: [(Int, PlannedDisk)] = []
-            for try await plan in group { plans.append(plan) }
-            return plans.sorted { $0.0 < $1.0 }.map(\.1)
+            let (source, info) = try await Self.inspect(disk)
+            return Self.plan(source, info: info, parent: parentCheckpoints?[disk.index])
         }
     }
 
