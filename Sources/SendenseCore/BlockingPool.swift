@@ -1,0 +1,117 @@
+import Foundation
+
+/// The one place where work that blocks its thread runs: system calls that
+/// may wait (files on a network share, `statfs`, a child process's exit),
+/// libtsk and libarchive, re-reading a disk, bcrypt, SQLite calls GRDB only
+/// offers synchronously.
+///
+/// Why not Swift's cooperative pool: it has one thread per core (two here).
+/// A task that blocks one of them stops every other task scheduled there;
+/// when the thing it waits for needs a cooperative thread itself (a GRDB
+/// reader released by an async task that must resume first), nothing runs
+/// again: the hub hung for good that way under 32 concurrent requests.
+///
+/// Why not a fixed pool (NIO's has one thread per core): a blocked call —
+/// a hung NFS server, a slow disk — must not hold up the calls behind it.
+/// A thread is started whenever work arrives and none is idle, up to
+/// `maxThreads`; idle threads end after `idleLifetime`. Beyond the cap work
+/// waits its turn, which only happens when that many calls are stuck at once.
+///
+/// It is also a `TaskExecutor`: a long job whose data path is built of
+/// blocking calls (a backup writing its images) runs its tasks here with
+/// `Task(executorPreference: BlockingPool.shared)`, away from the threads
+/// that answer requests.
+public final class BlockingPool: TaskExecutor, @unchecked Sendable {
+    // Unchecked: every stored var is guarded by `condition`.
+    public static let shared = BlockingPool(maxThreads: 128)
+
+    private enum Work {
+        case closure(@Sendable () -> Void)
+        case job(UnownedJob)
+    }
+
+    private let maxThreads: Int
+    private let idleLifetime: TimeInterval
+    private let condition = NSCondition()
+    private var pending: [Work] = []
+    private var head = 0
+    private var threads = 0
+    private var idle = 0
+
+    public init(maxThreads: Int, idleLifetime: TimeInterval = 30) {
+        self.maxThreads = maxThreads
+        self.idleLifetime = idleLifetime
+    }
+
+    /// Runs `body` on a pool thread and answers what it returns or throws.
+    /// The caller's task is suspended meanwhile, its thread free.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(.closure { continuation.resume(with: Result { try body() }) })
+        }
+    }
+
+    /// `run` for work that cannot fail.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            submit(.closure { continuation.resume(returning: body()) })
+        }
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        submit(.job(UnownedJob(job)))
+    }
+
+    /// Threads alive now (for tests and the metrics).
+    public var threadCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads
+    }
+
+    private func submit(_ work: Work) {
+        condition.lock()
+        pending.append(work)
+        let waiting = pending.count - head
+        let start = waiting > idle && threads < maxThreads
+        if start { threads += 1 }
+        condition.signal()
+        condition.unlock()
+        if start {
+            let thread = Thread { [self] in workerLoop() }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    private func workerLoop() {
+        condition.lock()
+        while true {
+            while head == pending.count {
+                idle += 1
+                let signalled = condition.wait(until: Date(timeIntervalSinceNow: idleLifetime))
+                idle -= 1
+                if !signalled, head == pending.count {
+                    threads -= 1
+                    condition.unlock()
+                    return
+                }
+            }
+            let work = pending[head]
+            head += 1
+            if head == pending.count {
+                pending.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 1024, head * 2 >= pending.count {
+                pending.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            switch work {
+            case .closure(let body): body()
+            case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+            }
+            condition.lock()
+        }
+    }
+}
