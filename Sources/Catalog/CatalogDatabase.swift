@@ -22,17 +22,25 @@ public final class CatalogDatabase: Sendable {
         try CatalogMigrations.migrator.migrate(pool)
     }
 
+    // Every access from async code goes through GRDB's async API
+    // (`try await pool.read/write`): its synchronous calls park the calling
+    // thread until a connection is free, and on Swift's cooperative pool the
+    // tasks that would free one may never get a thread back (the hub hung
+    // for good that way under 32 concurrent requests).
+
     /// The names of the migrations applied to this catalog, oldest first.
-    public func appliedMigrations() throws -> [String] {
-        try pool.read { db in try CatalogMigrations.migrator.appliedMigrations(db) }
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try CatalogMigrations.migrator.appliedMigrations(db) }
     }
 
     /// A cheap round trip that proves the file is readable.
-    public func ping() throws {
-        _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
     /// Checkpoints the WAL and closes the file; the pool is unusable afterwards.
+    /// It waits for every connection: from async code, call it through
+    /// `BlockingPool.shared.run`.
     public func close() throws {
         try pool.writeWithoutTransaction { db in
             _ = try db.checkpoint(.truncate)

@@ -25,15 +25,15 @@ struct CatalogTests {
     }
 
     @Test("migrates an empty file, in WAL mode with foreign keys on")
-    func migrateFromEmpty() throws {
+    func migrateFromEmpty() async throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
-        #expect(try catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
-        let (mode, foreignKeys) = try catalog.pool.read { db in
+        #expect(try await catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
+        let (mode, foreignKeys) = try await catalog.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
         #expect(mode == "wal")
         #expect(foreignKeys == 1)
-        let tables = try catalog.pool.read { db in try String.fetchSet(db, sql: "SELECT name FROM sqlite_master WHERE type='table'") }
+        let tables = try await catalog.pool.read { db in try String.fetchSet(db, sql: "SELECT name FROM sqlite_master WHERE type='table'") }
         for table in ["users", "api_tokens", "vmware_credentials", "vm_contexts", "vm_disks", "repositories",
                       "vm_backup_contexts", "backup_jobs", "backup_disks", "restore_mounts", "job_telemetry_snapshots",
                       "protection_groups", "protection_flows", "flow_executions", "child_processes", "job_history"] {
@@ -50,7 +50,7 @@ struct CatalogTests {
         try first.close()
         let second = try CatalogDatabase(path: path)
         #expect(try await second.userCount() == 1)
-        #expect(try second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
+        #expect(try await second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
         try second.close()
     }
 

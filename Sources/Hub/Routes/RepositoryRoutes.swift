@@ -53,9 +53,8 @@ struct RepositoryResponse: ResponseEncodable {
     var createdAt: Date
     var checkedAt: Date
 
-    /// Capacity is read from statvfs on every call: cheap, and never stale.
-    init(_ record: RepositoryRecord, backupCount: Int) {
-        let health = RepositoryService.health(of: record)
+    /// Capacity is read from statvfs on every call (`RepositoryService.health`): cheap, and never stale.
+    init(_ record: RepositoryRecord, backupCount: Int, health: RepositoryHealth) {
         id = String(record.id ?? 0)
         name = record.name
         type = record.type
@@ -93,14 +92,18 @@ enum RepositoryRoutes {
         let catalog = services.catalog
         table.add(.get, "/repositories", .role(.viewer)) { _, _ -> RepositoryListResponse in
             let counts = try await catalog.backupCounts()
-            let list = try await catalog.repositories().map { RepositoryResponse($0, backupCount: counts[$0.id ?? 0] ?? 0) }
+            let records = try await catalog.repositories()
+            let health = await services.repositories.health(of: records)
+            let list = records.map { RepositoryResponse($0, backupCount: counts[$0.id ?? 0] ?? 0, health: health[$0.id ?? 0] ?? .init(online: false)) }
             return RepositoryListResponse(repositories: list, count: list.count)
         }
         table.add(.post, "/repositories", .role(.admin)) { request, _ -> EditedResponse<RepositoryResponse> in
             let body = try await request.decodeJSON(NewRepositoryRequest.self, limit: services.maxBody)
             do {
-                let record = try await services.repositories.create(body)
-                return EditedResponse(status: .created, response: RepositoryResponse(record, backupCount: 0))
+                // Preparing a repository writes and syncs files, perhaps on a share.
+                let record = try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.create(body) }
+                return EditedResponse(status: .created, response: RepositoryResponse(
+                    record, backupCount: 0, health: await services.repositories.health(of: record)))
             } catch let error as RepositoryError {
                 throw APIError(error)
             } catch let error as CatalogError {
@@ -112,22 +115,26 @@ enum RepositoryRoutes {
             guard let record = try await catalog.repository(id: id) else {
                 throw APIError.notFound("repository not found: id=\(id)")
             }
-            return RepositoryResponse(record, backupCount: try await catalog.backupCounts()[id] ?? 0)
+            return RepositoryResponse(record, backupCount: try await catalog.backupCounts()[id] ?? 0,
+                                      health: await services.repositories.health(of: record))
         }
         table.add(.get, "/repositories/{id}", .role(.viewer), show)
         table.add(.get, "/repositories/{id}/storage", .role(.viewer), show)
         table.add(.post, "/repositories/{id}/rescan", .role(.admin)) { _, context -> CatalogRebuild.Report in
             let id = try context.parameters.requireID("id")
             guard let record = try await catalog.repository(id: id) else { throw APIError.notFound("repository not found: id=\(id)") }
-            guard RepositoryService.health(of: record).online else {
-                throw APIError.conflict("repository \(record.name) is offline: \(RepositoryService.health(of: record).message ?? record.path)")
+            let health = await services.repositories.health(of: record)
+            guard health.online else {
+                throw APIError.conflict("repository \(record.name) is offline: \(health.message ?? record.path)")
             }
-            return try await CatalogRebuild.rescan(record, catalog: catalog, logger: services.logger)
+            return try await withTaskExecutorPreference(BlockingPool.shared) {
+                try await CatalogRebuild.rescan(record, catalog: catalog, logger: services.logger)
+            }
         }
         table.add(.delete, "/repositories/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in
             let id = try context.parameters.requireID("id")
             do {
-                try await services.repositories.delete(id: id)
+                try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.delete(id: id) }
             } catch let error as CatalogError {
                 throw APIError(error)
             }

@@ -43,7 +43,7 @@ public enum CatalogRebuild {
         }
         var reports: [Report] = []
         for repository in try await catalog.repositories() {
-            guard RepositoryService.health(of: repository).online else {
+            guard RepositoryService.check(repository).online else {
                 reports.append(Report(repository: repository.name, skipped: ["offline: \(repository.path)"]))
                 continue
             }

@@ -154,8 +154,9 @@ actor RepositoryService {
     /// The VM folders of the online repositories, each with its entries
     /// (backup folders, `.partial` and `.deleting` ones): where the start-up
     /// recovery and the janitor look for what a killed job left.
+    /// Blocking file-system calls: from async code, run it on `BlockingPool`.
     nonisolated static func vmFolders(of records: [RepositoryRecord]) -> [(path: String, entries: [String])] {
-        records.filter { health(of: $0).online }.flatMap { record -> [(path: String, entries: [String])] in
+        records.filter { check($0).online }.flatMap { record -> [(path: String, entries: [String])] in
             let vms = record.path + "/vms"
             return ((try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? []).map { vm in
                 (vms + "/" + vm, (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [])
@@ -163,10 +164,60 @@ actor RepositoryService {
         }
     }
 
+    // MARK: health
+
+    /// How long a request waits for a repository's file system to answer.
+    static let probeDeadline: Duration = .seconds(2)
+
+    /// Whether each repository is online and how full it is, answered within
+    /// `probeDeadline` whatever its file system does: a share whose server
+    /// hangs is reported offline ("did not answer") instead of hanging the
+    /// request. At most one probe per repository is under way: callers
+    /// arriving meanwhile share it, so a hung share holds one blocked thread,
+    /// not one per request.
+    func health(of records: [RepositoryRecord]) async -> [Int64: RepositoryHealth] {
+        let probes = records.map { record in (record, probe(record)) }
+        return await withTaskGroup(of: (Int64, RepositoryHealth).self) { group in
+            for (record, probe) in probes {
+                group.addTask {
+                    do {
+                        return (record.id ?? 0, try await withDeadline(Self.probeDeadline, "repository \(record.name)") { await probe.value })
+                    } catch {
+                        return (record.id ?? 0, RepositoryHealth(
+                            online: false, message: "\(record.path) did not answer within \(Self.probeDeadline) (a hung share or disk?)"))
+                    }
+                }
+            }
+            var answers: [Int64: RepositoryHealth] = [:]
+            for await (id, health) in group { answers[id] = health }
+            return answers
+        }
+    }
+
+    func health(of record: RepositoryRecord) async -> RepositoryHealth {
+        await health(of: [record])[record.id ?? 0] ?? RepositoryHealth(online: false, message: "not probed")
+    }
+
+    private var probes: [Int64: Task<RepositoryHealth, Never>] = [:]
+
+    private func probe(_ record: RepositoryRecord) -> Task<RepositoryHealth, Never> {
+        let key = record.id ?? 0
+        if let running = probes[key] { return running }
+        let probe = Task { await BlockingPool.shared.run { Self.check(record) } }
+        probes[key] = probe
+        Task { _ = await probe.value; self.probeEnded(key, probe) }
+        return probe
+    }
+
+    private func probeEnded(_ key: Int64, _ probe: Task<RepositoryHealth, Never>) {
+        if probes[key] == probe { probes[key] = nil }
+    }
+
     /// Online means: the folder is there (mounted, for a share) and its
     /// repository.json carries the id the catalog expects. Writing into an
-    /// empty mount point would silently fill the hub's own disk.
-    nonisolated static func health(of record: RepositoryRecord) -> RepositoryHealth {
+    /// empty mount point would silently fill the hub's own disk. Blocking
+    /// file-system calls: requests go through `health(of:)`.
+    nonisolated static func check(_ record: RepositoryRecord) -> RepositoryHealth {
         if record.type != .local && !ShareMounter.isMountPoint(record.path) {
             return RepositoryHealth(online: false, message: "the share is not mounted at \(record.path)")
         }
