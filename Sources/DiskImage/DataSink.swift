@@ -18,9 +18,8 @@ import Glibc
 ///   (an incremental's scattered 64 KiB clusters land one after another in
 ///   the file) leave in one write.
 /// - A direct write blocks its thread until the device has the data. The
-///   writer's owner is a task of Swift's cooperative pool (one thread per
-///   core), which must go on reading and hashing meanwhile, so writes run on
-///   a queue; two at once keep this VM's disk busier than one (2 GiB: 1.55 s
+///   writer's owner is a job's task (on the blocking pool in the hub), which
+///   must go on reading and hashing meanwhile, so writes run on a queue; two at once keep this VM's disk busier than one (2 GiB: 1.55 s
 ///   against 1.79 s with dd). Nothing is lost by that: `flush()` waits for
 ///   every write and reports the first failure, and the writer calls it
 ///   before its tables and its fsync.

@@ -161,12 +161,12 @@ public actor BackupPruner {
             guard layers.count > 1 else { continue }
             let output = path + ".merging"
             let disks = Double(manifest.disks.count)
-            // Merging reads and writes whole images: off the actor's executor.
-            let outcome = try await Task.detached { [layers, backing] in
+            // Merging reads and writes whole images: on the blocking pool.
+            let outcome = try await BlockingPool.shared.run { [layers, backing] in
                 try ChainMerge.collapse(layers: layers, backing: backing, output: output) { done in
                     progress((Double(position) + done) / disks)
                 }
-            }.value
+            }
             try DurableFile.renameOrThrow(from: output, to: path)
             try DurableFile.syncDirectory(directory)
             manifest.disks[position].backingFile = backing

@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// Disk restores running as jobs: each has an id, live progress and a final
 /// status the API reports.
@@ -58,7 +59,8 @@ public actor RestoreService {
                             totalBytes: 0, createdAt: Date())
         jobs[id] = Job(status: status, progress: progress)
         await onChange(status)  // recorded as started before it can end
-        jobs[id]?.task = Task {
+        // Reads and writes whole disks with blocking calls: on the blocking pool.
+        jobs[id]?.task = Task(executorPreference: BlockingPool.shared) {
             let outcome: (status: String, error: String?)
             do {
                 try await DiskRestore.restore(image: image, to: target, progress: progress)

@@ -31,14 +31,18 @@ public struct Hub: Sendable {
         var configuration = configuration
         configuration.dataDirectory = try prepareDataDirectory(configuration.dataDirectory)
 
-        let catalog = try CatalogDatabase(path: configuration.catalogPath)
+        let catalogPath = configuration.catalogPath
+        let catalog = try await BlockingPool.shared.run { try CatalogDatabase(path: catalogPath) }
         let secrets = try SecretBox.loadOrCreate(at: configuration.secretKeyPath)
         let hasher = PasswordHasher(cost: configuration.bcryptCost)
         let admin = try await AdminBootstrap.ensureAdmin(catalog: catalog, hasher: hasher, configuration: configuration)
         let repositories = RepositoryService(catalog: catalog, secrets: secrets, configuration: configuration, logger: logger)
-        await repositories.remountNetworkRepositories()
-        try await repositories.ensureDefault()
-        try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
+        // Mounting shares and sweeping repositories are blocking file-system work.
+        try await withTaskExecutorPreference(BlockingPool.shared) { [configuration] in
+            await repositories.remountNetworkRepositories()
+            try await repositories.ensureDefault()
+            try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
+        }
         let processLog = CatalogChildProcessLog(catalog: catalog)
         let events = EventHub()
         let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir, processLog: processLog)
@@ -161,7 +165,7 @@ struct CatalogCloser: Service {
         try? await gracefulShutdown()
         await backups.shutdown()
         do {
-            try catalog.close()
+            try await BlockingPool.shared.run { [catalog] in try catalog.close() }
             logger.info("catalog closed")
         } catch {
             logger.error("closing the catalog failed: \(error)")

@@ -1,5 +1,6 @@
 import Foundation
 import NBD
+import SendenseCore
 
 #if canImport(Glibc)
 import Glibc
@@ -71,33 +72,39 @@ enum NBDServerProcess {
         let child = ChildProcess(pid: process.processIdentifier, startTime: ChildProcess.startTime(of: process.processIdentifier) ?? 0,
                                  command: name, jobID: owner.jobID)
         await owner.log?.started(child)
-        defer {
-            stop(process, exited: exited, graceful: name != "qemu-nbd")
-            unlink(socket)
-            unlink(socket + ".pid")
-            // Forgotten only once it is gone: a crash in between leaves a row the janitor checks.
-            Task { await owner.log?.ended(child) }
-        }
-        // A server's socket exists a moment before it listens (a connection
-        // then is refused); both servers write their PID file (`socket`.pid)
-        // once they listen. An early exit is a failure.
-        let readyFile = socket + ".pid"
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !FileManager.default.fileExists(atPath: readyFile) {
-            guard process.isRunning else {
-                let message = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-                throw SourceError.exportFailed("\(name) exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            // A server's socket exists a moment before it listens (a connection
+            // then is refused); both servers write their PID file (`socket`.pid)
+            // once they listen. An early exit is a failure.
+            let readyFile = socket + ".pid"
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: readyFile) {
+                guard process.isRunning else {
+                    let message = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+                    throw SourceError.exportFailed("\(name) exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+                }
+                guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("\(name) did not start within 30 s") }
+                // qemu-nbd listens ~6 ms after it starts: look often, it is on every backup's path.
+                try await Task.sleep(for: .microseconds(500))
             }
-            guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("\(name) did not start within 30 s") }
-            // qemu-nbd listens ~6 ms after it starts: look often, it is on every backup's path.
-            try await Task.sleep(for: .microseconds(500))
+            outcome = .success(try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk")))
+        } catch {
+            outcome = .failure(error)
         }
-        return try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk"))
+        // Stopped whatever happened, waiting for its exit off the cooperative pool.
+        await BlockingPool.shared.run { stop(process, exited: exited, graceful: name != "qemu-nbd") }
+        unlink(socket)
+        unlink(socket + ".pid")
+        // Forgotten only once it is gone: a crash in between leaves a row the janitor checks.
+        await owner.log?.ended(child)
+        return try outcome.get()
     }
 
     /// qemu-nbd reacts to SIGTERM only after about a second (its main loop
     /// polls); its export is read-only and its client gone, so nothing can
-    /// be lost: it is killed at once. nbdkit gets SIGTERM and 20 ms.
+    /// be lost: it is killed at once. nbdkit gets SIGTERM and 20 ms. It
+    /// waits for the exit: run it on the blocking pool.
     private static func stop(_ process: Process, exited: DispatchSemaphore, graceful: Bool) {
         guard process.isRunning else { return }
         if graceful {

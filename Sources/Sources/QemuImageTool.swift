@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// `qemu-img` as the source of truth about image files: format, size,
 /// persistent bitmaps, and adding or removing them.
@@ -34,33 +35,29 @@ enum QemuImageTool {
         _ = try await run(["bitmap", "--remove", path, name])
     }
 
-    /// Runs qemu-img off the cooperative pool and answers its standard output.
+    /// Runs qemu-img on the blocking pool and answers its standard output.
     private static func run(_ arguments: [String]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
-                process.arguments = arguments
-                let out = Pipe(), err = Pipe()
-                process.standardOutput = out
-                process.standardError = err
-                let exited = process.exitSignal()
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: SourceError.toolFailed(command: "qemu-img", message: "cannot start: \(error)"))
-                    return
-                }
-                let output = out.fileHandleForReading.readDataToEndOfFile()
-                let errors = err.fileHandleForReading.readDataToEndOfFile()
-                exited.wait()
-                if process.terminationStatus == 0 {
-                    continuation.resume(returning: String(decoding: output, as: UTF8.self))
-                } else {
-                    let message = String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    continuation.resume(throwing: SourceError.toolFailed(command: "qemu-img \(arguments.prefix(2).joined(separator: " "))", message: message))
-                }
+        try await BlockingPool.shared.run {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
+            process.arguments = arguments
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            let exited = process.exitSignal()
+            do {
+                try process.run()
+            } catch {
+                throw SourceError.toolFailed(command: "qemu-img", message: "cannot start: \(error)")
             }
+            let output = out.fileHandleForReading.readDataToEndOfFile()
+            let errors = err.fileHandleForReading.readDataToEndOfFile()
+            exited.wait()
+            guard process.terminationStatus == 0 else {
+                let message = String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                throw SourceError.toolFailed(command: "qemu-img \(arguments.prefix(2).joined(separator: " "))", message: message)
+            }
+            return String(decoding: output, as: UTF8.self)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NBD
+import SendenseCore
 import VSphere
 
 #if canImport(Glibc)
@@ -68,7 +69,7 @@ public struct VMwareSource: BackupSource {
         _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
         // Change IDs keep no state at the source: nothing to drop when one is replaced.
-        if case .vddk = transport { try Self.requirePlugin("vddk") }
+        if case .vddk = transport { try await BlockingPool.shared.run { try Self.requirePlugin("vddk") } }
         return try await VSphereClient.with(login) { client in
             try await VMwareSession(source: self, client: client, owner: .init(jobID: backupID, log: processLog)).run(backupID: backupID, parentCheckpoints: parentCheckpoints, body)
         }
@@ -76,7 +77,8 @@ public struct VMwareSource: BackupSource {
 }
 
 extension VMwareSource {
-    /// Fails with what to install when nbdkit lacks a plugin.
+    /// Fails with what to install when nbdkit lacks a plugin. It waits for
+    /// nbdkit: run it on the blocking pool.
     static func requirePlugin(_ plugin: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/nbdkit")

@@ -1,7 +1,7 @@
 import HummingbirdBcrypt
-import NIOPosix
+import SendenseCore
 
-/// bcrypt hashing and checking, run on NIO's thread pool: a cost-12 hash
+/// bcrypt hashing and checking, run on the blocking pool: a cost-12 hash
 /// takes a quarter of a second of CPU and must not hold up request handling.
 public struct PasswordHasher: Sendable {
     public let cost: UInt8
@@ -10,11 +10,11 @@ public struct PasswordHasher: Sendable {
 
     public func hash(_ password: String) async throws -> String {
         let cost = self.cost
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        return await BlockingPool.shared.run { Bcrypt.hash(password, cost: cost) }
     }
 
     public func verify(_ password: String, against hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        await BlockingPool.shared.run { Bcrypt.verify(password, hash: hash) }
     }
 
     /// Hashes once when the user name is unknown, so a login for a missing

@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOPosix
+import SendenseCore
 import Repository
 
 struct StartBackupRequest: Decodable {
@@ -244,7 +244,7 @@ enum BackupRoutes {
             let job = await services.jobs.begin("verify", vmName: record.vmName)
             let report: BackupVerifier.Report
             do {
-                report = try await NIOThreadPool.singleton.runIfActive { try BackupVerifier.verify(backupDirectory: directory) }
+                report = try await BlockingPool.shared.run { try BackupVerifier.verify(backupDirectory: directory) }
             } catch {
                 await services.jobs.end(job, status: "failed", detail: "\(id): \(error)")
                 throw error

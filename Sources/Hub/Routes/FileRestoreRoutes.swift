@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import NIOPosix
+import SendenseCore
 
 struct MountRequest: Decodable {
     var backupId: String
@@ -193,7 +193,7 @@ enum FileRestoreRoutes {
     /// Runs libtsk work off the event loops; its errors become API errors.
     static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         do {
-            return try await NIOThreadPool.singleton.runIfActive(body)
+            return try await BlockingPool.shared.run(body)
         } catch let error as FileRestoreError {
             throw APIError(error)
         }

@@ -6,7 +6,7 @@ import HTTPTypes
 import Hummingbird
 import NBD
 import NIOCore
-import NIOPosix
+import SendenseCore
 import Repository
 
 struct DiskRestoreRequest: Decodable {
@@ -181,7 +181,7 @@ enum RestoreRoutes {
                     try await writer.write(zeros.getSlice(at: 0, length: count) ?? zeros)
                 } else {
                     let at = offset
-                    let bytes = try await NIOThreadPool.singleton.runIfActive { try image.read(count: count, at: at) }
+                    let bytes = try await BlockingPool.shared.run { try image.read(count: count, at: at) }
                     try await writer.write(ByteBuffer(bytes: bytes))
                 }
                 offset += UInt64(count)

@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import Repository
+import SendenseCore
 
 /// Deletes a backup's files and rows. A backup other backups build on is
 /// refused (409) unless `cascade`, which deletes its descendants first,
@@ -36,8 +37,8 @@ enum BackupDeletion {
         for item in order.reversed() {
             await services.restoreSessions.unmountAll(backupID: item.backupId)
             if let repository = try await catalog.repository(id: item.repositoryId) {
-                let layout = BackupLayout(repositoryRoot: repository.path, vmName: item.vmName)
-                try BackupLayout.removeBackupDirectory(layout.backupDirectory(item.backupId))
+                let directory = BackupLayout(repositoryRoot: repository.path, vmName: item.vmName).backupDirectory(item.backupId)
+                try await BlockingPool.shared.run { try BackupLayout.removeBackupDirectory(directory) }
             }
             try await catalog.deleteBackupRow(item.backupId)
             deleted.append(item.backupId)

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import Repository
+import SendenseCore
 import Sources
 
 #if canImport(Glibc)
@@ -86,11 +87,12 @@ actor Janitor {
         }
 
         // 3. Partial backup folders of backups that are not running.
-        for (folder, entries) in RepositoryService.vmFolders(of: (try? await catalog.repositories()) ?? []) {
+        let records = (try? await catalog.repositories()) ?? []
+        for (folder, entries) in await BlockingPool.shared.run({ RepositoryService.vmFolders(of: records) }) {
             for entry in entries where entry.hasSuffix(".partial") {
                 guard await !backups.isRunning(String(entry.dropLast(".partial".count))) else { continue }
                 let path = folder + "/" + entry
-                if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                if await BlockingPool.shared.run({ (try? FileManager.default.removeItem(atPath: path)) != nil }) {
                     report.removedPartials.append(path)
                     logger.warning("removed leftover \(path)")
                 }

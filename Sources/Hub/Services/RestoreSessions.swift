@@ -3,7 +3,6 @@ import DiskImage
 import FileRestore
 import Foundation
 import Logging
-import NIOPosix
 import SendenseCore
 
 /// The open file-restore sessions: a backup disk opened with libtsk, kept
@@ -56,7 +55,7 @@ actor RestoreSessions {
         defer { opening -= 1 }
         let browser: RestoreBrowser
         do {
-            browser = try await NIOThreadPool.singleton.runIfActive {
+            browser = try await BlockingPool.shared.run {
                 try RestoreBrowser(image: try DiskImages.open(path: imagePath))
             }
         } catch let error as FileRestoreError {

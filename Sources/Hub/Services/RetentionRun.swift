@@ -10,8 +10,11 @@ enum RetentionRun {
                       pruner: BackupPruner, jobs: JobLog, logger: Logger) async throws -> PruneReport {
         let job = await jobs.begin("prune", vmName: vmName)
         do {
-            let report = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone, dryRun: dryRun) { percent in
-                Task { await jobs.progress(job, percent: percent) }
+            // Merges and removals are whole-file work: the blocking pool runs them.
+            let report = try await withTaskExecutorPreference(BlockingPool.shared) {
+                try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone, dryRun: dryRun) { percent in
+                    Task { await jobs.progress(job, percent: percent) }
+                }
             }
             if !dryRun {
                 for (kept, folded) in report.merged.sorted(by: { $0.key < $1.key }) {
