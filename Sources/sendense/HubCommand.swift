@@ -117,6 +117,6 @@ struct HubCommand: AsyncParsableCommand {
                 """)
             fflush(nil)  // all streams: stdout may be a pipe to a log file
         }
-        try await hub.application.runService()
+        try await HubShutdown.run(hub, logger: logger)
     }
 }
