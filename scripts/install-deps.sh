@@ -29,6 +29,7 @@ if [[ "${1:-}" == "--test" ]]; then
     dosfstools     # mkfs.vfat
     mtools         # mcopy into a FAT image
     curl           # test hooks of the vCenter simulator
+    wrk            # HTTP load: the hub under many connections (tests and make bench)
     chromium       # the web GUI's end-to-end tests (Playwright drives it)
     golang-go      # builds the test vCenter simulator (Tests/vcsim)
     golang-github-vmware-govmomi-dev  # govmomi's vcsim, from Debian's sources
