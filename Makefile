@@ -2,7 +2,7 @@ SHELL := /bin/bash
 # Sendense: the two commands of the README, and their parts.
 #   make run    install system packages, build release, serve on :8082 with ./data
 #   make test   install test dependencies, build, check, run every test (Swift, then the GUI in Chromium)
-#   make bench  benchmarks against the reference tools (release build; not part of test)
+#   make bench  benchmarks against the reference tools and the hub under load (release build; not part of test)
 
 DATA_DIR ?= ./data
 PORT     ?= 8082
@@ -24,10 +24,13 @@ test: test-deps
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 	python3 Tests/e2e/gui_test.py
 
+# BENCH=backup|files|discovery|telemetry|api runs one part; api is the hub under wrk (scripts/bench-api-load.sh).
 bench: test-deps
 	scripts/build-vcsim.sh
 	$(SWIFT) build -c release --product sendense-bench
-	.build/release/sendense-bench
+	$(SWIFT) build -c release --product sendense
+	[ "$(BENCH)" = api ] || .build/release/sendense-bench
+	[ -n "$(BENCH)" ] && [ "$(BENCH)" != api ] || scripts/bench-api-load.sh
 
 deps:
 	scripts/install-deps.sh

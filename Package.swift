@@ -122,7 +122,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SendenseBench",
-            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage", "NBD", "VSphere", "Catalog",
+            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage", "NBD", "VSphere", "Catalog", "SendenseCore",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),

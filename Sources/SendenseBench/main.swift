@@ -14,10 +14,12 @@
 // restore (FileRestoreBench.swift) and vCenter discovery
 // (DiscoveryBench.swift), and telemetry's cost on the data path
 // (TelemetryBench.swift). BENCH=backup, files, discovery or telemetry runs
-// only one of them.
+// only one of them. The hub under HTTP load is scripts/bench-api-load.sh
+// (make bench runs it after this).
 import Engine
 import Foundation
 import Repository
+import SendenseCore
 import Sources
 
 #if canImport(Glibc)
@@ -46,9 +48,13 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Where jobs run: the blocking pool, as in the hub (BackupService, RestoreService);
+/// BENCH_EXECUTOR=cooperative runs them on Swift's cooperative pool instead, to compare.
+let jobExecutor: (any TaskExecutor)? = environment["BENCH_EXECUTOR"] == "cooperative" ? nil : BlockingPool.shared
+
 func seconds(_ body: () async throws -> Void) async throws -> Double {
     let start = ContinuousClock.now
-    try await body()
+    try await withTaskExecutorPreference(jobExecutor) { try await body() }
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
@@ -89,6 +95,7 @@ if only == "files" {
     exit(0)
 }
 let source = work + "/source.qcow2"
+print("jobs run on \(jobExecutor == nil ? "the cooperative pool (BENCH_EXECUTOR=cooperative)" : "the blocking pool, as in the hub")")
 print("preparing \(diskSize >> 30) GiB disk with \(dataBytes >> 30) GiB random data in \(work) ...")
 do {
     let raw = work + "/seed.raw"

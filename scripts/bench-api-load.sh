@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make bench`, API part: the hub (release build) under 64 connections of wrk,
+# one route at a time and all of them mixed, while two full backups run over
+# and over. Prints req/s and p50/p99 latency per route, and how long a full
+# backup took with and without the load.
+# Usage: scripts/bench-api-load.sh [seconds per route]   (BENCH_DIR, SENDENSE_BINARY override)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-5}
+binary=${SENDENSE_BINARY:-.build/release/sendense}
+work=${BENCH_DIR:-/var/tmp/sendense-bench}/api
+script=$PWD/Tests/load/mix.lua
+[[ -x $binary ]] || { echo "$binary is missing: swift build -c release" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: scripts/install-deps.sh --test" >&2; exit 1; }
+
+rm -rf "$work"
+mkdir -p "$work/tree/docs"
+hub_pid=
+cleanup() {
+  rm -f "$work/keep-backing-up"
+  [[ -n $hub_pid ]] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "API load: preparing 2 VMs (512 MiB of data each, one of them ext4 with 2,000 files) in $work ..."
+for i in $(seq 1 2000); do echo "file $i" > "$work/tree/docs/note-$i.txt"; done
+head -c 256M /dev/urandom > "$work/tree/blob.bin"
+mkfs.ext4 -q -F -b 4096 -d "$work/tree" "$work/fs.raw" 600M
+qemu-img convert -q -f raw -O qcow2 "$work/fs.raw" "$work/files.qcow2"
+head -c 512M /dev/urandom > "$work/seed.raw"
+qemu-img convert -q -f raw -O qcow2 "$work/seed.raw" "$work/data.qcow2"
+rm -f "$work/fs.raw" "$work/seed.raw" && rm -rf "$work/tree"
+
+export HOME=$work SENDENSE_CONFIG_DIR=$work/config
+"$binary" hub --data-dir "$work/data" --port 0 --bind 127.0.0.1 > "$work/hub.out" 2> "$work/hub.log" &
+hub_pid=$!
+for _ in $(seq 1 300); do
+  url=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/hub.log" | sed 's/listening on //' || true)
+  [[ -n $url ]] && break
+  sleep 0.1
+done
+[[ -n $url ]] || { echo "the hub did not start:"; cat "$work/hub.log"; exit 1; }
+sendense() { "$binary" "$@" --url "$url"; }
+"$binary" login --url "$url" --password-stdin < "$work/data/admin-password" > /dev/null
+sendense vms add files --disk "$work/files.qcow2:vda" > /dev/null
+sendense vms add data --disk "$work/data.qcow2:vda" > /dev/null
+
+elapsed() { python3 -c 'import sys, time; print("%.2f" % (time.time() - float(sys.argv[1])))' "$1"; }
+full_backup_seconds() {  # one full backup of VM $1: its wall time
+  local start
+  start=$(date +%s.%N)
+  sendense backup start "$1" --full --wait > /dev/null
+  elapsed "$start"
+}
+quiet_files=$(full_backup_seconds files)
+quiet_data=$(full_backup_seconds data)
+backup_id=$(sendense backup start files --full --wait --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backup_id"])')
+mount_id=$(sendense restore mount "$backup_id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mount_id"])')
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$SENDENSE_CONFIG_DIR/config.json")
+
+# Two VMs backed up in full, again and again, while wrk runs; each backup's time is logged.
+touch "$work/keep-backing-up"
+for vm in files data; do
+  ( while [[ -e $work/keep-backing-up ]]; do full_backup_seconds "$vm" >> "$work/loaded-$vm.times"; done ) &
+done
+sleep 1
+
+printf '\n%-34s %10s %10s %10s %9s\n' "route (64 connections, ${seconds} s)" "req/s" "p50" "p99" "errors"
+run_wrk() {  # label, paths (comma-separated)
+  local out
+  out=$(SENDENSE_TOKEN=$token SENDENSE_PATHS=$2 wrk -t2 -c64 -d"${seconds}s" --timeout 5s --latency -s "$script" "$url")
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<< "$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<< "$out")
+  errors=$(awk '/Non-2xx/ {n += $5} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<< "$out")
+  printf '%-34s %10s %10s %10s %9s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+}
+run_wrk "GET /health" /api/v1/health
+run_wrk "GET /jobs" /api/v1/jobs
+run_wrk "GET /vm-contexts" /api/v1/vm-contexts
+run_wrk "GET /backups?limit=50" "/api/v1/backups?limit=50"
+run_wrk "GET /restore/{id}/files (2,000)" "/api/v1/restore/$mount_id/files?path=/docs&limit=100"
+run_wrk "all of them, mixed" "/api/v1/health,/api/v1/jobs,/api/v1/vm-contexts,/api/v1/backups?limit=50,/api/v1/restore/$mount_id/files?path=/docs&limit=100"
+rm -f "$work/keep-backing-up"
+wait $(jobs -p | grep -v "^$hub_pid$") 2>/dev/null || true
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "n/a"}'; }
+echo
+printf 'full backup, files VM: %s s quiet, median %s s under load (%s backups)\n' "$quiet_files" "$(median < "$work/loaded-files.times")" "$(wc -l < "$work/loaded-files.times")"
+printf 'full backup, data VM:  %s s quiet, median %s s under load (%s backups)\n' "$quiet_data" "$(median < "$work/loaded-data.times")" "$(wc -l < "$work/loaded-data.times")"
+start=$(date +%s.%N)
+kill -TERM "$hub_pid"
+wait "$hub_pid" || true
+hub_pid=
+echo "hub stopped $(elapsed "$start") s after SIGTERM"
