@@ -54,6 +54,31 @@ struct DocumentTests {
         }
     }
 
+    @Test("health answers within seconds when the catalog does not: 503 degraded, database timeout, with the reason")
+    func catalogStuck() async throws {
+        let hub = try await TestHub.make()
+        // Every reader connection of the catalog busy with a read that does not end (a stuck disk, a runaway query).
+        let release = DispatchSemaphore(value: 0)
+        let stuck = (0..<hub.hub.catalog.pool.configuration.maximumReaderCount).map { _ in
+            Task { try await hub.hub.catalog.pool.read { _ in _ = release.wait(timeout: .now() + 30) } }
+        }
+        try await hub.run { api in
+            try await Task.sleep(for: .milliseconds(100))
+            let start = ContinuousClock.now
+            let answer = try await api.request(.get, "/api/v1/health")
+            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(answer.status == .serviceUnavailable)
+            #expect(answer.json["status"] as? String == "degraded")
+            #expect(answer.json["database"] as? String == "timeout")
+            #expect((answer.json["reasons"] as? [String])?.first == "the catalog did not answer within 2.0 seconds", "\(answer.text)")
+            for _ in stuck { release.signal() }
+            for task in stuck { try await task.value }
+            let healed = try await api.request(.get, "/api/v1/health")
+            #expect(healed.json["status"] as? String == "ok", "\(healed.text)")
+            #expect((healed.json["reasons"] as? [String]) == [])
+        }
+    }
+
     @Test("every served route is in the OpenAPI document, and every documented route is served")
     func openAPICoversRoutes() async throws {
         let hub = try await TestHub.make()
