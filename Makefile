@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 # Sendense: the two commands of the README, and their parts.
 #   make run    install system packages, build release, serve on :8082 with ./data
-#   make test   install test dependencies, build, check, run every test (Swift, then the GUI in Chromium)
+#   make test   install test dependencies, build, check (warnings, imports, OpenAPI), run every test (Swift, then the GUI in Chromium)
 #   make bench  benchmarks against the reference tools and the hub under load (release build; not part of test)
 
 DATA_DIR ?= ./data
@@ -20,6 +20,7 @@ test: test-deps
 	scripts/build-vcsim.sh
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build-tests.log; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh < .build/build-tests.log
+	python3 scripts/check-imports.py
 	$(MAKE) check-openapi
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 	python3 Tests/e2e/gui_test.py
