@@ -147,9 +147,9 @@ public actor BackupService {
         backupJob.replacesCheckpoints = head?.checkpoints ?? [:]
         backupJob.note = note
         let progress = backupJob.progress
-        // The data path writes images with blocking calls: it runs on the
-        // blocking pool, so the cooperative threads stay free for requests.
-        let task = Task(executorPreference: BlockingPool.shared) { await self.execute(backupJob, source: source) }
+        // The data path writes images with blocking calls: into a share, on the
+        // blocking pool (a hung share cannot hold a cooperative thread).
+        let task = Task(executorPreference: repository.type.jobExecutor) { await self.execute(backupJob, source: source) }
         running[backupID] = Running(task: task, progress: progress, vmName: context.vmName)
         await events?.publish(.started(backupID: backupID, vmName: context.vmName, backupType: inserted.backupType))
         return Started(job: inserted, contextID: context.contextId, disks: diskRows)

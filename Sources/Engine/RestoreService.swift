@@ -52,15 +52,17 @@ public actor RestoreService {
         self.onChange = onChange
     }
 
-    public func start(backupID: String, diskIndex: Int, image: String, target: DiskRestore.Target) async -> Status {
+    /// Starts restoring `image` (the top of a chain in a repository of kind `repository`).
+    public func start(backupID: String, diskIndex: Int, image: String, repository: RepositoryKind = .local,
+                      target: DiskRestore.Target) async -> Status {
         let id = "restore-" + UUID().uuidString.lowercased()
         let progress = DiskRestore.Progress()
         let status = Status(jobID: id, backupID: backupID, diskIndex: diskIndex, status: "in_progress", bytesDone: 0,
                             totalBytes: 0, createdAt: Date())
         jobs[id] = Job(status: status, progress: progress)
         await onChange(status)  // recorded as started before it can end
-        // Reads and writes whole disks with blocking calls: on the blocking pool.
-        jobs[id]?.task = Task(executorPreference: BlockingPool.shared) {
+        // Reads the chain with blocking calls: from a share, on the blocking pool.
+        jobs[id]?.task = Task(executorPreference: repository.jobExecutor) {
             let outcome: (status: String, error: String?)
             do {
                 try await DiskRestore.restore(image: image, to: target, progress: progress)

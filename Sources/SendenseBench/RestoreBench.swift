@@ -22,7 +22,7 @@ func restoreBench(top: String, work: String, runs: Int) async throws {
         for run in 1...runs {
             let output = work + "/restored-\(run).\(format)"
             try shell("sync")
-            let time = try await seconds { try await DiskRestore.restore(image: top, to: .file(path: output, format: format)) }
+            let time = try await seconds { try await withTaskExecutorPreference(jobExecutor) { try await DiskRestore.restore(image: top, to: .file(path: output, format: format)) } }
             try shell("qemu-img compare -f \(format) -F qcow2 \(output) \(top) > /dev/null")
             try FileManager.default.removeItem(atPath: output)
             try shell("sync")
@@ -61,7 +61,9 @@ func restoreBench(top: String, work: String, runs: Int) async throws {
             try shell("sync")
             let time = try await seconds {
                 if tool == "sendense" {
-                    try await DiskRestore.restore(image: top, to: .nbd(NBDEndpoint(transport: .unix(path: socket), exportName: "")))
+                    try await withTaskExecutorPreference(jobExecutor) {
+                        try await DiskRestore.restore(image: top, to: .nbd(NBDEndpoint(transport: .unix(path: socket), exportName: "")))
+                    }
                 } else {
                     try shell("qemu-img convert -n -f qcow2 -O raw \(top) 'nbd+unix:///?socket=\(socket)'")
                 }

@@ -48,13 +48,14 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Where jobs run: the blocking pool, as in the hub (BackupService, RestoreService);
-/// BENCH_EXECUTOR=cooperative runs them on Swift's cooperative pool instead, to compare.
-let jobExecutor: (any TaskExecutor)? = environment["BENCH_EXECUTOR"] == "cooperative" ? nil : BlockingPool.shared
+/// Where backups and restores run: as the hub runs those of a local
+/// repository (RepositoryKind.jobExecutor); BENCH_EXECUTOR=blocking runs them
+/// on the blocking pool, as for a share, to compare.
+let jobExecutor: (any TaskExecutor)? = environment["BENCH_EXECUTOR"] == "blocking" ? BlockingPool.shared : RepositoryKind.local.jobExecutor
 
 func seconds(_ body: () async throws -> Void) async throws -> Double {
     let start = ContinuousClock.now
-    try await withTaskExecutorPreference(jobExecutor) { try await body() }
+    try await body()
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
@@ -95,7 +96,7 @@ if only == "files" {
     exit(0)
 }
 let source = work + "/source.qcow2"
-print("jobs run on \(jobExecutor == nil ? "the cooperative pool (BENCH_EXECUTOR=cooperative)" : "the blocking pool, as in the hub")")
+print("backups and restores run on \(jobExecutor == nil ? "the cooperative pool, as for a local repository" : "the blocking pool, as for a share (BENCH_EXECUTOR=blocking)")")
 print("preparing \(diskSize >> 30) GiB disk with \(dataBytes >> 30) GiB random data in \(work) ...")
 do {
     let raw = work + "/seed.raw"
@@ -142,7 +143,7 @@ for run in 1...runs {
     var manifest: BackupManifest?
     try shell("sync")
     let cpuBefore = cpuSeconds()
-    let time = try await seconds { manifest = try await job.run(source: sourceVM) }
+    let time = try await seconds { manifest = try await withTaskExecutorPreference(jobExecutor) { try await job.run(source: sourceVM) } }
     let cpuAfter = cpuSeconds()
     fullBest = min(fullBest, time)
     print(String(format: "sendense full backup run %d: %.2f s (CPU: %.2f s Sendense, %.2f s its qemu-img/qemu-nbd)",
@@ -166,7 +167,7 @@ for run in 1...max(runs, 3) {
     let incremental = BackupJob(backupID: "incremental-\(run)", vm: vm, repositoryRoot: work + "/repo-\(runs)",
                                 parent: .init(backupID: parent.backupId, checkpoints: [0: parent.disks[0].checkpoint ?? ""]))
     var manifest: BackupManifest?
-    let time = try await seconds { manifest = try await incremental.run(source: sourceVM) }
+    let time = try await seconds { manifest = try await withTaskExecutorPreference(jobExecutor) { try await incremental.run(source: sourceVM) } }
     guard let manifest else { throw BenchError("no incremental backup") }
     incBest = min(incBest, time)
     print(String(format: "sendense incremental (1%% changed) run %d: %.3f s, %.1f MiB written",

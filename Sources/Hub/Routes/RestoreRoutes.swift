@@ -77,7 +77,13 @@ enum RestoreRoutes {
             default:
                 throw APIError.badRequest("target.type must be file or nbd")
             }
-            let status = await services.restores.start(backupID: body.backupId, diskIndex: body.diskIndex, image: image, target: target)
+            var kind = RepositoryKind.local
+            if let backup = try await services.catalog.backup(id: body.backupId),
+               let repository = try await services.catalog.repository(id: backup.repositoryId) {
+                kind = repository.type
+            }
+            let status = await services.restores.start(backupID: body.backupId, diskIndex: body.diskIndex, image: image,
+                                                       repository: kind, target: target)
             return EditedResponse(status: .accepted, response: DiskRestoreResponse(status))
         }
 
@@ -98,25 +104,30 @@ enum RestoreRoutes {
             let format = request.uri.queryParameters["format"].map(String.init) ?? "raw"
             guard ["raw", "qcow2"].contains(format) else { throw APIError.badRequest("format must be raw or qcow2") }
             let path = try await restorePoint(id, disk: index, services)
+            // Opening a chain and walking its tables read files: on the blocking pool.
             let image: any DiskImageReader
             do {
-                image = try DiskImages.open(path: path)
+                image = try await BlockingPool.shared.run { try DiskImages.open(path: path) }
             } catch {
                 throw APIError(.internalServerError, "cannot open \(path): \(error)")
             }
             let name = "\(id)-disk\(index).\(format)"
             if format == "qcow2" {
                 // The chain flattened into one standalone image, tables first.
-                let layout = QCOW2StreamLayout(
-                    virtualSize: image.virtualSize,
-                    dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
+                let layout = try await BlockingPool.shared.run {
+                    QCOW2StreamLayout(virtualSize: image.virtualSize,
+                                      dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
+                }
                 return Response(
                     status: .ok,
                     headers: [.contentType: "application/octet-stream",
                               .contentDisposition: "attachment; filename=\"\(name)\"",
                               .contentLength: String(layout.fileSize)],
                     body: .init { writer in
-                        try await layout.forEachPiece(of: image) { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+                        // Its pieces are read from the chain as they are sent.
+                        try await withTaskExecutorPreference(BlockingPool.shared) {
+                            try await layout.forEachPiece(of: image) { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+                        }
                         try await writer.finish(nil)
                     })
             }
