@@ -27,7 +27,7 @@ trap cleanup EXIT
 echo "API load: preparing 2 VMs (512 MiB of data each, one of them ext4 with 2,000 files) in $work ..."
 for i in $(seq 1 2000); do echo "file $i" > "$work/tree/docs/note-$i.txt"; done
 head -c 256M /dev/urandom > "$work/tree/blob.bin"
-mkfs.ext4 -q -F -b 4096 -d "$work/tree" "$work/fs.raw" 600M
+mkfs.ext4 -q -F -b 4096 -d "$work/tree" "$work/fs.raw" 600M > /dev/null
 qemu-img convert -q -f raw -O qcow2 "$work/fs.raw" "$work/files.qcow2"
 head -c 512M /dev/urandom > "$work/seed.raw"
 qemu-img convert -q -f raw -O qcow2 "$work/seed.raw" "$work/data.qcow2"
