@@ -33,11 +33,6 @@ public final class CatalogDatabase: Sendable {
         try await pool.read { db in try CatalogMigrations.migrator.appliedMigrations(db) }
     }
 
-    /// A cheap round trip that proves the file is readable.
-    public func ping() async throws {
-        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
-    }
-
     /// Checkpoints the WAL and closes the file; the pool is unusable afterwards.
     /// It waits for every connection: from async code, call it through
     /// `BlockingPool.shared.run`.

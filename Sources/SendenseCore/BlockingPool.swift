@@ -62,7 +62,7 @@ public final class BlockingPool: TaskExecutor, @unchecked Sendable {
         submit(.job(UnownedJob(job)))
     }
 
-    /// Threads alive now (for tests and the metrics).
+    /// Threads alive now (for tests).
     public var threadCount: Int {
         condition.lock()
         defer { condition.unlock() }

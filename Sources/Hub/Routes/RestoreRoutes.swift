@@ -58,7 +58,7 @@ enum RestoreRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         table.add(.post, "/restore/disk", .role(.operator)) { request, _ -> EditedResponse<DiskRestoreResponse> in
             let body = try await request.decodeJSON(DiskRestoreRequest.self, limit: services.maxBody)
-            let image = try await restorePoint(body.backupId, disk: body.diskIndex, services)
+            let (backup, disk) = try await restorable(body.backupId, disk: body.diskIndex, services)
             let target: DiskRestore.Target
             switch body.target.type {
             case "file":
@@ -77,12 +77,8 @@ enum RestoreRoutes {
             default:
                 throw APIError.badRequest("target.type must be file or nbd")
             }
-            var kind = RepositoryKind.local
-            if let backup = try await services.catalog.backup(id: body.backupId),
-               let repository = try await services.catalog.repository(id: backup.repositoryId) {
-                kind = repository.type
-            }
-            let status = await services.restores.start(backupID: body.backupId, diskIndex: body.diskIndex, image: image,
+            let kind = try await services.catalog.repository(id: backup.repositoryId)?.type ?? .local
+            let status = await services.restores.start(backupID: body.backupId, diskIndex: body.diskIndex, image: disk.qcow2Path,
                                                        repository: kind, target: target)
             return EditedResponse(status: .accepted, response: DiskRestoreResponse(status))
         }
@@ -147,6 +143,12 @@ enum RestoreRoutes {
 
     /// The catalog row of a completed backup's disk whose files are present.
     static func restoreDisk(_ backupID: String, disk index: Int, _ services: HubServices) async throws -> BackupDiskRecord {
+        try await restorable(backupID, disk: index, services).disk
+    }
+
+    /// The catalog rows of a completed backup and of its disk whose files are present.
+    static func restorable(_ backupID: String, disk index: Int, _ services: HubServices) async throws
+        -> (backup: BackupJobRecord, disk: BackupDiskRecord) {
         guard let record = try await services.catalog.backup(id: backupID) else {
             throw APIError.notFound("backup not found: backup_id=\(backupID)")
         }
@@ -159,7 +161,7 @@ enum RestoreRoutes {
         guard FileManager.default.fileExists(atPath: disk.qcow2Path) else {
             throw APIError.conflict("the files of backup \(backupID) are missing from its repository (\(disk.qcow2Path))")
         }
-        return disk
+        return (record, disk)
     }
 
     /// A restore writes a new file, never over an existing one, never into
