@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SendenseCore
 
 /// A backup as the catalog indexes it (the repository's manifest is the
 /// authority; this row is rebuilt from it after a catalog loss).
@@ -10,8 +11,8 @@ public struct BackupJobRecord: CatalogRecord, Sendable, Equatable {
     public var vmBackupContextId: Int64
     public var repositoryId: Int64
     public var vmName: String
-    public var backupType: String
-    public var status: String
+    public var backupType: BackupType
+    public var status: BackupStatus
     public var parentBackupId: String?
     public var currentPhase: String?
     public var bytesTransferred: Int64
@@ -23,14 +24,14 @@ public struct BackupJobRecord: CatalogRecord, Sendable, Equatable {
     public var startedAt: Date?
     public var completedAt: Date?
 
-    public init(backupId: String, vmBackupContextId: Int64, repositoryId: Int64, vmName: String, backupType: String,
+    public init(backupId: String, vmBackupContextId: Int64, repositoryId: Int64, vmName: String, backupType: BackupType,
                 parentBackupId: String?, note: String?, createdAt: Date) {
         self.backupId = backupId
         self.vmBackupContextId = vmBackupContextId
         self.repositoryId = repositoryId
         self.vmName = vmName
         self.backupType = backupType
-        self.status = "started"
+        self.status = .started
         self.parentBackupId = parentBackupId
         self.currentPhase = "starting"
         self.bytesTransferred = 0
@@ -49,7 +50,7 @@ public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
     public var vmwareDiskKey: Int?
     public var capacityBytes: Int64
     public var qcow2Path: String
-    public var status: String
+    public var status: BackupStatus
     public var bytesTransferred: Int64
     public var checkpoint: String?
 
@@ -58,7 +59,7 @@ public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
         self.diskIndex = diskIndex
         self.capacityBytes = capacityBytes
         self.qcow2Path = qcow2Path
-        self.status = "started"
+        self.status = .started
         self.bytesTransferred = 0
     }
 
@@ -68,9 +69,9 @@ public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
 /// Progress of one disk, as the engine reports it.
 public struct DiskProgressUpdate: Sendable {
     public var diskIndex: Int
-    public var status: String
+    public var status: BackupStatus
     public var bytesTransferred: Int64
-    public init(diskIndex: Int, status: String, bytesTransferred: Int64) {
+    public init(diskIndex: Int, status: BackupStatus, bytesTransferred: Int64) {
         self.diskIndex = diskIndex
         self.status = status
         self.bytesTransferred = bytesTransferred
@@ -92,10 +93,10 @@ public struct CompletedDisk: Sendable {
 public struct BackupListFilter: Sendable {
     public var vmName: String?
     public var repositoryId: Int64?
-    public var status: String?
+    public var status: BackupStatus?
     public var limit: Int
     public var offset: Int
-    public init(vmName: String? = nil, repositoryId: Int64? = nil, status: String? = nil, limit: Int = 50, offset: Int = 0) {
+    public init(vmName: String? = nil, repositoryId: Int64? = nil, status: BackupStatus? = nil, limit: Int = 50, offset: Int = 0) {
         self.vmName = vmName
         self.repositoryId = repositoryId
         self.status = status
@@ -111,7 +112,7 @@ extension CatalogDatabase {
     public func insertStartedBackup(_ job: BackupJobRecord, contextID: String, vmKey: String, disks: [BackupDiskRecord]) async throws -> BackupJobRecord {
         try await pool.write { db in
             let running = try BackupJobRecord
-                .filter(Column("vm_name") == job.vmName && ["started", "in_progress"].contains(Column("status")))
+                .filter(Column("vm_name") == job.vmName && BackupStatus.unfinished.contains(Column("status")))
                 .fetchOne(db)
             if let running {
                 throw CatalogError.conflict("a backup of \(job.vmName) is already running: \(running.backupId)")
@@ -170,7 +171,7 @@ extension CatalogDatabase {
     }
 
     /// Marks a committed backup completed: only now do its checkpoints count.
-    public func completeBackup(_ backupID: String, type: String, parentID: String?, note: String?,
+    public func completeBackup(_ backupID: String, type: BackupType, parentID: String?, note: String?,
                                bytes: Int64, total: Int64, disks: [CompletedDisk], at date: Date = Date()) async throws {
         try await pool.write { db in
             try db.execute(sql: """
@@ -196,12 +197,12 @@ extension CatalogDatabase {
     }
 
     /// Ends a backup that did not commit: `failed` or `cancelled`, with the reason.
-    public func endBackup(_ backupID: String, status: String, error: String?, at date: Date = Date()) async throws {
+    public func endBackup(_ backupID: String, status: BackupStatus, error: String?, at date: Date = Date()) async throws {
         try await pool.write { db in
             try db.execute(sql: """
                 UPDATE backup_jobs SET status = ?, current_phase = ?, error_message = ?, completed_at = ?
                 WHERE backup_id = ? AND status IN ('started', 'in_progress')
-                """, arguments: [status, status, error, date, backupID])
+                """, arguments: [status, status.rawValue, error, date, backupID])
             try db.execute(sql: "UPDATE backup_disks SET status = ? WHERE backup_id = ? AND status != 'completed'",
                            arguments: [status, backupID])
         }
@@ -235,7 +236,7 @@ extension CatalogDatabase {
     public func lastCompletedBackup(vmName: String, repositoryID: Int64) async throws -> BackupJobRecord? {
         try await pool.read { db in
             try BackupJobRecord
-                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == "completed")
+                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == BackupStatus.completed)
                 .order(Column("completed_at").desc, Column("created_at").desc)
                 .fetchOne(db)
         }
@@ -271,14 +272,14 @@ extension CatalogDatabase {
     public func chain(vmName: String, repositoryID: Int64) async throws -> [BackupJobRecord] {
         try await pool.read { db in
             try BackupJobRecord
-                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == "completed")
+                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == BackupStatus.completed)
                 .order(Column("created_at"), Column("backup_id"))
                 .fetchAll(db)
         }
     }
 
     /// After a merge: the backup now builds on `parent` (nil: it is a full).
-    public func reparentBackup(_ backupID: String, parent: String?, type: String) async throws {
+    public func reparentBackup(_ backupID: String, parent: String?, type: BackupType) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE backup_jobs SET parent_backup_id = ?, backup_type = ? WHERE backup_id = ?",
                            arguments: [parent, type, backupID])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SendenseCore
 
 /// A job that is not a backup (restore, verify, prune, merge, cleanup): what
 /// `GET /jobs` lists of it once it has started, across restarts.
@@ -7,9 +8,8 @@ public struct JobHistoryRecord: CatalogRecord, Sendable, Equatable {
     public static let databaseTableName = "job_history"
 
     public var jobId: String
-    public var type: String
-    /// running, completed, failed or cancelled.
-    public var status: String
+    public var type: JobKind
+    public var status: JobState
     public var vmName: String?
     public var detail: String?
     public var errorMessage: String?
@@ -21,7 +21,7 @@ public struct JobHistoryRecord: CatalogRecord, Sendable, Equatable {
     public var bytesDone: Int64?
     public var totalBytes: Int64?
 
-    public init(jobId: String, type: String, status: String, vmName: String? = nil, detail: String? = nil,
+    public init(jobId: String, type: JobKind, status: JobState, vmName: String? = nil, detail: String? = nil,
                 errorMessage: String? = nil, createdAt: Date = Date(), completedAt: Date? = nil,
                 backupId: String? = nil, diskIndex: Int? = nil, bytesDone: Int64? = nil, totalBytes: Int64? = nil) {
         self.jobId = jobId
@@ -49,7 +49,7 @@ extension CatalogDatabase {
     }
 
     /// A job ended: its status, what it says, and when.
-    public func endJob(id: String, status: String, detail: String?, errorMessage: String?, at date: Date = Date()) async throws {
+    public func endJob(id: String, status: JobState, detail: String?, errorMessage: String?, at date: Date = Date()) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE job_history SET status = ?, detail = ?, error_message = ?, completed_at = ? WHERE job_id = ?",
                            arguments: [status, detail, errorMessage, date, id])

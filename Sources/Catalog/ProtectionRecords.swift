@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SendenseCore
 
 /// A named set of VMs that flows can target; a VM may be in several.
 public struct ProtectionGroupRecord: CatalogRecord, Sendable, Equatable {
@@ -39,8 +40,7 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     public var repositoryId: Int64
     public var schedule: String
     public var timeZone: String
-    /// `incremental` or `full`.
-    public var backupType: String
+    public var backupType: BackupType
     /// Every Nth backup of a VM is full (nil: only when needed).
     public var fullEvery: Int?
     /// A full when the VM's last full is a week old or more.
@@ -53,7 +53,7 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     public var updatedAt: Date
 
     public init(name: String, targetType: String, targetId: String, repositoryId: Int64, schedule: String, timeZone: String,
-                backupType: String, fullEvery: Int?, fullWeekly: Bool, retentionJson: String, enabled: Bool, now: Date = Date()) {
+                backupType: BackupType, fullEvery: Int?, fullWeekly: Bool, retentionJson: String, enabled: Bool, now: Date = Date()) {
         self.name = name
         self.targetType = targetType
         self.targetId = targetId
@@ -78,8 +78,7 @@ public struct FlowExecutionRecord: CatalogRecord, Sendable, Equatable {
 
     public var id: Int64?
     public var flowId: Int64
-    /// running, completed, partial (some VMs failed or were skipped), failed, skipped.
-    public var status: String
+    public var status: FlowRunState
     /// schedule, manual.
     public var trigger: String
     public var errorMessage: String?
@@ -88,7 +87,7 @@ public struct FlowExecutionRecord: CatalogRecord, Sendable, Equatable {
 
     public init(flowId: Int64, trigger: String, now: Date) {
         self.flowId = flowId
-        self.status = "running"
+        self.status = .running
         self.trigger = trigger
         self.startedAt = now
     }
@@ -102,11 +101,11 @@ public struct FlowExecutionVMRecord: CatalogRecord, Sendable, Equatable {
     public var executionId: Int64
     public var vmName: String
     public var backupId: String?
-    /// queued, running, completed, failed, skipped.
-    public var status: String
+    /// queued, running, completed, failed or skipped.
+    public var status: FlowRunState
     public var errorMessage: String?
 
-    public init(executionId: Int64, vmName: String, status: String, backupId: String? = nil, errorMessage: String? = nil) {
+    public init(executionId: Int64, vmName: String, status: FlowRunState, backupId: String? = nil, errorMessage: String? = nil) {
         self.executionId = executionId
         self.vmName = vmName
         self.status = status
@@ -230,7 +229,7 @@ extension CatalogDatabase {
             var execution = FlowExecutionRecord(flowId: flowID, trigger: trigger, now: now)
             try execution.insert(db)
             for name in vmNames {
-                var row = FlowExecutionVMRecord(executionId: execution.id ?? 0, vmName: name, status: "queued")
+                var row = FlowExecutionVMRecord(executionId: execution.id ?? 0, vmName: name, status: .queued)
                 try row.insert(db)
             }
             return execution
@@ -247,15 +246,15 @@ extension CatalogDatabase {
             guard var execution = try FlowExecutionRecord.fetchOne(db, key: id) else { return nil }
             let statuses = try FlowExecutionVMRecord.filter(Column("execution_id") == id).fetchAll(db).map(\.status)
             execution.status = if statuses.isEmpty {
-                "skipped"
-            } else if statuses.allSatisfy({ $0 == "completed" }) {
-                "completed"
-            } else if statuses.contains("completed") {
-                "partial"
-            } else if statuses.allSatisfy({ $0 == "skipped" }) {
-                "skipped"
+                .skipped
+            } else if statuses.allSatisfy({ $0 == .completed }) {
+                .completed
+            } else if statuses.contains(.completed) {
+                .partial
+            } else if statuses.allSatisfy({ $0 == .skipped }) {
+                .skipped
             } else {
-                "failed"
+                .failed
             }
             execution.completedAt = now
             try execution.update(db)

@@ -64,10 +64,10 @@ extension CatalogDatabase {
     /// counted as failures), of one VM or all.
     public func backupSummary(vmName: String?) async throws -> BackupSummary {
         try await pool.read { db in
-            var request = BackupJobRecord.filter(["completed", "failed"].contains(Column("status")))
+            var request = BackupJobRecord.filter([BackupStatus.completed, .failed].contains(Column("status")))
             if let vmName { request = request.filter(Column("vm_name") == vmName) }
             let jobs = try request.fetchAll(db)
-            let completed = jobs.filter { $0.status == "completed" }
+            let completed = jobs.filter { $0.status == .completed }
             let durations = completed.compactMap { job in job.completedAt.map { $0.timeIntervalSince(job.startedAt ?? job.createdAt) } }
             return BackupSummary(
                 total: jobs.count, successful: completed.count, failed: jobs.count - completed.count,

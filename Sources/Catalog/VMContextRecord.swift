@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SendenseCore
 
 /// A protected (or discovered) VM: where it comes from and what it looks like.
 public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
@@ -8,7 +9,7 @@ public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
     public var contextId: String
     public var vmName: String
     /// `vmware` or `qemu_image`.
-    public var sourceType: String
+    public var sourceType: SourceKind
     /// Source-specific details (disk image paths, moref, …) as JSON.
     public var sourceJson: String?
     public var vmPath: String?
@@ -26,7 +27,7 @@ public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(contextId: String, vmName: String, sourceType: String, now: Date = Date()) {
+    public init(contextId: String, vmName: String, sourceType: SourceKind, now: Date = Date()) {
         self.contextId = contextId
         self.vmName = vmName
         self.sourceType = sourceType

@@ -3,8 +3,8 @@ import Synchronization
 
 /// A backup's life as the event stream (SSE) tells it.
 public enum BackupEvent: Sendable, Equatable {
-    case started(backupID: String, vmName: String, backupType: String)
-    case ended(backupID: String, vmName: String, status: String, error: String?)
+    case started(backupID: String, vmName: String, backupType: BackupType)
+    case ended(backupID: String, vmName: String, status: BackupStatus, error: String?)
 }
 
 /// Who hears of backups starting and ending (the hub's event stream).

@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import SendenseCore
 import Sources
 
 /// One VM-level backup: every disk at one point in time, copied
@@ -60,18 +61,18 @@ public struct BackupJob: Sendable {
                 }
                 try Task.checkCancellation()
                 progress.setPhase("committing")
-                let type = disks.contains { $0.copy == "incremental" } ? "incremental" : "full"
+                let type: BackupType = disks.contains { $0.copy == .incremental } ? .incremental : .full
                 let manifest = BackupManifest(
-                    backupId: backupID, backupType: type, parentId: type == "incremental" ? parent?.backupID : nil,
+                    backupId: backupID, backupType: type, parentId: type == .incremental ? parent?.backupID : nil,
                     vm: vm, createdAt: createdAt, completedAt: Date(), disks: disks)
                 _ = try layout.commit(manifest)
                 return (manifest, true)
             }
-            progress.setPhase("completed")
+            progress.setPhase(BackupStatus.completed.rawValue)
             return manifest
         } catch {
             layout.discardPartial(backupID)
-            progress.setPhase(error is CancellationError ? "cancelled" : "failed")
+            progress.setPhase((error is CancellationError ? BackupStatus.cancelled : .failed).rawValue)
             throw error
         }
     }
@@ -88,7 +89,7 @@ public struct BackupJob: Sendable {
         let result = try await copier.copy()
         return BackupManifest.Disk(
             index: export.disk.index, label: export.disk.label, capacityBytes: export.disk.capacityBytes, file: file,
-            backingFile: backing, copy: backing == nil ? "full" : "incremental",
+            backingFile: backing, copy: backing == nil ? .full : .incremental,
             checkpoint: export.newCheckpoint.isEmpty ? nil : export.newCheckpoint,
             bytesWritten: result.bytesWritten, note: note, runs: result.runs)
     }

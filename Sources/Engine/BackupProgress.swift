@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 import Synchronization
 
 /// Live progress of one backup, written by the copiers and read by the API,
@@ -11,14 +12,15 @@ public final class BackupProgress: Sendable {
         public var disks: [Int: DiskProgress]
 
         public var percent: Double {
-            totalBytes == 0 ? (phase == "completed" ? 100 : 0) : min(100, Double(bytesTransferred) * 100 / Double(totalBytes))
+            totalBytes == 0 ? (phase == BackupStatus.completed.rawValue ? 100 : 0) : min(100, Double(bytesTransferred) * 100 / Double(totalBytes))
         }
     }
 
     public struct DiskProgress: Sendable, Equatable {
         public var totalBytes: UInt64 = 0
         public var bytesTransferred: UInt64 = 0
-        public var status: String = "pending"
+        /// `started` until its extents are known.
+        public var status: BackupStatus = .started
     }
 
     private let state = Mutex(Snapshot(phase: "starting", totalBytes: 0, bytesTransferred: 0, disks: [:]))
@@ -33,7 +35,7 @@ public final class BackupProgress: Sendable {
     func planned(disk: Int, bytes: UInt64) {
         state.withLock {
             $0.disks[disk, default: DiskProgress()].totalBytes = bytes
-            $0.disks[disk, default: DiskProgress()].status = "in_progress"
+            $0.disks[disk, default: DiskProgress()].status = .inProgress
             $0.totalBytes = $0.disks.values.reduce(0) { $0 + $1.totalBytes }
         }
     }
@@ -45,5 +47,5 @@ public final class BackupProgress: Sendable {
         }
     }
 
-    func finished(disk: Int) { state.withLock { $0.disks[disk, default: DiskProgress()].status = "completed" } }
+    func finished(disk: Int) { state.withLock { $0.disks[disk, default: DiskProgress()].status = .completed } }
 }

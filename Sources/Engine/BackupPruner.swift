@@ -54,7 +54,7 @@ public actor BackupPruner {
     public func prune(vmName: String, repositoryID: Int64, policy: RetentionPolicy, timeZone: TimeZone = .gmt,
                       dryRun: Bool = false, progress: @escaping @Sendable (Double) -> Void = { _ in }) async throws -> PruneReport {
         guard let repository = try await catalog.repository(id: repositoryID) else {
-            throw BackupServiceError.notFound("repository not found: id=\(repositoryID)")
+            throw BackupError.repositoryNotFound(repositoryID)
         }
         let chain = try await catalog.chain(vmName: vmName, repositoryID: repositoryID)
         var report = PruneReport(vmName: vmName, dryRun: dryRun, kept: chain.map(\.backupId), removed: [], merged: [:], immutableUntil: [:])
@@ -170,12 +170,12 @@ public actor BackupPruner {
             try DurableFile.renameOrThrow(from: output, to: path)
             try DurableFile.syncDirectory(directory)
             manifest.disks[position].backingFile = backing
-            manifest.disks[position].copy = backing == nil ? "full" : "incremental"
+            manifest.disks[position].copy = backing == nil ? .full : .incremental
             manifest.disks[position].runs = outcome.runs
             manifest.disks[position].bytesWritten = outcome.bytesWritten
         }
-        let type = manifest.disks.allSatisfy { $0.backingFile == nil } ? "full" : "incremental"
-        manifest.parentId = type == "full" ? nil : newParent
+        let type: BackupType = manifest.disks.allSatisfy { $0.backingFile == nil } ? .full : .incremental
+        manifest.parentId = type == .full ? nil : newParent
         manifest.backupType = type
         try DurableFile.write(try manifest.encoded(), to: directory + "/" + BackupManifest.fileName)
         try await catalog.reparentBackup(kept.backupId, parent: manifest.parentId, type: type)

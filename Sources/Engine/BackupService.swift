@@ -6,20 +6,6 @@ import SendenseCore
 import Sources
 import Synchronization
 
-/// Why a backup cannot start, sorted by what the API answers.
-public enum BackupServiceError: Error, Equatable, Sendable, CustomStringConvertible {
-    case notFound(String)
-    case invalid(String)
-    case conflict(String)
-    case unprocessable(String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let message), .invalid(let message), .conflict(let message), .unprocessable(let message): message
-        }
-    }
-}
-
 /// Starts backup jobs, keeps their progress, persists it to the catalog at
 /// least once a second, cancels them, and records how they end. A backup's
 /// checkpoints enter the catalog only after the repository holds it.
@@ -69,7 +55,7 @@ public actor BackupService {
     private var shuttingDown = false
 
     /// Builds the source of a VMware VM (the hub holds and decrypts its
-    /// vCenter credential); throws `unprocessable` when it cannot.
+    /// vCenter credential); throws `BackupError.sourceUnavailable` when it cannot.
     public typealias VMwareSourceProvider = @Sendable (_ context: VMContextRecord, _ disks: [VMDiskRecord], _ runDirectory: String) async throws -> any BackupSource
 
     public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1),
@@ -87,18 +73,18 @@ public actor BackupService {
 
     public func start(_ request: StartRequest) async throws -> Started {
         guard let context = try await catalog.vmContext(named: request.vmName) else {
-            throw BackupServiceError.notFound("VM not found: vm_name=\(request.vmName)")
+            throw BackupError.vmNotFound(request.vmName)
         }
         guard let repository = try await catalog.repository(id: request.repositoryID) else {
-            throw BackupServiceError.notFound("repository not found: id=\(request.repositoryID)")
+            throw BackupError.repositoryNotFound(request.repositoryID)
         }
-        guard repository.enabled else { throw BackupServiceError.conflict("repository \(repository.name) is disabled") }
+        guard repository.enabled else { throw BackupError.repositoryDisabled(repository.name) }
         let vmDisks = try await catalog.disks(ofContext: context.contextId)
         var chosen = vmDisks
         if let indexes = request.diskIndexes {
-            guard !indexes.isEmpty else { throw BackupServiceError.invalid("disk_indexes must name at least one disk") }
+            guard !indexes.isEmpty else { throw BackupError.noDiskChosen }
             for index in indexes where !vmDisks.contains(where: { $0.diskIndex == index }) {
-                throw BackupServiceError.notFound("disk not found: vm_name=\(request.vmName), disk_index=\(index)")
+                throw BackupError.diskNotFound(vmName: request.vmName, index: index)
             }
             chosen = vmDisks.filter { indexes.contains($0.diskIndex) }
         }
@@ -128,7 +114,7 @@ public actor BackupService {
         let layout = BackupLayout(repositoryRoot: repository.path, vmKey: vmKey)
         let job = BackupJobRecord(
             backupId: backupID, vmBackupContextId: 0, repositoryId: request.repositoryID, vmName: context.vmName,
-            backupType: parent == nil ? "full" : "incremental", parentBackupId: parent?.backupID, note: note, createdAt: now)
+            backupType: parent == nil ? .full : .incremental, parentBackupId: parent?.backupID, note: note, createdAt: now)
         let diskRows = chosen.map {
             BackupDiskRecord(backupId: backupID, diskIndex: $0.diskIndex, capacityBytes: $0.capacityBytes,
                              qcow2Path: layout.backupDirectory(backupID) + "/" + BackupLayout.diskFileName(index: $0.diskIndex))
@@ -137,7 +123,7 @@ public actor BackupService {
         do {
             inserted = try await catalog.insertStartedBackup(job, contextID: context.contextId, vmKey: vmKey, disks: diskRows)
         } catch let error as CatalogError {
-            throw BackupServiceError.conflict(error.description)
+            throw BackupError.alreadyRunning(error.description)
         }
 
         var backupJob = BackupJob(
@@ -241,7 +227,7 @@ public actor BackupService {
             }
         }
         // However the job ends: the final sample, the roll-up, the event.
-        func finish(status: String, error: String?) async {
+        func finish(status: BackupStatus, error: String?) async {
             if telemetryInterval != nil {
                 let final = sampler.sample(job.progress.snapshot)
                 _ = try? await Task { [catalog] in try await catalog.rollUpTelemetry(backupID: backupID, final: final) }.value
@@ -263,21 +249,22 @@ public actor BackupService {
                     bytes: Int64(snapshot.bytesTransferred), total: Int64(snapshot.totalBytes), disks: disks)
             }.value
             logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
-            await finish(status: "completed", error: nil)
+            await finish(status: .completed, error: nil)
         } catch {
             reporter.cancel()
             let reason = running[backupID]?.failureReason
             let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown && reason == nil
             let message = shuttingDown ? "interrupted by hub shutdown" : reason ?? (cancelled ? "cancelled by user" : "\(error)")
+            let status: BackupStatus = cancelled ? .cancelled : .failed
             do {
                 try await Task { [catalog] in
-                    try await catalog.endBackup(backupID, status: cancelled ? "cancelled" : "failed", error: message)
+                    try await catalog.endBackup(backupID, status: status, error: message)
                 }.value
             } catch {
                 logger.error("cannot record the end of backup \(backupID): \(error)")
             }
-            logger.error("backup \(backupID) \(cancelled ? "cancelled" : "failed"): \(message)")
-            await finish(status: cancelled ? "cancelled" : "failed", error: message)
+            logger.error("backup \(backupID) \(status.rawValue): \(message)")
+            await finish(status: status, error: message)
         }
         running[backupID] = nil
     }
@@ -308,17 +295,15 @@ public actor BackupService {
     /// The source a VM context describes.
     private func source(for context: VMContextRecord, disks: [VMDiskRecord]) async throws -> any BackupSource {
         switch context.sourceType {
-        case "qemu_image":
+        case .qemuImage:
             var source = QemuImageSource(
                 disks: disks.map { QemuImageSource.Disk(index: $0.diskIndex, path: $0.path, label: $0.label) },
                 socketDirectory: runDirectory)
             source.processLog = processLog
             return source
-        case "vmware":
-            guard let vmwareSources else { throw BackupServiceError.unprocessable("this hub cannot reach vCenter") }
+        case .vmware:
+            guard let vmwareSources else { throw BackupError.sourceUnavailable("this hub cannot reach vCenter") }
             return try await vmwareSources(context, disks, runDirectory)
-        default:
-            throw BackupServiceError.unprocessable("backups of \(context.sourceType) VMs are not available yet")
         }
     }
 }

@@ -33,13 +33,13 @@ public enum BackupVerifier {
                     try buffer.withUnsafeMutableBytes { try image.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), at: offset) }
                     buffer.withUnsafeBytes { bytes in
                         let slice = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
-                        if run.kind == "data" { hasher.update(bufferPointer: slice) } else if allZero { allZero = slice.allSatisfy { $0 == 0 } }
+                        if run.kind == .data { hasher.update(bufferPointer: slice) } else if allZero { allZero = slice.allSatisfy { $0 == 0 } }
                     }
                     offset += UInt64(count)
                 }
                 report.runsChecked += 1
                 report.bytesChecked += run.length
-                if run.kind == "data" {
+                if run.kind == .data {
                     let digest = hasher.finalize().lowercaseHex
                     if digest != run.sha256 {
                         return fail(report, "disk \(disk.index): data at \(run.offset)+\(run.length) does not match its SHA-256")

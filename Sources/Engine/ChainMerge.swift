@@ -62,7 +62,7 @@ enum ChainMerge {
                     // Without a backing file an unmapped cluster reads zeros already.
                     guard backing != nil else { continue }
                     try writer.writeZeroes(firstCluster: first, count: (end - position + UInt64(clusterSize) - 1) / UInt64(clusterSize))
-                    runs.append(.init(offset: position, length: end - position, kind: "zero", sha256: nil))
+                    runs.append(.init(offset: position, length: end - position, kind: .zero, sha256: nil))
                     continue
                 }
                 var offset = position
@@ -72,7 +72,7 @@ enum ChainMerge {
                     try layers[source.layer].read(into: piece, at: offset)
                     try writer.write(firstCluster: offset / UInt64(clusterSize), UnsafeRawBufferPointer(piece))
                     let digest = SHA256.hash(data: UnsafeRawBufferPointer(piece)).lowercaseHex
-                    runs.append(.init(offset: offset, length: UInt64(length), kind: "data", sha256: digest))
+                    runs.append(.init(offset: offset, length: UInt64(length), kind: .data, sha256: digest))
                     offset += UInt64(length)
                     progress(Double(offset) / Double(size))
                 }

@@ -152,11 +152,11 @@ struct DiskCopier {
                     // A full backup needs nothing for zeros: a new image reads zeros.
                     guard incremental else { continue }
                     try writer.writeZeroes(firstCluster: cluster, count: (length + UInt64(clusterSize) - 1) / UInt64(clusterSize))
-                    runs.append(.init(offset: offset, length: length, kind: "zero", sha256: nil))
+                    runs.append(.init(offset: offset, length: length, kind: .zero, sha256: nil))
                 } else {
                     // The read's buffer is written from where it lies (see DataSink).
                     try writer.write(firstCluster: cluster, UnsafeRawBufferPointer(rebasing: bytes[segment.start..<segment.end]), keepingAlive: read.data)
-                    runs.append(.init(offset: offset, length: length, kind: "data", sha256: segment.sha256))
+                    runs.append(.init(offset: offset, length: length, kind: .data, sha256: segment.sha256))
                 }
             }
             return runs

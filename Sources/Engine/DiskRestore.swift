@@ -18,18 +18,9 @@ public enum DiskRestore {
         case nbd(NBDEndpoint)
     }
 
-    public final class Progress: Sendable {
-        private let state = Mutex((done: UInt64(0), total: UInt64(0)))
-        public init() {}
-        public var done: UInt64 { state.withLock { $0.done } }
-        public var total: UInt64 { state.withLock { $0.total } }
-        func setTotal(_ total: UInt64) { state.withLock { $0.total = total } }
-        func add(_ bytes: UInt64) { state.withLock { $0.done += bytes } }
-    }
-
     static let chunk: UInt64 = 4 << 20
 
-    public static func restore(image path: String, to target: Target, progress: Progress = Progress()) async throws {
+    public static func restore(image path: String, to target: Target, progress: JobProgress = JobProgress()) async throws {
         let image = try DiskImages.open(path: path)
         let extents = try image.extents()
         progress.setTotal(image.virtualSize)
@@ -41,7 +32,7 @@ public enum DiskRestore {
         }
     }
 
-    private static func restoreToFile(_ image: any DiskImageReader, extents: [ImageExtent], output: String, format: String, progress: Progress) throws {
+    private static func restoreToFile(_ image: any DiskImageReader, extents: [ImageExtent], output: String, format: String, progress: JobProgress) throws {
         let temporary = output + ".partial"
         do {
             if format == "qcow2" {
@@ -73,7 +64,7 @@ public enum DiskRestore {
     /// `qemu-img convert` to the same export takes 3.5 s (make bench).
     static let nbdWritesInFlight = 8
 
-    private static func restoreToNBD(_ image: any DiskImageReader, extents: [ImageExtent], endpoint: NBDEndpoint, progress: Progress) async throws {
+    private static func restoreToNBD(_ image: any DiskImageReader, extents: [ImageExtent], endpoint: NBDEndpoint, progress: JobProgress) async throws {
         try await NBDClient.withConnection(to: endpoint) { nbd in
             guard !nbd.info.isReadOnly else { throw NBDError.invalidRequest("the NBD target \(endpoint) is read-only") }
             guard nbd.info.size >= image.virtualSize else {
@@ -119,7 +110,7 @@ public enum DiskRestore {
     /// Calls `body` for every data run in chunks (aligned to `alignTo` at
     /// their start, the last one possibly short at the end of the disk).
     private static func forEachDataChunk(
-        _ image: any DiskImageReader, extents: [ImageExtent], progress: Progress, alignTo alignment: UInt64,
+        _ image: any DiskImageReader, extents: [ImageExtent], progress: JobProgress, alignTo alignment: UInt64,
         _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
     ) throws {
         var buffer = [UInt8](repeating: 0, count: Int(chunk))

@@ -134,9 +134,9 @@ public actor FlowScheduler {
 
     private func start(_ item: Queued) async {
         let flow = item.flow
-        var row = FlowExecutionVMRecord(executionId: item.executionID, vmName: item.vmName, status: "running")
+        var row = FlowExecutionVMRecord(executionId: item.executionID, vmName: item.vmName, status: .running)
         if await backups.isBackingUp(vmName: item.vmName) {
-            row.status = "skipped"
+            row.status = .skipped
             row.errorMessage = "skipped: backup already running"
             try? await catalog.updateExecutionVM(row)
             await vmDone(executionID: item.executionID)
@@ -155,7 +155,7 @@ public actor FlowScheduler {
             }
             waiters[backupID] = waiter
         } catch {
-            row.status = "failed"
+            row.status = .failed
             row.errorMessage = "\(error)"
             try? await catalog.updateExecutionVM(row)
             await vmDone(executionID: item.executionID)
@@ -165,9 +165,9 @@ public actor FlowScheduler {
     /// Incremental unless the flow asks for fulls, or for a full every N
     /// backups, or weekly, and this one is due.
     private func wantsIncremental(_ flow: ProtectionFlowRecord, vmName: String) async throws -> Bool {
-        guard flow.backupType == "incremental" else { return false }
+        guard flow.backupType == .incremental else { return false }
         let chain = try await catalog.chain(vmName: vmName, repositoryID: flow.repositoryId)
-        guard let lastFull = chain.lastIndex(where: { $0.backupType == "full" }) else { return true }
+        guard let lastFull = chain.lastIndex(where: { $0.backupType == .full }) else { return true }
         let sinceFull = chain.count - 1 - lastFull
         if let every = flow.fullEvery, every > 0, sinceFull + 1 >= every { return false }
         if flow.fullWeekly, now().timeIntervalSince(chain[lastFull].createdAt) >= 7 * 86400 - 3600 { return false }
@@ -179,8 +179,8 @@ public actor FlowScheduler {
         guard let item = running.removeValue(forKey: backupID) else { return }
         let record = try? await catalog.backup(id: backupID)
         var row = FlowExecutionVMRecord(executionId: item.executionID, vmName: item.vmName,
-                                        status: record?.status == "completed" ? "completed" : "failed", backupId: backupID)
-        row.errorMessage = record?.status == "completed" ? nil : (record?.errorMessage ?? "the backup ended \(record?.status ?? "unrecorded")")
+                                        status: record?.status == .completed ? .completed : .failed, backupId: backupID)
+        row.errorMessage = record?.status == .completed ? nil : (record?.errorMessage ?? "the backup ended \(record?.status.rawValue ?? "unrecorded")")
         try? await catalog.updateExecutionVM(row)
         await vmDone(executionID: item.executionID)
         await pump()
@@ -195,7 +195,7 @@ public actor FlowScheduler {
         }
         unfinished[executionID] = nil
         let execution = try? await catalog.finishExecution(executionID, now: now())
-        logger.info("flow \(entry.flow.name) execution \(executionID) ended: \(execution?.status ?? "?")")
+        logger.info("flow \(entry.flow.name) execution \(executionID) ended: \(execution?.status.rawValue ?? "?")")
         await applyRetention(entry.flow)
     }
 

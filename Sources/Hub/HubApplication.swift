@@ -50,7 +50,7 @@ public struct Hub: Sendable {
                                     vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) },
                                     processLog: processLog, telemetryInterval: configuration.telemetryInterval, events: events)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
-        let jobs = JobLog(catalog: catalog, logger: logger)
+        let jobs = Jobs(catalog: catalog, backups: backups, logger: logger)
         let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
                               stallTimeout: configuration.stallTimeout, logger: logger)
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
@@ -67,7 +67,6 @@ public struct Hub: Sendable {
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events,
-            restores: RestoreService(onChange: { await jobs.restore($0) }),
             restoreSessions: sessions,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
@@ -88,7 +87,7 @@ public struct Hub: Sendable {
             server: server,
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: "sendense"),
             // Later services stop first: sessions close before the catalog does.
-            services: [CatalogCloser(catalog: catalog, backups: backups, logger: logger),
+            services: [CatalogCloser(catalog: catalog, backups: backups, jobs: jobs, logger: logger),
                        // Expired restore sessions close; at shutdown every session does.
                        RepeatingService(description: "restore session sweeper", interval: .seconds(configuration.restoreSessions.sweepInterval),
                                         work: { _ = await sessions.sweep() }, atShutdown: { await sessions.closeAll() }),
@@ -159,11 +158,13 @@ public struct Hub: Sendable {
 struct CatalogCloser: Service {
     let catalog: CatalogDatabase
     let backups: BackupService
+    let jobs: Jobs
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
         await backups.shutdown()
+        await jobs.shutdown()
         do {
             try await BlockingPool.shared.run { [catalog] in try catalog.close() }
             logger.info("catalog closed")

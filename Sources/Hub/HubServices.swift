@@ -13,9 +13,8 @@ struct HubServices: Sendable {
     let scheduler: FlowScheduler
     let pruner: BackupPruner
     let janitor: Janitor
-    let jobs: JobLog
+    let jobs: Jobs
     let events: EventHub
-    let restores: RestoreService
     let restoreSessions: RestoreSessions
     let secrets: SecretBox
     let vmware: VMwareCredentials

@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// `<backup>/manifest.json`: everything needed to restore and verify a
 /// backup without the hub's catalog.
@@ -8,11 +9,11 @@ public struct BackupManifest: Codable, Equatable, Sendable {
 
     public struct VM: Codable, Equatable, Sendable {
         public var name: String
-        public var sourceType: String
+        public var sourceType: SourceKind
         /// Source-specific identity (image paths, vCenter + moref), for rebuilds.
         public var identity: [String: String]
 
-        public init(name: String, sourceType: String, identity: [String: String]) {
+        public init(name: String, sourceType: SourceKind, identity: [String: String]) {
             self.name = name
             self.sourceType = sourceType
             self.identity = identity
@@ -22,12 +23,17 @@ public struct BackupManifest: Codable, Equatable, Sendable {
     /// A run of the disk this backup wrote: data with its SHA-256, or a
     /// range recorded as zero clusters.
     public struct Run: Codable, Equatable, Sendable {
+        public enum Kind: String, Codable, Sendable {
+            case data
+            case zero
+        }
+
         public var offset: UInt64
         public var length: UInt64
-        public var kind: String
+        public var kind: Kind
         public var sha256: String?
 
-        public init(offset: UInt64, length: UInt64, kind: String, sha256: String?) {
+        public init(offset: UInt64, length: UInt64, kind: Kind, sha256: String?) {
             self.offset = offset
             self.length = length
             self.kind = kind
@@ -42,15 +48,15 @@ public struct BackupManifest: Codable, Equatable, Sendable {
         public var file: String
         /// The parent's file this image names as backing file, if any.
         public var backingFile: String?
-        /// `full` or `incremental`, per disk: a disk whose bitmap was lost
-        /// is copied whole inside an incremental backup.
-        public var copy: String
+        /// Per disk: a disk whose bitmap was lost is copied whole (`full`)
+        /// inside an incremental backup.
+        public var copy: BackupType
         public var checkpoint: String?
         public var bytesWritten: UInt64
         public var note: String?
         public var runs: [Run]
 
-        public init(index: Int, label: String, capacityBytes: UInt64, file: String, backingFile: String?, copy: String,
+        public init(index: Int, label: String, capacityBytes: UInt64, file: String, backingFile: String?, copy: BackupType,
                     checkpoint: String?, bytesWritten: UInt64, note: String?, runs: [Run]) {
             self.index = index
             self.label = label
@@ -67,14 +73,14 @@ public struct BackupManifest: Codable, Equatable, Sendable {
 
     public var formatVersion: Int = currentFormatVersion
     public var backupId: String
-    public var backupType: String
+    public var backupType: BackupType
     public var parentId: String?
     public var vm: VM
     public var createdAt: Date
     public var completedAt: Date
     public var disks: [Disk]
 
-    public init(backupId: String, backupType: String, parentId: String?, vm: VM, createdAt: Date, completedAt: Date, disks: [Disk]) {
+    public init(backupId: String, backupType: BackupType, parentId: String?, vm: VM, createdAt: Date, completedAt: Date, disks: [Disk]) {
         self.backupId = backupId
         self.backupType = backupType
         self.parentId = parentId

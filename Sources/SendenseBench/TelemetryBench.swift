@@ -18,7 +18,7 @@ func telemetryBench(work: String, source: String, runs: Int) async throws {
     logger.logLevel = .error
     var contextDisk = VMDiskRecord(contextId: "ctx-bench", diskIndex: 0, label: "vda", capacityBytes: Int64(diskSize), path: source)
     contextDisk.id = nil
-    try await catalog.insertVMContext(VMContextRecord(contextId: "ctx-bench", vmName: "bench", sourceType: "qemu_image"), disks: [contextDisk])
+    try await catalog.insertVMContext(VMContextRecord(contextId: "ctx-bench", vmName: "bench", sourceType: .qemuImage), disks: [contextDisk])
     var best: [Bool: Double] = [true: .infinity, false: .infinity]
     for run in 1...max(runs, 2) {
         for telemetry in run % 2 == 1 ? [true, false] : [false, true] {
@@ -32,7 +32,7 @@ func telemetryBench(work: String, source: String, runs: Int) async throws {
             let time = try await seconds {
                 let started = try await service.start(.init(vmName: "bench", repositoryID: repositoryID, incremental: false, diskIndexes: nil))
                 await service.wait(for: started.job.backupId)
-                guard try await catalog.backup(id: started.job.backupId)?.status == "completed" else { throw BenchError("backup failed") }
+                guard try await catalog.backup(id: started.job.backupId)?.status == .completed else { throw BenchError("backup failed") }
             }
             best[telemetry] = min(best[telemetry] ?? .infinity, time)
             print(String(format: "full backup with telemetry %@ run %d: %.2f s", telemetry ? "on " : "off", run, time))

@@ -132,7 +132,7 @@ for run in 1...runs {
     print(String(format: "qemu-img convert run %d: %.2f s, %.2f s with sync -f, %.2f s with -t none", run, time, time + flushed, direct))
 }
 
-let vm = BackupManifest.VM(name: "bench", sourceType: "qemu_image", identity: ["disk": source])
+let vm = BackupManifest.VM(name: "bench", sourceType: .qemuImage, identity: ["disk": source])
 let sourceVM = QemuImageSource(disks: [.init(index: 0, path: source, label: "vda")], socketDirectory: work)
 var fullBest = Double.infinity
 var lastFull: BackupManifest?

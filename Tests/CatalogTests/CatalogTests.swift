@@ -57,7 +57,7 @@ struct CatalogTests {
     @Test("foreign keys are enforced and a failed transaction leaves no half row")
     func foreignKeys() async throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
-        let context = VMContextRecord(contextId: "ctx-a", vmName: "a", sourceType: "qemu_image")
+        let context = VMContextRecord(contextId: "ctx-a", vmName: "a", sourceType: .qemuImage)
         let disks = [
             VMDiskRecord(contextId: "ctx-a", diskIndex: 0, label: "vda", capacityBytes: 1 << 30, path: "/a.qcow2"),
             VMDiskRecord(contextId: "ctx-a", diskIndex: 0, label: "dup", capacityBytes: 1 << 30, path: "/b.qcow2"),

@@ -37,7 +37,7 @@ struct LabVM {
         QemuImageSource(disks: [.init(index: 0, path: qcow2, label: "vda"), .init(index: 1, path: raw, label: "vdb")], socketDirectory: folder)
     }
 
-    var identity: BackupManifest.VM { .init(name: "lab vm/1", sourceType: "qemu_image", identity: ["vda": qcow2, "vdb": raw]) }
+    var identity: BackupManifest.VM { .init(name: "lab vm/1", sourceType: .qemuImage, identity: ["vda": qcow2, "vdb": raw]) }
 
     /// Random writes, zeroed ranges and discards, as a guest would make.
     mutating func change(writes: Int = 12) throws {
@@ -98,8 +98,8 @@ struct BackupJobTests {
             let raws = try vm.snapshot(id)
             let directory = job.layout.backupDirectory(id)
             try Self.expectRestores(directory, equalTo: raws)
-            #expect(manifest.backupType == (cycle == 0 ? "full" : "incremental"))
-            #expect(manifest.disks.map(\.copy) == (cycle == 0 ? ["full", "full"] : ["incremental", "full"]))
+            #expect(manifest.backupType == (cycle == 0 ? .full : .incremental))
+            #expect(manifest.disks.map(\.copy) == (cycle == 0 ? [.full, .full] : [.incremental, .full]))
             #expect(manifest.disks[0].checkpoint == "sendense-\(id)")
             #expect(manifest.disks[1].note?.contains("raw images") == true)
             #expect(try vm.bitmaps() == ["sendense-\(id)"])
@@ -153,8 +153,8 @@ struct BackupJobTests {
         let job = BackupJob(backupID: "b2", vm: vm.identity, repositoryRoot: repository,
                             parent: .init(backupID: "b1", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
         let manifest = try await job.run(source: vm.source)
-        #expect(manifest.backupType == "full")
-        #expect(manifest.disks[0].copy == "full")
+        #expect(manifest.backupType == .full)
+        #expect(manifest.disks[0].copy == .full)
         #expect(manifest.disks[0].backingFile == nil)
         #expect(manifest.disks[0].note?.contains("missing") == true)
         try Self.expectRestores(job.layout.backupDirectory("b2"), equalTo: try vm.snapshot("b2"))
@@ -180,7 +180,7 @@ struct BackupJobTests {
         let job = BackupJob(backupID: "i2", vm: vm.identity, repositoryRoot: repository,
                             parent: .init(backupID: "i1", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
         let manifest = try await job.run(source: vm.source)
-        #expect(manifest.disks[0].copy == "full")
+        #expect(manifest.disks[0].copy == .full)
         #expect(manifest.disks[0].note?.contains("inconsistent") == true, "\(manifest.disks[0].note ?? "no note")")
         try Self.expectRestores(job.layout.backupDirectory("i2"), equalTo: try vm.snapshot("i2"))
         // The committed backup replaced the parent's checkpoint, inconsistent or not.
@@ -226,7 +226,7 @@ struct BackupJobTests {
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(20)) }
         try #require(server.isRunning, "nbdkit did not start")
-        let progress = DiskRestore.Progress()
+        let progress = JobProgress()
         try await DiskRestore.restore(image: job.layout.backupDirectory("n2") + "/disk-0.qcow2",
                                       to: .nbd(.init(transport: .unix(path: socket))), progress: progress)
         #expect(progress.done >= progress.total)

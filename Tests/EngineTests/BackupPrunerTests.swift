@@ -24,7 +24,7 @@ import Testing
             image = scheduler.folder + "/vm.qcow2"
             try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "24M"])
             try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 6M", "-c", "write -P 0x22 12M 4M", image])
-            let context = VMContextRecord(contextId: "ctx-vm", vmName: "vm", sourceType: "qemu_image")
+            let context = VMContextRecord(contextId: "ctx-vm", vmName: "vm", sourceType: .qemuImage)
             try await scheduler.catalog.insertVMContext(context, disks: [VMDiskRecord(contextId: "ctx-vm", diskIndex: 0, label: "vda", capacityBytes: 24 << 20, path: image)])
         }
 
@@ -47,7 +47,7 @@ import Testing
             let started = try await scheduler.backups.start(.init(vmName: "vm", repositoryID: scheduler.repositoryID, incremental: true, diskIndexes: nil))
             let id = started.job.backupId
             await scheduler.backups.wait(for: id)
-            #expect(try await catalog.backup(id: id)?.status == "completed")
+            #expect(try await catalog.backup(id: id)?.status == .completed)
             let queue = try DatabaseQueue(path: scheduler.folder + "/catalog.sqlite")
             try await queue.write { db in
                 try db.execute(sql: "UPDATE backup_jobs SET created_at = ? WHERE backup_id = ?", arguments: [try Date(date, strategy: .iso8601), id])
@@ -105,7 +105,7 @@ import Testing
         #expect(percents == percents.sorted() && Set(percents).count == percents.count, "\(percents)")
         let chain = try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID)
         #expect(chain.map(\.backupId) == lab.points.suffix(3).map(\.id))
-        #expect(chain.map(\.backupType) == ["full", "incremental", "incremental"])
+        #expect(chain.map(\.backupType) == [.full, .incremental, .incremental])
         #expect(chain.first?.parentBackupId == nil)
         for removed in lab.points.prefix(3) { #expect(!FileManager.default.fileExists(atPath: lab.directory(removed.id))) }
         try await lab.expectKeptPointsRestore()

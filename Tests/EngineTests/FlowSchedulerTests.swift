@@ -40,7 +40,7 @@ import Testing
                 let image = folder + "/\(name).qcow2"
                 try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "8M"])
                 try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x42 0 1M", image])
-                let context = VMContextRecord(contextId: "ctx-\(name)", vmName: name, sourceType: "qemu_image")
+                let context = VMContextRecord(contextId: "ctx-\(name)", vmName: name, sourceType: .qemuImage)
                 try await catalog.insertVMContext(context, disks: [VMDiskRecord(contextId: context.contextId, diskIndex: 0, label: "vda", capacityBytes: 8 << 20, path: image)])
             }
         }
@@ -55,7 +55,7 @@ import Testing
         func flow(_ name: String, target: (String, String), schedule: String, fullEvery: Int? = nil) async throws -> ProtectionFlowRecord {
             try await catalog.saveProtectionFlow(ProtectionFlowRecord(
                 name: name, targetType: target.0, targetId: target.1, repositoryId: repositoryID, schedule: schedule, timeZone: "UTC",
-                backupType: "incremental", fullEvery: fullEvery, fullWeekly: false, retentionJson: "{}", enabled: true))
+                backupType: .incremental, fullEvery: fullEvery, fullWeekly: false, retentionJson: "{}", enabled: true))
         }
 
         func group(_ name: String, _ vms: [String]) async throws -> Int64 {
@@ -76,8 +76,8 @@ import Testing
         await scheduler.tick()
         await scheduler.drain()
         var executions = try await lab.catalog.executions(flowID: flow.id!)
-        #expect(executions.map(\.0.status) == ["completed"])
-        #expect(executions.first?.1.first?.status == "completed")
+        #expect(executions.map(\.0.status) == [.completed])
+        #expect(executions.first?.1.first?.status == .completed)
 
         // The hub was down for three nights: one run, then the next night.
         lab.clock.set("2025-10-04T09:00:00Z")
@@ -88,7 +88,7 @@ import Testing
         #expect(executions.count == 2)
         #expect(try await lab.catalog.protectionFlow(id: flow.id!)?.nextRunAt == (try Date("2025-10-05T02:00:00Z", strategy: .iso8601)))
         let chain = try await lab.catalog.chain(vmName: "web", repositoryID: lab.repositoryID)
-        #expect(chain.map(\.backupType) == ["full", "incremental"])
+        #expect(chain.map(\.backupType) == [.full, .incremental])
     }
 
     @Test("a week of 4-hourly runs with a full every 3rd backup, simulated in moments")
@@ -103,7 +103,7 @@ import Testing
             await scheduler.drain()
         }
         let chain = try await lab.catalog.chain(vmName: "db", repositoryID: lab.repositoryID)
-        #expect(chain.map(\.backupType) == ["full", "incremental", "incremental", "full", "incremental", "incremental"])
+        #expect(chain.map(\.backupType) == [.full, .incremental, .incremental, .full, .incremental, .incremental])
         #expect(try await lab.catalog.executions(flowID: flow.id!).count == 6)
     }
 
@@ -141,8 +141,8 @@ import Testing
         #expect((order.firstIndex(of: "b1") ?? 99) <= 3, "\(order)")
         // a5 was queued twice; the second one either ran after the first or was skipped, never alongside it.
         let overlapRun = try #require(try await lab.catalog.executions(flowID: overlap.id!).first)
-        #expect(["completed", "skipped"].contains(overlapRun.0.status))
-        if overlapRun.0.status == "skipped" { #expect(overlapRun.1.first?.errorMessage == "skipped: backup already running") }
+        #expect([FlowRunState.completed, .skipped].contains(overlapRun.0.status))
+        if overlapRun.0.status == .skipped { #expect(overlapRun.1.first?.errorMessage == "skipped: backup already running") }
     }
 
     @Test("a disabled flow never runs; a flow whose VM is gone records a failure and goes on")
@@ -158,6 +158,6 @@ import Testing
         await scheduler.tick()
         await scheduler.drain()
         #expect(try await lab.catalog.executions(flowID: flow.id!).isEmpty)
-        #expect(try await lab.catalog.executions(flowID: gone.id!).map(\.0.status) == ["skipped"])
+        #expect(try await lab.catalog.executions(flowID: gone.id!).map(\.0.status) == [.skipped])
     }
 }

@@ -51,7 +51,7 @@ import VSphere
         }
     }
 
-    static let identity = BackupManifest.VM(name: "DC0_H0_VM0", sourceType: "vmware", identity: [:])
+    static let identity = BackupManifest.VM(name: "DC0_H0_VM0", sourceType: .vmware, identity: [:])
 
     @Test("full, incrementals from CBT, and a full after a CBT reset restore exactly; the snapshot is always removed")
     func chain() async throws {
@@ -60,7 +60,7 @@ import VSphere
         lab.scribble(6)
         let full = BackupJob(backupID: "vm-full", vm: Self.identity, repositoryRoot: repository, parent: nil)
         let first = try await full.run(source: lab.source())
-        #expect(first.backupType == "full")
+        #expect(first.backupType == .full)
         #expect(first.disks[0].note?.contains("Changed Block Tracking was off") == true)
         let fullRaw = try lab.copyOfDisk("full")
         try BackupJobTests.expectRestores(full.layout.backupDirectory("vm-full"), equalTo: [fullRaw])
@@ -73,7 +73,7 @@ import VSphere
         let incremental = BackupJob(backupID: "vm-inc1", vm: Self.identity, repositoryRoot: repository,
                                     parent: .init(backupID: "vm-full", checkpoints: [0: firstChange]))
         let second = try await incremental.run(source: lab.source())
-        #expect(second.backupType == "incremental" && second.disks[0].backingFile != nil)
+        #expect(second.backupType == .incremental && second.disks[0].backingFile != nil)
         #expect(incremental.progress.snapshot.totalBytes <= 3 * (128 << 10))
         #expect(second.disks[0].checkpoint != firstChange)
         try BackupJobTests.expectRestores(incremental.layout.backupDirectory("vm-inc1"), equalTo: [try lab.copyOfDisk("inc1")])
@@ -86,7 +86,7 @@ import VSphere
         let reset = BackupJob(backupID: "vm-reset", vm: Self.identity, repositoryRoot: repository,
                               parent: .init(backupID: "vm-inc1", checkpoints: [0: "52 00 00/1234"]))
         let third = try await reset.run(source: lab.source())
-        #expect(third.disks[0].copy == "full")
+        #expect(third.disks[0].copy == .full)
         #expect(third.disks[0].note?.contains("CBT was reset") == true)
         try BackupJobTests.expectRestores(reset.layout.backupDirectory("vm-reset"), equalTo: [try lab.copyOfDisk("reset")])
         #expect(try await lab.client.snapshots(vm: lab.vm.moref).isEmpty)

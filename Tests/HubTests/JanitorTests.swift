@@ -89,9 +89,9 @@ import Glibc
     func cleanupsInTheJobList() async throws {
         let hub = try await TestHub.make()
         let old = Date().addingTimeInterval(-91 * 86400)
-        try await hub.hub.catalog.saveJob(JobHistoryRecord(jobId: "verify-old", type: "verify", status: "completed",
+        try await hub.hub.catalog.saveJob(JobHistoryRecord(jobId: "verify-old", type: .verify, status: .completed,
                                                            createdAt: old, completedAt: old))
-        try await hub.hub.catalog.saveJob(JobHistoryRecord(jobId: "verify-recent", type: "verify", status: "completed",
+        try await hub.hub.catalog.saveJob(JobHistoryRecord(jobId: "verify-recent", type: .verify, status: .completed,
                                                            completedAt: Date().addingTimeInterval(-89 * 86400)))
         try await hub.run { api in
             let token = try await api.login()

@@ -40,7 +40,7 @@ struct RestartTests {
         }
         // A prune the stopped hub was in the middle of, as its row was left.
         let catalog = try CatalogDatabase(path: first.dataDirectory + "/catalog.sqlite")
-        try await catalog.saveJob(JobHistoryRecord(jobId: "prune-cut", type: "prune", status: "running", vmName: "vm1"))
+        try await catalog.saveJob(JobHistoryRecord(jobId: "prune-cut", type: .prune, status: .running, vmName: "vm1"))
         try catalog.close()
 
         let second = try await TestHub.make(dataDirectory: first.dataDirectory)

@@ -30,10 +30,12 @@ struct CoreTests {
         #expect(Timestamp.parse("yesterday") == nil)
     }
 
-    @Test("job states: only completed, failed and cancelled are final")
+    @Test("job states: only completed, failed and cancelled are final; a backup not yet ended is a running job")
     func jobStates() {
-        #expect(JobStatus.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
-        #expect(JobStatus.inProgress.rawValue == "in_progress")
+        #expect(BackupStatus.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
+        #expect(BackupStatus.inProgress.rawValue == "in_progress")
+        #expect(BackupStatus.allCases.map(\.jobState) == [.running, .running, .completed, .failed, .cancelled])
+        #expect(JobState.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
     }
 
     @Test("name rules", arguments: [

@@ -1,9 +1,7 @@
-import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Repository
 
 /// An error the API answers with: a status that fits and a message a user
 /// can act on, as `{"error": "…"}`.
@@ -40,27 +38,5 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         headers[.contentType] = "application/json; charset=utf-8"
         let body = (try? Self.encoder.encode(["error": message])) ?? Data(#"{"error":"error"}"#.utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-}
-
-extension APIError {
-    /// The API's reading of errors from the layers below.
-    init(_ error: CatalogError) {
-        switch error {
-        case .conflict(let message): self = .conflict(message)
-        case .notFound(let message): self = .notFound(message)
-        case .refused(let message): self = .conflict(message)
-        }
-    }
-
-    init(_ error: RepositoryError) {
-        switch error {
-        case .invalidPath, .notWritable, .overlapsRepository, .foreignRepository:
-            self = .unprocessable(error.description)
-        case .mountFailed, .unmountFailed:
-            self = .init(.badGateway, error.description)
-        case .io:
-            self = .init(.internalServerError, error.description)
-        }
     }
 }

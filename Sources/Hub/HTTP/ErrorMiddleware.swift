@@ -3,9 +3,10 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Turns every error into the API's JSON error shape with a fitting status.
-/// Unknown paths answer 404, known paths with another method 405 (with
-/// `Allow`), and anything unexpected 500 with its details only in the log.
+/// Turns every error into the API's JSON error shape with a fitting status
+/// (`ErrorMapping.swift` says which). Unknown paths answer 404, known paths
+/// with another method 405 (with `Allow`), and anything unexpected 500 with
+/// its details only in the log.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = HubContext
     let registry: RouteRegistry
@@ -13,11 +14,10 @@ struct ErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: HubContext, next: (Request, HubContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            return try error.response(from: request, context: context)
         } catch let error as HTTPError {
             return try translate(error, request: request).response(from: request, context: context)
         } catch {
+            if let answer = APIError(mapping: error) { return try answer.response(from: request, context: context) }
             context.logger.error("unhandled error: \(String(reflecting: error))", metadata: ["path": "\(request.uri.path)"])
             return try APIError(.internalServerError, "internal error; the hub log has the details")
                 .response(from: request, context: context)

@@ -34,14 +34,14 @@ struct StartBackupResponse: ResponseEncodable {
         var diskIndex: Int
         var vmwareDiskKey: Int?
         var qcow2Path: String
-        var status: String
+        var status: BackupStatus
     }
 
     var backupId: String
     var vmContextId: String
     var vmName: String
-    var backupType: String
-    var status: String
+    var backupType: BackupType
+    var status: BackupStatus
     var diskResults: [DiskResult]
     var note: String?
     var createdAt: Date
@@ -50,7 +50,7 @@ struct StartBackupResponse: ResponseEncodable {
 struct BackupDetailResponse: ResponseEncodable {
     struct Disk: Codable {
         var diskIndex: Int
-        var status: String
+        var status: BackupStatus
         var sizeGb: Int64
         var capacityBytes: Int64
         var qcow2Path: String
@@ -62,8 +62,8 @@ struct BackupDetailResponse: ResponseEncodable {
     var backupId: String
     var vmName: String
     var repositoryId: String
-    var status: String
-    var backupType: String
+    var status: BackupStatus
+    var backupType: BackupType
     @Nullable var parentBackupId: String?
     var disks: [Disk]
     var progressPercent: Double
@@ -88,8 +88,8 @@ struct BackupListResponse: ResponseEncodable {
         var backupId: String
         var vmName: String
         var repositoryId: String
-        var backupType: String
-        var status: String
+        var backupType: BackupType
+        var status: BackupStatus
         var totalSizeGb: Double
         var diskCount: Int
         var createdAt: Date
@@ -104,7 +104,7 @@ struct BackupListResponse: ResponseEncodable {
 struct ChainResponse: ResponseEncodable {
     struct Link: Codable {
         var backupId: String
-        var backupType: String
+        var backupType: BackupType
         var sequenceNumber: Int
         var createdAt: Date
         var sizeGb: Double
@@ -141,30 +141,30 @@ enum BackupRoutes {
 
         table.add(.post, "/backups", .role(.operator)) { request, _ -> EditedResponse<StartBackupResponse> in
             let body = try await request.decodeJSON(StartBackupRequest.self, limit: services.maxBody)
-            guard ["full", "incremental"].contains(body.backupType) else {
+            guard let backupType = BackupType(rawValue: body.backupType) else {
                 throw APIError.badRequest("backup_type must be full or incremental, got '\(body.backupType)'")
             }
-            do {
-                let started = try await services.backups.start(.init(
-                    vmName: body.vmName, repositoryID: body.repositoryID, incremental: body.backupType == "incremental",
-                    diskIndexes: body.diskIndexes))
-                let job = started.job
-                return EditedResponse(status: .created, response: StartBackupResponse(
-                    backupId: job.backupId, vmContextId: started.contextID, vmName: job.vmName, backupType: job.backupType,
-                    status: "started",
-                    diskResults: started.disks.map { .init(diskId: $0.id ?? 0, diskIndex: $0.diskIndex, vmwareDiskKey: $0.vmwareDiskKey,
-                                                          qcow2Path: $0.qcow2Path, status: "started") },
-                    note: job.note, createdAt: job.createdAt))
-            } catch let error as BackupServiceError {
-                throw APIError(error)
-            }
+            let started = try await services.backups.start(.init(
+                vmName: body.vmName, repositoryID: body.repositoryID, incremental: backupType == .incremental,
+                diskIndexes: body.diskIndexes))
+            let job = started.job
+            return EditedResponse(status: .created, response: StartBackupResponse(
+                backupId: job.backupId, vmContextId: started.contextID, vmName: job.vmName, backupType: job.backupType,
+                status: .started,
+                diskResults: started.disks.map { .init(diskId: $0.id ?? 0, diskIndex: $0.diskIndex, vmwareDiskKey: $0.vmwareDiskKey,
+                                                      qcow2Path: $0.qcow2Path, status: .started) },
+                note: job.note, createdAt: job.createdAt))
         }
 
         table.add(.get, "/backups", .role(.viewer)) { request, _ -> BackupListResponse in
             let query = request.uri.queryParameters
             var filter = BackupListFilter()
             filter.vmName = query["vm_name"].map(String.init)
-            filter.status = query["status"].map(String.init)
+            if let status = query["status"] {
+                // A status no backup can have matches none.
+                guard let known = BackupStatus(rawValue: String(status)) else { return BackupListResponse(backups: [], totalCount: 0) }
+                filter.status = known
+            }
             if let repository = query["repository_id"] {
                 guard let id = Int64(repository) else { throw APIError.badRequest("repository_id must be a number, got '\(repository)'") }
                 filter.repositoryId = id
@@ -221,7 +221,7 @@ enum BackupRoutes {
             let id = context.parameters.get("backup_id") ?? ""
             guard let record = try await catalog.backup(id: id) else { throw APIError.notFound("backup not found: backup_id=\(id)") }
             guard await services.backups.cancel(id) else {
-                throw APIError.conflict("backup \(id) is not running (status \(record.status))")
+                throw APIError.conflict("backup \(id) is not running (status \(record.status.rawValue))")
             }
             return EditedResponse(status: .accepted, response: MessageResponse(message: "cancelling", backupId: id))
         }
@@ -236,21 +236,21 @@ enum BackupRoutes {
         table.add(.post, "/backups/{backup_id}/verify", .role(.operator)) { _, context -> VerifyResponse in
             let id = context.parameters.get("backup_id") ?? ""
             guard let record = try await catalog.backup(id: id) else { throw APIError.notFound("backup not found: backup_id=\(id)") }
-            guard record.status == "completed", let repository = try await catalog.repository(id: record.repositoryId) else {
-                throw APIError.conflict("backup \(id) is \(record.status); only completed backups can be verified")
+            guard record.status == .completed, let repository = try await catalog.repository(id: record.repositoryId) else {
+                throw APIError.conflict("backup \(id) is \(record.status.rawValue); only completed backups can be verified")
             }
             let directory = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName).backupDirectory(id)
             // Re-reading a disk is long, blocking file I/O: off the request threads.
-            let job = await services.jobs.begin("verify", vmName: record.vmName)
-            let report: BackupVerifier.Report
-            do {
-                report = try await BlockingPool.shared.run { try BackupVerifier.verify(backupDirectory: directory) }
-            } catch {
-                await services.jobs.end(job, status: "failed", detail: "\(id): \(error)")
-                throw error
+            let report = try await services.jobs.run(.verify, vmName: record.vmName, on: BlockingPool.shared) { _ in
+                let report: BackupVerifier.Report
+                do {
+                    report = try BackupVerifier.verify(backupDirectory: directory)
+                } catch {
+                    throw VerifyFailed(backupID: id, underlying: error)
+                }
+                let summary = "\(id): \(report.ok ? "ok" : report.firstMismatch ?? "mismatch"), \(report.runsChecked) runs"
+                return (report, report.ok ? .completed(summary) : .failed(summary))
             }
-            await services.jobs.end(job, status: report.ok ? "completed" : "failed",
-                                    detail: "\(id): \(report.ok ? "ok" : report.firstMismatch ?? "mismatch"), \(report.runsChecked) runs")
             return VerifyResponse(backupId: id, status: report.ok ? "ok" : "mismatch", runsChecked: report.runsChecked,
                                   bytesChecked: report.bytesChecked, firstMismatch: report.firstMismatch)
         }
@@ -271,15 +271,15 @@ enum BackupRoutes {
             let done = liveDisk.map { Int64($0.bytesTransferred) } ?? row.bytesTransferred
             let diskTotal = liveDisk.map { Int64($0.totalBytes) } ?? 0
             let status = liveDisk?.status ?? row.status
-            let percent = status == "completed" ? 100 : diskTotal > 0 ? min(100, Double(done) * 100 / Double(diskTotal)) : 0
+            let percent = status == .completed ? 100 : diskTotal > 0 ? min(100, Double(done) * 100 / Double(diskTotal)) : 0
             return .init(diskIndex: row.diskIndex, status: status, sizeGb: (row.capacityBytes + (1 << 30) - 1) >> 30,
                          capacityBytes: row.capacityBytes, qcow2Path: row.qcow2Path, bytesTransferred: done,
                          progressPercent: (percent * 10).rounded() / 10, checkpoint: row.checkpoint)
         }
         let elapsed = (record.completedAt ?? Date()).timeIntervalSince(record.startedAt ?? record.createdAt)
         let speed = elapsed > 0 ? Int64(Double(bytes) / elapsed) : 0
-        let percent = record.status == "completed" ? 100 : total > 0 ? min(100, Double(bytes) * 100 / Double(total)) : 0
-        let eta: Int64? = record.status == "completed" ? 0 : (speed > 0 && total > bytes ? (total - bytes) / speed : nil)
+        let percent = record.status == .completed ? 100 : total > 0 ? min(100, Double(bytes) * 100 / Double(total)) : 0
+        let eta: Int64? = record.status == .completed ? 0 : (speed > 0 && total > bytes ? (total - bytes) / speed : nil)
         return BackupDetailResponse(
             backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId), status: record.status,
             backupType: record.backupType, parentBackupId: record.parentBackupId, disks: disks,
@@ -289,13 +289,9 @@ enum BackupRoutes {
     }
 }
 
-extension APIError {
-    init(_ error: BackupServiceError) {
-        switch error {
-        case .notFound(let message): self = .notFound(message)
-        case .invalid(let message): self = .badRequest(message)
-        case .conflict(let message): self = .conflict(message)
-        case .unprocessable(let message): self = .unprocessable(message)
-        }
-    }
+/// A verify that could not read its backup: the job's detail names the backup.
+private struct VerifyFailed: Error, CustomStringConvertible {
+    var backupID: String
+    var underlying: any Error
+    var description: String { "\(backupID): \(underlying)" }
 }

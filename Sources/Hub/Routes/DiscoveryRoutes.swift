@@ -154,7 +154,7 @@ enum DiscoveryRoutes {
     }
 
     static func response(_ vm: VirtualMachineInfo, contexts: [VMContextRecord], vcenter: String) -> DiscoveredVMResponse {
-        let context = contexts.first { $0.sourceType == "vmware" && $0.vcenterHost == vcenter
+        let context = contexts.first { $0.sourceType == .vmware && $0.vcenterHost == vcenter
             && ($0.instanceUuid != nil ? $0.instanceUuid == vm.instanceUuid : $0.moref == vm.moref) }
         let disks = vm.disks.map { disk in
             DiscoveredDiskResponse(
@@ -173,7 +173,7 @@ enum DiscoveryRoutes {
     static func save(_ vms: [VirtualMachineInfo], credential: VMwareCredentialRecord, _ catalog: CatalogDatabase) async throws -> [VMContextRecord] {
         let now = Date()
         let found = vms.map { vm -> (VMContextRecord, [VMDiskRecord]) in
-            var context = VMContextRecord(contextId: contextID(for: vm.name, at: now), vmName: vm.name, sourceType: "vmware", now: now)
+            var context = VMContextRecord(contextId: contextID(for: vm.name, at: now), vmName: vm.name, sourceType: .vmware, now: now)
             context.vmPath = vm.vmxPath
             context.vcenterHost = credential.vcenterHost
             context.datacenter = vm.datacenter
@@ -193,10 +193,6 @@ enum DiscoveryRoutes {
             }
             return (context, disks)
         }
-        do {
-            return try await catalog.saveDiscoveredVMs(found)
-        } catch let error as CatalogError {
-            throw APIError(error)
-        }
+        return try await catalog.saveDiscoveredVMs(found)
     }
 }

@@ -22,7 +22,7 @@ enum DocumentRoutes {
         }
         root.add(.get, "/metrics", .role(.viewer)) { _, _ -> Response in
             let counts = try await services.catalog.backupJobCountsByStatus()
-            services.metrics.setJobCounts(counts, states: JobStatus.allCases.map(\.rawValue))
+            services.metrics.setJobCounts(counts, states: BackupStatus.allCases.map(\.rawValue))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: services.metrics.registry.emitToBuffer())))
         }

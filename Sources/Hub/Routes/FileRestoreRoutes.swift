@@ -118,7 +118,7 @@ enum FileRestoreRoutes {
             let path = query["path"].map(String.init) ?? "/"
             let limit = try QueryNumber.parse(query["limit"], "limit", default: defaultPageSize, in: 1...maxPageSize)
             let offset = try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max)
-            let entries = try await blocking { try session.browser.list(path) }
+            let entries = try await BlockingPool.shared.run { try session.browser.list(path) }
             let page = entries.dropFirst(offset).prefix(limit).map { entry in
                 FileListResponse.File(
                     name: entry.name, path: entry.path, type: entry.kind == .directory ? "directory" : "file",
@@ -134,7 +134,7 @@ enum FileRestoreRoutes {
             guard let path = request.uri.queryParameters["path"].map(String.init) else {
                 throw APIError.badRequest("missing query parameter path (the file to download)")
             }
-            let entry = try await blocking { try session.browser.entry(at: path) }
+            let entry = try await BlockingPool.shared.run { try session.browser.entry(at: path) }
             if entry.isDirectory {
                 return try await folderDownload(entry, format: .zip, confirm: request.uri.queryParameters["confirm"] == "true",
                                                 session: session, services)
@@ -150,7 +150,7 @@ enum FileRestoreRoutes {
             guard let format = ArchiveFormat(rawValue: formatText) else {
                 throw APIError.badRequest("format must be zip or tar.gz, got '\(formatText)'")
             }
-            let entry = try await blocking { try session.browser.entry(at: path) }
+            let entry = try await BlockingPool.shared.run { try session.browser.entry(at: path) }
             guard entry.isDirectory else { throw APIError.badRequest("not a folder: \(entry.path); download files with /download") }
             // `select=NAME` (repeated): only these entries of the folder, as a multi-selection.
             let selected = query.getAll("select")
@@ -158,7 +158,7 @@ enum FileRestoreRoutes {
                 for name in selected where name.isEmpty || name.contains("/") {
                     throw APIError.badRequest("select takes names inside path, without '/', got '\(name)'")
                 }
-                let items = try await blocking { try selected.map { try session.browser.entry(at: entry.path + "/" + $0) } }
+                let items = try await BlockingPool.shared.run { try selected.map { try session.browser.entry(at: entry.path + "/" + $0) } }
                 let name = archiveName(of: entry, session) + "-selection"
                 return try await archiveDownload(items.map { ($0, $0.name) }, name: name, format: format,
                                                  confirm: query["confirm"] == "true", session: session, services)
@@ -173,37 +173,20 @@ enum FileRestoreRoutes {
 
         table.add(.delete, "/restore/{mount_id}", .role(.operator)) { _, context -> UnmountResponse in
             let id = context.parameters.get("mount_id") ?? ""
-            do {
-                try await sessions.unmount(id)
-            } catch let error as RestoreSessions.Lookup {
-                throw APIError(error)
-            }
+            try await sessions.unmount(id)
             return UnmountResponse(message: "backup unmounted successfully", mountId: id)
         }
     }
 
     private static func touch(_ context: HubContext, _ sessions: RestoreSessions) async throws -> RestoreSessions.Session {
-        do {
-            return try await sessions.touch(context.parameters.get("mount_id") ?? "")
-        } catch let error as RestoreSessions.Lookup {
-            throw APIError(error)
-        }
-    }
-
-    /// Runs libtsk work off the event loops; its errors become API errors.
-    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        do {
-            return try await BlockingPool.shared.run(body)
-        } catch let error as FileRestoreError {
-            throw APIError(error)
-        }
+        try await sessions.touch(context.parameters.get("mount_id") ?? "")
     }
 
     // MARK: downloads
 
     private static func fileDownload(_ entry: RestoreEntry, request: Request, session: RestoreSessions.Session,
                                      _ sessions: RestoreSessions) async throws -> Response {
-        let file = try await blocking { try session.browser.openFile(entry) }
+        let file = try await BlockingPool.shared.run { try session.browser.openFile(entry) }
         var headers: HTTPFields = [
             .contentType: FileDownload.contentType(forName: entry.name),
             .contentDisposition: FileDownload.disposition(filename: entry.name),
@@ -236,7 +219,7 @@ enum FileRestoreRoutes {
                 while offset < end {
                     let count = Int(min(UInt64(pieceSize), end - offset))
                     let at = offset
-                    let piece = try await blocking {
+                    let piece = try await BlockingPool.shared.run {
                         var buffer = ByteBufferAllocator().buffer(capacity: count)
                         let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
                             try file.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<count]), at: at)
@@ -284,13 +267,13 @@ enum FileRestoreRoutes {
                                         _ services: HubServices) async throws -> Response {
         let browser = session.browser
         let entries = items.map(\.entry)
-        let contents = try await blocking { try DirectoryArchive.contents(of: entries, in: browser) }
+        let contents = try await BlockingPool.shared.run { try DirectoryArchive.contents(of: entries, in: browser) }
         let limit = services.configuration.restoreSessions.maxFolderDownloadBytes
         let what = entries.count == 1 ? entries[0].path : "the \(entries.count) selected entries"
         if contents.bytes > limit && !confirm {
             throw APIError(.contentTooLarge, "\(what) holds \(contents.bytes) bytes in \(contents.files) files, more than the \(limit)-byte limit for one download; add confirm=true to download it anyway")
         }
-        let archive = try await blocking { try DirectoryArchive(browser: browser, items: items, format: format) }
+        let archive = try await BlockingPool.shared.run { try DirectoryArchive(browser: browser, items: items, format: format) }
         let sessions = services.restoreSessions
         let id = session.id
         return Response(
@@ -300,7 +283,7 @@ enum FileRestoreRoutes {
             body: .init { writer in
                 do {
                     try await holdingSession(id, sessions) {
-                        while let piece = try await blocking({ try archive.next() }) {
+                        while let piece = try await BlockingPool.shared.run({ try archive.next() }) {
                             if !piece.isEmpty { try await writer.write(ByteBuffer(bytes: piece)) }
                         }
                         try await writer.finish(nil)

@@ -150,8 +150,8 @@ struct FlowMachineResponse: Encodable {
     var powerState: String?
     var lastBackupId: String?
     var lastBackupAt: Date?
-    var lastBackupStatus: String?
-    var lastBackupType: String?
+    var lastBackupStatus: BackupStatus?
+    var lastBackupType: BackupType?
     var restorePoints: Int
     var nextRunAt: Date?
 
@@ -226,7 +226,7 @@ enum ProtectionFlowRoutes {
             }
             var flow = ProtectionFlowRecord(
                 name: name, targetType: targetType, targetId: targetId, repositoryId: repositoryId, schedule: schedule,
-                timeZone: body.timeZone ?? "UTC", backupType: body.backupType ?? "incremental", fullEvery: nil, fullWeekly: false,
+                timeZone: body.timeZone ?? "UTC", backupType: try backupType(body.backupType) ?? .incremental, fullEvery: nil, fullWeekly: false,
                 retentionJson: "{}", enabled: body.enabled ?? true)
             try apply(body, to: &flow)
             let saved = try await save(flow, services)
@@ -241,7 +241,7 @@ enum ProtectionFlowRoutes {
             if let repositoryId = body.repositoryId { flow.repositoryId = repositoryId }
             if let schedule = body.schedule { flow.schedule = schedule }
             if let timeZone = body.timeZone { flow.timeZone = timeZone }
-            if let backupType = body.backupType { flow.backupType = backupType }
+            if let backupType = try backupType(body.backupType) { flow.backupType = backupType }
             if let enabled = body.enabled { flow.enabled = enabled }
             try apply(body, to: &flow)
             flow.updatedAt = Date()
@@ -292,13 +292,9 @@ enum ProtectionFlowRoutes {
             let zone = TimeZone(identifier: flow.timeZone) ?? .gmt
             var results: [PruneResultResponse] = []
             for name in try await services.catalog.vmNames(coveredBy: flow) {
-                do {
-                    let report = try await RetentionRun.prune(vmName: name, repositoryID: flow.repositoryId, policy: policy, timeZone: zone,
-                                                              dryRun: dryRun, pruner: services.pruner, jobs: services.jobs, logger: services.logger)
-                    results.append(PruneResultResponse(report: report))
-                } catch let error as BackupServiceError {
-                    throw APIError(error)
-                }
+                let report = try await RetentionRun.prune(vmName: name, repositoryID: flow.repositoryId, policy: policy, timeZone: zone,
+                                                          dryRun: dryRun, pruner: services.pruner, jobs: services.jobs, logger: services.logger)
+                results.append(PruneResultResponse(report: report))
             }
             return PruneResponse(dryRun: dryRun, results: results)
         }
@@ -331,18 +327,18 @@ enum ProtectionFlowRoutes {
         }
     }
 
+    static func backupType(_ text: String?) throws -> BackupType? {
+        guard let text else { return nil }
+        guard let type = BackupType(rawValue: text) else { throw APIError.badRequest("backup_type must be full or incremental") }
+        return type
+    }
+
     /// Checks the whole flow, sets its next run from its (possibly new) schedule, and stores it.
     static func save(_ flow: ProtectionFlowRecord, _ services: HubServices) async throws -> ProtectionFlowRecord {
         var flow = flow
         if let problem = NameRules.problem(with: flow.name, field: "name") { throw APIError.badRequest(problem) }
         guard ["vm", "group"].contains(flow.targetType) else { throw APIError.badRequest("target_type must be vm or group") }
-        guard ["full", "incremental"].contains(flow.backupType) else { throw APIError.badRequest("backup_type must be full or incremental") }
-        let schedule: Schedule
-        do {
-            schedule = try Schedule(flow.schedule, timeZone: flow.timeZone)
-        } catch let error as ScheduleError {
-            throw APIError.badRequest("schedule: \(error.description)")
-        }
+        let schedule = try Schedule(flow.schedule, timeZone: flow.timeZone)
         if flow.targetType == "vm" {
             guard try await services.catalog.vmContext(named: flow.targetId) != nil else { throw APIError.notFound("VM not found: vm_name=\(flow.targetId)") }
         } else {
@@ -354,11 +350,7 @@ enum ProtectionFlowRoutes {
             throw APIError.notFound("repository not found: id=\(flow.repositoryId)")
         }
         flow.nextRunAt = flow.enabled ? schedule.next(after: Date()) : nil
-        do {
-            return try await services.catalog.saveProtectionFlow(flow)
-        } catch let error as CatalogError {
-            throw APIError(error)
-        }
+        return try await services.catalog.saveProtectionFlow(flow)
     }
 
     static func response(_ flow: ProtectionFlowRecord, _ catalog: CatalogDatabase) async throws -> ProtectionFlowResponse {

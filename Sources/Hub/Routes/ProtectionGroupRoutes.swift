@@ -71,11 +71,7 @@ enum ProtectionGroupRoutes {
         }
         table.add(.delete, "/protection-groups/{id}", .role(.operator)) { _, context -> HTTPResponse.Status in
             let (group, _) = try await existing(context, catalog)
-            do {
-                _ = try await catalog.deleteProtectionGroup(id: group.id ?? 0)
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            _ = try await catalog.deleteProtectionGroup(id: group.id ?? 0)
             return .noContent
         }
     }
@@ -90,11 +86,7 @@ enum ProtectionGroupRoutes {
         if let problem = NameRules.problem(with: group.name, field: "name") { throw APIError.badRequest(problem) }
         if let description = group.description, description.count > 1000 { throw APIError.badRequest("description must be at most 1000 characters") }
         guard vmNames.count <= 10_000 else { throw APIError.badRequest("vm_names must list at most 10000 VMs") }
-        do {
-            let saved = try await catalog.saveProtectionGroup(group, vmNames: vmNames)
-            return ProtectionGroupResponse(saved, members: Array(Set(vmNames)).sorted())
-        } catch let error as CatalogError {
-            throw APIError(error)
-        }
+        let saved = try await catalog.saveProtectionGroup(group, vmNames: vmNames)
+        return ProtectionGroupResponse(saved, members: Array(Set(vmNames)).sorted())
     }
 }

@@ -99,16 +99,10 @@ enum RepositoryRoutes {
         }
         table.add(.post, "/repositories", .role(.admin)) { request, _ -> EditedResponse<RepositoryResponse> in
             let body = try await request.decodeJSON(NewRepositoryRequest.self, limit: services.maxBody)
-            do {
-                // Preparing a repository writes and syncs files, perhaps on a share.
-                let record = try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.create(body) }
-                return EditedResponse(status: .created, response: RepositoryResponse(
-                    record, backupCount: 0, health: await services.repositories.health(of: record)))
-            } catch let error as RepositoryError {
-                throw APIError(error)
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            // Preparing a repository writes and syncs files, perhaps on a share.
+            let record = try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.create(body) }
+            return EditedResponse(status: .created, response: RepositoryResponse(
+                record, backupCount: 0, health: await services.repositories.health(of: record)))
         }
         let show: @Sendable (Request, HubContext) async throws -> RepositoryResponse = { _, context in
             let id = try context.parameters.requireID("id")
@@ -133,11 +127,7 @@ enum RepositoryRoutes {
         }
         table.add(.delete, "/repositories/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in
             let id = try context.parameters.requireID("id")
-            do {
-                try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.delete(id: id) }
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.delete(id: id) }
             return .noContent
         }
     }

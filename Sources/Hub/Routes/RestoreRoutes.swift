@@ -38,17 +38,19 @@ struct DiskRestoreResponse: ResponseEncodable {
     var createdAt: Date
     var completedAt: Date?
 
-    init(_ status: RestoreService.Status) {
-        jobId = status.jobID
-        backupId = status.backupID
-        diskIndex = status.diskIndex
-        self.status = status.status
-        bytesDone = status.bytesDone
-        totalBytes = status.totalBytes
-        progressPercent = (status.percent * 10).rounded() / 10
-        errorMessage = status.errorMessage
-        createdAt = status.createdAt
-        completedAt = status.completedAt
+    init(_ job: Job) {
+        jobId = job.id
+        backupId = job.backupID ?? ""
+        diskIndex = job.diskIndex ?? 0
+        // This route has always said `in_progress` for a running restore.
+        status = job.state == .running ? BackupStatus.inProgress.rawValue : job.state.rawValue
+        bytesDone = job.bytesDone
+        totalBytes = job.totalBytes
+        let percent = job.state == .completed ? 100 : job.totalBytes == 0 ? 0 : Double(job.bytesDone) * 100 / Double(job.totalBytes)
+        progressPercent = (percent * 10).rounded() / 10
+        errorMessage = job.errorMessage
+        createdAt = job.createdAt
+        completedAt = job.completedAt
     }
 }
 
@@ -78,18 +80,23 @@ enum RestoreRoutes {
                 throw APIError.badRequest("target.type must be file or nbd")
             }
             let kind = try await services.catalog.repository(id: backup.repositoryId)?.type ?? .local
-            let status = await services.restores.start(backupID: body.backupId, diskIndex: body.diskIndex, image: disk.qcow2Path,
-                                                       repository: kind, target: target)
-            return EditedResponse(status: .accepted, response: DiskRestoreResponse(status))
+            let image = disk.qcow2Path
+            // Reads the chain with blocking calls: from a share, on the blocking pool.
+            let job = await services.jobs.start(.restore, detail: "\(body.backupId) disk \(body.diskIndex)",
+                                                restoring: (body.backupId, body.diskIndex), on: kind.jobExecutor) { progress in
+                try await DiskRestore.restore(image: image, to: target, progress: progress)
+                return .completed()
+            }
+            return EditedResponse(status: .accepted, response: DiskRestoreResponse(job))
         }
 
         table.add(.get, "/restore/disk/{job_id}", .role(.viewer)) { _, context -> DiskRestoreResponse in
             let id = context.parameters.get("job_id") ?? ""
-            var status = await services.restores.status(of: id)
-            // One of an earlier hub process (or forgotten since) is answered from the job history.
-            if status == nil { status = try await services.jobs.pastRestore(id) }
-            guard let status else { throw APIError.notFound("restore job not found: job_id=\(id)") }
-            return DiskRestoreResponse(status)
+            // Live while it runs; one that ended, or of an earlier hub process, as the job history has it.
+            guard let job = try await services.jobs.job(id), job.kind == .restore, job.backupID != nil, job.diskIndex != nil else {
+                throw APIError.notFound("restore job not found: job_id=\(id)")
+            }
+            return DiskRestoreResponse(job)
         }
 
         table.add(.get, "/backups/{backup_id}/disks/{disk_index}/image", .role(.operator)) { request, context -> Response in
@@ -152,8 +159,8 @@ enum RestoreRoutes {
         guard let record = try await services.catalog.backup(id: backupID) else {
             throw APIError.notFound("backup not found: backup_id=\(backupID)")
         }
-        guard record.status == "completed" else {
-            throw APIError.conflict("backup \(backupID) is \(record.status); only completed backups can be restored")
+        guard record.status == .completed else {
+            throw APIError.conflict("backup \(backupID) is \(record.status.rawValue); only completed backups can be restored")
         }
         guard let disk = try await services.catalog.backupDisks(of: backupID).first(where: { $0.diskIndex == index }) else {
             throw APIError.notFound("disk not found: backup_id=\(backupID), disk_index=\(index)")

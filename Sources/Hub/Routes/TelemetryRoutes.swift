@@ -39,12 +39,12 @@ enum TelemetryRoutes {
             } else {
                 rollup = TelemetryRollup(samples: try await catalog.telemetry(jobID: id))
             }
-            let status = ["started", "in_progress"].contains(job.status) ? "running" : job.status
+            let status = job.status.isFinal ? job.status.rawValue : JobState.running.rawValue
             var fields = try JSONSerialization.jsonObject(with: try HubJSON.encoder.encode(rollup)) as? [String: Any] ?? [:]
             fields["job_id"] = id
             fields["status"] = status
             fields["vm_name"] = job.vmName
-            fields["backup_type"] = job.backupType
+            fields["backup_type"] = job.backupType.rawValue
             let body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }

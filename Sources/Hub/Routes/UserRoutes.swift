@@ -47,12 +47,8 @@ enum UserRoutes {
             if let problem = NameRules.usernameProblem(body.username) { throw APIError.badRequest(problem) }
             if let problem = NameRules.passwordProblem(body.password) { throw APIError.badRequest(problem) }
             let hash = try await services.hasher.hash(body.password)
-            do {
-                let user = try await catalog.insertUser(UserRecord(username: body.username, passwordHash: hash, role: body.role))
-                return EditedResponse(status: .created, response: UserResponse(user))
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            let user = try await catalog.insertUser(UserRecord(username: body.username, passwordHash: hash, role: body.role))
+            return EditedResponse(status: .created, response: UserResponse(user))
         }
         table.add(.get, "/users/{id}", .role(.admin)) { _, context -> UserResponse in
             let id = try context.parameters.requireID("id")
@@ -70,19 +66,11 @@ enum UserRoutes {
             }
             guard try await catalog.user(id: id) != nil else { throw APIError.notFound("user not found: id=\(id)") }
             let hash: String? = if let password = body.password { try await services.hasher.hash(password) } else { nil }
-            do {
-                return UserResponse(try await catalog.updateUser(id: id, passwordHash: hash, role: body.role))
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            return UserResponse(try await catalog.updateUser(id: id, passwordHash: hash, role: body.role))
         }
         table.add(.delete, "/users/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in
             let id = try context.parameters.requireID("id")
-            do {
-                try await catalog.deleteUser(id: id)
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            try await catalog.deleteUser(id: id)
             return .noContent
         }
     }

@@ -46,28 +46,19 @@ enum VMRegistrationRoutes {
                 if let problem = NameRules.problem(with: label, field: "source.disks[\(index)].label") { throw APIError.badRequest(problem) }
                 disks.append(.init(index: index, path: disk.path, label: label))
             }
-            let inspected: [SourceDisk]
-            do {
-                inspected = try await QemuImageSource(disks: disks, socketDirectory: "").disks()
-            } catch let error as SourceError {
-                throw APIError.unprocessable(error.description)
-            }
+            let inspected = try await QemuImageSource(disks: disks, socketDirectory: "").disks()
             if try await services.catalog.vmContext(named: body.vmName) != nil {
                 throw APIError.conflict("a VM named \(body.vmName) already exists")
             }
             let now = Date()
-            var context = VMContextRecord(contextId: contextID(for: body.vmName, at: now), vmName: body.vmName, sourceType: "qemu_image", now: now)
+            var context = VMContextRecord(contextId: contextID(for: body.vmName, at: now), vmName: body.vmName, sourceType: .qemuImage, now: now)
             context.vmPath = disks.first?.path
             context.powerState = "poweredOff"
             context.sourceJson = String(decoding: try JSONEncoder().encode(disks), as: UTF8.self)
             let rows = inspected.map {
                 VMDiskRecord(contextId: context.contextId, diskIndex: $0.index, label: $0.label, capacityBytes: Int64($0.capacityBytes), path: $0.location)
             }
-            do {
-                try await services.catalog.insertVMContext(context, disks: rows)
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            try await services.catalog.insertVMContext(context, disks: rows)
             return EditedResponse(status: .created, response: VMContextResponse(record: context))
         }
     }

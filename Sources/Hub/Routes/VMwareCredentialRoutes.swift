@@ -105,11 +105,7 @@ enum VMwareCredentialRoutes {
                 thumbprint: body.thumbprint?.nilIfBlank, insecure: body.insecure ?? false, transport: body.transport ?? "https")
             try validate(record)
             record.thumbprint = record.thumbprint.flatMap { CertificateTrust.displayed(thumbprint: $0) }
-            do {
-                record = try await catalog.insertVMwareCredential(record)
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            record = try await catalog.insertVMwareCredential(record)
             return EditedResponse(status: .created, response: VMwareCredentialResponse(record, vmCount: 0))
         }
         table.add(.put, "/vmware-credentials/{id}", .role(.admin)) { request, context -> VMwareCredentialResponse in
@@ -130,11 +126,7 @@ enum VMwareCredentialRoutes {
             try validate(record)
             record.thumbprint = record.thumbprint.flatMap { CertificateTrust.displayed(thumbprint: $0) }
             record.updatedAt = Date()
-            do {
-                try await catalog.updateVMwareCredential(record)
-            } catch let error as CatalogError {
-                throw APIError(error)
-            }
+            try await catalog.updateVMwareCredential(record)
             return VMwareCredentialResponse(record, vmCount: try await catalog.vmContexts(credentialID: record.id ?? 0).count)
         }
         table.add(.delete, "/vmware-credentials/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import SendenseCore
 import Logging
 import Repository
 
@@ -97,8 +98,8 @@ public enum CatalogRebuild {
             var job = BackupJobRecord(backupId: manifest.backupId, vmBackupContextId: 0, repositoryId: repository.id ?? 0,
                                       vmName: context.vmName, backupType: manifest.backupType, parentBackupId: manifest.parentId,
                                       note: "imported from the repository", createdAt: createdAt)
-            job.status = "completed"
-            job.currentPhase = "completed"
+            job.status = .completed
+            job.currentPhase = BackupStatus.completed.rawValue
             job.startedAt = manifest.createdAt
             job.completedAt = manifest.completedAt
             let bytes = manifest.disks.reduce(UInt64(0)) { $0 + $1.bytesWritten }
@@ -107,7 +108,7 @@ public enum CatalogRebuild {
             let disks = manifest.disks.map { disk in
                 var record = BackupDiskRecord(backupId: manifest.backupId, diskIndex: disk.index, capacityBytes: Int64(disk.capacityBytes),
                                               qcow2Path: folder + "/" + disk.file)
-                record.status = "completed"
+                record.status = .completed
                 record.bytesTransferred = Int64(disk.bytesWritten)
                 record.checkpoint = disk.checkpoint
                 record.vmwareDiskKey = manifest.vm.identity["disk.\(disk.index).key"].flatMap(Int.init)
@@ -138,7 +139,7 @@ public enum CatalogRebuild {
         context.osType = identity["os_type"]
         context.cpuCount = identity["cpu_count"].flatMap(Int.init)
         context.memoryMb = identity["memory_mb"].flatMap(Int.init)
-        if context.sourceType == "qemu_image" {
+        if context.sourceType == .qemuImage {
             let disks = manifest.disks.compactMap { disk in identity["disk.\(disk.index).path"].map { (disk.index, $0, disk.label) } }
             struct Disk: Encodable { var index: Int; var path: String; var label: String }
             context.sourceJson = String(decoding: try JSONEncoder().encode(disks.map { Disk(index: $0.0, path: $0.1, label: $0.2) }), as: UTF8.self)

@@ -1,6 +1,7 @@
 import Catalog
 import Engine
 import Foundation
+import SendenseCore
 
 /// The hub's live event stream (`GET /events`, Server-Sent Events): jobs
 /// created, their progress every second while they run, completed / failed /
@@ -47,10 +48,15 @@ actor EventHub: BackupEventSink {
     func publish(_ event: BackupEvent) {
         switch event {
         case .started(let id, let vm, let type):
-            send("job_created", ["job_id": id, "type": "backup", "vm_name": vm, "backup_type": type, "status": "started"])
+            send("job_created", ["job_id": id, "type": JobKind.backup.rawValue, "vm_name": vm, "backup_type": type.rawValue,
+                                 "status": BackupStatus.started.rawValue])
         case .ended(let id, let vm, let status, let error):
-            let name = status == "completed" ? "job_completed" : status == "cancelled" ? "job_cancelled" : "job_failed"
-            var fields: [String: String] = ["job_id": id, "type": "backup", "vm_name": vm, "status": status]
+            let name = switch status {
+            case .completed: "job_completed"
+            case .cancelled: "job_cancelled"
+            default: "job_failed"
+            }
+            var fields: [String: String] = ["job_id": id, "type": JobKind.backup.rawValue, "vm_name": vm, "status": status.rawValue]
             if let error { fields["error_message"] = error }
             send(name, fields)
         }
@@ -115,11 +121,11 @@ actor EventHub: BackupEventSink {
         var transferSpeedBps: UInt64
         var etaSeconds: UInt64?
         var disks: [Disk]
-        var type = "backup"
+        var type = JobKind.backup
 
         struct Disk: Encodable {
             var diskIndex: Int
-            var status: String
+            var status: BackupStatus
             var bytesTransferred: UInt64
             var totalBytes: UInt64
             var progressPercent: Double

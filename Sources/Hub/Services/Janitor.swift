@@ -28,6 +28,11 @@ actor Janitor {
             case durationMs = "duration_ms"
         }
 
+        var summary: String {
+            "\(stalledJobs.count) stalled, \(stoppedProcesses.count) processes stopped, "
+                + "\(removedPartials.count) partials, \(closedSessions.count) sessions, \(removedSnapshots.count) snapshots"
+        }
+
         var cleanedSomething: Bool {
             !stalledJobs.isEmpty || !stoppedProcesses.isEmpty || forgottenProcesses > 0 || !removedPartials.isEmpty
                 || !closedSessions.isEmpty || !removedSnapshots.isEmpty
@@ -41,12 +46,12 @@ actor Janitor {
     let backups: BackupService
     let sessions: RestoreSessions
     let vmware: VMwareCredentials
-    let jobs: JobLog
+    let jobs: Jobs
     let stallTimeout: Duration
     let logger: Logger
 
     init(catalog: CatalogDatabase, backups: BackupService, sessions: RestoreSessions, vmware: VMwareCredentials,
-         jobs: JobLog, stallTimeout: Duration, logger: Logger) {
+         jobs: Jobs, stallTimeout: Duration, logger: Logger) {
         self.catalog = catalog
         self.backups = backups
         self.sessions = sessions
@@ -60,9 +65,22 @@ actor Janitor {
     /// do (asked for); the every-minute runs join the list only when they
     /// cleaned something, or the list would be a cleanup a minute.
     func run(always: Bool = true) async -> Report {
+        guard always else {
+            let started = Date()
+            let report = await sweep()
+            if report.cleanedSomething { await jobs.record(.cleanup, vmName: nil, detail: report.summary, startedAt: started) }
+            return report
+        }
+        // Its work throws nothing, and a cleanup is not cancellable.
+        return (try? await jobs.run(.cleanup, cancellable: false) { _ in
+            let report = await self.sweep()
+            return (report, .completed(report.summary))
+        }) ?? Report()
+    }
+
+    private func sweep() async -> Report {
         let start = ContinuousClock.now
         let started = Date()
-        let job = always ? await jobs.begin("cleanup") : nil
         var report = Report()
 
         // 1. Jobs that stopped moving: failed with the reason, which stops their NBD servers too.
@@ -110,13 +128,6 @@ actor Janitor {
 
         let elapsed = ContinuousClock.now - start
         report.durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-        let summary = "\(report.stalledJobs.count) stalled, \(report.stoppedProcesses.count) processes stopped, "
-            + "\(report.removedPartials.count) partials, \(report.closedSessions.count) sessions, \(report.removedSnapshots.count) snapshots"
-        if let job {
-            await jobs.end(job, status: "completed", detail: summary)
-        } else if report.cleanedSomething {
-            await jobs.record("cleanup", vmName: nil, detail: summary, startedAt: started)
-        }
         return report
     }
 

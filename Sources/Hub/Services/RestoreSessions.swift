@@ -58,8 +58,6 @@ actor RestoreSessions {
             browser = try await BlockingPool.shared.run {
                 try RestoreBrowser(image: try DiskImages.open(path: imagePath))
             }
-        } catch let error as FileRestoreError {
-            throw APIError(error)
         } catch let error as DiskImageError {
             throw APIError.unprocessable("cannot open disk \(diskIndex) of backup \(backupID): \(error)")
         }
@@ -136,23 +134,5 @@ actor RestoreSessions {
 
     func closeAll() async {
         for id in sessions.keys { try? await unmount(id) }
-    }
-}
-
-extension APIError {
-    init(_ error: FileRestoreError) {
-        switch error {
-        case .invalidPath, .notADirectory, .isADirectory: self = .badRequest(error.description)
-        case .notFound: self = .notFound(error.description)
-        case .symbolicLink, .noFilesystem, .unsupportedFilesystem, .unreadable: self = .unprocessable(error.description)
-        }
-    }
-
-    init(_ lookup: RestoreSessions.Lookup) {
-        switch lookup {
-        case .unknown(let id): self = .notFound("restore session not found: mount_id=\(id)")
-        case .expired(let id, let at):
-            self = .init(.gone, "restore session \(id) expired at \(Timestamp.format(at)) after an hour unused; mount the backup again")
-        }
     }
 }

@@ -7,25 +7,21 @@ import SendenseCore
 /// job list with the merges it did, failures logged.
 enum RetentionRun {
     static func prune(vmName: String, repositoryID: Int64, policy: RetentionPolicy, timeZone: TimeZone, dryRun: Bool,
-                      pruner: BackupPruner, jobs: JobLog, logger: Logger) async throws -> PruneReport {
-        let job = await jobs.begin("prune", vmName: vmName)
+                      pruner: BackupPruner, jobs: Jobs, logger: Logger) async throws -> PruneReport {
         do {
             // Merges and removals are whole-file work: the blocking pool runs them.
-            let report = try await withTaskExecutorPreference(BlockingPool.shared) {
-                try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone, dryRun: dryRun) { percent in
-                    Task { await jobs.progress(job, percent: percent) }
+            return try await jobs.run(.prune, vmName: vmName, on: BlockingPool.shared) { progress in
+                let report = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone,
+                                                    dryRun: dryRun) { progress.report(percent: $0) }
+                if !dryRun {
+                    for (kept, folded) in report.merged.sorted(by: { $0.key < $1.key }) {
+                        await jobs.record(.merge, vmName: vmName, detail: "\(folded.joined(separator: ", ")) merged into \(kept)")
+                    }
                 }
+                let verb = dryRun ? "would remove" : "removed"
+                return (report, .completed("kept \(report.kept.count), \(verb) \(report.removed.count)" + (report.skipped.map { "; \($0)" } ?? "")))
             }
-            if !dryRun {
-                for (kept, folded) in report.merged.sorted(by: { $0.key < $1.key }) {
-                    await jobs.record("merge", vmName: vmName, detail: "\(folded.joined(separator: ", ")) merged into \(kept)")
-                }
-            }
-            let verb = dryRun ? "would remove" : "removed"
-            await jobs.end(job, status: "completed", detail: "kept \(report.kept.count), \(verb) \(report.removed.count)" + (report.skipped.map { "; \($0)" } ?? ""))
-            return report
         } catch {
-            await jobs.end(job, status: "failed", detail: "\(error)")
             logger.error("retention of \(vmName) failed: \(error)")
             throw error
         }

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import SendenseCore
 import Logging
 import Repository
 import Sources
@@ -25,12 +26,12 @@ enum StartupRecovery {
         // backup made obsolete when the hub stopped before removing them.
         // Nothing runs yet: only the checkpoint of the newest completed
         // backup per repository (what the next incremental starts from) is kept.
-        for context in try await catalog.vmContexts() where context.sourceType == "qemu_image" {
+        for context in try await catalog.vmContexts() where context.sourceType == .qemuImage {
             for disk in try await catalog.disks(ofContext: context.contextId) {
                 let removed = await QemuImageSource.removeStaleCheckpoints(of: disk.path) { backupID in
                     // When the catalog cannot say, keep the bitmap.
                     do {
-                        guard let backup = try await catalog.backup(id: backupID), backup.status == "completed" else { return false }
+                        guard let backup = try await catalog.backup(id: backupID), backup.status == .completed else { return false }
                         return try await catalog.lastCompletedBackup(vmName: backup.vmName, repositoryID: backup.repositoryId)?.backupId == backupID
                     } catch {
                         return true

@@ -39,16 +39,16 @@ struct VMwareCredentials: Sendable {
     /// credential was deleted fails at once with that reason.
     func source(for context: VMContextRecord, disks: [VMDiskRecord], runDirectory: String) async throws -> any BackupSource {
         guard let id = context.credentialId, let record = try await catalog.vmwareCredential(id: id) else {
-            throw BackupServiceError.unprocessable(
+            throw BackupError.sourceUnavailable(
                 "the vCenter credential of \(context.vmName) was deleted: add the vCenter again and discover the VM with it")
         }
         guard let moref = context.moref, let datacenter = context.datacenter else {
-            throw BackupServiceError.unprocessable("\(context.vmName) lacks its vCenter identity: discover it again")
+            throw BackupError.sourceUnavailable("\(context.vmName) lacks its vCenter identity: discover it again")
         }
         var sourceDisks: [VMwareSource.Disk] = []
         for disk in disks {
             guard let key = disk.vmwareDiskKey else {
-                throw BackupServiceError.unprocessable("disk \(disk.diskIndex) of \(context.vmName) has no device key: discover the VM again")
+                throw BackupError.sourceUnavailable("disk \(disk.diskIndex) of \(context.vmName) has no device key: discover the VM again")
             }
             sourceDisks.append(.init(index: disk.diskIndex, key: key, label: disk.label, capacityBytes: UInt64(disk.capacityBytes)))
         }
@@ -56,7 +56,7 @@ struct VMwareCredentials: Sendable {
         do {
             login = try self.login(for: record)
         } catch {
-            throw BackupServiceError.unprocessable("the password of credential \(record.name) cannot be decrypted with this hub's key")
+            throw BackupError.sourceUnavailable("the password of credential \(record.name) cannot be decrypted with this hub's key")
         }
         var source = VMwareSource(login: login, vmMoref: moref, datacenter: datacenter, disks: sourceDisks,
                                   transport: transport(of: record), socketDirectory: runDirectory)

@@ -1,0 +1,27 @@
+/// Why a backup cannot start, or a chain cannot be worked on, in the
+/// domain's words; the hub decides what each means in HTTP
+/// (`Hub/HTTP/ErrorMapping.swift`).
+public enum BackupError: Error, Equatable, Sendable, CustomStringConvertible {
+    case vmNotFound(String)
+    case repositoryNotFound(Int64)
+    case repositoryDisabled(String)
+    /// `disk_indexes` named no disk at all.
+    case noDiskChosen
+    case diskNotFound(vmName: String, index: Int)
+    /// Another backup of the VM runs (the catalog's words).
+    case alreadyRunning(String)
+    /// The VM's disks cannot be reached as its context describes them
+    /// (a deleted vCenter credential, a VM to discover again).
+    case sourceUnavailable(String)
+
+    public var description: String {
+        switch self {
+        case .vmNotFound(let name): "VM not found: vm_name=\(name)"
+        case .repositoryNotFound(let id): "repository not found: id=\(id)"
+        case .repositoryDisabled(let name): "repository \(name) is disabled"
+        case .noDiskChosen: "disk_indexes must name at least one disk"
+        case .diskNotFound(let vmName, let index): "disk not found: vm_name=\(vmName), disk_index=\(index)"
+        case .alreadyRunning(let message), .sourceUnavailable(let message): message
+        }
+    }
+}

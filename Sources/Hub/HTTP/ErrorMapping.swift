@@ -1,0 +1,58 @@
+import Catalog
+import Engine
+import FileRestore
+import Foundation
+import Repository
+import SendenseCore
+import Sources
+
+/// The one place where the errors of the layers below become HTTP answers.
+/// Services and the engine throw errors in their own words; routes let them
+/// through; `ErrorMiddleware` answers each with the status chosen here. An
+/// error that is none of these is a bug: 500, details in the log only.
+extension APIError {
+    init?(mapping error: any Error) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let error as CatalogError:
+            switch error {
+            case .conflict(let message), .refused(let message): self = .conflict(message)
+            case .notFound(let message): self = .notFound(message)
+            }
+        case let error as RepositoryError:
+            switch error {
+            case .invalidPath, .notWritable, .overlapsRepository, .foreignRepository: self = .unprocessable(error.description)
+            case .mountFailed, .unmountFailed: self = .badGateway(error.description)
+            case .io: self = .init(.internalServerError, error.description)
+            }
+        case let error as BackupError:
+            switch error {
+            case .vmNotFound, .repositoryNotFound, .diskNotFound: self = .notFound(error.description)
+            case .noDiskChosen: self = .badRequest(error.description)
+            case .repositoryDisabled, .alreadyRunning: self = .conflict(error.description)
+            case .sourceUnavailable: self = .unprocessable(error.description)
+            }
+        case let error as FileRestoreError:
+            switch error {
+            case .invalidPath, .notADirectory, .isADirectory: self = .badRequest(error.description)
+            case .notFound: self = .notFound(error.description)
+            case .symbolicLink, .noFilesystem, .unsupportedFilesystem, .unreadable: self = .unprocessable(error.description)
+            }
+        case let error as RestoreSessions.Lookup:
+            switch error {
+            case .unknown(let id): self = .notFound("restore session not found: mount_id=\(id)")
+            case .expired(let id, let at):
+                self = .init(.gone, "restore session \(id) expired at \(Timestamp.format(at)) after an hour unused; mount the backup again")
+            }
+        case let error as ScheduleError:
+            // Only a flow's `schedule` field is parsed as one.
+            self = .badRequest("schedule: \(error.description)")
+        case let error as SourceError:
+            // A VM's disks as given cannot be backed up (not found, not qcow2 or raw).
+            self = .unprocessable(error.description)
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,12 @@
+/// What a job does. Backups have their own rows (`backup_jobs`); every
+/// other kind is recorded in the job history.
+public enum JobKind: String, Codable, Sendable, CaseIterable {
+    case backup
+    case restore
+    case verify
+    case prune
+    /// A merge of restore points retention folded into a kept one.
+    case merge
+    /// The janitor's sweep of stuck jobs, leftover processes and partial files.
+    case cleanup
+}

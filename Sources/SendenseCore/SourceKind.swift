@@ -1,0 +1,7 @@
+/// Where a VM's disks are read from.
+public enum SourceKind: String, Codable, Sendable, CaseIterable {
+    /// A vSphere VM, read through a snapshot with CBT (nbdkit over NFC/NBD).
+    case vmware
+    /// QEMU disk images on the hub's host, read through qemu-nbd with persistent dirty bitmaps.
+    case qemuImage = "qemu_image"
+}
