@@ -159,7 +159,7 @@ public actor BackupPruner {
                 current = resolved
             }
             guard layers.count > 1 else { continue }
-            let output = path + ".merging"
+            let output = BackupLayout.mergeOutput(replacing: path)
             let disks = Double(manifest.disks.count)
             // Merging reads and writes whole images: on the blocking pool.
             let outcome = try await BlockingPool.shared.run { [layers, backing] in

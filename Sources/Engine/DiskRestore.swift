@@ -33,7 +33,7 @@ public enum DiskRestore {
     }
 
     private static func restoreToFile(_ image: any DiskImageReader, extents: [ImageExtent], output: String, format: String, progress: JobProgress) throws {
-        let temporary = output + ".partial"
+        let temporary = DurableFile.partialPath(of: output)
         do {
             if format == "qcow2" {
                 let writer = try QCOW2Writer(path: temporary, virtualSize: image.virtualSize)

@@ -11,6 +11,15 @@ public struct BackupLayout: Sendable {
     public let repositoryRoot: String
     public let vmKey: String
 
+    /// The repository's folder of VM folders.
+    static let vmsFolder = "vms"
+    /// A backup being written: `<backup_id>.partial/`.
+    static let partialSuffix = ".partial"
+    /// A backup folder renamed aside to be removed.
+    static let deletingSuffix = ".deleting"
+    /// A merged image being written beside the one it replaces.
+    static let mergingSuffix = ".merging"
+
     public init(repositoryRoot: String, vmKey: String) {
         self.repositoryRoot = repositoryRoot
         self.vmKey = vmKey
@@ -33,8 +42,11 @@ public struct BackupLayout: Sendable {
 
     public static func diskFileName(index: Int) -> String { "disk-\(index).qcow2" }
 
-    public var vmDirectory: String { repositoryRoot + "/vms/" + vmKey }
-    public func partialDirectory(_ backupID: String) -> String { vmDirectory + "/" + backupID + ".partial" }
+    public var vmDirectory: String { repositoryRoot + "/" + Self.vmsFolder + "/" + vmKey }
+    public func partialDirectory(_ backupID: String) -> String { vmDirectory + "/" + backupID + Self.partialSuffix }
+
+    /// Where a merge writes the image that will replace `image` (renamed over it once complete).
+    public static func mergeOutput(replacing image: String) -> String { image + mergingSuffix }
     public func backupDirectory(_ backupID: String) -> String { vmDirectory + "/" + backupID }
 
     /// The backing file name an incremental disk stores: relative, so the
@@ -80,7 +92,7 @@ public struct BackupLayout: Sendable {
     /// which the next start removes.
     public static func removeBackupDirectory(_ directory: String) throws {
         guard FileManager.default.fileExists(atPath: directory) else { return }
-        let doomed = directory + ".deleting"
+        let doomed = directory + deletingSuffix
         try DurableFile.renameOrThrow(from: directory, to: doomed)
         try FileManager.default.removeItem(atPath: doomed)
     }

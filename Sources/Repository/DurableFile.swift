@@ -10,6 +10,10 @@ import Glibc
 /// the rename itself is on disk. A reader sees the old file or the new one,
 /// never a torn one.
 public enum DurableFile {
+    /// Where a large file (a restored disk) is written before it is renamed
+    /// to `target` once complete: a reader never takes it for the whole file.
+    public static func partialPath(of target: String) -> String { target + ".partial" }
+
     public static func write(_ data: Data, to path: String, mode: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws {
         let target = FilePath(path)
         let directory = target.removingLastComponent()

@@ -29,10 +29,44 @@ public enum LocalRepository {
             throw RepositoryError.foreignRepository(
                 path: path, reason: "the folder is not empty and holds no \(RepositoryDescriptor.fileName)")
         }
-        try createDirectories(path + "/vms")
+        try createDirectories(path + "/" + BackupLayout.vmsFolder)
         let descriptor = RepositoryDescriptor()
         try DurableFile.write(try RepositoryDescriptor.encoder.encode(descriptor), to: descriptorPath)
         return descriptor
+    }
+
+    /// A folder `prepare` made a repository, and how to take that back when
+    /// the catalog then refuses it.
+    public struct Prepared: Sendable {
+        public let descriptor: RepositoryDescriptor
+        let path: String
+        /// The outermost folder `prepare` created (nil: the folder existed).
+        let firstCreated: String?
+
+        /// Removes what `prepare` made in a folder that did not exist before,
+        /// then the empty folders it created. rmdir never removes a folder
+        /// something else has written into meanwhile.
+        public func undo() {
+            guard let top = firstCreated else { return }
+            _ = unlink(path + "/" + RepositoryDescriptor.fileName)
+            _ = rmdir(path + "/" + BackupLayout.vmsFolder)
+            var current = path
+            while current.hasPrefix(top), rmdir(current) == 0, current != top {
+                current = (current as NSString).deletingLastPathComponent
+            }
+        }
+    }
+
+    /// `prepare`, remembering which folders it created.
+    public static func prepareUndoably(at path: String) throws -> Prepared {
+        let path = try RepositoryPaths.normalize(path)
+        var candidate = path
+        var firstCreated: String?
+        while !candidate.isEmpty, candidate != "/", !FileManager.default.fileExists(atPath: candidate) {
+            firstCreated = candidate
+            candidate = (candidate as NSString).deletingLastPathComponent
+        }
+        return Prepared(descriptor: try prepare(at: path), path: path, firstCreated: firstCreated)
     }
 
     public static func readDescriptor(at path: String) throws -> RepositoryDescriptor {

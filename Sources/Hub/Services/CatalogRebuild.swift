@@ -55,17 +55,12 @@ public enum CatalogRebuild {
 
     static func rescan(_ repository: RepositoryRecord, catalog: CatalogDatabase, logger: Logger) async throws -> Report {
         var report = Report(repository: repository.name)
-        let vms = repository.path + "/vms"
         var manifests: [(folder: String, manifest: BackupManifest)] = []
-        for vm in ((try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? []).sorted() {
-            for entry in ((try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? []).sorted()
-            where !entry.hasSuffix(".partial") && !entry.hasSuffix(".deleting") {
-                let folder = vms + "/" + vm + "/" + entry
-                do {
-                    manifests.append((folder, try BackupManifest.read(from: folder)))
-                } catch {
-                    report.skipped.append("\(folder): \(error)")
-                }
+        for backup in RepositoryContents.scan(root: repository.path).backups {
+            do {
+                manifests.append((backup.folder, try BackupManifest.read(from: backup.folder)))
+            } catch {
+                report.skipped.append("\(backup.folder): \(error)")
             }
         }
         // Parents before children: the catalog refuses a backup whose parent it does not know.

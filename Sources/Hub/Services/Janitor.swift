@@ -106,10 +106,10 @@ actor Janitor {
 
         // 3. Partial backup folders of backups that are not running.
         let records = (try? await catalog.repositories()) ?? []
-        for (folder, entries) in await BlockingPool.shared.run({ RepositoryService.vmFolders(of: records) }) {
-            for entry in entries where entry.hasSuffix(".partial") {
-                guard await !backups.isRunning(String(entry.dropLast(".partial".count))) else { continue }
-                let path = folder + "/" + entry
+        for contents in await BlockingPool.shared.run({ RepositoryService.contents(of: records) }) {
+            for partial in contents.partials {
+                guard await !backups.isRunning(partial.backupID) else { continue }
+                let path = partial.path
                 if await BlockingPool.shared.run({ (try? FileManager.default.removeItem(atPath: path)) != nil }) {
                     report.removedPartials.append(path)
                     logger.warning("removed leftover \(path)")

@@ -51,15 +51,14 @@ actor RepositoryService {
         guard let rawPath = request.path else { throw APIError.badRequest("missing field 'path' (required for type local)") }
         let path = try RepositoryPaths.normalize(rawPath)
         try checkPlacement(path, existing: existing)
-        let firstCreated = Self.firstMissingAncestor(of: path)
-        let descriptor = try LocalRepository.prepare(at: path)
+        let prepared = try LocalRepository.prepareUndoably(at: path)
         var record = RepositoryRecord(
-            name: request.name, type: .local, path: path, repositoryUuid: descriptor.id, immutable: request.immutable ?? false)
+            name: request.name, type: .local, path: path, repositoryUuid: prepared.descriptor.id, immutable: request.immutable ?? false)
         record.immutableDays = request.immutableDays
         do {
             return try await catalog.insertRepository(record)
         } catch {
-            if let firstCreated { Self.removeFreshRepository(at: path, upTo: firstCreated) }
+            prepared.undo()
             throw error
         }
     }
@@ -151,17 +150,11 @@ actor RepositoryService {
         }
     }
 
-    /// The VM folders of the online repositories, each with its entries
-    /// (backup folders, `.partial` and `.deleting` ones): where the start-up
-    /// recovery and the janitor look for what a killed job left.
+    /// What the online repositories hold (backups, and what killed jobs
+    /// left): where the start-up recovery and the janitor look.
     /// Blocking file-system calls: from async code, run it on `BlockingPool`.
-    nonisolated static func vmFolders(of records: [RepositoryRecord]) -> [(path: String, entries: [String])] {
-        records.filter { check($0).online }.flatMap { record -> [(path: String, entries: [String])] in
-            let vms = record.path + "/vms"
-            return ((try? FileManager.default.contentsOfDirectory(atPath: vms)) ?? []).map { vm in
-                (vms + "/" + vm, (try? FileManager.default.contentsOfDirectory(atPath: vms + "/" + vm)) ?? [])
-            }
-        }
+    nonisolated static func contents(of records: [RepositoryRecord]) -> [RepositoryContents] {
+        records.filter { check($0).online }.map { RepositoryContents.scan(root: $0.path) }
     }
 
     // MARK: health
@@ -229,30 +222,6 @@ actor RepositoryService {
             return RepositoryHealth(online: true, capacity: try StorageCapacity.of(path: record.path))
         } catch {
             return RepositoryHealth(online: false, message: "\(error)")
-        }
-    }
-
-    // MARK: undoing a failed create
-
-    private static func firstMissingAncestor(of path: String) -> String? {
-        var candidate = path
-        var missing: String?
-        while !candidate.isEmpty, candidate != "/", !FileManager.default.fileExists(atPath: candidate) {
-            missing = candidate
-            candidate = (candidate as NSString).deletingLastPathComponent
-        }
-        return missing
-    }
-
-    /// Removes what `LocalRepository.prepare` made in a folder that did not
-    /// exist before, then the empty folders up to `top`. rmdir never removes
-    /// a folder something else has written into meanwhile.
-    private static func removeFreshRepository(at path: String, upTo top: String) {
-        _ = unlink(path + "/" + RepositoryDescriptor.fileName)
-        _ = rmdir(path + "/vms")
-        var current = path
-        while current.hasPrefix(top), rmdir(current) == 0, current != top {
-            current = (current as NSString).deletingLastPathComponent
         }
     }
 }

@@ -51,17 +51,13 @@ enum StartupRecovery {
         try FileManager.default.createDirectory(atPath: configuration.runDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
 
-        for (folder, entries) in RepositoryService.vmFolders(of: try await catalog.repositories()) {
-            // A merge interrupted before its rename left `disk-N.qcow2.merging` beside the intact image.
-            for entry in entries where !entry.hasSuffix(".partial") {
-                let backup = folder + "/" + entry
-                for file in (try? FileManager.default.contentsOfDirectory(atPath: backup)) ?? [] where file.hasSuffix(".merging") {
-                    try? FileManager.default.removeItem(atPath: backup + "/" + file)
-                    logger.warning("removed interrupted merge \(backup)/\(file)")
-                }
+        for contents in RepositoryService.contents(of: try await catalog.repositories()) {
+            // A merge interrupted before its rename left its output beside the intact image.
+            for path in contents.interruptedMerges() {
+                try? FileManager.default.removeItem(atPath: path)
+                logger.warning("removed interrupted merge \(path)")
             }
-            for entry in entries where entry.hasSuffix(".partial") || entry.hasSuffix(".deleting") {
-                let path = folder + "/" + entry
+            for path in contents.partials.map(\.path) + contents.deletions {
                 do {
                     try FileManager.default.removeItem(atPath: path)
                     logger.warning("removed leftover \(path)")
