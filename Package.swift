@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "SendenseCore", "DiskImage", "NBD", "Sources", "Repository", "Catalog",
+                "SendenseCore", "DiskImage", "NBD", "Sources", "Repository", "Catalog", "FileRestore", "VSphere",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,8 +1,16 @@
+import Foundation
+
 /// Why a backup cannot start, or a chain cannot be worked on, in the
 /// domain's words; the hub decides what each means in HTTP
 /// (`Hub/HTTP/ErrorMapping.swift`).
 public enum BackupError: Error, Equatable, Sendable, CustomStringConvertible {
     case vmNotFound(String)
+    case backupNotFound(String)
+    /// Later backups build on it (their ids).
+    case hasDependents(String, [String])
+    case running(String)
+    /// The repository keeps its restore points `days` days.
+    case immutable(String, until: Date, repository: String, days: Int)
     case repositoryNotFound(Int64)
     case repositoryDisabled(String)
     /// `disk_indexes` named no disk at all.
@@ -17,6 +25,12 @@ public enum BackupError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .vmNotFound(let name): "VM not found: vm_name=\(name)"
+        case .backupNotFound(let id): "backup not found: backup_id=\(id)"
+        case .hasDependents(let id, let children):
+            "\(children.count) later backup(s) depend on \(id) (\(children.joined(separator: ", "))); delete them first or use ?cascade=true"
+        case .running(let id): "backup \(id) is running; cancel it first"
+        case .immutable(let id, let until, let repository, let days):
+            "backup \(id) is immutable until \(until.formatted(.iso8601)) (repository \(repository) keeps restore points \(days) days)"
         case .repositoryNotFound(let id): "repository not found: id=\(id)"
         case .repositoryDisabled(let name): "repository \(name) is disabled"
         case .noDiskChosen: "disk_indexes must name at least one disk"

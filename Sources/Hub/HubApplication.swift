@@ -29,24 +29,24 @@ public struct Hub: Sendable {
     /// repository, creates the first admin, and builds the HTTP application.
     public static func build(configuration: HubConfiguration, logger: Logger) async throws -> Hub {
         var configuration = configuration
-        configuration.dataDirectory = try prepareDataDirectory(configuration.dataDirectory)
+        configuration.dataDirectory = try DataDirectory.prepare(configuration.dataDirectory).path
 
-        let catalogPath = configuration.catalogPath
+        let catalogPath = configuration.data.catalogPath
         let catalog = try await BlockingPool.shared.run { try CatalogDatabase(path: catalogPath) }
-        let secrets = try SecretBox.loadOrCreate(at: configuration.secretKeyPath)
+        let secrets = try SecretBox.loadOrCreate(at: configuration.data.secretKeyPath)
         let hasher = PasswordHasher(cost: configuration.bcryptCost)
         let admin = try await AdminBootstrap.ensureAdmin(catalog: catalog, hasher: hasher, configuration: configuration)
-        let repositories = RepositoryService(catalog: catalog, secrets: secrets, configuration: configuration, logger: logger)
+        let repositories = RepositoryService(catalog: catalog, secrets: secrets, settings: configuration.repositorySettings, logger: logger)
         // Mounting shares and sweeping repositories are blocking file-system work.
         try await withTaskExecutorPreference(BlockingPool.shared) { [configuration] in
             await repositories.remountNetworkRepositories()
             try await repositories.ensureDefault()
-            try await StartupRecovery.run(catalog: catalog, configuration: configuration, logger: logger)
+            try await StartupRecovery.run(catalog: catalog, repositories: repositories, runDirectory: configuration.data.runDirectory, logger: logger)
         }
         let processLog = CatalogChildProcessLog(catalog: catalog)
         let events = EventHub()
         let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir, processLog: processLog)
-        let backups = BackupService(catalog: catalog, runDirectory: configuration.runDirectory, logger: logger,
+        let backups = BackupService(catalog: catalog, runDirectory: configuration.data.runDirectory, logger: logger,
                                     vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) },
                                     processLog: processLog, telemetryInterval: configuration.telemetryInterval, events: events)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
@@ -141,15 +141,6 @@ public struct Hub: Sendable {
         return router
     }
 
-    /// Makes the data dir absolute and private (0700): it holds the catalog,
-    /// the secret key and the admin password.
-    static func prepareDataDirectory(_ path: String) throws -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        let normalized = URL(fileURLWithPath: absolute).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: normalized, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        return normalized
-    }
 }
 
 /// Stops running jobs and closes the catalog after the HTTP server has

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Everything the hub needs to start. The CLI fills it from flags and
@@ -89,13 +90,12 @@ public struct HubConfiguration: Sendable {
         self.webDirectory = webDirectory
     }
 
-    var catalogPath: String { dataDirectory + "/catalog.sqlite" }
-    var secretKeyPath: String { dataDirectory + "/secret.key" }
-    var adminPasswordPath: String { dataDirectory + "/admin-password" }
-    var defaultRepositoryPath: String { dataDirectory + "/repository" }
-    var mountsDirectory: String { dataDirectory + "/mounts" }
-    /// Sockets of the NBD servers jobs start; emptied at every start.
-    var runDirectory: String { dataDirectory + "/run" }
+    var data: DataDirectory { DataDirectory(dataDirectory) }
+
+    /// What the repository service needs of this configuration.
+    var repositorySettings: RepositorySettings {
+        RepositorySettings(data: data, mountTimeoutSeconds: mountTimeoutSeconds, createDefaultRepository: createDefaultRepository)
+    }
 }
 
 /// Failed logins allowed within `window` before further attempts are refused
@@ -109,22 +109,5 @@ public struct LoginLimits: Sendable {
         self.maxFailuresPerUser = maxFailuresPerUser
         self.maxFailuresPerAddress = maxFailuresPerAddress
         self.window = window
-    }
-}
-
-/// Bounds of file-level restore.
-public struct RestoreSessionLimits: Sendable {
-    public var maxSessions: Int
-    public var idleLifetime: TimeInterval
-    public var sweepInterval: TimeInterval
-    /// A folder download larger than this answers 413 unless `confirm=true`.
-    public var maxFolderDownloadBytes: UInt64
-
-    public init(maxSessions: Int = 10, idleLifetime: TimeInterval = 3600, sweepInterval: TimeInterval = 30,
-                maxFolderDownloadBytes: UInt64 = 10 << 30) {
-        self.maxSessions = maxSessions
-        self.idleLifetime = idleLifetime
-        self.sweepInterval = sweepInterval
-        self.maxFolderDownloadBytes = maxFolderDownloadBytes
     }
 }

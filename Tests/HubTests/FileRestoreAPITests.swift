@@ -1,5 +1,6 @@
 import Catalog
 import Crypto
+import Engine
 import Foundation
 import HTTPTypes
 import Hub

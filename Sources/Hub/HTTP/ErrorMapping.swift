@@ -28,9 +28,9 @@ extension APIError {
             }
         case let error as BackupError:
             switch error {
-            case .vmNotFound, .repositoryNotFound, .diskNotFound: self = .notFound(error.description)
+            case .vmNotFound, .backupNotFound, .repositoryNotFound, .diskNotFound: self = .notFound(error.description)
             case .noDiskChosen: self = .badRequest(error.description)
-            case .repositoryDisabled, .alreadyRunning: self = .conflict(error.description)
+            case .repositoryDisabled, .alreadyRunning, .hasDependents, .running, .immutable: self = .conflict(error.description)
             case .sourceUnavailable: self = .unprocessable(error.description)
             }
         case let error as FileRestoreError:
@@ -39,11 +39,21 @@ extension APIError {
             case .notFound: self = .notFound(error.description)
             case .symbolicLink, .noFilesystem, .unsupportedFilesystem, .unreadable: self = .unprocessable(error.description)
             }
-        case let error as RestoreSessions.Lookup:
+        case let error as RestoreSessions.Failure:
             switch error {
             case .unknown(let id): self = .notFound("restore session not found: mount_id=\(id)")
             case .expired(let id, let at):
                 self = .init(.gone, "restore session \(id) expired at \(Timestamp.format(at)) after an hour unused; mount the backup again")
+            case .full(let max):
+                self = .conflict("\(max) restore sessions are open, the most allowed; close one (DELETE /api/v1/restore/{mount_id}) and try again")
+            case .unreadableDisk(let backupID, let diskIndex, let reason):
+                self = .unprocessable("cannot open disk \(diskIndex) of backup \(backupID): \(reason)")
+            }
+        case let error as RepositoryRequestError:
+            switch error {
+            case .invalid: self = .badRequest(error.description)
+            case .nameTaken: self = .conflict(error.description)
+            case .reserved: self = .unprocessable(error.description)
             }
         case let error as ScheduleError:
             // Only a flow's `schedule` field is parsed as one.

@@ -1,4 +1,5 @@
 import FileRestore
+import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird

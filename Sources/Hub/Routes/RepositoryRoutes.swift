@@ -1,4 +1,5 @@
 import Catalog
+import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -27,6 +28,12 @@ struct NewRepositoryRequest: Decodable, Sendable {
         case nfsExport = "nfs_export"
         case cifsShare = "cifs_share"
         case mountOptions = "mount_options"
+    }
+
+    var spec: RepositorySpec {
+        RepositorySpec(name: name, type: type, path: path, nfsServer: nfsServer, nfsExport: nfsExport, cifsShare: cifsShare,
+                       username: username, password: password, mountOptions: mountOptions, immutable: immutable,
+                       immutableDays: immutableDays)
     }
 }
 
@@ -100,7 +107,7 @@ enum RepositoryRoutes {
         table.add(.post, "/repositories", .role(.admin)) { request, _ -> EditedResponse<RepositoryResponse> in
             let body = try await request.decodeJSON(NewRepositoryRequest.self, limit: services.maxBody)
             // Preparing a repository writes and syncs files, perhaps on a share.
-            let record = try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.create(body) }
+            let record = try await withTaskExecutorPreference(BlockingPool.shared) { try await services.repositories.create(body.spec) }
             return EditedResponse(status: .created, response: RepositoryResponse(
                 record, backupCount: 0, health: await services.repositories.health(of: record)))
         }

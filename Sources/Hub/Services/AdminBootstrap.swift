@@ -20,7 +20,7 @@ enum AdminBootstrap {
         let user = UserRecord(username: "admin", passwordHash: try await hasher.hash(password), role: .admin)
         _ = try await catalog.insertUser(user)
         guard generated else { return Created(password: password, generated: false, passwordFile: nil) }
-        try DurableFile.write(Data((password + "\n").utf8), to: configuration.adminPasswordPath, mode: .ownerReadWrite)
-        return Created(password: password, generated: true, passwordFile: configuration.adminPasswordPath)
+        try DurableFile.write(Data((password + "\n").utf8), to: configuration.data.adminPasswordPath, mode: .ownerReadWrite)
+        return Created(password: password, generated: true, passwordFile: configuration.data.adminPasswordPath)
     }
 }

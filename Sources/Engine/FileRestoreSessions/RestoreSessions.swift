@@ -8,23 +8,28 @@ import SendenseCore
 /// The open file-restore sessions: a backup disk opened with libtsk, kept
 /// while it is used and closed an idle hour later (or on DELETE, or when its
 /// backup is deleted). At most `maxSessions` are open at once.
-actor RestoreSessions {
-    struct Session: Sendable {
-        let id: String
-        let backupID: String
-        let backupDiskID: Int64
-        let diskIndex: Int
-        let browser: RestoreBrowser
-        let createdAt: Date
-        var lastUsed: Date
-        var expiresAt: Date
+public actor RestoreSessions {
+    public struct Session: Sendable {
+        public let id: String
+        public let backupID: String
+        public let backupDiskID: Int64
+        public let diskIndex: Int
+        public let browser: RestoreBrowser
+        public let createdAt: Date
+        public var lastUsed: Date
+        public var expiresAt: Date
         /// Downloads in flight: a session is never closed under one.
         var streams = 0
     }
 
-    enum Lookup: Error {
+    /// Why a session cannot be opened or found.
+    public enum Failure: Error, Sendable {
         case unknown(String)
         case expired(String, at: Date)
+        /// As many sessions are open as allowed.
+        case full(max: Int)
+        /// The backup's disk image cannot be opened.
+        case unreadableDisk(backupID: String, diskIndex: Int, reason: String)
     }
 
     private let catalog: CatalogDatabase
@@ -36,7 +41,7 @@ actor RestoreSessions {
     /// Recently expired ids, to answer "expired" rather than "unknown".
     private var expired: [String: Date] = [:]
 
-    init(catalog: CatalogDatabase, limits: RestoreSessionLimits, logger: Logger) {
+    public init(catalog: CatalogDatabase, limits: RestoreSessionLimits, logger: Logger) {
         self.catalog = catalog
         self.limits = limits
         self.logger = logger
@@ -44,12 +49,12 @@ actor RestoreSessions {
 
     /// Opens a session on the disk image at `path`, or answers the open
     /// session of the same backup disk (then `created` is false).
-    func mount(backupID: String, backupDiskID: Int64, diskIndex: Int, imagePath: String) async throws -> (Session, created: Bool) {
+    public func mount(backupID: String, backupDiskID: Int64, diskIndex: Int, imagePath: String) async throws -> (Session, created: Bool) {
         if let existing = sessions.values.first(where: { $0.backupID == backupID && $0.diskIndex == diskIndex }) {
             return (try await touch(existing.id), false)
         }
         guard sessions.count + opening < limits.maxSessions else {
-            throw APIError.conflict("\(limits.maxSessions) restore sessions are open, the most allowed; close one (DELETE /api/v1/restore/{mount_id}) and try again")
+            throw Failure.full(max: limits.maxSessions)
         }
         opening += 1
         defer { opening -= 1 }
@@ -59,7 +64,7 @@ actor RestoreSessions {
                 try RestoreBrowser(image: try DiskImages.open(path: imagePath))
             }
         } catch let error as DiskImageError {
-            throw APIError.unprocessable("cannot open disk \(diskIndex) of backup \(backupID): \(error)")
+            throw Failure.unreadableDisk(backupID: backupID, diskIndex: diskIndex, reason: "\(error)")
         }
         let now = Date()
         let session = Session(id: UUID().uuidString.lowercased(), backupID: backupID, backupDiskID: backupDiskID,
@@ -74,7 +79,7 @@ actor RestoreSessions {
     }
 
     /// The session, its expiry pushed an idle lifetime ahead.
-    func touch(_ id: String) async throws -> Session {
+    public func touch(_ id: String) async throws -> Session {
         guard var session = sessions[id] else { throw missing(id) }
         let now = Date()
         session.lastUsed = now
@@ -84,33 +89,33 @@ actor RestoreSessions {
         return sessions[id] ?? session
     }
 
-    func all() -> [Session] { sessions.values.sorted { $0.createdAt < $1.createdAt } }
+    public func all() -> [Session] { sessions.values.sorted { $0.createdAt < $1.createdAt } }
 
     /// Why `id` names no open session: it expired, or it never was.
-    private func missing(_ id: String) -> Lookup {
+    private func missing(_ id: String) -> Failure {
         if let at = expired[id] { return .expired(id, at: at) }
         return .unknown(id)
     }
 
     /// A download starts on a session its route has just touched.
-    func beginStream(_ id: String) {
+    public func beginStream(_ id: String) {
         sessions[id]?.streams += 1
     }
 
-    func endStream(_ id: String) async {
+    public func endStream(_ id: String) async {
         guard sessions[id] != nil else { return }
         sessions[id]?.streams -= 1
         _ = try? await touch(id)
     }
 
-    func unmount(_ id: String) async throws {
+    public func unmount(_ id: String) async throws {
         guard sessions.removeValue(forKey: id) != nil else { throw missing(id) }
         try? await catalog.deleteMount(id)
         logger.info("restore session \(id) closed")
     }
 
     /// Closes every session of a backup (before its files are deleted).
-    func unmountAll(backupID: String) async {
+    public func unmountAll(backupID: String) async {
         for session in sessions.values where session.backupID == backupID {
             try? await unmount(session.id)
         }
@@ -118,7 +123,7 @@ actor RestoreSessions {
 
     /// Closes sessions idle past their expiry; answers their ids.
     @discardableResult
-    func sweep(now: Date = Date()) async -> [String] {
+    public func sweep(now: Date = Date()) async -> [String] {
         var closed: [String] = []
         for session in sessions.values where session.streams == 0 && session.expiresAt <= now {
             sessions[session.id] = nil
@@ -132,7 +137,7 @@ actor RestoreSessions {
         return closed
     }
 
-    func closeAll() async {
+    public func closeAll() async {
         for id in sessions.keys { try? await unmount(id) }
     }
 }

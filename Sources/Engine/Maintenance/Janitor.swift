@@ -1,5 +1,4 @@
 import Catalog
-import Engine
 import Foundation
 import Logging
 import Repository
@@ -12,8 +11,8 @@ import Glibc
 
 /// Cleans up after failures so nobody has to: at start, every minute, and on
 /// `POST /maintenance/cleanup`. Each step touches only what no live job owns.
-actor Janitor {
-    struct Report: Sendable, Encodable {
+public actor Janitor {
+    public struct Report: Sendable, Encodable {
         var stalledJobs: [String] = []
         var stoppedProcesses: [Int32] = []
         var forgottenProcesses = 0
@@ -50,7 +49,7 @@ actor Janitor {
     let stallTimeout: Duration
     let logger: Logger
 
-    init(catalog: CatalogDatabase, backups: BackupService, sessions: RestoreSessions, vmware: VMwareCredentials,
+    public init(catalog: CatalogDatabase, backups: BackupService, sessions: RestoreSessions, vmware: VMwareCredentials,
          jobs: Jobs, stallTimeout: Duration, logger: Logger) {
         self.catalog = catalog
         self.backups = backups
@@ -64,7 +63,7 @@ actor Janitor {
     /// `always`: the run is a job in the list even if it found nothing to
     /// do (asked for); the every-minute runs join the list only when they
     /// cleaned something, or the list would be a cleanup a minute.
-    func run(always: Bool = true) async -> Report {
+    public func run(always: Bool = true) async -> Report {
         guard always else {
             let started = Date()
             let report = await sweep()

@@ -7,11 +7,12 @@ import Sources
 
 /// What a hub that stopped abruptly (kill -9, power loss) left behind is
 /// made consistent before it serves: no row claims a backup is running, no
-/// `.partial` or `.deleting` folder survives, no NBD server it started still
-/// runs, no stale socket remains.
+/// partial backup or half-deleted folder survives, no NBD server it started
+/// still runs, no stale socket remains in `runDirectory`.
 /// (The full janitor, with orphaned processes and snapshots, runs later.)
-enum StartupRecovery {
-    static func run(catalog: CatalogDatabase, configuration: HubConfiguration, logger: Logger) async throws {
+/// Blocking file-system work: run it with `BlockingPool` as executor.
+public enum StartupRecovery {
+    public static func run(catalog: CatalogDatabase, repositories: RepositoryService, runDirectory: String, logger: Logger) async throws {
         let interrupted = try await catalog.failInterruptedBackups(reason: "interrupted by hub restart")
         for id in interrupted { logger.warning("backup \(id) was interrupted by a hub restart; marked failed") }
         if try await catalog.failRunningJobs(reason: "interrupted by hub restart") > 0 {
@@ -44,11 +45,11 @@ enum StartupRecovery {
         // File-restore sessions live in memory: none survives a restart.
         if try await catalog.deleteAllMounts() > 0 { logger.notice("closed the restore sessions of the previous hub process") }
 
-        for pid in OrphanProcesses.stopServers(usingSocketsIn: configuration.runDirectory) {
+        for pid in OrphanProcesses.stopServers(usingSocketsIn: runDirectory) {
             logger.warning("stopped NBD server \(pid) left by an earlier hub process")
         }
-        try? FileManager.default.removeItem(atPath: configuration.runDirectory)
-        try FileManager.default.createDirectory(atPath: configuration.runDirectory, withIntermediateDirectories: true,
+        try? FileManager.default.removeItem(atPath: runDirectory)
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
 
         for contents in RepositoryService.contents(of: try await catalog.repositories()) {

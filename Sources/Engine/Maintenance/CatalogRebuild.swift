@@ -29,18 +29,17 @@ public enum CatalogRebuild {
     /// repository folder not registered yet, and rescans every repository
     /// that is online. Run it while the hub is stopped.
     public static func rebuild(dataDirectory: String, repositories extra: [String], logger: Logger) async throws -> [Report] {
-        var configuration = HubConfiguration(dataDirectory: dataDirectory)
-        configuration.dataDirectory = try Hub.prepareDataDirectory(dataDirectory)
-        let catalog = try CatalogDatabase(path: configuration.catalogPath)
+        let data = try DataDirectory.prepare(dataDirectory)
+        let catalog = try CatalogDatabase(path: data.catalogPath)
         defer { try? catalog.close() }
-        let secrets = try SecretBox.loadOrCreate(at: configuration.secretKeyPath)
-        let service = RepositoryService(catalog: catalog, secrets: secrets, configuration: configuration, logger: logger)
+        let secrets = try SecretBox.loadOrCreate(at: data.secretKeyPath)
+        let service = RepositoryService(catalog: catalog, secrets: secrets, settings: RepositorySettings(data: data), logger: logger)
         try await service.ensureDefault()
         for path in extra {
             let normalized = try RepositoryPaths.normalize(path)
             guard try await catalog.repositories().contains(where: { $0.path == normalized }) == false else { continue }
             let name = "imported-" + URL(fileURLWithPath: normalized).lastPathComponent
-            _ = try await service.create(NewRepositoryRequest(name: name, type: .local, path: normalized))
+            _ = try await service.create(RepositorySpec(name: name, type: .local, path: normalized))
         }
         var reports: [Report] = []
         for repository in try await catalog.repositories() {
@@ -53,7 +52,7 @@ public enum CatalogRebuild {
         return reports
     }
 
-    static func rescan(_ repository: RepositoryRecord, catalog: CatalogDatabase, logger: Logger) async throws -> Report {
+    public static func rescan(_ repository: RepositoryRecord, catalog: CatalogDatabase, logger: Logger) async throws -> Report {
         var report = Report(repository: repository.name)
         var manifests: [(folder: String, manifest: BackupManifest)] = []
         for backup in RepositoryContents.scan(root: repository.path).backups {

@@ -1,12 +1,11 @@
-import Engine
 import Foundation
 import Logging
 import SendenseCore
 
 /// A prune as the hub runs it (after a flow, or asked for): recorded in the
 /// job list with the merges it did, failures logged.
-enum RetentionRun {
-    static func prune(vmName: String, repositoryID: Int64, policy: RetentionPolicy, timeZone: TimeZone, dryRun: Bool,
+public enum RetentionRun {
+    public static func prune(vmName: String, repositoryID: Int64, policy: RetentionPolicy, timeZone: TimeZone, dryRun: Bool,
                       pruner: BackupPruner, jobs: Jobs, logger: Logger) async throws -> PruneReport {
         do {
             // Merges and removals are whole-file work: the blocking pool runs them.

@@ -9,35 +9,59 @@ import Glibc
 #endif
 
 /// Whether a repository can be used right now, and how full it is.
-struct RepositoryHealth: Sendable {
-    var online: Bool
-    var message: String?
-    var capacity: StorageCapacity?
+public struct RepositoryHealth: Sendable {
+    public var online: Bool
+    public var message: String?
+    public var capacity: StorageCapacity?
+
+    public init(online: Bool, message: String? = nil, capacity: StorageCapacity? = nil) {
+        self.online = online
+        self.message = message
+        self.capacity = capacity
+    }
+}
+
+/// Where the hub keeps its repositories' own files, and what it does at start.
+public struct RepositorySettings: Sendable {
+    public var data: DataDirectory
+    /// Seconds a `mount` / `umount` of a network repository may take.
+    public var mountTimeoutSeconds: Int
+    /// Create `<data-dir>/repository` as repository "local" when none exists.
+    public var createDefaultRepository: Bool
+
+    public init(data: DataDirectory, mountTimeoutSeconds: Int = 30, createDefaultRepository: Bool = true) {
+        self.data = data
+        self.mountTimeoutSeconds = mountTimeoutSeconds
+        self.createDefaultRepository = createDefaultRepository
+    }
 }
 
 /// Creates, checks and removes repositories. An actor, so two requests can
 /// never both pass the "no overlapping repository" check and then both write.
-actor RepositoryService {
+public actor RepositoryService {
     let catalog: CatalogDatabase
     let secrets: SecretBox
-    let configuration: HubConfiguration
+    let settings: RepositorySettings
     let mounter: ShareMounter
     let logger: Logger
 
-    init(catalog: CatalogDatabase, secrets: SecretBox, configuration: HubConfiguration, logger: Logger) {
+    public init(catalog: CatalogDatabase, secrets: SecretBox, settings: RepositorySettings, logger: Logger) {
         self.catalog = catalog
         self.secrets = secrets
-        self.configuration = configuration
-        self.mounter = ShareMounter(timeoutSeconds: configuration.mountTimeoutSeconds)
+        self.settings = settings
+        self.mounter = ShareMounter(timeoutSeconds: settings.mountTimeoutSeconds)
         self.logger = logger
     }
 
-    func create(_ request: NewRepositoryRequest) async throws -> RepositoryRecord {
-        if let problem = NameRules.problem(with: request.name, field: "name") { throw APIError.badRequest(problem) }
-        if let days = request.immutableDays, !(0...36500).contains(days) { throw APIError.badRequest("immutable_days must be 0 to 36500") }
+    /// Blocking file-system work (a new repository's folders, a mount): run it with `BlockingPool` as executor.
+    public func create(_ request: RepositorySpec) async throws -> RepositoryRecord {
+        if let problem = NameRules.problem(with: request.name, field: "name") { throw RepositoryRequestError.invalid(problem) }
+        if let days = request.immutableDays, !(0...36500).contains(days) {
+            throw RepositoryRequestError.invalid("immutable_days must be 0 to 36500")
+        }
         let existing = try await catalog.repositories()
         if existing.contains(where: { $0.name == request.name }) {
-            throw APIError.conflict("a repository named \(request.name) already exists")
+            throw RepositoryRequestError.nameTaken(request.name)
         }
         switch request.type {
         case .local:
@@ -47,8 +71,8 @@ actor RepositoryService {
         }
     }
 
-    private func createLocal(_ request: NewRepositoryRequest, existing: [RepositoryRecord]) async throws -> RepositoryRecord {
-        guard let rawPath = request.path else { throw APIError.badRequest("missing field 'path' (required for type local)") }
+    private func createLocal(_ request: RepositorySpec, existing: [RepositoryRecord]) async throws -> RepositoryRecord {
+        guard let rawPath = request.path else { throw RepositoryRequestError.invalid("missing field 'path' (required for type local)") }
         let path = try RepositoryPaths.normalize(rawPath)
         try checkPlacement(path, existing: existing)
         let prepared = try LocalRepository.prepareUndoably(at: path)
@@ -63,24 +87,25 @@ actor RepositoryService {
         }
     }
 
-    private func createNetwork(_ request: NewRepositoryRequest) async throws -> RepositoryRecord {
+    private func createNetwork(_ request: RepositorySpec) async throws -> RepositoryRecord {
         let share: NetworkShare
         switch request.type {
         case .nfs:
             guard let server = request.nfsServer, let export = request.nfsExport else {
-                throw APIError.badRequest("type nfs needs the fields 'nfs_server' and 'nfs_export'")
+                throw RepositoryRequestError.invalid("type nfs needs the fields 'nfs_server' and 'nfs_export'")
             }
             share = .nfs(server: server, export: export, options: request.mountOptions)
         default:
             guard let cifsShare = request.cifsShare else {
-                throw APIError.badRequest("type cifs needs the field 'cifs_share' (//server/share)")
+                throw RepositoryRequestError.invalid("type cifs needs the field 'cifs_share' (//server/share)")
             }
             share = .cifs(share: cifsShare, username: request.username, password: request.password, options: request.mountOptions)
         }
         _ = try share.validated()
-        let mountPoint = configuration.mountsDirectory + "/" + UUID().uuidString.lowercased()
-        try FileManager.default.createDirectory(atPath: configuration.mountsDirectory, withIntermediateDirectories: true)
-        try await mounter.mount(share, at: mountPoint, credentialsDirectory: configuration.mountsDirectory)
+        let mounts = settings.data.mountsDirectory
+        let mountPoint = mounts + "/" + UUID().uuidString.lowercased()
+        try FileManager.default.createDirectory(atPath: mounts, withIntermediateDirectories: true)
+        try await mounter.mount(share, at: mountPoint, credentialsDirectory: mounts)
         do {
             let descriptor = try LocalRepository.prepare(at: mountPoint)
             var record = RepositoryRecord(
@@ -103,18 +128,18 @@ actor RepositoryService {
     /// data dir, nor sit where the hub mounts shares.
     private func checkPlacement(_ path: String, existing: [RepositoryRecord]) throws {
         try RepositoryPaths.checkNoOverlap(path, existing: existing.map(\.path))
-        let dataDir = (try? RepositoryPaths.normalize(configuration.dataDirectory)) ?? configuration.dataDirectory
+        let dataDir = (try? RepositoryPaths.normalize(settings.data.path)) ?? settings.data.path
         if RepositoryPaths.overlap(path, dataDir), !path.hasPrefix(dataDir + "/") {
-            throw APIError.unprocessable("repository path \(path) would contain the hub's data dir \(dataDir)")
+            throw RepositoryRequestError.reserved("repository path \(path) would contain the hub's data dir \(dataDir)")
         }
-        if RepositoryPaths.overlap(path, configuration.mountsDirectory) || path == dataDir + "/catalog.sqlite" {
-            throw APIError.unprocessable("repository path \(path) is reserved for the hub's own files")
+        if RepositoryPaths.overlap(path, settings.data.mountsDirectory) || path == DataDirectory(dataDir).catalogPath {
+            throw RepositoryRequestError.reserved("repository path \(path) is reserved for the hub's own files")
         }
     }
 
-    func delete(id: Int64) async throws {
+    public func delete(id: Int64) async throws {
         guard let record = try await catalog.repository(id: id) else {
-            throw APIError.notFound("repository not found: id=\(id)")
+            throw BackupError.repositoryNotFound(id)
         }
         try await catalog.deleteRepository(id: id)
         if record.type != .local {
@@ -127,14 +152,14 @@ actor RepositoryService {
     }
 
     /// Creates repository "local" under the data dir when the hub has none.
-    func ensureDefault() async throws {
-        guard configuration.createDefaultRepository, try await catalog.repositories().isEmpty else { return }
-        _ = try await create(NewRepositoryRequest(name: "local", type: .local, path: configuration.defaultRepositoryPath))
-        logger.info("created the default repository at \(configuration.defaultRepositoryPath)")
+    public func ensureDefault() async throws {
+        guard settings.createDefaultRepository, try await catalog.repositories().isEmpty else { return }
+        _ = try await create(RepositorySpec(name: "local", type: .local, path: settings.data.defaultRepositoryPath))
+        logger.info("created the default repository at \(settings.data.defaultRepositoryPath)")
     }
 
     /// Network shares do not survive a reboot: mount again what is not mounted.
-    func remountNetworkRepositories() async {
+    public func remountNetworkRepositories() async {
         guard let records = try? await catalog.repositories() else { return }
         for record in records where record.type != .local && !ShareMounter.isMountPoint(record.path) {
             do {
@@ -142,7 +167,7 @@ actor RepositoryService {
                 let share: NetworkShare = record.type == .nfs
                     ? .nfs(server: record.nfsServer ?? "", export: record.nfsExport ?? "", options: record.mountOptions)
                     : .cifs(share: record.cifsShare ?? "", username: record.username, password: password, options: record.mountOptions)
-                try await mounter.mount(share, at: record.path, credentialsDirectory: configuration.mountsDirectory)
+                try await mounter.mount(share, at: record.path, credentialsDirectory: settings.data.mountsDirectory)
                 logger.info("mounted repository \(record.name) at \(record.path)")
             } catch {
                 logger.error("repository \(record.name) is offline: \(error)")
@@ -153,7 +178,7 @@ actor RepositoryService {
     /// What the online repositories hold (backups, and what killed jobs
     /// left): where the start-up recovery and the janitor look.
     /// Blocking file-system calls: from async code, run it on `BlockingPool`.
-    nonisolated static func contents(of records: [RepositoryRecord]) -> [RepositoryContents] {
+    public nonisolated static func contents(of records: [RepositoryRecord]) -> [RepositoryContents] {
         records.filter { check($0).online }.map { RepositoryContents.scan(root: $0.path) }
     }
 
@@ -168,7 +193,7 @@ actor RepositoryService {
     /// request. At most one probe per repository is under way: callers
     /// arriving meanwhile share it, so a hung share holds one blocked thread,
     /// not one per request.
-    func health(of records: [RepositoryRecord]) async -> [Int64: RepositoryHealth] {
+    public func health(of records: [RepositoryRecord]) async -> [Int64: RepositoryHealth] {
         let probes = records.map { record in (record, probe(record)) }
         return await withTaskGroup(of: (Int64, RepositoryHealth).self) { group in
             for (record, probe) in probes {
@@ -187,7 +212,7 @@ actor RepositoryService {
         }
     }
 
-    func health(of record: RepositoryRecord) async -> RepositoryHealth {
+    public func health(of record: RepositoryRecord) async -> RepositoryHealth {
         await health(of: [record])[record.id ?? 0] ?? RepositoryHealth(online: false, message: "not probed")
     }
 
@@ -210,7 +235,7 @@ actor RepositoryService {
     /// repository.json carries the id the catalog expects. Writing into an
     /// empty mount point would silently fill the hub's own disk. Blocking
     /// file-system calls: requests go through `health(of:)`.
-    nonisolated static func check(_ record: RepositoryRecord) -> RepositoryHealth {
+    public nonisolated static func check(_ record: RepositoryRecord) -> RepositoryHealth {
         if record.type != .local && !ShareMounter.isMountPoint(record.path) {
             return RepositoryHealth(online: false, message: "the share is not mounted at \(record.path)")
         }

@@ -1,5 +1,4 @@
 import Catalog
-import Engine
 import Foundation
 import Logging
 import Sources
@@ -8,14 +7,21 @@ import VSphere
 /// The hub's vCenters: turns a stored credential into a login (the
 /// password is decrypted only here, in memory, when a session needs it) and
 /// builds the backup source of a VMware VM.
-struct VMwareCredentials: Sendable {
+public struct VMwareCredentials: Sendable {
     let catalog: CatalogDatabase
     let secrets: SecretBox
     /// Where VMware's VDDK is installed, for the vddk transport.
     let vddkLibdir: String?
     let processLog: (any ChildProcessLog)?
 
-    func login(for record: VMwareCredentialRecord) throws -> VCenterLogin {
+    public init(catalog: CatalogDatabase, secrets: SecretBox, vddkLibdir: String?, processLog: (any ChildProcessLog)?) {
+        self.catalog = catalog
+        self.secrets = secrets
+        self.vddkLibdir = vddkLibdir
+        self.processLog = processLog
+    }
+
+    public func login(for record: VMwareCredentialRecord) throws -> VCenterLogin {
         let trust: CertificateTrust = if let thumbprint = record.thumbprint {
             .pinned(thumbprint: thumbprint)
         } else if record.insecure {
@@ -37,7 +43,7 @@ struct VMwareCredentials: Sendable {
 
     /// The source of a VMware VM context, or why there is none: a VM whose
     /// credential was deleted fails at once with that reason.
-    func source(for context: VMContextRecord, disks: [VMDiskRecord], runDirectory: String) async throws -> any BackupSource {
+    public func source(for context: VMContextRecord, disks: [VMDiskRecord], runDirectory: String) async throws -> any BackupSource {
         guard let id = context.credentialId, let record = try await catalog.vmwareCredential(id: id) else {
             throw BackupError.sourceUnavailable(
                 "the vCenter credential of \(context.vmName) was deleted: add the vCenter again and discover the VM with it")
