@@ -21,6 +21,7 @@ test: test-deps
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build-tests.log; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh < .build/build-tests.log
 	python3 scripts/check-imports.py
+	python3 scripts/check-words.py
 	$(MAKE) check-openapi
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 	python3 Tests/e2e/gui_test.py

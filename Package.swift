@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "sendense",
             dependencies: [
-                "Hub", "Engine", "SendenseCore",
+                "Hub", "Engine", "Repository", "SendenseCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -172,7 +172,7 @@ for run in 1...max(runs, 3) {
     incBest = min(incBest, time)
     print(String(format: "sendense incremental (1%% changed) run %d: %.3f s, %.1f MiB written",
                  run, time, Double(manifest.disks[0].bytesWritten) / 1048576))
-    try shell("qemu-img compare -f qcow2 -F qcow2 \(work)/repo-\(runs)/vms/bench/\(manifest.backupId)/disk-0.qcow2 \(source) > /dev/null")
+    try shell("qemu-img compare -f qcow2 -F qcow2 \(incremental.layout.backupDirectory(manifest.backupId))/disk-0.qcow2 \(source) > /dev/null")
     parent = manifest
 }
 
@@ -184,7 +184,8 @@ print(String(format: "qemu-img convert -t none : %7.1f MB/s (%.2f s)", mb / dire
 print(String(format: "sendense full            : %7.1f MB/s (%.2f s)  ratio vs convert %.2f (goal >= 1.0), vs convert + sync %.2f, vs -t none %.2f",
              mb / fullBest, fullBest, referenceBest / fullBest, syncedBest / fullBest, directBest / fullBest))
 print(String(format: "sendense incremental     : %7.3f s, %.1f%% of the full's time (goal <= 5%%)", incBest, incBest / fullBest * 100))
-try await restoreBench(top: "\(work)/repo-\(runs)/vms/bench/\(parent.backupId)/disk-0.qcow2", work: work, runs: runs)
+try await restoreBench(top: BackupLayout(repositoryRoot: "\(work)/repo-\(runs)", vmName: "bench").backupDirectory(parent.backupId) + "/disk-0.qcow2",
+                       work: work, runs: runs)
 if only == nil || only == "telemetry" { try await telemetryBench(work: work, source: source, runs: runs) }
 if only == nil {
     try await fileRestoreBench(work: work, runs: runs)

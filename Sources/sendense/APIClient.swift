@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Repository
 import NIOCore
 import NIOHTTP1
 
@@ -79,7 +80,7 @@ extension APIClient {
             let message = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["error"] as? String
             throw CLIError("\(message ?? String(decoding: data, as: UTF8.self)) (HTTP \(response.status.code))")
         }
-        let partial = file + ".partial"
+        let partial = DurableFile.partialPath(of: file)
         guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
             throw CLIError("cannot create \(partial)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SendenseCore
 
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,7 @@ struct BackupCommand: AsyncParsableCommand {
             guard wait else { return }
             let final = try await follow(client, id, quiet: options.json)
             if options.json { return try printJSON(final) }
-            guard cell(final?["status"]) == "completed" else {
+            guard cell(final?["status"]) == BackupStatus.completed.rawValue else {
                 throw CLIError("backup \(id) \(cell(final?["status"])): \(cell(final?["error_message"]))")
             }
         }
@@ -145,7 +146,8 @@ func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws
     while true {
         let backup = try await client.call(.GET, "/backups/\(id)") as? [String: Any]
         if !quiet { print(summary(backup)) }
-        if let status = backup?["status"] as? String, !["started", "in_progress"].contains(status) { return backup }
+        // Unfinished is started or in_progress; anything else (an unknown word too) ends the wait.
+        if let status = backup?["status"] as? String, BackupStatus(rawValue: status)?.isFinal ?? true { return backup }
         try await Task.sleep(for: .seconds(1))
     }
 }
@@ -179,8 +181,8 @@ struct RestoreCommand: AsyncParsableCommand {
                 let status = try await client.call(.GET, "/restore/disk/\(job)") as? [String: Any]
                 let state = cell(status?["status"])
                 print("\(job) \(state) \(cell(status?["progress_percent"]))%")
-                if state == "completed" { return }
-                if state != "in_progress" { throw CLIError("restore \(state): \(cell(status?["error_message"]))") }
+                if state == BackupStatus.completed.rawValue { return }
+                if state != BackupStatus.inProgress.rawValue { throw CLIError("restore \(state): \(cell(status?["error_message"]))") }
                 try await Task.sleep(for: .seconds(1))
             }
         }
