@@ -66,7 +66,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "Sources",
+            name: "BackupSources",
             dependencies: ["SendenseCore", "NBD", "VSphere"],
             swiftSettings: swiftSettings
         ),
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "SendenseCore", "DiskImage", "NBD", "Sources", "Repository", "Catalog", "FileRestore", "VSphere",
+                "SendenseCore", "DiskImage", "NBD", "BackupSources", "Repository", "Catalog", "FileRestore", "VSphere",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "SendenseCore", "Catalog", "Repository", "Engine", "FileRestore", "Sources", "DiskImage", "NBD", "VSphere",
+                "SendenseCore", "Catalog", "Repository", "Engine", "FileRestore", "BackupSources", "DiskImage", "NBD", "VSphere",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -122,7 +122,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SendenseBench",
-            dependencies: ["Engine", "Sources", "Repository", "FileRestore", "DiskImage", "NBD", "VSphere", "Catalog", "SendenseCore",
+            dependencies: ["Engine", "BackupSources", "Repository", "FileRestore", "DiskImage", "NBD", "VSphere", "Catalog", "SendenseCore",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -169,7 +169,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "DiskImage", "Sources", "Repository", "TestSupport", "VSphere", "Catalog", "SendenseCore",
+            dependencies: ["Engine", "DiskImage", "BackupSources", "Repository", "TestSupport", "VSphere", "Catalog", "SendenseCore",
                            .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),

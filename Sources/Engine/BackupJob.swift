@@ -1,7 +1,7 @@
+import BackupSources
 import Foundation
 import Repository
 import SendenseCore
-import Sources
 
 /// One VM-level backup: every disk at one point in time, copied
 /// concurrently into `<backup_id>.partial/`, committed by rename. The

@@ -1,9 +1,9 @@
+import BackupSources
 import Catalog
 import Foundation
 import Logging
 import Repository
 import SendenseCore
-import Sources
 import Synchronization
 
 /// Starts backup jobs, keeps their progress, persists it to the catalog at

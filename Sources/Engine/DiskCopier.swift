@@ -1,3 +1,4 @@
+import BackupSources
 import Crypto
 import DiskImage
 import Foundation
@@ -5,7 +6,6 @@ import NBD
 import NIOCore
 import Repository
 import SendenseCore
-import Sources
 
 /// Copies one disk of a session into a new QCOW2 image: asks the export
 /// which extents to copy, reads them with several NBD requests in flight,

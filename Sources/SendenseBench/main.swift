@@ -16,11 +16,11 @@
 // (TelemetryBench.swift). BENCH=backup, files, discovery or telemetry runs
 // only one of them. The hub under HTTP load is scripts/bench-api-load.sh
 // (make bench runs it after this).
+import BackupSources
 import Engine
 import Foundation
 import Repository
 import SendenseCore
-import Sources
 
 #if canImport(Glibc)
 import Glibc

@@ -1,10 +1,10 @@
+import BackupSources
 import DiskImage
 import Engine
 import Foundation
 import Repository
-import Sources
-import TestSupport
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

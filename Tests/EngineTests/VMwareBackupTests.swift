@@ -1,9 +1,9 @@
+import BackupSources
 import Engine
 import Foundation
 import Repository
-import Sources
-import TestSupport
 import Testing
+import TestSupport
 import VSphere
 
 /// Full and incremental backups of a vCenter VM through the https transport

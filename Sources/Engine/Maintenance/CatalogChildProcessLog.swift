@@ -1,5 +1,5 @@
+import BackupSources
 import Catalog
-import Sources
 
 /// Records the NBD servers jobs start in the catalog (see ChildProcessLog).
 public struct CatalogChildProcessLog: ChildProcessLog {

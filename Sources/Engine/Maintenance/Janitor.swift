@@ -1,9 +1,9 @@
+import BackupSources
 import Catalog
 import Foundation
 import Logging
 import Repository
 import SendenseCore
-import Sources
 
 #if canImport(Glibc)
 import Glibc

@@ -1,9 +1,9 @@
+import BackupSources
 import Catalog
 import Foundation
-import SendenseCore
 import Logging
 import Repository
-import Sources
+import SendenseCore
 
 /// What a hub that stopped abruptly (kill -9, power loss) left behind is
 /// made consistent before it serves: no row claims a backup is running, no

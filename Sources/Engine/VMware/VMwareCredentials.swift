@@ -1,7 +1,7 @@
+import BackupSources
 import Catalog
 import Foundation
 import Logging
-import Sources
 import VSphere
 
 /// The hub's vCenters: turns a stored credential into a login (the

@@ -1,10 +1,10 @@
+import BackupSources
 import Catalog
 import Engine
 import FileRestore
 import Foundation
 import Repository
 import SendenseCore
-import Sources
 
 /// The one place where the errors of the layers below become HTTP answers.
 /// Services and the engine throw errors in their own words; routes let them

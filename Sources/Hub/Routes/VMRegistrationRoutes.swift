@@ -1,9 +1,9 @@
+import BackupSources
 import Catalog
 import Foundation
 import Hummingbird
 import Repository
 import SendenseCore
-import Sources
 
 struct NewVMContextRequest: Decodable {
     struct Source: Decodable {
