@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// Why a backup cannot start, or a chain cannot be worked on, in the
 /// domain's words; the hub decides what each means in HTTP
@@ -6,6 +7,11 @@ import Foundation
 public enum BackupError: Error, Equatable, Sendable, CustomStringConvertible {
     case vmNotFound(String)
     case backupNotFound(String)
+    /// Only completed backups can be restored or verified (`purpose`).
+    case notCompleted(String, BackupStatus, purpose: String)
+    case backupDiskNotFound(String, Int)
+    /// The catalog knows the backup, its repository has lost its files.
+    case filesMissing(String, String)
     /// Later backups build on it (their ids).
     case hasDependents(String, [String])
     case running(String)
@@ -26,6 +32,9 @@ public enum BackupError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .vmNotFound(let name): "VM not found: vm_name=\(name)"
         case .backupNotFound(let id): "backup not found: backup_id=\(id)"
+        case .notCompleted(let id, let status, let purpose): "backup \(id) is \(status.rawValue); only completed backups can be \(purpose)"
+        case .backupDiskNotFound(let id, let index): "disk not found: backup_id=\(id), disk_index=\(index)"
+        case .filesMissing(let id, let path): "the files of backup \(id) are missing from its repository (\(path))"
         case .hasDependents(let id, let children):
             "\(children.count) later backup(s) depend on \(id) (\(children.joined(separator: ", "))); delete them first or use ?cascade=true"
         case .running(let id): "backup \(id) is running; cancel it first"

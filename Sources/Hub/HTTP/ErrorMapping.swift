@@ -28,9 +28,10 @@ extension APIError {
             }
         case let error as BackupError:
             switch error {
-            case .vmNotFound, .backupNotFound, .repositoryNotFound, .diskNotFound: self = .notFound(error.description)
+            case .vmNotFound, .backupNotFound, .repositoryNotFound, .diskNotFound, .backupDiskNotFound: self = .notFound(error.description)
             case .noDiskChosen: self = .badRequest(error.description)
-            case .repositoryDisabled, .alreadyRunning, .hasDependents, .running, .immutable: self = .conflict(error.description)
+            case .repositoryDisabled, .alreadyRunning, .hasDependents, .running, .immutable, .notCompleted, .filesMissing:
+                self = .conflict(error.description)
             case .sourceUnavailable: self = .unprocessable(error.description)
             }
         case let error as FileRestoreError:
@@ -48,6 +49,25 @@ extension APIError {
                 self = .conflict("\(max) restore sessions are open, the most allowed; close one (DELETE /api/v1/restore/{mount_id}) and try again")
             case .unreadableDisk(let backupID, let diskIndex, let reason):
                 self = .unprocessable("cannot open disk \(diskIndex) of backup \(backupID): \(reason)")
+            }
+        case let error as RestoreTargetError:
+            switch error {
+            case .invalid: self = .badRequest(error.description)
+            case .exists: self = .conflict(error.description)
+            case .noFolder, .protected: self = .unprocessable(error.description)
+            }
+        case let error as VMwareError:
+            switch error {
+            case .credentialNotFound: self = .notFound(error.description)
+            case .invalid: self = .badRequest(error.description)
+            case .undecryptable: self = .unprocessable(error.description)
+            case .unreachable: self = .badGateway(error.description)
+            }
+        case let error as VMRegistrationError:
+            switch error {
+            case .invalid: self = .badRequest(error.description)
+            case .notRegistrable: self = .unprocessable(error.description)
+            case .nameTaken: self = .conflict(error.description)
             }
         case let error as RepositoryRequestError:
             switch error {

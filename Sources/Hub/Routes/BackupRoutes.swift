@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SendenseCore
-import Repository
 
 struct StartBackupRequest: Decodable {
     var vmName: String
@@ -193,22 +192,14 @@ enum BackupRoutes {
             guard let repositoryText = query["repository_id"], let repositoryID = Int64(repositoryText) else {
                 throw APIError.badRequest("query parameter repository_id must be a repository id")
             }
-            guard let repository = try await catalog.repository(id: repositoryID) else {
-                throw APIError.notFound("repository not found: id=\(repositoryID)")
-            }
-            let records = try await catalog.chain(vmName: vmName, repositoryID: repositoryID)
-            let layout = BackupLayout(repositoryRoot: repository.path, vmName: vmName)
-            var restorable: [String: Bool] = [:]
-            let links = records.enumerated().map { index, record -> ChainResponse.Link in
-                let here = FileManager.default.fileExists(atPath: layout.backupDirectory(record.backupId) + "/" + BackupManifest.fileName)
-                let ok = here && (record.parentBackupId.map { restorable[$0] ?? false } ?? true)
-                restorable[record.backupId] = ok
-                return .init(backupId: record.backupId, backupType: record.backupType, sequenceNumber: index + 1,
-                             createdAt: record.createdAt, sizeGb: gibibytes(record.bytesTransferred),
-                             parentBackupId: record.parentBackupId, isRestorable: ok)
+            let chain = try await services.restorePoints.chain(vmName: vmName, repositoryID: repositoryID)
+            let links = chain.enumerated().map { index, point -> ChainResponse.Link in
+                .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
+                      createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
+                      parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable)
             }
             return ChainResponse(vmName: vmName, repositoryId: String(repositoryID), chain: links, totalBackups: links.count,
-                                 chainSizeGb: gibibytes(records.reduce(0) { $0 + $1.bytesTransferred }))
+                                 chainSizeGb: gibibytes(chain.reduce(0) { $0 + $1.backup.bytesTransferred }))
         }
 
         table.add(.get, "/backups/{backup_id}", .role(.viewer)) { _, context -> BackupDetailResponse in
@@ -236,22 +227,7 @@ enum BackupRoutes {
 
         table.add(.post, "/backups/{backup_id}/verify", .role(.operator)) { _, context -> VerifyResponse in
             let id = context.parameters.get("backup_id") ?? ""
-            guard let record = try await catalog.backup(id: id) else { throw APIError.notFound("backup not found: backup_id=\(id)") }
-            guard record.status == .completed, let repository = try await catalog.repository(id: record.repositoryId) else {
-                throw APIError.conflict("backup \(id) is \(record.status.rawValue); only completed backups can be verified")
-            }
-            let directory = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName).backupDirectory(id)
-            // Re-reading a disk is long, blocking file I/O: off the request threads.
-            let report = try await services.jobs.run(.verify, vmName: record.vmName, on: BlockingPool.shared) { _ in
-                let report: BackupVerifier.Report
-                do {
-                    report = try BackupVerifier.verify(backupDirectory: directory)
-                } catch {
-                    throw VerifyFailed(backupID: id, underlying: error)
-                }
-                let summary = "\(id): \(report.ok ? "ok" : report.firstMismatch ?? "mismatch"), \(report.runsChecked) runs"
-                return (report, report.ok ? .completed(summary) : .failed(summary))
-            }
+            let report = try await services.restorePoints.verify(id, jobs: services.jobs)
             return VerifyResponse(backupId: id, status: report.ok ? "ok" : "mismatch", runsChecked: report.runsChecked,
                                   bytesChecked: report.bytesChecked, firstMismatch: report.firstMismatch)
         }
@@ -288,11 +264,4 @@ enum BackupRoutes {
             etaSeconds: eta, currentPhase: phase, errorMessage: record.errorMessage, note: record.note,
             createdAt: record.createdAt, completedAt: record.completedAt)
     }
-}
-
-/// A verify that could not read its backup: the job's detail names the backup.
-private struct VerifyFailed: Error, CustomStringConvertible {
-    var backupID: String
-    var underlying: any Error
-    var description: String { "\(backupID): \(underlying)" }
 }

@@ -1,4 +1,5 @@
 import Catalog
+import Engine
 import Foundation
 import Hummingbird
 import SendenseCore
@@ -90,15 +91,15 @@ enum DiscoveryRoutes {
         let catalog = services.catalog
         table.add(.post, "/discovery/discover-vms", .role(.operator)) { request, _ -> DiscoverResponse in
             let body = try await request.decodeJSON(DiscoverRequest.self, limit: services.maxBody)
-            let credential = try await credential(body.credentialId, catalog)
+            let credential = try await services.vmware.credential(body.credentialId)
             let filter = body.filter?.nilIfBlank ?? "*"
             guard filter.count <= 256, !filter.utf8.contains(0) else { throw APIError.badRequest("filter must be a name pattern of at most 256 characters") }
             let start = ContinuousClock.now
-            let vms = try await discover(credential, services).filter { matches(filter, $0.name) }
+            let vms = try await services.vmware.virtualMachines(of: credential).filter { matches(filter, $0.name) }
             let elapsed = ContinuousClock.now - start
             var added: Int?
             if body.createContext == true {
-                added = try await save(vms, credential: credential, catalog).count
+                added = try await services.vmware.record(vms, credential: credential).count
             }
             let contexts = try await catalog.vmContexts()
             let listed = vms.map { response($0, contexts: contexts, vcenter: credential.vcenterHost) }
@@ -108,41 +109,16 @@ enum DiscoveryRoutes {
         table.add(.post, "/discovery/add-vms", .role(.operator)) { request, _ -> EditedResponse<AddVMsResponse> in
             let body = try await request.decodeJSON(AddVMsRequest.self, limit: services.maxBody)
             guard !body.vmNames.isEmpty, body.vmNames.count <= 10_000 else { throw APIError.badRequest("vm_names must list 1 to 10000 names") }
-            let credential = try await credential(body.credentialId, catalog)
-            let vms = try await discover(credential, services)
+            let credential = try await services.vmware.credential(body.credentialId)
+            let vms = try await services.vmware.virtualMachines(of: credential)
             let byName = Dictionary(vms.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             let missing = body.vmNames.filter { byName[$0] == nil }
             guard missing.isEmpty else {
                 throw APIError.notFound("not found in \(credential.vcenterHost): \(missing.prefix(20).joined(separator: ", "))")
             }
             let chosen = Set(body.vmNames).compactMap { byName[$0] }.sorted { $0.name < $1.name }
-            let saved = try await save(chosen, credential: credential, catalog)
+            let saved = try await services.vmware.record(chosen, credential: credential)
             return EditedResponse(status: .created, response: AddVMsResponse(added: saved.map(VMContextResponse.init), count: saved.count))
-        }
-    }
-
-    static func credential(_ id: Int64, _ catalog: CatalogDatabase) async throws -> VMwareCredentialRecord {
-        guard let record = try await catalog.vmwareCredential(id: id) else {
-            throw APIError.notFound("vCenter credential not found: id=\(id)")
-        }
-        return record
-    }
-
-    /// Every VM of the vCenter (of the credential's datacenter when it names
-    /// one), templates left out: they cannot be snapshotted.
-    static func discover(_ credential: VMwareCredentialRecord, _ services: HubServices) async throws -> [VirtualMachineInfo] {
-        let login: VCenterLogin
-        do {
-            login = try services.vmware.login(for: credential)
-        } catch {
-            throw APIError.unprocessable("the password of credential \(credential.name) cannot be decrypted with this hub's key: enter it again")
-        }
-        do {
-            return try await VSphereClient.with(login) { try await $0.virtualMachines() }
-                .filter { !$0.isTemplate && (credential.datacenter == nil || $0.datacenter == credential.datacenter) }
-        } catch let error as VSphereError {
-            // vCenter refused or could not be reached: the request was fine, the peer was not.
-            throw APIError.badGateway("vCenter \(credential.vcenterHost): \(error)")
         }
     }
 
@@ -169,30 +145,5 @@ enum DiscoveryRoutes {
             totalCapacityBytes: vm.disks.reduce(0) { $0 + $1.capacityBytes }, contextId: context?.contextId)
     }
 
-    /// Records the VMs as VM contexts in one transaction: all of them or none.
-    static func save(_ vms: [VirtualMachineInfo], credential: VMwareCredentialRecord, _ catalog: CatalogDatabase) async throws -> [VMContextRecord] {
-        let now = Date()
-        let found = vms.map { vm -> (VMContextRecord, [VMDiskRecord]) in
-            var context = VMContextRecord(contextId: contextID(for: vm.name, at: now), vmName: vm.name, sourceType: .vmware, now: now)
-            context.vmPath = vm.vmxPath
-            context.vcenterHost = credential.vcenterHost
-            context.datacenter = vm.datacenter
-            context.moref = vm.moref
-            context.instanceUuid = vm.instanceUuid
-            context.cpuCount = vm.cpuCount
-            context.memoryMb = vm.memoryMB
-            context.osType = vm.osType
-            context.powerState = vm.powerState
-            context.credentialId = credential.id
-            let disks = vm.disks.enumerated().map { index, disk in
-                var record = VMDiskRecord(contextId: context.contextId, diskIndex: index, label: disk.label,
-                                          capacityBytes: disk.capacityBytes, path: disk.relativePath)
-                record.vmwareDiskKey = disk.key
-                record.datastore = disk.datastoreName.map { "[\($0)]" }
-                return record
-            }
-            return (context, disks)
-        }
-        return try await catalog.saveDiscoveredVMs(found)
-    }
+
 }

@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Repository
 import SendenseCore
 
 /// What a client asks for when adding a repository.

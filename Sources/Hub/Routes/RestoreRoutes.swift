@@ -7,7 +7,6 @@ import Hummingbird
 import NBD
 import NIOCore
 import SendenseCore
-import Repository
 
 struct DiskRestoreRequest: Decodable {
     struct Target: Decodable {
@@ -60,15 +59,14 @@ enum RestoreRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         table.add(.post, "/restore/disk", .role(.operator)) { request, _ -> EditedResponse<DiskRestoreResponse> in
             let body = try await request.decodeJSON(DiskRestoreRequest.self, limit: services.maxBody)
-            let (backup, disk) = try await restorable(body.backupId, disk: body.diskIndex, services)
+            let (backup, disk) = try await services.restorePoints.disk(body.backupId, index: body.diskIndex)
             let target: DiskRestore.Target
             switch body.target.type {
             case "file":
                 guard let path = body.target.path else { throw APIError.badRequest("missing field 'target.path'") }
                 let format = body.target.format ?? "raw"
                 guard ["raw", "qcow2"].contains(format) else { throw APIError.badRequest("target.format must be raw or qcow2") }
-                try await checkOutputPath(path, services)
-                target = .file(path: try RepositoryPaths.normalize(path), format: format)
+                target = .file(path: try await services.restorePoints.fileTarget(path), format: format)
             case "nbd":
                 guard let uri = body.target.uri else { throw APIError.badRequest("missing field 'target.uri'") }
                 do {
@@ -106,7 +104,7 @@ enum RestoreRoutes {
             }
             let format = request.uri.queryParameters["format"].map(String.init) ?? "raw"
             guard ["raw", "qcow2"].contains(format) else { throw APIError.badRequest("format must be raw or qcow2") }
-            let path = try await restorePoint(id, disk: index, services)
+            let path = try await services.restorePoints.disk(id, index: index).disk.qcow2Path
             // Opening a chain and walking its tables read files: on the blocking pool.
             let image: any DiskImageReader
             do {
@@ -140,51 +138,6 @@ enum RestoreRoutes {
                           .contentDisposition: "attachment; filename=\"\(name)\"",
                           .contentLength: String(image.virtualSize)],
                 body: .init { writer in try await streamRaw(image, to: &writer) })
-        }
-    }
-
-    /// The top image of a completed backup's disk.
-    static func restorePoint(_ backupID: String, disk index: Int, _ services: HubServices) async throws -> String {
-        try await restoreDisk(backupID, disk: index, services).qcow2Path
-    }
-
-    /// The catalog row of a completed backup's disk whose files are present.
-    static func restoreDisk(_ backupID: String, disk index: Int, _ services: HubServices) async throws -> BackupDiskRecord {
-        try await restorable(backupID, disk: index, services).disk
-    }
-
-    /// The catalog rows of a completed backup and of its disk whose files are present.
-    static func restorable(_ backupID: String, disk index: Int, _ services: HubServices) async throws
-        -> (backup: BackupJobRecord, disk: BackupDiskRecord) {
-        guard let record = try await services.catalog.backup(id: backupID) else {
-            throw APIError.notFound("backup not found: backup_id=\(backupID)")
-        }
-        guard record.status == .completed else {
-            throw APIError.conflict("backup \(backupID) is \(record.status.rawValue); only completed backups can be restored")
-        }
-        guard let disk = try await services.catalog.backupDisks(of: backupID).first(where: { $0.diskIndex == index }) else {
-            throw APIError.notFound("disk not found: backup_id=\(backupID), disk_index=\(index)")
-        }
-        guard FileManager.default.fileExists(atPath: disk.qcow2Path) else {
-            throw APIError.conflict("the files of backup \(backupID) are missing from its repository (\(disk.qcow2Path))")
-        }
-        return (record, disk)
-    }
-
-    /// A restore writes a new file, never over an existing one, never into
-    /// a repository or the hub's data dir, and only into a folder that exists.
-    static func checkOutputPath(_ raw: String, _ services: HubServices) async throws {
-        let path: String
-        do { path = try RepositoryPaths.normalize(raw) } catch { throw APIError.badRequest("target.path: \(error)") }
-        guard !FileManager.default.fileExists(atPath: path) else { throw APIError.conflict("\(path) already exists; restores never overwrite") }
-        var isDirectory: ObjCBool = false
-        let folder = (path as NSString).deletingLastPathComponent
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw APIError.unprocessable("the folder \(folder) does not exist")
-        }
-        let protected = try await services.catalog.repositories().map(\.path) + [services.configuration.dataDirectory]
-        if let inside = protected.first(where: { path.hasPrefix($0 + "/") || path == $0 }) {
-            throw APIError.unprocessable("\(path) lies inside \(inside), which belongs to the hub")
         }
     }
 

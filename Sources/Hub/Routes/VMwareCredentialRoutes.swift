@@ -1,9 +1,9 @@
 import Catalog
+import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
 import SendenseCore
-import VSphere
 
 /// A credential as a client sends it; on PUT every field is optional and a
 /// missing password keeps the stored one.
@@ -77,11 +77,8 @@ struct CredentialTestResponse: ResponseEncodable {
 /// them; operators test them (and discover with them); everyone signed in
 /// may list them.
 enum VMwareCredentialRoutes {
-    static let transports = ["vddk", "https", "ssh"]
-
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
-        let vmware = services.vmware
         table.add(.get, "/vmware-credentials", .role(.viewer)) { _, _ -> VMwareCredentialListResponse in
             let contexts = try await catalog.vmContexts()
             let list = try await catalog.vmwareCredentials().map { record in
@@ -90,7 +87,7 @@ enum VMwareCredentialRoutes {
             return VMwareCredentialListResponse(credentials: list, count: list.count)
         }
         table.add(.get, "/vmware-credentials/{id}", .role(.viewer)) { _, context -> VMwareCredentialResponse in
-            let record = try await existing(context, catalog)
+            let record = try await existing(context, services)
             return VMwareCredentialResponse(record, vmCount: try await catalog.vmContexts(credentialID: record.id ?? 0).count)
         }
         table.add(.post, "/vmware-credentials", .role(.admin)) { request, _ -> EditedResponse<VMwareCredentialResponse> in
@@ -103,13 +100,11 @@ enum VMwareCredentialRoutes {
                 name: name, vcenterHost: host, vcenterPort: body.vcenterPort ?? 443, username: username,
                 passwordEncrypted: try services.secrets.seal(password), datacenter: body.datacenter?.nilIfBlank,
                 thumbprint: body.thumbprint?.nilIfBlank, insecure: body.insecure ?? false, transport: body.transport ?? "https")
-            try validate(record)
-            record.thumbprint = record.thumbprint.flatMap { CertificateTrust.displayed(thumbprint: $0) }
-            record = try await catalog.insertVMwareCredential(record)
+            record = try await catalog.insertVMwareCredential(try VMwareCredentials.validated(record))
             return EditedResponse(status: .created, response: VMwareCredentialResponse(record, vmCount: 0))
         }
         table.add(.put, "/vmware-credentials/{id}", .role(.admin)) { request, context -> VMwareCredentialResponse in
-            var record = try await existing(context, catalog)
+            var record = try await existing(context, services)
             let body = try await request.decodeJSON(VMwareCredentialRequest.self, limit: services.maxBody)
             if let name = body.name { record.name = name }
             if let host = body.vcenterHost { record.vcenterHost = host }
@@ -123,67 +118,26 @@ enum VMwareCredentialRoutes {
             if let thumbprint = body.thumbprint { record.thumbprint = thumbprint.nilIfBlank }
             if let insecure = body.insecure { record.insecure = insecure }
             if let transport = body.transport { record.transport = transport }
-            try validate(record)
-            record.thumbprint = record.thumbprint.flatMap { CertificateTrust.displayed(thumbprint: $0) }
+            record = try VMwareCredentials.validated(record)
             record.updatedAt = Date()
             try await catalog.updateVMwareCredential(record)
             return VMwareCredentialResponse(record, vmCount: try await catalog.vmContexts(credentialID: record.id ?? 0).count)
         }
         table.add(.delete, "/vmware-credentials/{id}", .role(.admin)) { _, context -> HTTPResponse.Status in
-            let record = try await existing(context, catalog)
+            let record = try await existing(context, services)
             try await catalog.deleteVMwareCredential(id: record.id ?? 0)
             return .noContent
         }
         table.add(.post, "/vmware-credentials/{id}/test", .role(.operator)) { _, context -> CredentialTestResponse in
-            let record = try await existing(context, catalog)
-            let login: VCenterLogin
-            do {
-                login = try vmware.login(for: record)
-            } catch {
-                return CredentialTestResponse(success: false, message: "the stored password cannot be decrypted with this hub's key: enter it again")
-            }
-            do {
-                return try await VSphereClient.with(login) { client in
-                    let content = try await client.serviceContent()
-                    let count = try await client.inventory(types: ["VirtualMachine"], [PropertySpec(type: "VirtualMachine", paths: ["name"])]).count
-                    return CredentialTestResponse(success: true, message: "connected to \(content.fullName)", vmCount: count,
-                                                  vcenterVersion: content.apiVersion)
-                }
-            } catch let error as VSphereError {
-                return CredentialTestResponse(success: false, message: error.description)
-            }
+            let record = try await existing(context, services)
+            let result = try await services.vmware.test(record)
+            return CredentialTestResponse(success: result.success, message: result.message, vmCount: result.vmCount,
+                                          vcenterVersion: result.vcenterVersion)
         }
     }
 
-    static func existing(_ context: HubContext, _ catalog: CatalogDatabase) async throws -> VMwareCredentialRecord {
-        let id = try context.parameters.requireID("id")
-        guard let record = try await catalog.vmwareCredential(id: id) else {
-            throw APIError.notFound("vCenter credential not found: id=\(id)")
-        }
-        return record
-    }
-
-    static func validate(_ record: VMwareCredentialRecord) throws {
-        if let problem = NameRules.problem(with: record.name, field: "name") { throw APIError.badRequest(problem) }
-        let host = record.vcenterHost
-        guard !host.isEmpty, host.count <= 253,
-              host.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains(Character($0)) || ".-:[]".unicodeScalars.contains($0)) }) else {
-            throw APIError.badRequest("vcenter_host must be a host name or IP address (no scheme, port or path)")
-        }
-        guard (1...65535).contains(record.vcenterPort) else { throw APIError.badRequest("vcenter_port must be 1 to 65535") }
-        if let problem = NameRules.problem(with: record.username, field: "username") { throw APIError.badRequest(problem) }
-        guard transports.contains(record.transport) else {
-            throw APIError.badRequest("transport must be one of \(transports.joined(separator: ", "))")
-        }
-        if let thumbprint = record.thumbprint {
-            guard CertificateTrust.displayed(thumbprint: thumbprint) != nil else {
-                throw APIError.badRequest("thumbprint must be a SHA-1 (20 bytes) or SHA-256 (32 bytes) fingerprint in hex, e.g. AB:CD:…")
-            }
-            guard !record.insecure else { throw APIError.badRequest("choose either a pinned thumbprint or insecure, not both") }
-        }
-        if let datacenter = record.datacenter, let problem = NameRules.problem(with: datacenter, field: "datacenter") {
-            throw APIError.badRequest(problem)
-        }
+    static func existing(_ context: HubContext, _ services: HubServices) async throws -> VMwareCredentialRecord {
+        try await services.vmware.credential(try context.parameters.requireID("id"))
     }
 }
 
