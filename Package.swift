@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "SendenseCore", "Catalog", "Repository", "Engine", "FileRestore", "BackupSources", "DiskImage", "NBD", "VSphere",
+                "SendenseCore", "Catalog", "Repository", "Engine", "FileRestore", "VSphere",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

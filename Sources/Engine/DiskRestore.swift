@@ -16,6 +16,15 @@ public enum DiskRestore {
     public enum Target: Sendable, Equatable {
         case file(path: String, format: String)
         case nbd(NBDEndpoint)
+
+        /// An NBD export named by a URI (`nbd://host:port/name`, `nbd+unix:///name?socket=…`).
+        public static func nbd(uri: String) throws -> Target {
+            do {
+                return .nbd(try NBDEndpoint(uri: uri))
+            } catch {
+                throw RestoreTargetError.invalid("\(error)")
+            }
+        }
     }
 
     static let chunk: UInt64 = 4 << 20

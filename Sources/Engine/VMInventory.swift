@@ -35,7 +35,12 @@ public enum VMInventory {
             if let problem = NameRules.problem(with: label, field: "source.disks[\(index)].label") { throw VMRegistrationError.invalid(problem) }
             disks.append(.init(index: index, path: disk.path, label: label))
         }
-        let inspected = try await QemuImageSource(disks: disks, socketDirectory: "").disks()
+        let inspected: [SourceDisk]
+        do {
+            inspected = try await QemuImageSource(disks: disks, socketDirectory: "").disks()
+        } catch let error as SourceError {
+            throw VMRegistrationError.unusableDisk(error.description)
+        }
         if try await catalog.vmContext(named: name) != nil { throw VMRegistrationError.nameTaken(name) }
         let now = Date()
         var context = VMContextRecord(contextId: contextID(for: name, at: now), vmName: name, sourceType: .qemuImage, now: now)
@@ -63,11 +68,13 @@ public enum VMRegistrationError: Error, Equatable, Sendable, CustomStringConvert
     case invalid(String)
     /// VMware VMs are added through discovery.
     case notRegistrable(String)
+    /// A disk image is missing, unreadable, or of a format that cannot be backed up.
+    case unusableDisk(String)
     case nameTaken(String)
 
     public var description: String {
         switch self {
-        case .invalid(let message): message
+        case .invalid(let message), .unusableDisk(let message): message
         case .notRegistrable(let type): "source type \(type) cannot be registered here; VMware VMs are added through discovery"
         case .nameTaken(let name): "a VM named \(name) already exists"
         }

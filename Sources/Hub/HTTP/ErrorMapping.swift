@@ -1,4 +1,3 @@
-import BackupSources
 import Catalog
 import Engine
 import FileRestore
@@ -50,6 +49,9 @@ extension APIError {
             case .unreadableDisk(let backupID, let diskIndex, let reason):
                 self = .unprocessable("cannot open disk \(diskIndex) of backup \(backupID): \(reason)")
             }
+        case let error as DiskDownloadError:
+            // The catalog says the chain is there; it cannot be read: the repository's fault, not the request's.
+            self = .init(.internalServerError, error.description)
         case let error as RestoreTargetError:
             switch error {
             case .invalid: self = .badRequest(error.description)
@@ -66,7 +68,7 @@ extension APIError {
         case let error as VMRegistrationError:
             switch error {
             case .invalid: self = .badRequest(error.description)
-            case .notRegistrable: self = .unprocessable(error.description)
+            case .notRegistrable, .unusableDisk: self = .unprocessable(error.description)
             case .nameTaken: self = .conflict(error.description)
             }
         case let error as RepositoryRequestError:
@@ -78,9 +80,6 @@ extension APIError {
         case let error as ScheduleError:
             // Only a flow's `schedule` field is parsed as one.
             self = .badRequest("schedule: \(error.description)")
-        case let error as SourceError:
-            // A VM's disks as given cannot be backed up (not found, not qcow2 or raw).
-            self = .unprocessable(error.description)
         default:
             return nil
         }

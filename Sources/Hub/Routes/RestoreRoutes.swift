@@ -1,10 +1,8 @@
 import Catalog
-import DiskImage
 import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NBD
 import NIOCore
 import SendenseCore
 
@@ -69,11 +67,7 @@ enum RestoreRoutes {
                 target = .file(path: try await services.restorePoints.fileTarget(path), format: format)
             case "nbd":
                 guard let uri = body.target.uri else { throw APIError.badRequest("missing field 'target.uri'") }
-                do {
-                    target = .nbd(try NBDEndpoint(uri: uri))
-                } catch {
-                    throw APIError.badRequest("\(error)")
-                }
+                target = try .nbd(uri: uri)
             default:
                 throw APIError.badRequest("target.type must be file or nbd")
             }
@@ -102,64 +96,19 @@ enum RestoreRoutes {
             guard let indexText = context.parameters.get("disk_index"), let index = Int(indexText) else {
                 throw APIError.badRequest("disk_index must be a number")
             }
-            let format = request.uri.queryParameters["format"].map(String.init) ?? "raw"
-            guard ["raw", "qcow2"].contains(format) else { throw APIError.badRequest("format must be raw or qcow2") }
+            let asked = request.uri.queryParameters["format"].map(String.init) ?? "raw"
+            guard let format = DiskDownload.Format(rawValue: asked) else { throw APIError.badRequest("format must be raw or qcow2") }
             let path = try await services.restorePoints.disk(id, index: index).disk.qcow2Path
-            // Opening a chain and walking its tables read files: on the blocking pool.
-            let image: any DiskImageReader
-            do {
-                image = try await BlockingPool.shared.run { try DiskImages.open(path: path) }
-            } catch {
-                throw APIError(.internalServerError, "cannot open \(path): \(error)")
-            }
-            let name = "\(id)-disk\(index).\(format)"
-            if format == "qcow2" {
-                // The chain flattened into one standalone image, tables first.
-                let layout = try await BlockingPool.shared.run {
-                    QCOW2StreamLayout(virtualSize: image.virtualSize,
-                                      dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
-                }
-                return Response(
-                    status: .ok,
-                    headers: [.contentType: "application/octet-stream",
-                              .contentDisposition: "attachment; filename=\"\(name)\"",
-                              .contentLength: String(layout.fileSize)],
-                    body: .init { writer in
-                        // Its pieces are read from the chain as they are sent.
-                        try await withTaskExecutorPreference(BlockingPool.shared) {
-                            try await layout.forEachPiece(of: image) { piece in try await writer.write(ByteBuffer(bytes: piece)) }
-                        }
-                        try await writer.finish(nil)
-                    })
-            }
+            let download = try await DiskDownload.open(path: path, as: format)
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/octet-stream",
-                          .contentDisposition: "attachment; filename=\"\(name)\"",
-                          .contentLength: String(image.virtualSize)],
-                body: .init { writer in try await streamRaw(image, to: &writer) })
+                          .contentDisposition: "attachment; filename=\"\(id)-disk\(index).\(format.rawValue)\"",
+                          .contentLength: String(download.size)],
+                body: .init { writer in
+                    try await download.forEachPiece { piece in try await writer.write(piece) }
+                    try await writer.finish(nil)
+                })
         }
-    }
-
-    /// Streams the flattened disk: data read in 4 MiB pieces, zero runs sent
-    /// from one shared zero buffer. Memory stays bounded whatever the size.
-    static func streamRaw(_ image: any DiskImageReader, to writer: inout any ResponseBodyWriter) async throws {
-        let piece: UInt64 = 4 << 20
-        let zeros = ByteBuffer(repeating: 0, count: Int(piece))
-        for extent in try image.extents() {
-            var offset = extent.offset
-            while offset < extent.end {
-                let count = Int(min(piece, extent.end - offset))
-                if extent.kind == .zero {
-                    try await writer.write(zeros.getSlice(at: 0, length: count) ?? zeros)
-                } else {
-                    let at = offset
-                    let bytes = try await BlockingPool.shared.run { try image.read(count: count, at: at) }
-                    try await writer.write(ByteBuffer(bytes: bytes))
-                }
-                offset += UInt64(count)
-            }
-        }
-        try await writer.finish(nil)
     }
 }

@@ -1,0 +1,74 @@
+import DiskImage
+import NIOCore
+import SendenseCore
+
+/// A restore point's disk streamed to a client as one file: `raw` (the
+/// flattened disk) or `qcow2` (the chain flattened into one standalone
+/// image, tables first). Pieces are read from the chain as they are sent,
+/// on the blocking pool, at most 4 MiB at a time: memory stays bounded
+/// whatever the disk's size.
+public struct DiskDownload: Sendable {
+    public enum Format: String, Sendable, CaseIterable {
+        case raw
+        case qcow2
+    }
+
+    /// Bytes the client receives.
+    public let size: UInt64
+    private let image: any DiskImageReader
+    private let layout: QCOW2StreamLayout?
+
+    static let piece: UInt64 = 4 << 20
+
+    /// Opens the chain whose top image is `path`; walking its tables reads files, on the blocking pool.
+    public static func open(path: String, as format: Format) async throws -> DiskDownload {
+        let image: any DiskImageReader
+        do {
+            image = try await BlockingPool.shared.run { try DiskImages.open(path: path) }
+        } catch {
+            throw DiskDownloadError.unreadable(path: path, reason: "\(error)")
+        }
+        guard format == .qcow2 else { return DiskDownload(size: image.virtualSize, image: image, layout: nil) }
+        let layout = try await BlockingPool.shared.run {
+            QCOW2StreamLayout(virtualSize: image.virtualSize,
+                              dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
+        }
+        return DiskDownload(size: layout.fileSize, image: image, layout: layout)
+    }
+
+    /// Hands the file to `send` piece by piece, in order.
+    public func forEachPiece(_ send: (ByteBuffer) async throws -> Void) async throws {
+        if let layout {
+            try await withTaskExecutorPreference(BlockingPool.shared) {
+                try await layout.forEachPiece(of: image) { piece in try await send(ByteBuffer(bytes: piece)) }
+            }
+            return
+        }
+        // Zero runs are sent from one shared zero buffer.
+        let zeros = ByteBuffer(repeating: 0, count: Int(Self.piece))
+        let image = self.image
+        for extent in try await BlockingPool.shared.run({ try image.extents() }) {
+            var offset = extent.offset
+            while offset < extent.end {
+                let count = Int(min(Self.piece, extent.end - offset))
+                if extent.kind == .zero {
+                    try await send(zeros.getSlice(at: 0, length: count) ?? zeros)
+                } else {
+                    let at = offset
+                    try await send(ByteBuffer(bytes: try await BlockingPool.shared.run { try image.read(count: count, at: at) }))
+                }
+                offset += UInt64(count)
+            }
+        }
+    }
+}
+
+/// Why a disk cannot be downloaded: its stored chain cannot be opened.
+public struct DiskDownloadError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+
+    static func unreadable(path: String, reason: String) -> DiskDownloadError { DiskDownloadError(path: path, reason: reason) }
+
+    public var description: String { "cannot open \(path): \(reason)" }
+}
