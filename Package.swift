@@ -32,6 +32,7 @@ let package = Package(
     targets: [
         .target(
             name: "SendenseCore",
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CZlib"),
@@ -41,6 +42,7 @@ let package = Package(
         .target(
             name: "DiskImage",
             dependencies: ["SendenseCore", "CZlib", "CZstd"],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -49,6 +51,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -63,16 +66,19 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "BackupSources",
             dependencies: ["SendenseCore", "NBD", "VSphere"],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "FileRestore",
             dependencies: ["DiskImage", "CTSK", "CArchive"],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -83,6 +89,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -91,6 +98,7 @@ let package = Package(
                 "SendenseCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -100,6 +108,7 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -117,6 +126,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            exclude: ["README.md"],
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
@@ -124,6 +134,7 @@ let package = Package(
             name: "SendenseBench",
             dependencies: ["Engine", "BackupSources", "Repository", "FileRestore", "DiskImage", "NBD", "VSphere", "Catalog", "SendenseCore",
                            .product(name: "Logging", package: "swift-log")],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -134,6 +145,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the import graph against docs/DESIGN.md.
+"""Checks the import graph against docs/DESIGN.md (and each target's README.md).
 
 The table under "Swift package layout" names, for every target in Sources/, the
 project's own modules it may import. A target missing from the table, or a
@@ -39,6 +39,16 @@ for folder in sorted(p for p in (root / "Sources").iterdir() if p.is_dir()):
     if target not in allowed:
         problems.append(f"Sources/{target}: target missing from the table in docs/DESIGN.md")
         continue
+    # A Swift target's README says its job and repeats its row's imports: the two must agree.
+    readme = folder / "README.md"
+    if any(folder.glob("*.swift")) or any(folder.rglob("*.swift")):
+        if not readme.exists():
+            problems.append(f"Sources/{target}/README.md: missing (its job and what it may import)")
+        else:
+            line = next((l for l in readme.read_text().splitlines() if l.startswith("May import:")), None)
+            said = {name.strip() for name in (line or "").removeprefix("May import:").split(",") if name.strip() not in ("", "—")}
+            if line is None or said != allowed[target]:
+                problems.append(f"Sources/{target}/README.md: 'May import:' must list exactly {', '.join(sorted(allowed[target])) or '—'}")
     for source in sorted(folder.rglob("*.swift")):
         for number, text in enumerate(source.read_text().splitlines(), 1):
             match = re.match(r"^\s*(?:@\w+\s+)*import\s+(?:(?:struct|class|enum|protocol|func|var|let|typealias)\s+)?(\w+)", text)

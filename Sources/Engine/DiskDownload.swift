@@ -38,15 +38,19 @@ public struct DiskDownload: Sendable {
 
     /// Hands the file to `send` piece by piece, in order.
     public func forEachPiece(_ send: (ByteBuffer) async throws -> Void) async throws {
+        let image = self.image
         if let layout {
-            try await withTaskExecutorPreference(BlockingPool.shared) {
-                try await layout.forEachPiece(of: image) { piece in try await send(ByteBuffer(bytes: piece)) }
+            // The layout reads the chain between pieces: on the blocking pool. (Capturing the
+            // non-escaping `send` directly in the nested closure crashes swift-frontend 6.3.1.)
+            try await withoutActuallyEscaping(send) { send in
+                try await withTaskExecutorPreference(BlockingPool.shared) {
+                    try await layout.forEachPiece(of: image) { piece in try await send(ByteBuffer(bytes: piece)) }
+                }
             }
             return
         }
         // Zero runs are sent from one shared zero buffer.
         let zeros = ByteBuffer(repeating: 0, count: Int(Self.piece))
-        let image = self.image
         for extent in try await BlockingPool.shared.run({ try image.extents() }) {
             var offset = extent.offset
             while offset < extent.end {
