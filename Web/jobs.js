@@ -31,7 +31,7 @@ export async function jobsPage(root, _args, signal) {
     if (job.status === "running") bars.set(job.job_id, [bar, percent]);
     const actions = el("td", { class: "row-actions" });
     if (job.type === "backup") actions.append(el("a", { href: `#progress/${encodeURIComponent(job.job_id)}` }, "Details"));
-    if (job.status === "running" && (job.type === "backup" || job.type === "restore")) {
+    if (job.status === "running" && job.type !== "cleanup") {
       const cancel = el("button", { class: "link danger-text" }, "Cancel");
       cancel.addEventListener("click", async () => {
         cancel.disabled = true;

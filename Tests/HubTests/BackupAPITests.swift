@@ -133,6 +133,13 @@ struct BackupAPITests {
             let verify = try await api.request(.post, "/api/v1/backups/\(incID)/verify", token: token)
             #expect(verify.json["status"] as? String == "ok", "\(verify.text)")
             #expect((verify.json["runs_checked"] as? Int ?? 0) > 0)
+            // The verify is a job like any other: listed as completed, and one that has ended cannot be cancelled.
+            let verifies = try await api.request(.get, "/api/v1/jobs?type=verify", token: token)
+            let verifyJob = try #require((verifies.json["jobs"] as? [[String: Any]])?.first)
+            #expect(verifyJob["status"] as? String == "completed" && verifyJob["progress_percent"] as? Double == 100)
+            let ended = try await api.request(.post, "/api/v1/jobs/\(verifyJob["job_id"] as? String ?? "")/cancel", token: token)
+            #expect(ended.status == .conflict, "\(ended.text)")
+            #expect(try await api.request(.post, "/api/v1/jobs/verify-nosuch/cancel", token: token).status == .notFound)
 
             // A parent cannot go while a child depends on it, unless cascading.
             let refused = try await api.request(.delete, "/api/v1/backups/\(firstID)", token: token)
