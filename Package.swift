@@ -35,6 +35,12 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SendenseAPI",
+            dependencies: ["SendenseCore"],
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "CZstd"),
         .systemLibrary(name: "CTSK"),
@@ -114,7 +120,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "SendenseCore", "Catalog", "Repository", "Engine", "FileRestore", "VSphere",
+                "SendenseCore", "SendenseAPI", "Catalog", "Repository", "Engine", "FileRestore", "VSphere",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -140,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "sendense",
             dependencies: [
-                "Hub", "Engine", "Repository", "SendenseCore",
+                "Hub", "Engine", "Repository", "SendenseCore", "SendenseAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Repository
+import SendenseAPI
 import NIOCore
 import NIOHTTP1
 
@@ -33,15 +34,33 @@ struct APIClient {
     }
 
     /// Sends a request to `/api/v1<path>` and answers the parsed JSON body
-    /// (nil for 204). A non-2xx answer throws the hub's message.
+    /// (nil for 204). A non-2xx answer throws the hub's message. For the
+    /// resources SendenseAPI does not type yet.
     @discardableResult
     func call(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
+        let data = try await exchange(method, path, body: try body.map { try JSONSerialization.data(withJSONObject: $0) })
+        return data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
+    }
+
+    /// Sends a request and decodes the answer as one of the API's types.
+    func send<Value: Decodable>(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil,
+                                as type: Value.Type) async throws -> Answer<Value> {
+        let data = try await exchange(method, path, body: try body.map { try APIJSON.encoder.encode($0) })
+        do {
+            return Answer(value: try APIJSON.decoder.decode(type, from: data), body: data)
+        } catch {
+            throw CLIError("the hub's answer to \(method.rawValue) \(path) is not what this client expects (\(error)); are they the same version?")
+        }
+    }
+
+    /// The body of a 2xx answer; otherwise the hub's `{"error": …}` message, thrown.
+    private func exchange(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+            request.body = .bytes(ByteBuffer(data: body))
         }
         let response: HTTPClientResponse
         do {
@@ -49,18 +68,24 @@ struct APIClient {
         } catch {
             throw CLIError("cannot reach the hub at \(baseURL): \(error)")
         }
-        let bytes = try await response.body.collect(upTo: 64 << 20)
-        let data = Data(bytes.readableBytesView)
-        let parsed = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
+        let data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
-            let message = (parsed as? [String: Any])?["error"] as? String ?? String(decoding: data, as: UTF8.self)
+            let message = (try? APIJSON.decoder.decode(ErrorResponse.self, from: data))?.error ?? String(decoding: data, as: UTF8.self)
             if response.status == .unauthorized {
                 throw CLIError("\(message) (run `sendense login`)")
             }
             throw CLIError("\(message) (HTTP \(response.status.code))")
         }
-        return parsed
+        return data
     }
+}
+
+/// A typed answer, and its body as the hub sent it (what `--json` prints).
+struct Answer<Value: Decodable> {
+    let value: Value
+    let body: Data
+
+    func printJSON() throws { try sendense.printJSON(try JSONSerialization.jsonObject(with: body)) }
 }
 
 extension APIClient {
@@ -77,7 +102,7 @@ extension APIClient {
         }
         guard response.status == .ok else {
             let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-            let message = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["error"] as? String
+            let message = (try? APIJSON.decoder.decode(ErrorResponse.self, from: data))?.error
             throw CLIError("\(message ?? String(decoding: data, as: UTF8.self)) (HTTP \(response.status.code))")
         }
         let partial = DurableFile.partialPath(of: file)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SendenseAPI
 import SendenseCore
 
 struct BackupCommand: AsyncParsableCommand {
@@ -18,21 +19,22 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try APIClient.make(options)
-            var body: [String: Any] = ["vm_name": vmName, "repository_id": repository, "backup_type": full ? "full" : "incremental"]
-            if !disks.isEmpty { body["disk_indexes"] = disks }
-            let answer = try await client.call(.POST, "/backups", body: body) as? [String: Any]
-            let id = cell(answer?["backup_id"])
-            if options.json && !wait { return try printJSON(answer) }
+            guard let repositoryID = Int64(repository) else { throw ValidationError("--repository must be a repository id") }
+            let request = StartBackupRequest(vmName: vmName, repositoryID: repositoryID, backupType: full ? .full : .incremental,
+                                             diskIndexes: disks.isEmpty ? nil : disks)
+            let answer = try await client.send(.POST, "/backups", body: request, as: StartBackupResponse.self)
+            let id = answer.value.backupId
+            if options.json && !wait { return try answer.printJSON() }
             // With --json the output is one JSON document: the final state.
             if !options.json {
-                print("started \(cell(answer?["backup_type"])) backup \(id)")
-                if let note = answer?["note"] as? String { print("note: \(note)") }
+                print("started \(answer.value.backupType.rawValue) backup \(id)")
+                if let note = answer.value.note { print("note: \(note)") }
             }
             guard wait else { return }
             let final = try await follow(client, id, quiet: options.json)
-            if options.json { return try printJSON(final) }
-            guard cell(final?["status"]) == BackupStatus.completed.rawValue else {
-                throw CLIError("backup \(id) \(cell(final?["status"])): \(cell(final?["error_message"]))")
+            if options.json { return try final.printJSON() }
+            guard final.value.status == .completed else {
+                throw CLIError("backup \(id) \(final.value.status.rawValue): \(cell(final.value.errorMessage))")
             }
         }
     }
@@ -48,13 +50,12 @@ struct BackupCommand: AsyncParsableCommand {
             var query = ["limit=\(limit)"]
             if let vmName { query.append("vm_name=\(vmName.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? vmName)") }
             if let status { query.append("status=\(status)") }
-            let answer = try await APIClient.make(options).call(.GET, "/backups?" + query.joined(separator: "&"))
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/backups?" + query.joined(separator: "&"), as: BackupListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["BACKUP", "VM", "TYPE", "STATUS", "SIZE (GiB)", "DISKS", "CREATED", "SECONDS"])
-            for backup in (answer as? [String: Any])?["backups"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(backup["backup_id"]), cell(backup["vm_name"]), cell(backup["backup_type"]), cell(backup["status"]),
-                                   cell(backup["total_size_gb"]), cell(backup["disk_count"]), cell(backup["created_at"]),
-                                   cell(backup["duration_seconds"])])
+            for backup in answer.value.backups {
+                table.rows.append([backup.backupId, backup.vmName, cell(backup.backupType), cell(backup.status), cell(backup.totalSizeGb),
+                                   cell(backup.diskCount), cell(backup.createdAt), cell(backup.durationSeconds)])
             }
             print(table.render())
         }
@@ -66,13 +67,13 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var backupID: String
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/backups/\(backupID)") as? [String: Any]
-            if options.json { return try printJSON(answer) }
-            print(summary(answer))
+            let answer = try await APIClient.make(options).send(.GET, "/backups/\(backupID)", as: BackupDetailResponse.self)
+            if options.json { return try answer.printJSON() }
+            print(summary(answer.value))
             var table = Table(headers: ["DISK", "STATUS", "PROGRESS", "COPIED", "IMAGE"])
-            for disk in answer?["disks"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(disk["disk_index"]), cell(disk["status"]), "\(cell(disk["progress_percent"]))%",
-                                   humanBytes(disk["bytes_transferred"]), cell(disk["qcow2_path"])])
+            for disk in answer.value.disks {
+                table.rows.append([cell(disk.diskIndex), cell(disk.status), "\(cell(disk.progressPercent))%",
+                                   humanBytes(disk.bytesTransferred), disk.qcow2Path])
             }
             print(table.render())
         }
@@ -86,12 +87,13 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             let name = vmName.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? vmName
-            let answer = try await APIClient.make(options).call(.GET, "/backups/chain?vm_name=\(name)&repository_id=\(repository)")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/backups/chain?vm_name=\(name)&repository_id=\(repository)",
+                                                                as: ChainResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["#", "BACKUP", "TYPE", "PARENT", "SIZE (GiB)", "RESTORABLE", "CREATED"])
-            for link in (answer as? [String: Any])?["chain"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(link["sequence_number"]), cell(link["backup_id"]), cell(link["backup_type"]),
-                                   cell(link["parent_backup_id"]), cell(link["size_gb"]), cell(link["is_restorable"]), cell(link["created_at"])])
+            for link in answer.value.chain {
+                table.rows.append([cell(link.sequenceNumber), link.backupId, cell(link.backupType), cell(link.parentBackupId),
+                                   cell(link.sizeGb), cell(link.isRestorable), cell(link.createdAt)])
             }
             print(table.render())
         }
@@ -103,7 +105,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var backupID: String
 
         func run() async throws {
-            try await APIClient.make(options).call(.POST, "/backups/\(backupID)/cancel")
+            _ = try await APIClient.make(options).send(.POST, "/backups/\(backupID)/cancel", as: MessageResponse.self)
             print("cancelling \(backupID)")
         }
     }
@@ -114,10 +116,11 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var backupID: String
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.POST, "/backups/\(backupID)/verify") as? [String: Any]
-            if options.json { return try printJSON(answer) }
-            guard cell(answer?["status"]) == "ok" else { throw CLIError("backup \(backupID) is damaged: \(cell(answer?["first_mismatch"]))") }
-            print("backup \(backupID) ok: \(cell(answer?["runs_checked"])) runs, \(humanBytes(answer?["bytes_checked"])) re-read")
+            let answer = try await APIClient.make(options).send(.POST, "/backups/\(backupID)/verify", as: VerifyResponse.self)
+            if options.json { return try answer.printJSON() }
+            let report = answer.value
+            guard report.ok else { throw CLIError("backup \(backupID) is damaged: \(cell(report.firstMismatch))") }
+            print("backup \(backupID) ok: \(report.runsChecked) runs, \(humanBytes(report.bytesChecked)) re-read")
         }
     }
 
@@ -128,26 +131,26 @@ struct BackupCommand: AsyncParsableCommand {
         @Flag var cascade = false
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.DELETE, "/backups/\(backupID)" + (cascade ? "?cascade=true" : "")) as? [String: Any]
-            print("deleted: \((answer?["deleted"] as? [String] ?? []).joined(separator: ", "))")
+            let answer = try await APIClient.make(options).send(.DELETE, "/backups/\(backupID)" + (cascade ? "?cascade=true" : ""),
+                                                                as: MessageResponse.self)
+            print("deleted: \((answer.value.deleted ?? []).joined(separator: ", "))")
         }
     }
 }
 
 /// One line on a backup's state.
-func summary(_ backup: [String: Any]?) -> String {
-    "\(cell(backup?["backup_id"])) \(cell(backup?["status"])) \(cell(backup?["backup_type"])) "
-        + "\(cell(backup?["progress_percent"]))% \(humanBytes(backup?["bytes_transferred"])) of \(humanBytes(backup?["total_bytes"])) "
-        + "phase \(cell(backup?["current_phase"]))"
+func summary(_ backup: BackupDetailResponse) -> String {
+    "\(backup.backupId) \(backup.status.rawValue) \(backup.backupType.rawValue) "
+        + "\(cell(backup.progressPercent))% \(humanBytes(backup.bytesTransferred)) of \(humanBytes(backup.totalBytes)) "
+        + "phase \(cell(backup.currentPhase))"
 }
 
 /// Polls a backup once a second until it ends, printing its progress (unless quiet).
-func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws -> [String: Any]? {
+func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws -> Answer<BackupDetailResponse> {
     while true {
-        let backup = try await client.call(.GET, "/backups/\(id)") as? [String: Any]
-        if !quiet { print(summary(backup)) }
-        // Unfinished is started or in_progress; anything else (an unknown word too) ends the wait.
-        if let status = backup?["status"] as? String, BackupStatus(rawValue: status)?.isFinal ?? true { return backup }
+        let backup = try await client.send(.GET, "/backups/\(id)", as: BackupDetailResponse.self)
+        if !quiet { print(summary(backup.value)) }
+        if backup.value.status.isFinal { return backup }
         try await Task.sleep(for: .seconds(1))
     }
 }
@@ -174,15 +177,15 @@ struct RestoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try APIClient.make(options)
-            let target: [String: Any] = if let path { ["type": "file", "path": path, "format": format] } else { ["type": "nbd", "uri": nbd ?? ""] }
-            let started = try await client.call(.POST, "/restore/disk", body: ["backup_id": backupID, "disk_index": diskIndex, "target": target]) as? [String: Any]
-            let job = cell(started?["job_id"])
+            let target: DiskRestoreRequest.Target = if let path { .file(path, format: format) } else { .nbd(nbd ?? "") }
+            let started = try await client.send(.POST, "/restore/disk", body: DiskRestoreRequest(backupId: backupID, diskIndex: diskIndex, target: target),
+                                                as: DiskRestoreResponse.self)
+            let job = started.value.jobId
             while true {
-                let status = try await client.call(.GET, "/restore/disk/\(job)") as? [String: Any]
-                let state = cell(status?["status"])
-                print("\(job) \(state) \(cell(status?["progress_percent"]))%")
-                if state == BackupStatus.completed.rawValue { return }
-                if state != BackupStatus.inProgress.rawValue { throw CLIError("restore \(state): \(cell(status?["error_message"]))") }
+                let status = try await client.send(.GET, "/restore/disk/\(job)", as: DiskRestoreResponse.self).value
+                print("\(job) \(status.status.rawValue) \(cell(status.progressPercent))%")
+                if status.status == .completed { return }
+                if status.status != .inProgress { throw CLIError("restore \(status.status.rawValue): \(cell(status.errorMessage))") }
                 try await Task.sleep(for: .seconds(1))
             }
         }

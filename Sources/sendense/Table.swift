@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// Plain text tables for the terminal: a header row, then one row per item,
 /// columns padded to their widest cell.
@@ -19,11 +20,14 @@ struct Table {
     }
 }
 
-/// A JSON value as a table cell.
+/// A value as a table cell: JSON's, or one of the API's typed fields
+/// (timestamps as the API writes them, enums as their words).
 func cell(_ value: Any?) -> String {
     switch value {
     case nil, is NSNull: "-"
     case let string as String: string
+    case let date as Date: Timestamp.format(date)
+    case let word as any RawRepresentable<String>: word.rawValue
     case let bool as Bool: bool ? "yes" : "no"
     case let number as Int: String(number)
     case let number as Double: number == number.rounded() ? String(Int(number)) : String(number)
@@ -34,6 +38,12 @@ func cell(_ value: Any?) -> String {
 /// Bytes in binary units: 1.5 GiB.
 func humanBytes(_ value: Any?) -> String {
     guard let bytes = (value as? NSNumber)?.doubleValue else { return "-" }
+    return humanBytes(bytes)
+}
+
+func humanBytes(_ bytes: some BinaryInteger) -> String { humanBytes(Double(bytes)) }
+
+func humanBytes(_ bytes: Double) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
     var amount = bytes, unit = 0
     while amount >= 1024 && unit < units.count - 1 {

@@ -247,6 +247,11 @@ struct CLITests {
         let first = try Self.sendense(["backup", "start", "big", "--full", "--wait"], environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         let firstID = try #require(Self.startedID(first))
+        // The job list reads the same registry: the backup is there, completed; an unknown job cannot be cancelled.
+        let jobs = try Self.sendense(["jobs", "--type", "backup"], environment: environment)
+        #expect(jobs.status == 0 && jobs.stdout.contains(firstID) && jobs.stdout.contains("completed"), "\(jobs.stdout)\(jobs.stderr)")
+        let unknown = try Self.sendense(["jobs", "cancel", "verify-nosuch"], environment: environment)
+        #expect(unknown.status != 0 && unknown.stderr.contains("job not found"), "\(unknown.stderr)")
 
         // A second full backup, killed while it copies. Its qemu-nbd runs 1 ms in every
         // 50 (a slow disk), so the copy is surely under way, not over, when the hub dies.

@@ -1,35 +1,13 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SendenseAPI
 import SendenseCore
 
-/// The API's JSON: snake_case keys, ISO 8601 UTC timestamps with whole seconds.
+/// The API's JSON (SendenseAPI's `APIJSON`, shared with the CLI).
 enum HubJSON {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.format(date))
-        }
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    /// Request bodies name their keys explicitly (CodingKeys), so error
-    /// messages quote the field names the client sent.
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            guard let date = Timestamp.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an ISO 8601 timestamp such as 2025-10-08T19:24:31Z")
-            }
-            return date
-        }
-        return decoder
-    }()
+    static var encoder: JSONEncoder { APIJSON.encoder }
+    static var decoder: JSONDecoder { APIJSON.decoder }
 }
 
 extension Request {
@@ -120,16 +98,5 @@ enum QueryNumber {
             throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
         }
         return number
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// A repository id: API.md writes ids as strings ("1"); numbers are accepted too. Nil when absent.
-    func decodeRepositoryIDIfPresent(forKey key: Key) throws -> Int64? {
-        guard let text = try? decodeIfPresent(String.self, forKey: key) else { return try decodeIfPresent(Int64.self, forKey: key) }
-        guard let id = Int64(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "expected a repository id such as \"1\"")
-        }
-        return id
     }
 }

@@ -3,134 +3,8 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
-
-struct StartBackupRequest: Decodable {
-    var vmName: String
-    var repositoryID: Int64
-    var backupType: String
-    var diskIndexes: [Int]?
-
-    enum CodingKeys: String, CodingKey {
-        case vmName = "vm_name", repositoryID = "repository_id", backupType = "backup_type", diskIndexes = "disk_indexes"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        vmName = try container.decode(String.self, forKey: .vmName)
-        backupType = try container.decodeIfPresent(String.self, forKey: .backupType) ?? "incremental"
-        diskIndexes = try container.decodeIfPresent([Int].self, forKey: .diskIndexes)
-        guard let id = try container.decodeRepositoryIDIfPresent(forKey: .repositoryID) else {
-            throw DecodingError.keyNotFound(CodingKeys.repositoryID, .init(codingPath: container.codingPath, debugDescription: "repository_id is required"))
-        }
-        repositoryID = id
-    }
-}
-
-struct StartBackupResponse: ResponseEncodable {
-    struct DiskResult: Codable {
-        var diskId: Int64
-        var diskIndex: Int
-        var vmwareDiskKey: Int?
-        var qcow2Path: String
-        var status: BackupStatus
-    }
-
-    var backupId: String
-    var vmContextId: String
-    var vmName: String
-    var backupType: BackupType
-    var status: BackupStatus
-    var diskResults: [DiskResult]
-    var note: String?
-    var createdAt: Date
-}
-
-struct BackupDetailResponse: ResponseEncodable {
-    struct Disk: Codable {
-        var diskIndex: Int
-        var status: BackupStatus
-        var sizeGb: Int64
-        var capacityBytes: Int64
-        var qcow2Path: String
-        var bytesTransferred: Int64
-        var progressPercent: Double
-        var checkpoint: String?
-    }
-
-    var backupId: String
-    var vmName: String
-    var repositoryId: String
-    var status: BackupStatus
-    var backupType: BackupType
-    @Nullable var parentBackupId: String?
-    var disks: [Disk]
-    var progressPercent: Double
-    var bytesTransferred: Int64
-    var totalBytes: Int64
-    var transferSpeedBps: Int64
-    @Nullable var etaSeconds: Int64?
-    @Nullable var currentPhase: String?
-    @Nullable var errorMessage: String?
-    @Nullable var note: String?
-    var createdAt: Date
-    @Nullable var completedAt: Date?
-
-    enum CodingKeys: String, CodingKey {
-        case backupId, vmName, repositoryId, status, backupType, parentBackupId, disks, progressPercent, bytesTransferred
-        case totalBytes, transferSpeedBps, etaSeconds, currentPhase, errorMessage, note, createdAt, completedAt
-    }
-}
-
-struct BackupListResponse: ResponseEncodable {
-    struct Item: Codable {
-        var backupId: String
-        var vmName: String
-        var repositoryId: String
-        var backupType: BackupType
-        var status: BackupStatus
-        var totalSizeGb: Double
-        var diskCount: Int
-        var createdAt: Date
-        var completedAt: Date?
-        var durationSeconds: Int?
-    }
-
-    var backups: [Item]
-    var totalCount: Int
-}
-
-struct ChainResponse: ResponseEncodable {
-    struct Link: Codable {
-        var backupId: String
-        var backupType: BackupType
-        var sequenceNumber: Int
-        var createdAt: Date
-        var sizeGb: Double
-        var parentBackupId: String?
-        var isRestorable: Bool
-    }
-
-    var vmName: String
-    var repositoryId: String
-    var chain: [Link]
-    var totalBackups: Int
-    var chainSizeGb: Double
-}
-
-struct MessageResponse: ResponseEncodable {
-    var message: String
-    var backupId: String?
-    var deleted: [String]?
-}
-
-struct VerifyResponse: ResponseEncodable {
-    var backupId: String
-    var status: String
-    var runsChecked: Int
-    var bytesChecked: UInt64
-    var firstMismatch: String?
-}
 
 func gibibytes(_ bytes: Int64) -> Double { (Double(bytes) / Double(1 << 30) * 1000).rounded() / 1000 }
 
@@ -228,7 +102,7 @@ enum BackupRoutes {
         table.add(.post, "/backups/{backup_id}/verify", .role(.operator)) { _, context -> VerifyResponse in
             let id = context.parameters.get("backup_id") ?? ""
             let report = try await services.restorePoints.verify(id, jobs: services.jobs)
-            return VerifyResponse(backupId: id, status: report.ok ? "ok" : "mismatch", runsChecked: report.runsChecked,
+            return VerifyResponse(backupId: id, ok: report.ok, runsChecked: report.runsChecked,
                                   bytesChecked: report.bytesChecked, firstMismatch: report.firstMismatch)
         }
     }

@@ -2,6 +2,7 @@ import Catalog
 import Engine
 import Foundation
 import Hummingbird
+import SendenseAPI
 import SendenseCore
 import VSphere
 

@@ -2,40 +2,14 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
 
-struct JobResponse: Encodable, Sendable {
+extension JobResponse {
     init(_ job: Job) {
-        jobId = job.id
-        type = job.kind.rawValue
-        status = job.state.rawValue
-        vmName = job.vmName
-        progressPercent = job.percent
-        detail = job.detail
-        errorMessage = job.errorMessage
-        createdAt = job.createdAt
-        completedAt = job.completedAt
+        self.init(jobId: job.id, type: job.kind, status: job.state, vmName: job.vmName, progressPercent: job.percent,
+                  detail: job.detail, errorMessage: job.errorMessage, createdAt: job.createdAt, completedAt: job.completedAt)
     }
-
-    var jobId: String
-    var type: String
-    var status: String
-    @Nullable var vmName: String?
-    var progressPercent: Double
-    @Nullable var detail: String?
-    @Nullable var errorMessage: String?
-    var createdAt: Date
-    @Nullable var completedAt: Date?
-
-    enum CodingKeys: String, CodingKey {
-        case jobId = "job_id", type, status, vmName = "vm_name", progressPercent = "progress_percent", detail
-        case errorMessage = "error_message", createdAt = "created_at", completedAt = "completed_at"
-    }
-}
-
-struct JobListResponse: ResponseEncodable {
-    var jobs: [JobResponse]
-    var count: Int
 }
 
 /// `POST /maintenance/cleanup` answers the janitor's report as it is.

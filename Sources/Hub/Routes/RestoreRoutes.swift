@@ -3,51 +3,18 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import NIOCore
 import SendenseCore
 
-struct DiskRestoreRequest: Decodable {
-    struct Target: Decodable {
-        var type: String
-        var path: String?
-        var format: String?
-        var uri: String?
-    }
-
-    var backupId: String
-    var diskIndex: Int
-    var target: Target
-
-    enum CodingKeys: String, CodingKey {
-        case backupId = "backup_id", diskIndex = "disk_index", target
-    }
-}
-
-struct DiskRestoreResponse: ResponseEncodable {
-    var jobId: String
-    var backupId: String
-    var diskIndex: Int
-    var status: String
-    var bytesDone: UInt64
-    var totalBytes: UInt64
-    var progressPercent: Double
-    var errorMessage: String?
-    var createdAt: Date
-    var completedAt: Date?
-
+extension DiskRestoreResponse {
     init(_ job: Job) {
-        jobId = job.id
-        backupId = job.backupID ?? ""
-        diskIndex = job.diskIndex ?? 0
-        // This route has always said `in_progress` for a running restore.
-        status = job.state == .running ? BackupStatus.inProgress.rawValue : job.state.rawValue
-        bytesDone = job.bytesDone
-        totalBytes = job.totalBytes
         let percent = job.state == .completed ? 100 : job.totalBytes == 0 ? 0 : Double(job.bytesDone) * 100 / Double(job.totalBytes)
-        progressPercent = (percent * 10).rounded() / 10
-        errorMessage = job.errorMessage
-        createdAt = job.createdAt
-        completedAt = job.completedAt
+        // This route has always said `in_progress` for a running restore.
+        self.init(jobId: job.id, backupId: job.backupID ?? "", diskIndex: job.diskIndex ?? 0,
+                  status: job.state == .running ? .inProgress : BackupStatus(rawValue: job.state.rawValue) ?? .failed,
+                  bytesDone: job.bytesDone, totalBytes: job.totalBytes, progressPercent: (percent * 10).rounded() / 10,
+                  errorMessage: job.errorMessage, createdAt: job.createdAt, completedAt: job.completedAt)
     }
 }
 

@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import NIOCore
 import SendenseCore
 import ServiceLifecycle

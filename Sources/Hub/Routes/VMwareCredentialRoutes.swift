@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
 
 /// A credential as a client sends it; on PUT every field is optional and a

@@ -1,0 +1,13 @@
+import Hummingbird
+import SendenseAPI
+
+// The shared API types the hub answers with (SendenseAPI), as Hummingbird
+// responses: encoded with the context's encoder (`APIJSON`).
+extension StartBackupResponse: ResponseEncodable {}
+extension BackupDetailResponse: ResponseEncodable {}
+extension BackupListResponse: ResponseEncodable {}
+extension ChainResponse: ResponseEncodable {}
+extension MessageResponse: ResponseEncodable {}
+extension VerifyResponse: ResponseEncodable {}
+extension DiskRestoreResponse: ResponseEncodable {}
+extension JobListResponse: ResponseEncodable {}
