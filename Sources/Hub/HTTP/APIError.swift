@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SendenseAPI
 
 /// An error the API answers with: a status that fits and a message a user
 /// can act on, as `{"error": "…"}`.
@@ -15,12 +16,6 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.message = message
         self.headers = headers
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        return encoder
-    }()
 
     public static func badRequest(_ message: String) -> APIError { .init(.badRequest, message) }
     public static func notFound(_ message: String) -> APIError { .init(.notFound, message) }
@@ -36,7 +31,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        let body = (try? Self.encoder.encode(["error": message])) ?? Data(#"{"error":"error"}"#.utf8)
+        let body = (try? APIJSON.encoder.encode(ErrorResponse(error: message))) ?? Data(#"{"error":"error"}"#.utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
