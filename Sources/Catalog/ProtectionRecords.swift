@@ -45,7 +45,8 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     public var fullEvery: Int?
     /// A full when the VM's last full is a week old or more.
     public var fullWeekly: Bool
-    public var retentionJson: String
+    /// What to keep, checked when it was set (`RetentionPolicy.problem`); stored as JSON in `retention_json`.
+    public var retention: RetentionPolicy
     public var enabled: Bool
     public var nextRunAt: Date?
     public var lastRunAt: Date?
@@ -53,7 +54,8 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     public var updatedAt: Date
 
     public init(name: String, targetType: String, targetId: String, repositoryId: Int64, schedule: String, timeZone: String,
-                backupType: BackupType, fullEvery: Int?, fullWeekly: Bool, retentionJson: String, enabled: Bool, now: Date = Date()) {
+                backupType: BackupType, fullEvery: Int?, fullWeekly: Bool, retention: RetentionPolicy = RetentionPolicy(), enabled: Bool,
+                now: Date = Date()) {
         self.name = name
         self.targetType = targetType
         self.targetId = targetId
@@ -63,13 +65,19 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
         self.backupType = backupType
         self.fullEvery = fullEvery
         self.fullWeekly = fullWeekly
-        self.retentionJson = retentionJson
+        self.retention = retention
         self.enabled = enabled
         self.createdAt = now
         self.updatedAt = now
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, targetType, targetId, repositoryId, schedule, timeZone, backupType, fullEvery, fullWeekly
+        case retention = "retentionJson"
+        case enabled, nextRunAt, lastRunAt, createdAt, updatedAt
+    }
 }
 
 /// One run of a flow, with one row per VM it covered.

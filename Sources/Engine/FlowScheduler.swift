@@ -200,13 +200,10 @@ public actor FlowScheduler {
     }
 
     private func applyRetention(_ flow: ProtectionFlowRecord) async {
-        guard let pruner, let policy = Self.retention(of: flow), !policy.keepsEverything,
+        let policy = flow.retention
+        guard let pruner, !policy.keepsEverything,
               let names = try? await catalog.vmNames(coveredBy: flow) else { return }
         let zone = TimeZone(identifier: flow.timeZone) ?? .gmt
         for name in names { await pruner(name, flow.repositoryId, policy, zone) }
-    }
-
-    public static func retention(of flow: ProtectionFlowRecord) -> RetentionPolicy? {
-        try? JSONDecoder().decode(RetentionPolicy.self, from: Data(flow.retentionJson.utf8))
     }
 }

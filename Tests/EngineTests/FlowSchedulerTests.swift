@@ -55,7 +55,7 @@ import Testing
         func flow(_ name: String, target: (String, String), schedule: String, fullEvery: Int? = nil) async throws -> ProtectionFlowRecord {
             try await catalog.saveProtectionFlow(ProtectionFlowRecord(
                 name: name, targetType: target.0, targetId: target.1, repositoryId: repositoryID, schedule: schedule, timeZone: "UTC",
-                backupType: .incremental, fullEvery: fullEvery, fullWeekly: false, retentionJson: "{}", enabled: true))
+                backupType: .incremental, fullEvery: fullEvery, fullWeekly: false, enabled: true))
         }
 
         func group(_ name: String, _ vms: [String]) async throws -> Int64 {

@@ -91,7 +91,7 @@ struct ProtectionFlowResponse: ResponseEncodable {
         } else {
             try c.encode(flow.fullEvery, forKey: .fullEvery)
         }
-        try c.encode(FlowScheduler.retention(of: flow) ?? RetentionPolicy(), forKey: .retention)
+        try c.encode(flow.retention, forKey: .retention)
         try c.encode(flow.enabled, forKey: .enabled)
         try c.encode(flow.nextRunAt, forKey: .nextRunAt)
         try c.encode(flow.lastRunAt, forKey: .lastRunAt)
@@ -227,7 +227,7 @@ enum ProtectionFlowRoutes {
             var flow = ProtectionFlowRecord(
                 name: name, targetType: targetType, targetId: targetId, repositoryId: repositoryId, schedule: schedule,
                 timeZone: body.timeZone ?? "UTC", backupType: try backupType(body.backupType) ?? .incremental, fullEvery: nil, fullWeekly: false,
-                retentionJson: "{}", enabled: body.enabled ?? true)
+                enabled: body.enabled ?? true)
             try apply(body, to: &flow)
             let saved = try await save(flow, services)
             return EditedResponse(status: .created, response: try await response(saved, catalog))
@@ -288,7 +288,7 @@ enum ProtectionFlowRoutes {
             let flow = try await existing(context, services.catalog)
             let body = try await request.decodeJSON(PruneRequest.self, limit: services.maxBody, allowEmpty: true)
             let dryRun = body?.dryRun ?? false
-            guard let policy = FlowScheduler.retention(of: flow) else { throw APIError.unprocessable("the flow's retention cannot be read") }
+            let policy = flow.retention
             let zone = TimeZone(identifier: flow.timeZone) ?? .gmt
             var results: [PruneResultResponse] = []
             for name in try await services.catalog.vmNames(coveredBy: flow) {
@@ -323,7 +323,7 @@ enum ProtectionFlowRoutes {
         }
         if let retention = body.retention {
             if let problem = retention.problem { throw APIError.badRequest(problem) }
-            flow.retentionJson = String(decoding: try JSONEncoder().encode(retention), as: UTF8.self)
+            flow.retention = retention
         }
     }
 
