@@ -210,19 +210,24 @@ public actor BackupService {
         // Progress to the catalog every second; a telemetry sample every
         // `telemetryInterval`. Both read the copiers' counters under a lock:
         // nothing here waits on the data path.
+        // A sample, once taken, is written even if the reporter is being
+        // stopped (GRDB refuses work in a cancelled task): the sampler has
+        // already measured the next speed from it, and the roll-up must see it.
+        @Sendable func record(_ sample: TelemetrySample) async {
+            await Task { [catalog] in try? await catalog.recordTelemetry(jobID: backupID, sample) }.value
+        }
         let reporter = Task { [catalog, progressInterval, telemetryInterval] in
             var lastSample = ContinuousClock.now
-            if telemetryInterval != nil {
-                try? await catalog.recordTelemetry(jobID: backupID, sampler.sample(job.progress.snapshot))
-            }
+            if telemetryInterval != nil { await record(sampler.sample(job.progress.snapshot)) }
             let tick = min(progressInterval, telemetryInterval ?? progressInterval)
             while !Task.isCancelled {
                 try? await Task.sleep(for: tick)
+                guard !Task.isCancelled else { break }
                 let snapshot = job.progress.snapshot
                 await Self.persist(snapshot, of: backupID, catalog: catalog)
                 if let telemetryInterval, ContinuousClock.now - lastSample >= telemetryInterval {
                     lastSample = .now
-                    try? await catalog.recordTelemetry(jobID: backupID, sampler.sample(snapshot))
+                    await record(sampler.sample(snapshot))
                 }
             }
         }
@@ -236,7 +241,9 @@ public actor BackupService {
         }
         do {
             let manifest = try await job.run(source: source)
+            // Stopped and finished before the row's final state and the roll-up are written.
             reporter.cancel()
+            await reporter.value
             let snapshot = job.progress.snapshot
             let note = ([job.note] + manifest.disks.map(\.note)).compactMap { $0 }.joined(separator: "; ").nilIfEmpty
             let disks = manifest.disks.map { CompletedDisk(diskIndex: $0.index, bytesTransferred: Int64($0.bytesWritten), checkpoint: $0.checkpoint) }
@@ -251,7 +258,9 @@ public actor BackupService {
             logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
             await finish(status: .completed, error: nil)
         } catch {
+            // Stopped and finished before the row's final state and the roll-up are written.
             reporter.cancel()
+            await reporter.value
             let reason = running[backupID]?.failureReason
             let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown && reason == nil
             let message = shuttingDown ? "interrupted by hub shutdown" : reason ?? (cancelled ? "cancelled by user" : "\(error)")
