@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SendenseAPI
+import SendenseCore
 
 struct VMsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,13 +13,13 @@ struct VMsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/vm-contexts")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/vm-contexts", as: VMContextListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["NAME", "SOURCE", "POWER", "CPU", "MEMORY", "LAST BACKUP", "STATUS"])
-            for vm in (answer as? [String: Any])?["vm_contexts"] as? [[String: Any]] ?? [] {
+            for vm in answer.value.vmContexts {
                 table.rows.append([
-                    cell(vm["vm_name"]), cell(vm["source_type"]), cell(vm["power_state"]), cell(vm["cpu_count"]),
-                    (vm["memory_mb"] as? Int).map { "\($0) MB" } ?? "-", cell(vm["last_backup_at"]), cell(vm["current_status"]),
+                    vm.vmName, cell(vm.sourceType), cell(vm.powerState), cell(vm.cpuCount),
+                    vm.memoryMb.map { "\($0) MB" } ?? "-", cell(vm.lastBackupAt), vm.currentStatus,
                 ])
             }
             print(table.render())
@@ -31,11 +33,11 @@ struct VMsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let name = vmName.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? vmName
-            let answer = try await APIClient.make(options).call(.GET, "/vm-contexts/\(name)/disks")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/vm-contexts/\(name)/disks", as: DiskListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["INDEX", "LABEL", "SIZE", "PATH"])
-            for disk in (answer as? [String: Any])?["disks"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(disk["disk_index"]), cell(disk["label"]), humanBytes(disk["capacity_bytes"]), cell(disk["path"])])
+            for disk in answer.value.disks {
+                table.rows.append([cell(disk.diskIndex), disk.label, humanBytes(disk.capacityBytes), disk.path])
             }
             print(table.render())
         }
@@ -50,13 +52,13 @@ struct VMsCommand: AsyncParsableCommand {
         @Option(name: .customLong("disk"), help: "PATH[:LABEL] of a disk image, in order (repeatable).") var disks: [String]
 
         func run() async throws {
-            let list = disks.map { spec -> [String: String] in
+            let list = disks.map { spec -> NewVMContextRequest.Source.Disk in
                 let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-                return parts.count == 2 ? ["path": parts[0], "label": parts[1]] : ["path": spec]
+                return parts.count == 2 ? .init(path: parts[0], label: parts[1]) : .init(path: spec, label: nil)
             }
-            let answer = try await APIClient.make(options).call(
-                .POST, "/vm-contexts", body: ["vm_name": vmName, "source": ["type": "qemu_image", "disks": list]])
-            if options.json { return try printJSON(answer) }
+            let request = NewVMContextRequest(vmName: vmName, source: .init(type: SourceKind.qemuImage.rawValue, disks: list))
+            let answer = try await APIClient.make(options).send(.POST, "/vm-contexts", body: request, as: VMContextResponse.self)
+            if options.json { return try answer.printJSON() }
             print("registered \(vmName) with \(list.count) disk(s)")
         }
     }
@@ -72,14 +74,13 @@ struct ReposCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/repositories")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/repositories", as: RepositoryListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["ID", "NAME", "TYPE", "STATUS", "USED", "FREE", "TOTAL", "BACKUPS", "PATH"])
-            for repo in (answer as? [String: Any])?["repositories"] as? [[String: Any]] ?? [] {
+            for repo in answer.value.repositories {
                 table.rows.append([
-                    cell(repo["id"]), cell(repo["name"]), cell(repo["type"]), cell(repo["status"]),
-                    humanBytes(repo["used_bytes"]), humanBytes(repo["available_bytes"]), humanBytes(repo["total_bytes"]),
-                    cell(repo["backup_count"]), cell(repo["path"]),
+                    repo.id, repo.name, cell(repo.type), repo.status, humanBytes(repo.usedBytes), humanBytes(repo.availableBytes),
+                    humanBytes(repo.totalBytes), cell(repo.backupCount), repo.path,
                 ])
             }
             print(table.render())
@@ -92,7 +93,7 @@ struct ReposCommand: AsyncParsableCommand {
         @Argument(help: "Repository id.") var id: Int
 
         func run() async throws {
-            try printJSON(try await APIClient.make(options).call(.GET, "/repositories/\(id)/storage"))
+            try await APIClient.make(options).send(.GET, "/repositories/\(id)/storage", as: RepositoryResponse.self).printJSON()
         }
     }
 
@@ -101,7 +102,7 @@ struct ReposCommand: AsyncParsableCommand {
             abstract: "Add a repository: --path for local, --nfs-server/--nfs-export, or --cifs-share.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "Repository name.") var name: String
-        @Option(help: "local, nfs or cifs.") var type = "local"
+        @Option(help: "local, nfs or cifs.") var type: RepositoryKind = .local
         @Option(help: "Folder on the hub (local).") var path: String?
         @Option(name: .customLong("nfs-server")) var nfsServer: String?
         @Option(name: .customLong("nfs-export")) var nfsExport: String?
@@ -111,18 +112,13 @@ struct ReposCommand: AsyncParsableCommand {
         @Option(name: .customLong("mount-options")) var mountOptions: String?
 
         func run() async throws {
-            var body: [String: Any] = ["name": name, "type": type]
-            body["path"] = path
-            body["nfs_server"] = nfsServer
-            body["nfs_export"] = nfsExport
-            body["cifs_share"] = cifsShare
-            body["username"] = username
-            body["mount_options"] = mountOptions
-            if passwordStdin { body["password"] = readLine(strippingNewline: true) }
-            let answer = try await APIClient.make(options).call(.POST, "/repositories", body: body)
-            if options.json { return try printJSON(answer) }
-            let repo = answer as? [String: Any]
-            print("added repository \(cell(repo?["id"])) \(name) at \(cell(repo?["path"])) (\(humanBytes(repo?["available_bytes"])) free)")
+            let request = NewRepositoryRequest(name: name, type: type, path: path, nfsServer: nfsServer, nfsExport: nfsExport,
+                                               cifsShare: cifsShare, username: username,
+                                               password: passwordStdin ? readLine(strippingNewline: true) : nil, mountOptions: mountOptions)
+            let answer = try await APIClient.make(options).send(.POST, "/repositories", body: request, as: RepositoryResponse.self)
+            if options.json { return try answer.printJSON() }
+            let repo = answer.value
+            print("added repository \(repo.id) \(name) at \(repo.path) (\(humanBytes(repo.availableBytes)) free)")
         }
     }
 
@@ -148,11 +144,11 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/users")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/users", as: UserListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["ID", "USERNAME", "ROLE", "CREATED"])
-            for user in (answer as? [String: Any])?["users"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(user["id"]), cell(user["username"]), cell(user["role"]), cell(user["created_at"])])
+            for user in answer.value.users {
+                table.rows.append([cell(user.id), user.username, cell(user.role), cell(user.createdAt)])
             }
             print(table.render())
         }
@@ -162,16 +158,16 @@ struct UsersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
         @OptionGroup var options: ClientOptions
         @Argument var username: String
-        @Option(help: "admin, operator or viewer.") var role = "viewer"
+        @Option(help: "admin, operator or viewer.") var role: UserRole = .viewer
 
         func run() async throws {
             guard let password = readLine(strippingNewline: true), !password.isEmpty else {
                 throw CLIError("give the new user's password on standard input")
             }
-            let answer = try await APIClient.make(options).call(
-                .POST, "/users", body: ["username": username, "password": password, "role": role])
-            if options.json { return try printJSON(answer) }
-            print("added user \(username) (\(role)), id \(cell((answer as? [String: Any])?["id"]))")
+            let answer = try await APIClient.make(options).send(
+                .POST, "/users", body: NewUserRequest(username: username, password: password, role: role), as: UserResponse.self)
+            if options.json { return try answer.printJSON() }
+            print("added user \(username) (\(role.rawValue)), id \(answer.value.id)")
         }
     }
 
@@ -179,11 +175,11 @@ struct UsersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set-role", abstract: "Change a user's role.")
         @OptionGroup var options: ClientOptions
         @Argument var id: Int
-        @Argument(help: "admin, operator or viewer.") var role: String
+        @Argument(help: "admin, operator or viewer.") var role: UserRole
 
         func run() async throws {
-            try await APIClient.make(options).call(.PUT, "/users/\(id)", body: ["role": role])
-            print("user \(id) is now \(role)")
+            _ = try await APIClient.make(options).send(.PUT, "/users/\(id)", body: UserUpdateRequest(role: role), as: UserResponse.self)
+            print("user \(id) is now \(role.rawValue)")
         }
     }
 
@@ -198,3 +194,6 @@ struct UsersCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension RepositoryKind: ExpressibleByArgument {}
+extension UserRole: ExpressibleByArgument {}

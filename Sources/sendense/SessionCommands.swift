@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SendenseAPI
+import SendenseCore
 
 #if canImport(Glibc)
 import Glibc
@@ -28,9 +30,10 @@ struct LoginCommand: AsyncParsableCommand {
             password = String(cString: typed)
         }
         let client = APIClient(baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url, token: nil)
-        let answer = try await client.call(.POST, "/auth/login", body: ["username": username, "password": password]) as? [String: Any]
-        guard let token = answer?["token"] as? String else { throw CLIError("the hub answered without a token") }
-        let expires = answer?["expires_at"] as? String
+        let answer = try await client.send(.POST, "/auth/login", body: LoginRequest(username: username, password: password),
+                                           as: LoginResponse.self).value
+        let token = answer.token
+        let expires: String? = Timestamp.format(answer.expiresAt)
         try ClientConfig(url: client.baseURL, token: token, username: username, expiresAt: expires).save()
         print("logged in to \(client.baseURL) as \(username) until \(expires ?? "?")")
     }

@@ -11,3 +11,11 @@ extension MessageResponse: ResponseEncodable {}
 extension VerifyResponse: ResponseEncodable {}
 extension DiskRestoreResponse: ResponseEncodable {}
 extension JobListResponse: ResponseEncodable {}
+extension LoginResponse: ResponseEncodable {}
+extension UserResponse: ResponseEncodable {}
+extension UserListResponse: ResponseEncodable {}
+extension RepositoryResponse: ResponseEncodable {}
+extension RepositoryListResponse: ResponseEncodable {}
+extension VMContextResponse: ResponseEncodable {}
+extension VMContextListResponse: ResponseEncodable {}
+extension DiskListResponse: ResponseEncodable {}

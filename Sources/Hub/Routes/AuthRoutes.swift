@@ -2,27 +2,8 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
-
-struct LoginRequest: Decodable {
-    var username: String
-    var password: String
-    /// Optional shorter (or, up to the hub's maximum, longer) lifetime,
-    /// for scripts and Prometheus scrapers.
-    var expiresInSeconds: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case username, password
-        case expiresInSeconds = "expires_in_seconds"
-    }
-}
-
-struct LoginResponse: ResponseEncodable {
-    var token: String
-    var expiresAt: Date
-    var username: String
-    var role: UserRole
-}
 
 struct DownloadLinkRequest: Decodable {
     var path: String

@@ -3,32 +3,11 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
 
 /// What a client asks for when adding a repository.
-struct NewRepositoryRequest: Decodable, Sendable {
-    var name: String
-    var type: RepositoryKind
-    var path: String?
-    var nfsServer: String? = nil
-    var nfsExport: String? = nil
-    var cifsShare: String? = nil
-    var username: String? = nil
-    var password: String? = nil
-    var mountOptions: String? = nil
-    var immutable: Bool? = nil
-    /// Restore points younger than this cannot be deleted or merged (409 says until when).
-    var immutableDays: Int? = nil
-
-    enum CodingKeys: String, CodingKey {
-        case name, type, path, username, password, immutable
-        case immutableDays = "immutable_days"
-        case nfsServer = "nfs_server"
-        case nfsExport = "nfs_export"
-        case cifsShare = "cifs_share"
-        case mountOptions = "mount_options"
-    }
-
+extension NewRepositoryRequest {
     var spec: RepositorySpec {
         RepositorySpec(name: name, type: type, path: path, nfsServer: nfsServer, nfsExport: nfsExport, cifsShare: cifsShare,
                        username: username, password: password, mountOptions: mountOptions, immutable: immutable,
@@ -36,58 +15,17 @@ struct NewRepositoryRequest: Decodable, Sendable {
     }
 }
 
-struct RepositoryResponse: ResponseEncodable {
-    var id: String
-    var name: String
-    var type: RepositoryKind
-    var path: String
-    var enabled: Bool
-    var immutable: Bool
-    var immutableDays: Int?
-    var status: String
-    var statusMessage: String?
-    var totalBytes: Int64
-    var usedBytes: Int64
-    var availableBytes: Int64
-    var backupCount: Int
-    var repositoryUuid: String
-    var nfsServer: String?
-    var nfsExport: String?
-    var cifsShare: String?
-    var username: String?
-    var mountOptions: String?
-    var createdAt: Date
-    var checkedAt: Date
-
+extension RepositoryResponse {
     /// Capacity is read from statvfs on every call (`RepositoryService.health`): cheap, and never stale.
     init(_ record: RepositoryRecord, backupCount: Int, health: RepositoryHealth) {
-        id = String(record.id ?? 0)
-        name = record.name
-        type = record.type
-        path = record.path
-        enabled = record.enabled
-        immutable = record.immutable || (record.immutableDays ?? 0) > 0
-        immutableDays = record.immutableDays
-        status = health.online ? "online" : "offline"
-        statusMessage = health.message
-        totalBytes = health.capacity?.totalBytes ?? 0
-        usedBytes = health.capacity?.usedBytes ?? 0
-        availableBytes = health.capacity?.availableBytes ?? 0
-        self.backupCount = backupCount
-        repositoryUuid = record.repositoryUuid
-        nfsServer = record.nfsServer
-        nfsExport = record.nfsExport
-        cifsShare = record.cifsShare
-        username = record.username
-        mountOptions = record.mountOptions
-        createdAt = record.createdAt
-        checkedAt = Date()
+        self.init(id: String(record.id ?? 0), name: record.name, type: record.type, path: record.path, enabled: record.enabled,
+                  immutable: record.immutable || (record.immutableDays ?? 0) > 0, immutableDays: record.immutableDays,
+                  status: health.online ? "online" : "offline", statusMessage: health.message,
+                  totalBytes: health.capacity?.totalBytes ?? 0, usedBytes: health.capacity?.usedBytes ?? 0,
+                  availableBytes: health.capacity?.availableBytes ?? 0, backupCount: backupCount, repositoryUuid: record.repositoryUuid,
+                  nfsServer: record.nfsServer, nfsExport: record.nfsExport, cifsShare: record.cifsShare, username: record.username,
+                  mountOptions: record.mountOptions, createdAt: record.createdAt, checkedAt: Date())
     }
-}
-
-struct RepositoryListResponse: ResponseEncodable {
-    var repositories: [RepositoryResponse]
-    var count: Int
 }
 
 /// `POST /repositories/{id}/rescan` answers the rebuild's report as it is.

@@ -2,36 +2,13 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
 
-struct NewUserRequest: Decodable {
-    var username: String
-    var password: String
-    var role: UserRole
-}
-
-struct UserUpdateRequest: Decodable {
-    var password: String?
-    var role: UserRole?
-}
-
-struct UserResponse: ResponseEncodable {
-    var id: Int64
-    var username: String
-    var role: UserRole
-    var createdAt: Date
-
+extension UserResponse {
     init(_ record: UserRecord) {
-        id = record.id ?? 0
-        username = record.username
-        role = record.role
-        createdAt = record.createdAt
+        self.init(id: record.id ?? 0, username: record.username, role: record.role, createdAt: record.createdAt)
     }
-}
-
-struct UserListResponse: ResponseEncodable {
-    var users: [UserResponse]
-    var count: Int
 }
 
 /// `/users`: admins only. The last admin can be neither deleted nor demoted.

@@ -1,25 +1,7 @@
 import Engine
 import Foundation
 import Hummingbird
-
-struct NewVMContextRequest: Decodable {
-    struct Source: Decodable {
-        struct Disk: Decodable {
-            var path: String
-            var label: String?
-        }
-
-        var type: String
-        var disks: [Disk]
-    }
-
-    var vmName: String
-    var source: Source
-
-    enum CodingKeys: String, CodingKey {
-        case vmName = "vm_name", source
-    }
-}
+import SendenseAPI
 
 /// `POST /vm-contexts`: registers a VM made of image files (`qemu_image`).
 /// Every file is checked with qemu-img before anything is recorded.
