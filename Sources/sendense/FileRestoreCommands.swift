@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SendenseAPI
 
 /// `sendense restore mount|mounts|ls|get|umount`: browse a backup disk and
 /// download files or folders from it.
@@ -15,14 +16,14 @@ enum FileRestoreCommands {
         @Option(name: .customLong("disk"), help: "Disk index.") var diskIndex = 0
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(
-                .POST, "/restore/mount", body: ["backup_id": backupID, "disk_index": diskIndex]) as? [String: Any]
-            if options.json { return try printJSON(answer) }
-            print("mount \(cell(answer?["mount_id"])) (\(cell(answer?["filesystem_type"])), expires \(cell(answer?["expires_at"])))")
+            let answer = try await APIClient.make(options).send(
+                .POST, "/restore/mount", body: MountRequest(backupId: backupID, diskIndex: diskIndex), as: MountResponse.self)
+            if options.json { return try answer.printJSON() }
+            let mount = answer.value
+            print("mount \(mount.mountId) (\(mount.filesystemType), expires \(cell(mount.expiresAt)))")
             var table = Table(headers: ["#", "FOLDER", "FILESYSTEM", "SIZE"])
-            for partition in answer?["partitions"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(partition["index"]), cell(partition["name"]), cell(partition["filesystem_type"]),
-                                   cell(partition["size_bytes"])])
+            for partition in mount.partitions {
+                table.rows.append([cell(partition.index), partition.name, partition.filesystemType, cell(partition.sizeBytes)])
             }
             print(table.render())
         }
@@ -33,12 +34,11 @@ enum FileRestoreCommands {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/restore/mounts") as? [String: Any]
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/restore/mounts", as: MountListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["MOUNT", "BACKUP", "DISK", "FILESYSTEM", "EXPIRES"])
-            for mount in answer?["mounts"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(mount["mount_id"]), cell(mount["backup_id"]), cell(mount["disk_index"]),
-                                   cell(mount["filesystem_type"]), cell(mount["expires_at"])])
+            for mount in answer.value.mounts {
+                table.rows.append([mount.mountId, mount.backupId, cell(mount.diskIndex), mount.filesystemType, cell(mount.expiresAt)])
             }
             print(table.render())
         }
@@ -52,21 +52,26 @@ enum FileRestoreCommands {
 
         func run() async throws {
             let client = try APIClient.make(options)
-            var files: [[String: Any]] = []
-            var answer: [String: Any]?
+            var files: [FileListResponse.File] = []
+            var shown = path
             // Page through large folders.
-            repeat {
-                answer = try await client.call(.GET, "/restore/\(mountID)/files?path=\(encode(path))&limit=10000&offset=\(files.count)") as? [String: Any]
-                let page = answer?["files"] as? [[String: Any]] ?? []
-                files += page
-                if page.isEmpty { break }
-            } while files.count < (answer?["total_count"] as? Int ?? 0)
-            if options.json { return try printJSON(["mount_id": mountID, "path": answer?["path"] ?? path, "files": files, "total_count": files.count]) }
+            while true {
+                let page = try await client.send(.GET, "/restore/\(mountID)/files?path=\(encode(path))&limit=10000&offset=\(files.count)",
+                                                 as: FileListResponse.self).value
+                shown = page.path
+                files += page.files
+                if page.files.isEmpty || files.count >= page.totalCount { break }
+            }
+            if options.json {
+                // The whole folder as one page.
+                let all = FileListResponse(mountId: mountID, path: shown, files: files, totalCount: files.count, limit: files.count, offset: 0)
+                return try printJSON(try JSONSerialization.jsonObject(with: try APIJSON.encoder.encode(all)))
+            }
             var table = Table(headers: ["TYPE", "SIZE", "MODIFIED", "NAME"])
             for file in files {
-                let type = file["is_symlink"] as? Bool == true ? "link" : cell(file["type"]) == "directory" ? "dir" : "file"
-                let name = cell(file["name"]) + (file["link_target"] is String ? " -> \(cell(file["link_target"]))" : "")
-                table.rows.append([type, cell(file["size"]), cell(file["modified_time"]), name])
+                let type = file.isSymlink ? "link" : file.type == "directory" ? "dir" : "file"
+                let name = file.name + (file.linkTarget.map { " -> \($0)" } ?? "")
+                table.rows.append([type, cell(file.size), cell(file.modifiedTime), name])
             }
             print(table.render())
         }
@@ -101,8 +106,8 @@ enum FileRestoreCommands {
         @Argument var mountID: String
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.DELETE, "/restore/\(mountID)")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.DELETE, "/restore/\(mountID)", as: UnmountResponse.self)
+            if options.json { return try answer.printJSON() }
             print("closed \(mountID)")
         }
     }

@@ -19,3 +19,8 @@ extension RepositoryListResponse: ResponseEncodable {}
 extension VMContextResponse: ResponseEncodable {}
 extension VMContextListResponse: ResponseEncodable {}
 extension DiskListResponse: ResponseEncodable {}
+extension MountResponse: ResponseEncodable {}
+extension MountListResponse: ResponseEncodable {}
+extension FileListResponse: ResponseEncodable {}
+extension KeepaliveResponse: ResponseEncodable {}
+extension UnmountResponse: ResponseEncodable {}

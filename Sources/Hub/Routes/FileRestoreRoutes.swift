@@ -3,90 +3,20 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import NIOCore
 import SendenseCore
 
-struct MountRequest: Decodable {
-    var backupId: String
-    var diskIndex: Int
-
-    enum CodingKeys: String, CodingKey {
-        case backupId = "backup_id", diskIndex = "disk_index"
-    }
-}
-
-struct MountResponse: ResponseEncodable {
-    struct Partition: Encodable {
-        var index: Int
-        var name: String
-        var filesystemType: String
-        var sizeBytes: UInt64
-        var offsetBytes: UInt64
-        var label: String?
-        var reason: String?
-    }
-
-    var mountId: String
-    var backupId: String
-    var backupDiskId: Int64
-    var diskIndex: Int
-    var filesystemType: String
-    var status: String
-    var partitions: [Partition]
-    var createdAt: Date
-    var lastUsedAt: Date
-    var expiresAt: Date
-
+extension MountResponse {
     init(_ session: RestoreSessions.Session) {
-        mountId = session.id
-        backupId = session.backupID
-        backupDiskId = session.backupDiskID
-        diskIndex = session.diskIndex
-        filesystemType = session.browser.filesystemType
-        status = "mounted"
-        partitions = session.browser.volumes.map {
-            Partition(index: $0.index, name: $0.name, filesystemType: $0.filesystemType, sizeBytes: $0.sizeBytes,
-                      offsetBytes: $0.offsetBytes, label: $0.label, reason: $0.unsupportedReason)
-        }
-        createdAt = session.createdAt
-        lastUsedAt = session.lastUsed
-        expiresAt = session.expiresAt
+        self.init(mountId: session.id, backupId: session.backupID, backupDiskId: session.backupDiskID, diskIndex: session.diskIndex,
+                  filesystemType: session.browser.filesystemType,
+                  partitions: session.browser.volumes.map {
+                      Partition(index: $0.index, name: $0.name, filesystemType: $0.filesystemType, sizeBytes: $0.sizeBytes,
+                                offsetBytes: $0.offsetBytes, label: $0.label, reason: $0.unsupportedReason)
+                  },
+                  createdAt: session.createdAt, lastUsedAt: session.lastUsed, expiresAt: session.expiresAt)
     }
-}
-
-struct MountListResponse: ResponseEncodable {
-    var mounts: [MountResponse]
-    var count: Int
-}
-
-struct FileListResponse: ResponseEncodable {
-    struct File: Encodable {
-        var name: String
-        var path: String
-        var type: String
-        var size: UInt64
-        var mode: UInt32
-        var modifiedTime: Date?
-        var isSymlink: Bool
-        var linkTarget: String?
-    }
-
-    var mountId: String
-    var path: String
-    var files: [File]
-    var totalCount: Int
-    var limit: Int
-    var offset: Int
-}
-
-struct KeepaliveResponse: ResponseEncodable {
-    var mountId: String
-    var expiresAt: Date
-}
-
-struct UnmountResponse: ResponseEncodable {
-    var message: String
-    var mountId: String
 }
 
 /// File-level restore: open a backup disk, browse it, download files and
