@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SendenseAPI
+import SendenseCore
 
 struct FlowsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,16 +14,18 @@ struct FlowsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/protection-flows")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/protection-flows", as: ProtectionFlowListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["ID", "NAME", "TARGET", "SCHEDULE", "TYPE", "RETENTION", "ENABLED", "NEXT RUN", "LAST"])
-            for flow in (answer as? [String: Any])?["flows"] as? [[String: Any]] ?? [] {
-                let retention = (flow["retention"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
-                    .map { "\($0.key.replacingOccurrences(of: "keep_", with: "")) \(cell($0.value))" }.joined(separator: ", ")
+            for flow in answer.value.flows {
+                let policy = flow.retention
+                let retention = [("daily", policy.keepDaily), ("hourly", policy.keepHourly), ("last", policy.keepLast),
+                                 ("monthly", policy.keepMonthly), ("weekly", policy.keepWeekly), ("yearly", policy.keepYearly)]
+                    .compactMap { name, value in value.map { "\(name) \($0)" } }.joined(separator: ", ")
                 table.rows.append([
-                    cell(flow["id"]), cell(flow["name"]), "\(cell(flow["target_type"])) \(cell(flow["target_name"]))",
-                    "\(cell(flow["schedule"])) (\(cell(flow["time_zone"])))", cell(flow["backup_type"]), retention.isEmpty ? "all" : retention,
-                    flow["enabled"] as? Bool == true ? "yes" : "no", cell(flow["next_run_at"]), cell(flow["last_execution_status"]),
+                    cell(flow.id), flow.name, "\(flow.targetType) \(cell(flow.targetName))", "\(flow.schedule) (\(flow.timeZone))",
+                    cell(flow.backupType), retention.isEmpty ? "all" : retention, cell(flow.enabled), cell(flow.nextRunAt),
+                    cell(flow.lastExecutionStatus),
                 ])
             }
             print(table.render())
@@ -52,21 +56,22 @@ struct FlowsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var retention: [String: Int] = [:]
-            for (key, value) in [("keep_last", keepLast), ("keep_daily", keepDaily), ("keep_weekly", keepWeekly),
-                                 ("keep_monthly", keepMonthly), ("keep_yearly", keepYearly)] {
-                if let value { retention[key] = value }
+            guard let repositoryID = Int64(repository) else { throw ValidationError("--repository must be a repository id") }
+            var every: FullEvery?
+            if let fullEvery {
+                guard let parsed = Int(fullEvery).map(FullEvery.runs) ?? (fullEvery == "weekly" ? .weekly : nil) else {
+                    throw ValidationError("--full-every must be a number of backups or weekly")
+                }
+                every = parsed
             }
-            var body: [String: Any] = [
-                "name": name, "target_type": vm != nil ? "vm" : "group", "target_id": vm ?? String(group ?? 0),
-                "repository_id": repository, "schedule": schedule, "time_zone": timeZone,
-                "backup_type": full ? "full" : "incremental", "retention": retention,
-            ]
-            if let fullEvery { body["full_every"] = Int(fullEvery).map { $0 as Any } ?? fullEvery }
-            let answer = try await APIClient.make(options).call(.POST, "/protection-flows", body: body)
-            if options.json { return try printJSON(answer) }
-            let flow = answer as? [String: Any] ?? [:]
-            print("created flow \(cell(flow["id"])) \(name); next run \(cell(flow["next_run_at"]))")
+            let request = ProtectionFlowRequest(
+                name: name, targetType: vm != nil ? "vm" : "group", targetId: vm ?? String(group ?? 0), repositoryId: repositoryID,
+                schedule: schedule, timeZone: timeZone, backupType: (full ? BackupType.full : .incremental).rawValue, fullEvery: every,
+                retention: RetentionPolicy(keepLast: keepLast, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
+                                           keepYearly: keepYearly))
+            let answer = try await APIClient.make(options).send(.POST, "/protection-flows", body: request, as: ProtectionFlowResponse.self)
+            if options.json { return try answer.printJSON() }
+            print("created flow \(answer.value.id) \(name); next run \(cell(answer.value.nextRunAt))")
         }
     }
 
@@ -76,10 +81,9 @@ struct FlowsCommand: AsyncParsableCommand {
         @Argument(help: "Flow id.") var id: Int
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.POST, "/protection-flows/\(id)/execute")
-            if options.json { return try printJSON(answer) }
-            let execution = answer as? [String: Any] ?? [:]
-            print("started execution \(cell(execution["id"])) of flow \(id) (\((execution["vms"] as? [Any])?.count ?? 0) VMs)")
+            let answer = try await APIClient.make(options).send(.POST, "/protection-flows/\(id)/execute", as: FlowExecutionResponse.self)
+            if options.json { return try answer.printJSON() }
+            print("started execution \(answer.value.id) of flow \(id) (\(answer.value.vms.count) VMs)")
         }
     }
 
@@ -89,13 +93,13 @@ struct FlowsCommand: AsyncParsableCommand {
         @Argument(help: "Flow id.") var id: Int
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/protection-flows/\(id)/executions")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/protection-flows/\(id)/executions", as: FlowExecutionListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["ID", "STATUS", "TRIGGER", "STARTED", "COMPLETED", "VMS"])
-            for execution in (answer as? [String: Any])?["executions"] as? [[String: Any]] ?? [] {
-                let vms = (execution["vms"] as? [[String: Any]] ?? []).map { "\(cell($0["vm_name"])): \(cell($0["status"]))" }
-                table.rows.append([cell(execution["id"]), cell(execution["status"]), cell(execution["trigger"]),
-                                   cell(execution["started_at"]), cell(execution["completed_at"]), vms.joined(separator: ", ")])
+            for execution in answer.value.executions {
+                let vms = execution.vms.map { "\($0.vmName): \($0.status.rawValue)" }
+                table.rows.append([cell(execution.id), cell(execution.status), execution.trigger, cell(execution.startedAt),
+                                   cell(execution.completedAt), vms.joined(separator: ", ")])
             }
             print(table.render())
         }
@@ -108,14 +112,14 @@ struct FlowsCommand: AsyncParsableCommand {
         @Flag(name: .customLong("dry-run"), help: "Only say what would be removed and merged.") var dryRun = false
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.POST, "/protection-flows/\(id)/prune", body: ["dry_run": dryRun])
-            if options.json { return try printJSON(answer) }
-            for result in (answer as? [String: Any])?["results"] as? [[String: Any]] ?? [] {
-                let removed = result["removed"] as? [String] ?? []
-                let kept = result["kept"] as? [String] ?? []
-                print("\(cell(result["vm_name"])): keep \(kept.count), \(dryRun ? "would remove" : "removed") \(removed.count)\(removed.isEmpty ? "" : ": " + removed.joined(separator: ", "))")
-                if let skipped = result["skipped"] as? String { print("  \(skipped)") }
-                for (id, date) in result["immutable_until"] as? [String: String] ?? [:] { print("  \(id) immutable until \(date)") }
+            let answer = try await APIClient.make(options).send(.POST, "/protection-flows/\(id)/prune", body: PruneRequest(dryRun: dryRun),
+                                                                as: PruneResponse.self)
+            if options.json { return try answer.printJSON() }
+            for result in answer.value.results {
+                let removed = result.removed
+                print("\(result.vmName): keep \(result.kept.count), \(dryRun ? "would remove" : "removed") \(removed.count)\(removed.isEmpty ? "" : ": " + removed.joined(separator: ", "))")
+                if let skipped = result.skipped { print("  \(skipped)") }
+                for (id, date) in result.immutableUntil.sorted(by: { $0.key < $1.key }) { print("  \(id) immutable until \(date)") }
             }
         }
     }
@@ -125,7 +129,8 @@ struct FlowsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument(help: "Flow id.") var id: Int
         func run() async throws {
-            _ = try await APIClient.make(options).call(.PUT, "/protection-flows/\(id)", body: ["enabled": true])
+            _ = try await APIClient.make(options).send(.PUT, "/protection-flows/\(id)", body: ProtectionFlowRequest(enabled: true),
+                                                       as: ProtectionFlowResponse.self)
             print("flow \(id) enabled")
         }
     }
@@ -135,7 +140,8 @@ struct FlowsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument(help: "Flow id.") var id: Int
         func run() async throws {
-            _ = try await APIClient.make(options).call(.PUT, "/protection-flows/\(id)", body: ["enabled": false])
+            _ = try await APIClient.make(options).send(.PUT, "/protection-flows/\(id)", body: ProtectionFlowRequest(enabled: false),
+                                                       as: ProtectionFlowResponse.self)
             print("flow \(id) disabled")
         }
     }
@@ -160,11 +166,11 @@ struct GroupsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List groups.")
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/protection-groups")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/protection-groups", as: ProtectionGroupListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["ID", "NAME", "VMS"])
-            for group in (answer as? [String: Any])?["groups"] as? [[String: Any]] ?? [] {
-                table.rows.append([cell(group["id"]), cell(group["name"]), (group["vm_names"] as? [String] ?? []).joined(separator: ", ")])
+            for group in answer.value.groups {
+                table.rows.append([cell(group.id), group.name, group.vmNames.joined(separator: ", ")])
             }
             print(table.render())
         }
@@ -176,9 +182,10 @@ struct GroupsCommand: AsyncParsableCommand {
         @Argument(help: "Group name.") var name: String
         @Argument(help: "VM names.") var vms: [String] = []
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.POST, "/protection-groups", body: ["name": name, "vm_names": vms])
-            if options.json { return try printJSON(answer) }
-            print("created group \(cell((answer as? [String: Any])?["id"])) \(name) with \(vms.count) VM(s)")
+            let answer = try await APIClient.make(options).send(.POST, "/protection-groups", body: ProtectionGroupRequest(name: name, vmNames: vms),
+                                                                as: ProtectionGroupResponse.self)
+            if options.json { return try answer.printJSON() }
+            print("created group \(answer.value.id) \(name) with \(vms.count) VM(s)")
         }
     }
 

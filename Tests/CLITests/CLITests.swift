@@ -444,6 +444,13 @@ struct CLITests {
         // Pruning again finishes the job.
         let again = try Self.sendense(["flows", "prune", String(flowID)], environment: environment)
         #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("big: keep 2"), "\(again.stdout)")
+        // The flow as the list shows it (typed answers), and a group of the VM.
+        let flows = try Self.sendense(["flows"], environment: environment)
+        #expect(flows.status == 0 && flows.stdout.contains("keep2") && flows.stdout.contains("last 2"), "\(flows.stdout)\(flows.stderr)")
+        let group = try Self.sendense(["groups", "add", "web", "big"], environment: environment)
+        #expect(group.status == 0 && group.stdout.contains("with 1 VM(s)"), "\(group.stdout)\(group.stderr)")
+        #expect(try Self.sendense(["groups"], environment: environment).stdout.contains("web"))
         let kept = try expectEveryPointRestores()
         #expect(kept == hashes.keys.sorted().suffix(2).map { $0 }, "\(kept)")
         kill(hub.processIdentifier, SIGTERM)

@@ -24,3 +24,11 @@ extension MountListResponse: ResponseEncodable {}
 extension FileListResponse: ResponseEncodable {}
 extension KeepaliveResponse: ResponseEncodable {}
 extension UnmountResponse: ResponseEncodable {}
+extension ProtectionFlowResponse: ResponseEncodable {}
+extension ProtectionFlowListResponse: ResponseEncodable {}
+extension FlowExecutionResponse: ResponseEncodable {}
+extension FlowExecutionListResponse: ResponseEncodable {}
+extension FlowMachineListResponse: ResponseEncodable {}
+extension PruneResponse: ResponseEncodable {}
+extension ProtectionGroupResponse: ResponseEncodable {}
+extension ProtectionGroupListResponse: ResponseEncodable {}

@@ -3,207 +3,32 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SendenseAPI
 import SendenseCore
 
-/// A flow as a client sends it; on PUT every field is optional.
-struct ProtectionFlowRequest: Decodable {
-    var name: String?
-    var targetType: String?
-    var targetId: String?
-    var repositoryId: Int64?
-    var schedule: String?
-    var timeZone: String?
-    var backupType: String?
-    /// A number of backups, or "weekly"; null clears it.
-    var fullEvery: FullEvery?
-    var fullEveryGiven = false
-    var retention: RetentionPolicy?
-    var enabled: Bool?
-
-    enum FullEvery: Equatable {
-        case runs(Int)
-        case weekly
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case name, schedule, retention, enabled
-        case targetType = "target_type", targetId = "target_id", repositoryId = "repository_id", timeZone = "time_zone"
-        case backupType = "backup_type", fullEvery = "full_every"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name)
-        targetType = try c.decodeIfPresent(String.self, forKey: .targetType)
-        // Ids are written as strings in API.md ("1"); numbers are accepted too.
-        if let number = try? c.decodeIfPresent(Int64.self, forKey: .targetId) {
-            targetId = String(number)
-        } else {
-            targetId = try c.decodeIfPresent(String.self, forKey: .targetId)
-        }
-        repositoryId = try c.decodeRepositoryIDIfPresent(forKey: .repositoryId)
-        schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
-        timeZone = try c.decodeIfPresent(String.self, forKey: .timeZone)
-        backupType = try c.decodeIfPresent(String.self, forKey: .backupType)
-        fullEveryGiven = c.contains(.fullEvery)
-        if fullEveryGiven, try !c.decodeNil(forKey: .fullEvery) {
-            if let runs = try? c.decode(Int.self, forKey: .fullEvery) {
-                fullEvery = .runs(runs)
-            } else {
-                guard try c.decode(String.self, forKey: .fullEvery) == "weekly" else {
-                    throw DecodingError.dataCorruptedError(forKey: .fullEvery, in: c, debugDescription: "expected a number of backups or \"weekly\"")
-                }
-                fullEvery = .weekly
-            }
-        }
-        retention = try c.decodeIfPresent(RetentionPolicy.self, forKey: .retention)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled)
+extension ProtectionFlowResponse {
+    init(flow: ProtectionFlowRecord, targetName: String?, vmCount: Int, lastExecution: FlowExecutionRecord?) {
+        self.init(id: flow.id ?? 0, name: flow.name, targetType: flow.targetType, targetId: flow.targetId, targetName: targetName,
+                  repositoryId: String(flow.repositoryId), schedule: flow.schedule, timeZone: flow.timeZone, backupType: flow.backupType,
+                  fullEvery: flow.fullWeekly ? .weekly : flow.fullEvery.map(FullEvery.runs), retention: flow.retention,
+                  enabled: flow.enabled, nextRunAt: flow.nextRunAt, lastRunAt: flow.lastRunAt, lastExecutionStatus: lastExecution?.status,
+                  vmCount: vmCount, createdAt: flow.createdAt, updatedAt: flow.updatedAt)
     }
 }
 
-struct ProtectionFlowResponse: ResponseEncodable {
-    var flow: ProtectionFlowRecord
-    var targetName: String?
-    var vmCount: Int
-    var lastExecution: FlowExecutionRecord?
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, schedule, retention, enabled
-        case targetType = "target_type", targetId = "target_id", targetName = "target_name", repositoryId = "repository_id"
-        case timeZone = "time_zone", backupType = "backup_type", fullEvery = "full_every", nextRunAt = "next_run_at"
-        case lastRunAt = "last_run_at", lastExecutionStatus = "last_execution_status", vmCount = "vm_count"
-        case createdAt = "created_at", updatedAt = "updated_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(flow.id ?? 0, forKey: .id)
-        try c.encode(flow.name, forKey: .name)
-        try c.encode(flow.targetType, forKey: .targetType)
-        try c.encode(flow.targetId, forKey: .targetId)
-        try c.encode(targetName, forKey: .targetName)
-        try c.encode(String(flow.repositoryId), forKey: .repositoryId)
-        try c.encode(flow.schedule, forKey: .schedule)
-        try c.encode(flow.timeZone, forKey: .timeZone)
-        try c.encode(flow.backupType, forKey: .backupType)
-        if flow.fullWeekly {
-            try c.encode("weekly", forKey: .fullEvery)
-        } else {
-            try c.encode(flow.fullEvery, forKey: .fullEvery)
-        }
-        try c.encode(flow.retention, forKey: .retention)
-        try c.encode(flow.enabled, forKey: .enabled)
-        try c.encode(flow.nextRunAt, forKey: .nextRunAt)
-        try c.encode(flow.lastRunAt, forKey: .lastRunAt)
-        try c.encode(lastExecution?.status, forKey: .lastExecutionStatus)
-        try c.encode(vmCount, forKey: .vmCount)
-        try c.encode(flow.createdAt, forKey: .createdAt)
-        try c.encode(flow.updatedAt, forKey: .updatedAt)
+extension FlowExecutionResponse {
+    init(execution: FlowExecutionRecord, vms: [FlowExecutionVMRecord]) {
+        self.init(id: execution.id ?? 0, flowId: execution.flowId, status: execution.status, trigger: execution.trigger,
+                  errorMessage: execution.errorMessage, startedAt: execution.startedAt, completedAt: execution.completedAt,
+                  vms: vms.map { VM(vmName: $0.vmName, backupId: $0.backupId, status: $0.status, errorMessage: $0.errorMessage) })
     }
 }
 
-struct ProtectionFlowListResponse: ResponseEncodable {
-    var flows: [ProtectionFlowResponse]
-    var count: Int
-}
-
-struct FlowExecutionResponse: ResponseEncodable {
-    struct VM: Encodable {
-        var row: FlowExecutionVMRecord
-        enum CodingKeys: String, CodingKey { case vmName = "vm_name", backupId = "backup_id", status, errorMessage = "error_message" }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(row.vmName, forKey: .vmName)
-            try c.encode(row.backupId, forKey: .backupId)
-            try c.encode(row.status, forKey: .status)
-            try c.encode(row.errorMessage, forKey: .errorMessage)
-        }
+extension PruneResult {
+    init(report: PruneReport) {
+        self.init(vmName: report.vmName, kept: report.kept, removed: report.removed, merged: report.merged,
+                  immutableUntil: report.immutableUntil.mapValues { $0.formatted(.iso8601) }, skipped: report.skipped)
     }
-
-    var execution: FlowExecutionRecord
-    var vms: [VM]
-
-    enum CodingKeys: String, CodingKey {
-        case id, status, trigger, vms, flowId = "flow_id", errorMessage = "error_message", startedAt = "started_at", completedAt = "completed_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(execution.id ?? 0, forKey: .id)
-        try c.encode(execution.flowId, forKey: .flowId)
-        try c.encode(execution.status, forKey: .status)
-        try c.encode(execution.trigger, forKey: .trigger)
-        try c.encode(execution.errorMessage, forKey: .errorMessage)
-        try c.encode(execution.startedAt, forKey: .startedAt)
-        try c.encode(execution.completedAt, forKey: .completedAt)
-        try c.encode(vms, forKey: .vms)
-    }
-}
-
-struct FlowExecutionListResponse: ResponseEncodable {
-    var executions: [FlowExecutionResponse]
-    var count: Int
-}
-
-struct FlowMachineResponse: Encodable {
-    var vmName: String
-    var powerState: String?
-    var lastBackupId: String?
-    var lastBackupAt: Date?
-    var lastBackupStatus: BackupStatus?
-    var lastBackupType: BackupType?
-    var restorePoints: Int
-    var nextRunAt: Date?
-
-    enum CodingKeys: String, CodingKey {
-        case vmName = "vm_name", powerState = "power_state", lastBackupId = "last_backup_id", lastBackupAt = "last_backup_at"
-        case lastBackupStatus = "last_backup_status", lastBackupType = "last_backup_type", restorePoints = "restore_points", nextRunAt = "next_run_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vmName, forKey: .vmName)
-        try c.encode(powerState, forKey: .powerState)
-        try c.encode(lastBackupId, forKey: .lastBackupId)
-        try c.encode(lastBackupAt, forKey: .lastBackupAt)
-        try c.encode(lastBackupStatus, forKey: .lastBackupStatus)
-        try c.encode(lastBackupType, forKey: .lastBackupType)
-        try c.encode(restorePoints, forKey: .restorePoints)
-        try c.encode(nextRunAt, forKey: .nextRunAt)
-    }
-}
-
-struct PruneRequest: Decodable {
-    var dryRun: Bool?
-    enum CodingKeys: String, CodingKey { case dryRun = "dry_run" }
-}
-
-struct PruneResultResponse: Encodable {
-    var report: PruneReport
-
-    enum CodingKeys: String, CodingKey {
-        case vmName = "vm_name", kept, removed, merged, immutableUntil = "immutable_until", skipped
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(report.vmName, forKey: .vmName)
-        try c.encode(report.kept, forKey: .kept)
-        try c.encode(report.removed, forKey: .removed)
-        try c.encode(report.merged, forKey: .merged)
-        try c.encode(report.immutableUntil.mapValues { $0.formatted(.iso8601) }, forKey: .immutableUntil)
-        try c.encode(report.skipped, forKey: .skipped)
-    }
-}
-
-struct PruneResponse: ResponseEncodable {
-    var dryRun: Bool
-    var results: [PruneResultResponse]
-}
-
-struct FlowMachineListResponse: ResponseEncodable {
-    var machines: [FlowMachineResponse]
-    var count: Int
 }
 
 /// `/protection-flows`: what is backed up when, where, and kept how long.
@@ -256,13 +81,13 @@ enum ProtectionFlowRoutes {
             let flow = try await existing(context, catalog)
             let execution = try await services.scheduler.execute(flow)
             let rows = try await catalog.executions(flowID: flow.id ?? 0).first { $0.0.id == execution.id }?.1 ?? []
-            return EditedResponse(status: .accepted, response: FlowExecutionResponse(execution: execution, vms: rows.map(FlowExecutionResponse.VM.init)))
+            return EditedResponse(status: .accepted, response: FlowExecutionResponse(execution: execution, vms: rows))
         }
         table.add(.get, "/protection-flows/{id}/executions", .role(.viewer)) { request, context -> FlowExecutionListResponse in
             let flow = try await existing(context, catalog)
             let limit = try QueryNumber.parse(request.uri.queryParameters["limit"], "limit", default: 50, in: 1...1000)
             let list = try await catalog.executions(flowID: flow.id ?? 0, limit: limit)
-                .map { FlowExecutionResponse(execution: $0.0, vms: $0.1.map(FlowExecutionResponse.VM.init)) }
+                .map { FlowExecutionResponse(execution: $0.0, vms: $0.1) }
             return FlowExecutionListResponse(executions: list, count: list.count)
         }
         registerPrune(table, services)
@@ -290,11 +115,11 @@ enum ProtectionFlowRoutes {
             let dryRun = body?.dryRun ?? false
             let policy = flow.retention
             let zone = TimeZone(identifier: flow.timeZone) ?? .gmt
-            var results: [PruneResultResponse] = []
+            var results: [PruneResult] = []
             for name in try await services.catalog.vmNames(coveredBy: flow) {
                 let report = try await RetentionRun.prune(vmName: name, repositoryID: flow.repositoryId, policy: policy, timeZone: zone,
                                                           dryRun: dryRun, pruner: services.pruner, jobs: services.jobs, logger: services.logger)
-                results.append(PruneResultResponse(report: report))
+                results.append(PruneResult(report: report))
             }
             return PruneResponse(dryRun: dryRun, results: results)
         }

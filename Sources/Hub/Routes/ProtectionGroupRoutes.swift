@@ -5,43 +5,11 @@ import Hummingbird
 import SendenseAPI
 import SendenseCore
 
-struct ProtectionGroupRequest: Decodable {
-    var name: String?
-    var description: String?
-    var vmNames: [String]?
-
-    enum CodingKeys: String, CodingKey {
-        case name, description, vmNames = "vm_names"
-    }
-}
-
-struct ProtectionGroupResponse: ResponseEncodable {
-    var id: Int64
-    var name: String
-    @Nullable var description: String?
-    var vmNames: [String]
-    var vmCount: Int
-    var createdAt: Date
-    var updatedAt: Date
-
+extension ProtectionGroupResponse {
     init(_ record: ProtectionGroupRecord, members: [String]) {
-        id = record.id ?? 0
-        name = record.name
-        description = record.description
-        vmNames = members
-        vmCount = members.count
-        createdAt = record.createdAt
-        updatedAt = record.updatedAt
+        self.init(id: record.id ?? 0, name: record.name, description: record.description, vmNames: members,
+                  createdAt: record.createdAt, updatedAt: record.updatedAt)
     }
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, description, vmNames = "vm_names", vmCount = "vm_count", createdAt = "created_at", updatedAt = "updated_at"
-    }
-}
-
-struct ProtectionGroupListResponse: ResponseEncodable {
-    var groups: [ProtectionGroupResponse]
-    var count: Int
 }
 
 /// `/protection-groups`: named sets of VMs for flows to target.
