@@ -33,13 +33,9 @@ struct APIClient {
         return APIClient(baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
     }
 
-    /// Sends a request to `/api/v1<path>` and answers the parsed JSON body
-    /// (nil for 204). A non-2xx answer throws the hub's message. For the
-    /// resources SendenseAPI does not type yet.
-    @discardableResult
-    func call(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
-        let data = try await exchange(method, path, body: try body.map { try JSONSerialization.data(withJSONObject: $0) })
-        return data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
+    /// Sends a request whose answer carries nothing to read (204, 202).
+    func send(_ method: HTTPMethod, _ path: String) async throws {
+        _ = try await exchange(method, path, body: nil)
     }
 
     /// Sends a request and decodes the answer as one of the API's types.

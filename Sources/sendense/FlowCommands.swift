@@ -151,7 +151,7 @@ struct FlowsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument(help: "Flow id.") var id: Int
         func run() async throws {
-            _ = try await APIClient.make(options).call(.DELETE, "/protection-flows/\(id)")
+            try await APIClient.make(options).send(.DELETE, "/protection-flows/\(id)")
             print("deleted flow \(id)")
         }
     }
@@ -194,7 +194,7 @@ struct GroupsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument(help: "Group id.") var id: Int
         func run() async throws {
-            _ = try await APIClient.make(options).call(.DELETE, "/protection-groups/\(id)")
+            try await APIClient.make(options).send(.DELETE, "/protection-groups/\(id)")
             print("deleted group \(id)")
         }
     }

@@ -128,7 +128,7 @@ struct ReposCommand: AsyncParsableCommand {
         @Argument(help: "Repository id.") var id: Int
 
         func run() async throws {
-            try await APIClient.make(options).call(.DELETE, "/repositories/\(id)")
+            try await APIClient.make(options).send(.DELETE, "/repositories/\(id)")
             print("repository \(id) removed")
         }
     }
@@ -189,7 +189,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Argument var id: Int
 
         func run() async throws {
-            try await APIClient.make(options).call(.DELETE, "/users/\(id)")
+            try await APIClient.make(options).send(.DELETE, "/users/\(id)")
             print("user \(id) deleted")
         }
     }

@@ -36,7 +36,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument var jobID: String
 
         func run() async throws {
-            try await APIClient.make(options).call(.POST, "/jobs/\(jobID)/cancel")
+            try await APIClient.make(options).send(.POST, "/jobs/\(jobID)/cancel")
             print("cancelling \(jobID)")
         }
     }

@@ -46,7 +46,7 @@ struct LogoutCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try APIClient.make(options)
-        try await client.call(.POST, "/auth/logout")
+        try await client.send(.POST, "/auth/logout")
         ClientConfig.remove()
         print("logged out")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SendenseAPI
 
 struct VCenterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,14 +12,14 @@ struct VCenterCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.GET, "/vmware-credentials")
-            if options.json { return try printJSON(answer) }
+            let answer = try await APIClient.make(options).send(.GET, "/vmware-credentials", as: VMwareCredentialListResponse.self)
+            if options.json { return try answer.printJSON() }
             var table = Table(headers: ["ID", "NAME", "HOST", "PORT", "USER", "DATACENTER", "TRUST", "TRANSPORT", "VMS"])
-            for credential in (answer as? [String: Any])?["credentials"] as? [[String: Any]] ?? [] {
-                let trust = credential["thumbprint"] is String ? "pinned" : credential["insecure"] as? Bool == true ? "insecure" : "CA"
+            for credential in answer.value.credentials {
+                let trust = credential.thumbprint != nil ? "pinned" : credential.insecure ? "insecure" : "CA"
                 table.rows.append([
-                    cell(credential["id"]), cell(credential["name"]), cell(credential["vcenter_host"]), cell(credential["vcenter_port"]),
-                    cell(credential["username"]), cell(credential["datacenter"]), trust, cell(credential["transport"]), cell(credential["vm_count"]),
+                    cell(credential.id), credential.name, credential.vcenterHost, cell(credential.vcenterPort), credential.username,
+                    cell(credential.datacenter), trust, credential.transport, cell(credential.vmCount),
                 ])
             }
             print(table.render())
@@ -43,13 +44,11 @@ struct VCenterCommand: AsyncParsableCommand {
             guard let password = readLine(strippingNewline: true), !password.isEmpty else {
                 throw CLIError("give the vCenter password on standard input")
             }
-            var body: [String: Any] = ["name": name, "vcenter_host": host, "vcenter_port": port, "username": username,
-                                       "password": password, "insecure": insecure, "transport": transport]
-            if let datacenter { body["datacenter"] = datacenter }
-            if let thumbprint { body["thumbprint"] = thumbprint }
-            let answer = try await APIClient.make(options).call(.POST, "/vmware-credentials", body: body)
-            if options.json { return try printJSON(answer) }
-            print("added vCenter \(name) as credential \(cell((answer as? [String: Any])?["id"]))")
+            let request = VMwareCredentialRequest(name: name, vcenterHost: host, vcenterPort: port, username: username, password: password,
+                                                  datacenter: datacenter, thumbprint: thumbprint, insecure: insecure, transport: transport)
+            let answer = try await APIClient.make(options).send(.POST, "/vmware-credentials", body: request, as: VMwareCredentialResponse.self)
+            if options.json { return try answer.printJSON() }
+            print("added vCenter \(name) as credential \(answer.value.id)")
         }
     }
 
@@ -59,11 +58,11 @@ struct VCenterCommand: AsyncParsableCommand {
         @Argument(help: "Credential id.") var id: Int
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.POST, "/vmware-credentials/\(id)/test")
-            if options.json { return try printJSON(answer) }
-            let result = answer as? [String: Any] ?? [:]
-            guard result["success"] as? Bool == true else { throw CLIError(cell(result["message"])) }
-            print("\(cell(result["message"])): \(cell(result["vm_count"])) VMs")
+            let answer = try await APIClient.make(options).send(.POST, "/vmware-credentials/\(id)/test", as: CredentialTestResponse.self)
+            if options.json { return try answer.printJSON() }
+            let result = answer.value
+            guard result.success else { throw CLIError(result.message) }
+            print("\(result.message): \(cell(result.vmCount)) VMs")
         }
     }
 
@@ -73,7 +72,7 @@ struct VCenterCommand: AsyncParsableCommand {
         @Argument(help: "Credential id.") var id: Int
 
         func run() async throws {
-            _ = try await APIClient.make(options).call(.DELETE, "/vmware-credentials/\(id)")
+            try await APIClient.make(options).send(.DELETE, "/vmware-credentials/\(id)")
             print("deleted credential \(id)")
         }
     }
@@ -86,21 +85,19 @@ struct VCenterCommand: AsyncParsableCommand {
         @Flag(name: .customLong("add"), help: "Also add (or update) every listed VM.") var add = false
 
         func run() async throws {
-            var body: [String: Any] = ["credential_id": id, "create_context": add]
-            if let filter { body["filter"] = filter }
-            let answer = try await APIClient.make(options).call(.POST, "/discovery/discover-vms", body: body)
-            if options.json { return try printJSON(answer) }
-            let result = answer as? [String: Any] ?? [:]
+            let request = DiscoverRequest(credentialId: Int64(id), filter: filter, createContext: add)
+            let answer = try await APIClient.make(options).send(.POST, "/discovery/discover-vms", body: request, as: DiscoverResponse.self)
+            if options.json { return try answer.printJSON() }
+            let result = answer.value
             var table = Table(headers: ["NAME", "POWER", "CPU", "MEMORY", "DISKS", "SIZE", "OS", "CBT", "ADDED"])
-            for vm in result["discovered_vms"] as? [[String: Any]] ?? [] {
+            for vm in result.discoveredVms {
                 table.rows.append([
-                    cell(vm["name"]), cell(vm["power_state"]), cell(vm["cpu_count"]), (vm["memory_mb"] as? Int).map { "\($0) MB" } ?? "-",
-                    cell((vm["disks"] as? [Any])?.count), humanBytes(vm["total_capacity_bytes"]), cell(vm["os_type"]),
-                    vm["cbt_enabled"] as? Bool == true ? "on" : "off", vm["context_id"] is String ? "yes" : "no",
+                    vm.name, cell(vm.powerState), cell(vm.cpuCount), vm.memoryMb.map { "\($0) MB" } ?? "-", cell(vm.disks.count),
+                    humanBytes(vm.totalCapacityBytes), cell(vm.osType), vm.cbtEnabled ? "on" : "off", vm.contextId != nil ? "yes" : "no",
                 ])
             }
             print(table.render())
-            print("\(cell(result["count"])) VMs in \(cell(result["duration_ms"])) ms")
+            print("\(result.count) VMs in \(result.durationMs) ms")
         }
     }
 
@@ -111,9 +108,10 @@ struct VCenterCommand: AsyncParsableCommand {
         @Argument(help: "VM names.") var names: [String]
 
         func run() async throws {
-            let answer = try await APIClient.make(options).call(.POST, "/discovery/add-vms", body: ["credential_id": id, "vm_names": names])
-            if options.json { return try printJSON(answer) }
-            print("added \(cell((answer as? [String: Any])?["count"])) VM(s)")
+            let answer = try await APIClient.make(options).send(.POST, "/discovery/add-vms", body: AddVMsRequest(credentialId: Int64(id), vmNames: names),
+                                                                as: AddVMsResponse.self)
+            if options.json { return try answer.printJSON() }
+            print("added \(answer.value.count) VM(s)")
         }
     }
 }

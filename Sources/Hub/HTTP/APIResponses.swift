@@ -32,3 +32,8 @@ extension FlowMachineListResponse: ResponseEncodable {}
 extension PruneResponse: ResponseEncodable {}
 extension ProtectionGroupResponse: ResponseEncodable {}
 extension ProtectionGroupListResponse: ResponseEncodable {}
+extension VMwareCredentialResponse: ResponseEncodable {}
+extension VMwareCredentialListResponse: ResponseEncodable {}
+extension CredentialTestResponse: ResponseEncodable {}
+extension DiscoverResponse: ResponseEncodable {}
+extension AddVMsResponse: ResponseEncodable {}

@@ -10,80 +10,6 @@ import VSphere
 import Glibc
 #endif
 
-struct DiscoverRequest: Decodable {
-    var credentialId: Int64
-    var filter: String?
-    var createContext: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case credentialId = "credential_id", filter, createContext = "create_context"
-    }
-}
-
-struct AddVMsRequest: Decodable {
-    var credentialId: Int64
-    var vmNames: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case credentialId = "credential_id", vmNames = "vm_names"
-    }
-}
-
-struct DiscoveredDiskResponse: Encodable, Sendable {
-    var vmwareDiskKey: Int
-    var label: String
-    var capacityBytes: Int64
-    var sizeGb: Int64
-    @Nullable var datastore: String?
-    var path: String
-    @Nullable var thinProvisioned: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case label, datastore, path
-        case vmwareDiskKey = "vmware_disk_key", capacityBytes = "capacity_bytes", sizeGb = "size_gb", thinProvisioned = "thin_provisioned"
-    }
-}
-
-/// A VM as vCenter describes it, and whether Sendense already protects it.
-struct DiscoveredVMResponse: Encodable, Sendable {
-    var name: String
-    var moref: String
-    @Nullable var instanceUuid: String?
-    @Nullable var vmPath: String?
-    @Nullable var datacenter: String?
-    @Nullable var host: String?
-    @Nullable var powerState: String?
-    @Nullable var cpuCount: Int?
-    @Nullable var memoryMb: Int?
-    @Nullable var osType: String?
-    @Nullable var guestOs: String?
-    var cbtEnabled: Bool
-    var disks: [DiscoveredDiskResponse]
-    var totalCapacityBytes: Int64
-    /// The VM context that already holds this VM, if any.
-    @Nullable var contextId: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, moref, host, disks, datacenter
-        case instanceUuid = "instance_uuid", vmPath = "vm_path", powerState = "power_state", cpuCount = "cpu_count"
-        case memoryMb = "memory_mb", osType = "os_type", guestOs = "guest_os", cbtEnabled = "cbt_enabled"
-        case totalCapacityBytes = "total_capacity_bytes", contextId = "context_id"
-    }
-}
-
-struct DiscoverResponse: ResponseEncodable {
-    var discoveredVms: [DiscoveredVMResponse]
-    var count: Int
-    var durationMs: Int
-    /// VM contexts created or updated when create_context was true.
-    var added: Int?
-}
-
-struct AddVMsResponse: ResponseEncodable {
-    var added: [VMContextResponse]
-    var count: Int
-}
-
 /// `/discovery`: what a vCenter holds (one ContainerView and one paged
 /// property retrieval, whatever its size) and turning VMs into VM contexts.
 /// Adding a VM again updates its context instead of duplicating it.
@@ -134,17 +60,12 @@ enum DiscoveryRoutes {
         let context = contexts.first { $0.sourceType == .vmware && $0.vcenterHost == vcenter
             && ($0.instanceUuid != nil ? $0.instanceUuid == vm.instanceUuid : $0.moref == vm.moref) }
         let disks = vm.disks.map { disk in
-            DiscoveredDiskResponse(
-                vmwareDiskKey: disk.key, label: disk.label, capacityBytes: disk.capacityBytes,
-                sizeGb: (disk.capacityBytes + (1 << 30) - 1) >> 30, datastore: disk.datastoreName.map { "[\($0)]" },
-                path: disk.relativePath, thinProvisioned: disk.thinProvisioned)
+            DiscoveredDiskResponse(vmwareDiskKey: disk.key, label: disk.label, capacityBytes: disk.capacityBytes,
+                                   datastore: disk.datastoreName.map { "[\($0)]" }, path: disk.relativePath, thinProvisioned: disk.thinProvisioned)
         }
         return DiscoveredVMResponse(
             name: vm.name, moref: vm.moref, instanceUuid: vm.instanceUuid, vmPath: vm.vmxPath, datacenter: vm.datacenter,
             host: vm.host, powerState: vm.powerState, cpuCount: vm.cpuCount, memoryMb: vm.memoryMB, osType: vm.osType,
-            guestOs: vm.guestFullName, cbtEnabled: vm.changeTrackingEnabled, disks: disks,
-            totalCapacityBytes: vm.disks.reduce(0) { $0 + $1.capacityBytes }, contextId: context?.contextId)
+            guestOs: vm.guestFullName, cbtEnabled: vm.changeTrackingEnabled, disks: disks, contextId: context?.contextId)
     }
-
-
 }

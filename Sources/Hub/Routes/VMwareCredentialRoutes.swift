@@ -6,72 +6,12 @@ import Hummingbird
 import SendenseAPI
 import SendenseCore
 
-/// A credential as a client sends it; on PUT every field is optional and a
-/// missing password keeps the stored one.
-struct VMwareCredentialRequest: Decodable, Sendable {
-    var name: String?
-    var vcenterHost: String?
-    var vcenterPort: Int?
-    var username: String?
-    var password: String?
-    var datacenter: String?
-    var thumbprint: String?
-    var insecure: Bool?
-    var transport: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, username, password, datacenter, thumbprint, insecure, transport
-        case vcenterHost = "vcenter_host", vcenterPort = "vcenter_port"
-    }
-}
-
-/// Never the password, not even sealed.
-struct VMwareCredentialResponse: ResponseEncodable {
-    var id: Int64
-    var name: String
-    var vcenterHost: String
-    var vcenterPort: Int
-    var username: String
-    @Nullable var datacenter: String?
-    @Nullable var thumbprint: String?
-    var insecure: Bool
-    var transport: String
-    var vmCount: Int
-    var createdAt: Date
-    var updatedAt: Date
-
+extension VMwareCredentialResponse {
     init(_ record: VMwareCredentialRecord, vmCount: Int) {
-        id = record.id ?? 0
-        name = record.name
-        vcenterHost = record.vcenterHost
-        vcenterPort = record.vcenterPort
-        username = record.username
-        datacenter = record.datacenter
-        thumbprint = record.thumbprint
-        insecure = record.insecure
-        transport = record.transport
-        self.vmCount = vmCount
-        createdAt = record.createdAt
-        updatedAt = record.updatedAt
+        self.init(id: record.id ?? 0, name: record.name, vcenterHost: record.vcenterHost, vcenterPort: record.vcenterPort,
+                  username: record.username, datacenter: record.datacenter, thumbprint: record.thumbprint, insecure: record.insecure,
+                  transport: record.transport, vmCount: vmCount, createdAt: record.createdAt, updatedAt: record.updatedAt)
     }
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, username, datacenter, thumbprint, insecure, transport
-        case vcenterHost = "vcenter_host", vcenterPort = "vcenter_port", vmCount = "vm_count"
-        case createdAt = "created_at", updatedAt = "updated_at"
-    }
-}
-
-struct VMwareCredentialListResponse: ResponseEncodable {
-    var credentials: [VMwareCredentialResponse]
-    var count: Int
-}
-
-struct CredentialTestResponse: ResponseEncodable {
-    var success: Bool
-    var message: String
-    var vmCount: Int?
-    var vcenterVersion: String?
 }
 
 /// `/vmware-credentials`: the vCenters the hub backs up from. Admins manage
