@@ -65,6 +65,11 @@ extension APIError {
             case .undecryptable: self = .unprocessable(error.description)
             case .unreachable: self = .badGateway(error.description)
             }
+        case let error as FlowError:
+            switch error {
+            case .invalid: self = .badRequest(error.description)
+            case .groupNotFound: self = .notFound(error.description)
+            }
         case let error as VMRegistrationError:
             switch error {
             case .invalid: self = .badRequest(error.description)

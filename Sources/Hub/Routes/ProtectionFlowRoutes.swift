@@ -54,7 +54,7 @@ enum ProtectionFlowRoutes {
                 timeZone: body.timeZone ?? "UTC", backupType: try backupType(body.backupType) ?? .incremental, fullEvery: nil, fullWeekly: false,
                 enabled: body.enabled ?? true)
             try apply(body, to: &flow)
-            let saved = try await save(flow, services)
+            let saved = try await ProtectionFlows.save(flow, catalog: catalog)
             return EditedResponse(status: .created, response: try await response(saved, catalog))
         }
         table.add(.put, "/protection-flows/{id}", .role(.operator)) { request, context -> ProtectionFlowResponse in
@@ -70,7 +70,7 @@ enum ProtectionFlowRoutes {
             if let enabled = body.enabled { flow.enabled = enabled }
             try apply(body, to: &flow)
             flow.updatedAt = Date()
-            return try await response(try await save(flow, services), catalog)
+            return try await response(try await ProtectionFlows.save(flow, catalog: catalog), catalog)
         }
         table.add(.delete, "/protection-flows/{id}", .role(.operator)) { _, context -> HTTPResponse.Status in
             let flow = try await existing(context, catalog)
@@ -133,49 +133,20 @@ enum ProtectionFlowRoutes {
 
     static func apply(_ body: ProtectionFlowRequest, to flow: inout ProtectionFlowRecord) throws {
         if body.fullEveryGiven {
-            switch body.fullEvery {
-            case .runs(let runs)?:
-                guard (1...1000).contains(runs) else { throw APIError.badRequest("full_every must be 1 to 1000 backups, or \"weekly\"") }
-                flow.fullEvery = runs
-                flow.fullWeekly = false
-            case .weekly?:
-                flow.fullEvery = nil
-                flow.fullWeekly = true
-            case nil:
-                flow.fullEvery = nil
-                flow.fullWeekly = false
+            let rule: ProtectionFlows.FullRule = switch body.fullEvery {
+            case .runs(let runs)?: .everyRuns(runs)
+            case .weekly?: .weekly
+            case nil: .whenNeeded
             }
+            try ProtectionFlows.apply(rule, to: &flow)
         }
-        if let retention = body.retention {
-            if let problem = retention.problem { throw APIError.badRequest(problem) }
-            flow.retention = retention
-        }
+        if let retention = body.retention { try ProtectionFlows.apply(retention, to: &flow) }
     }
 
     static func backupType(_ text: String?) throws -> BackupType? {
         guard let text else { return nil }
         guard let type = BackupType(rawValue: text) else { throw APIError.badRequest("backup_type must be full or incremental") }
         return type
-    }
-
-    /// Checks the whole flow, sets its next run from its (possibly new) schedule, and stores it.
-    static func save(_ flow: ProtectionFlowRecord, _ services: HubServices) async throws -> ProtectionFlowRecord {
-        var flow = flow
-        if let problem = NameRules.problem(with: flow.name, field: "name") { throw APIError.badRequest(problem) }
-        guard ["vm", "group"].contains(flow.targetType) else { throw APIError.badRequest("target_type must be vm or group") }
-        let schedule = try Schedule(flow.schedule, timeZone: flow.timeZone)
-        if flow.targetType == "vm" {
-            guard try await services.catalog.vmContext(named: flow.targetId) != nil else { throw APIError.notFound("VM not found: vm_name=\(flow.targetId)") }
-        } else {
-            guard let id = Int64(flow.targetId), try await services.catalog.protectionGroup(id: id) != nil else {
-                throw APIError.notFound("protection group not found: id=\(flow.targetId)")
-            }
-        }
-        guard try await services.catalog.repository(id: flow.repositoryId) != nil else {
-            throw APIError.notFound("repository not found: id=\(flow.repositoryId)")
-        }
-        flow.nextRunAt = flow.enabled ? schedule.next(after: Date()) : nil
-        return try await services.catalog.saveProtectionFlow(flow)
     }
 
     static func response(_ flow: ProtectionFlowRecord, _ catalog: CatalogDatabase) async throws -> ProtectionFlowResponse {
