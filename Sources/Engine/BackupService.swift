@@ -51,6 +51,8 @@ public actor BackupService {
     /// A telemetry sample this often while a backup runs (nil: none).
     let telemetryInterval: Duration?
     let events: (any BackupEventSink)?
+    /// The registry that lists and cancels every kind of job.
+    let jobs: Jobs?
     private var running: [String: Running] = [:]
     private var shuttingDown = false
 
@@ -60,7 +62,8 @@ public actor BackupService {
 
     public init(catalog: CatalogDatabase, runDirectory: String, logger: Logger, progressInterval: Duration = .seconds(1),
                 vmwareSources: VMwareSourceProvider? = nil, processLog: (any ChildProcessLog)? = nil,
-                telemetryInterval: Duration? = .seconds(10), events: (any BackupEventSink)? = nil) {
+                telemetryInterval: Duration? = .seconds(10), events: (any BackupEventSink)? = nil, jobs: Jobs? = nil) {
+        self.jobs = jobs
         self.processLog = processLog
         self.telemetryInterval = telemetryInterval
         self.events = events
@@ -133,6 +136,8 @@ public actor BackupService {
         backupJob.replacesCheckpoints = head?.checkpoints ?? [:]
         backupJob.note = note
         let progress = backupJob.progress
+        // Held by the registry before it can end, so its release always comes after.
+        await jobs?.adopt(backupID, percent: { progress.snapshot.percent }, cancel: { [backupID] in await self.cancel(backupID) })
         // The data path writes images with blocking calls: into a share, on the
         // blocking pool (a hung share cannot hold a cooperative thread).
         let task = Task(executorPreference: repository.type.jobExecutor) { await self.execute(backupJob, source: source) }
@@ -276,6 +281,7 @@ public actor BackupService {
             await finish(status: status, error: message)
         }
         running[backupID] = nil
+        await jobs?.release(backupID)
     }
 
     private static func persist(_ snapshot: BackupProgress.Snapshot, of backupID: String, catalog: CatalogDatabase) async {

@@ -37,9 +37,9 @@ public struct JobEnd: Sendable {
 /// kinds to come — is started here: it gets an id, a durable `job_history`
 /// row from its start, live progress, cancellation, and exactly one final
 /// state, recorded whatever happens (a restart fails the rows it cut short,
-/// `StartupRecovery`). Backups keep their own rows (`backup_jobs`) and
-/// bookkeeping in `BackupService`, which this registry reads, so `GET /jobs`
-/// and cancelling go through here for every kind.
+/// `StartupRecovery`). A backup keeps its own rows (`backup_jobs`) and
+/// bookkeeping in `BackupService`, which `adopt`s it here while it runs: so
+/// the list's live progress and cancelling go through here for every kind.
 public actor Jobs {
     private struct Running {
         var job: Job
@@ -48,17 +48,30 @@ public actor Jobs {
         var cancellable: Bool
     }
 
+    /// A job another service runs and records in its own rows (a backup).
+    private struct Adopted {
+        var percent: @Sendable () -> Double
+        var cancel: @Sendable () async -> Bool
+    }
+
     private let catalog: CatalogDatabase
-    private let backups: BackupService?
     private let logger: Logger
     private var running: [String: Running] = [:]
+    private var adopted: [String: Adopted] = [:]
     private var shuttingDown = false
 
-    public init(catalog: CatalogDatabase, backups: BackupService?, logger: Logger) {
+    public init(catalog: CatalogDatabase, logger: Logger) {
         self.catalog = catalog
-        self.backups = backups
         self.logger = logger
     }
+
+    /// Holds a job another service runs (and records) while it runs.
+    public func adopt(_ id: String, percent: @escaping @Sendable () -> Double, cancel: @escaping @Sendable () async -> Bool) {
+        adopted[id] = Adopted(percent: percent, cancel: cancel)
+    }
+
+    /// An adopted job has ended (its service recorded how).
+    public func release(_ id: String) { adopted[id] = nil }
 
     /// Starts a job in the background and answers it as recorded (running).
     /// `executor`: where its work runs (nil: the cooperative pool); work
@@ -117,8 +130,7 @@ public actor Jobs {
     public func recent(limit: Int) async throws -> [Job] {
         var jobs: [Job] = []
         for backup in try await catalog.runningAndRecentBackups(limit: limit) {
-            let live = await backups?.progress(of: backup.backupId)
-            let percent = live?.percent ?? (backup.status == .completed ? 100
+            let percent = adopted[backup.backupId]?.percent() ?? (backup.status == .completed ? 100
                 : backup.totalBytes > 0 ? Double(backup.bytesTransferred) * 100 / Double(backup.totalBytes) : 0)
             jobs.append(Job(id: backup.backupId, kind: .backup, state: backup.status.jobState, vmName: backup.vmName,
                             detail: backup.backupType.rawValue, errorMessage: backup.errorMessage, createdAt: backup.createdAt,
@@ -133,7 +145,7 @@ public actor Jobs {
 
     /// Cancels a running job of any kind.
     public func cancel(_ id: String) async throws -> CancelOutcome {
-        if let backups, await backups.cancel(id) { return .cancelling }
+        if let job = adopted[id], await job.cancel() { return .cancelling }
         if let job = running[id] {
             guard job.cancellable else { return .notCancellable }
             job.task?.cancel()

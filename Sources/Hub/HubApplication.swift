@@ -46,11 +46,12 @@ public struct Hub: Sendable {
         let processLog = CatalogChildProcessLog(catalog: catalog)
         let events = EventHub()
         let vmware = VMwareCredentials(catalog: catalog, secrets: secrets, vddkLibdir: configuration.vddkLibdir, processLog: processLog)
+        let jobs = Jobs(catalog: catalog, logger: logger)
         let backups = BackupService(catalog: catalog, runDirectory: configuration.data.runDirectory, logger: logger,
                                     vmwareSources: { try await vmware.source(for: $0, disks: $1, runDirectory: $2) },
-                                    processLog: processLog, telemetryInterval: configuration.telemetryInterval, events: events)
+                                    processLog: processLog, telemetryInterval: configuration.telemetryInterval, events: events,
+                                    jobs: jobs)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
-        let jobs = Jobs(catalog: catalog, backups: backups, logger: logger)
         let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
                               stallTimeout: configuration.stallTimeout, logger: logger)
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import SendenseCore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -15,7 +16,7 @@ struct JobsTests {
         try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "4M"])
         try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 512k", image])
         let catalog = try CatalogDatabase(path: folder + "/catalog.sqlite")
-        return (folder, image, catalog, Jobs(catalog: catalog, backups: nil, logger: Logger(label: "test")))
+        return (folder, image, catalog, Jobs(catalog: catalog, logger: Logger(label: "test")))
     }
 
     @Test("restores: running in the catalog before they end, completed with their bytes after; each restored exactly")
@@ -71,6 +72,21 @@ struct JobsTests {
         #expect(verdict == 7)
         let row = try #require(try await jobs.recent(limit: 1).first)
         #expect(row.kind == .verify && row.state == .failed && row.errorMessage == "b: mismatch" && row.vmName == "vm1")
+        try catalog.close()
+    }
+
+    @Test("a job another service runs (a backup) is listed and cancelled through the registry while adopted, not after")
+    func adopted() async throws {
+        let (_, _, catalog, jobs) = try lab()
+        let cancelled = Mutex(false)
+        await jobs.adopt("backup-x", percent: { 42 }, cancel: {
+            cancelled.withLock { $0 = true }
+            return true
+        })
+        #expect(try await jobs.cancel("backup-x") == .cancelling)
+        #expect(cancelled.withLock { $0 })
+        await jobs.release("backup-x")
+        #expect(try await jobs.cancel("backup-x") == .unknown)
         try catalog.close()
     }
 
