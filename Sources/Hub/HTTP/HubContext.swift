@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SendenseAPI
 import SendenseCore
 
 /// Per-request state: who is calling, from where.
@@ -16,8 +17,8 @@ public struct HubContext: RequestContext {
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
-    public var requestDecoder: JSONDecoder { HubJSON.decoder }
-    public var responseEncoder: JSONEncoder { HubJSON.encoder }
+    public var requestDecoder: JSONDecoder { APIJSON.decoder }
+    public var responseEncoder: JSONEncoder { APIJSON.encoder }
 }
 
 /// Who made a request, once authenticated.

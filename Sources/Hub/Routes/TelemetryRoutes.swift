@@ -41,7 +41,7 @@ enum TelemetryRoutes {
                 rollup = TelemetryRollup(samples: try await catalog.telemetry(jobID: id))
             }
             let status = job.status.isFinal ? job.status.rawValue : JobState.running.rawValue
-            var fields = try JSONSerialization.jsonObject(with: try HubJSON.encoder.encode(rollup)) as? [String: Any] ?? [:]
+            var fields = try JSONSerialization.jsonObject(with: try APIJSON.encoder.encode(rollup)) as? [String: Any] ?? [:]
             fields["job_id"] = id
             fields["status"] = status
             fields["vm_name"] = job.vmName

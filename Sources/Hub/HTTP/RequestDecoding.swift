@@ -4,12 +4,6 @@ import NIOCore
 import SendenseAPI
 import SendenseCore
 
-/// The API's JSON (SendenseAPI's `APIJSON`, shared with the CLI).
-enum HubJSON {
-    static var encoder: JSONEncoder { APIJSON.encoder }
-    static var decoder: JSONDecoder { APIJSON.decoder }
-}
-
 extension Request {
     /// Reads and decodes a JSON body of at most `limit` bytes. Every failure
     /// is a 4xx with a message naming the field at fault.
@@ -36,7 +30,7 @@ extension Request {
             throw APIError.badRequest("request body is empty; expected a JSON object")
         }
         do {
-            return try HubJSON.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            return try APIJSON.decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw APIError.badRequest(Self.describe(error))
         } catch let error as APIError {
