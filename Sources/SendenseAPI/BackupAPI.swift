@@ -100,11 +100,11 @@ public struct BackupDetailResponse: Codable, Sendable {
         public var progressPercent: Double
         public var checkpoint: String?
 
-        public init(diskIndex: Int, status: BackupStatus, sizeGb: Int64, capacityBytes: Int64, qcow2Path: String,
+        public init(diskIndex: Int, status: BackupStatus, capacityBytes: Int64, qcow2Path: String,
                     bytesTransferred: Int64, progressPercent: Double, checkpoint: String?) {
             self.diskIndex = diskIndex
             self.status = status
-            self.sizeGb = sizeGb
+            self.sizeGb = wholeGibibytes(capacityBytes)
             self.capacityBytes = capacityBytes
             self.qcow2Path = qcow2Path
             self.bytesTransferred = bytesTransferred

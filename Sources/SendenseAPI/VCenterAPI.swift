@@ -147,7 +147,7 @@ public struct DiscoveredDiskResponse: Codable, Sendable {
         self.vmwareDiskKey = vmwareDiskKey
         self.label = label
         self.capacityBytes = capacityBytes
-        self.sizeGb = (capacityBytes + (1 << 30) - 1) >> 30
+        self.sizeGb = wholeGibibytes(capacityBytes)
         self.datastore = datastore
         self.path = path
         self.thinProvisioned = thinProvisioned

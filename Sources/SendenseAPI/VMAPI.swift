@@ -100,7 +100,7 @@ public struct DiskResponse: Codable, Sendable {
     public var diskIndex: Int
     public var vmwareDiskKey: Int?
     public var label: String
-    /// Whole GiB, rounded up: a 1.5 GiB disk is not shown as 1.
+    /// Whole GiB, rounded up.
     public var sizeGb: Int64
     public var capacityBytes: Int64
     public var datastore: String?
@@ -110,7 +110,7 @@ public struct DiskResponse: Codable, Sendable {
         self.diskIndex = diskIndex
         self.vmwareDiskKey = vmwareDiskKey
         self.label = label
-        self.sizeGb = (capacityBytes + (1 << 30) - 1) >> 30
+        self.sizeGb = wholeGibibytes(capacityBytes)
         self.capacityBytes = capacityBytes
         self.datastore = datastore
         self.path = path

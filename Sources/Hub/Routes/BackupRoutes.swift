@@ -123,8 +123,7 @@ enum BackupRoutes {
             let diskTotal = liveDisk.map { Int64($0.totalBytes) } ?? 0
             let status = liveDisk?.status ?? row.status
             let percent = status == .completed ? 100 : diskTotal > 0 ? min(100, Double(done) * 100 / Double(diskTotal)) : 0
-            return .init(diskIndex: row.diskIndex, status: status, sizeGb: (row.capacityBytes + (1 << 30) - 1) >> 30,
-                         capacityBytes: row.capacityBytes, qcow2Path: row.qcow2Path, bytesTransferred: done,
+            return .init(diskIndex: row.diskIndex, status: status, capacityBytes: row.capacityBytes, qcow2Path: row.qcow2Path, bytesTransferred: done,
                          progressPercent: (percent * 10).rounded() / 10, checkpoint: row.checkpoint)
         }
         let elapsed = (record.completedAt ?? Date()).timeIntervalSince(record.startedAt ?? record.createdAt)
