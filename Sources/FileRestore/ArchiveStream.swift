@@ -12,6 +12,7 @@ public enum ArchiveFormat: String, Sendable, CaseIterable {
 /// entries and data, then takes what libarchive produced and sends it.
 final class ArchiveStream {
     private let archive: OpaquePointer
+    private let format: ArchiveFormat
     private let sink = Sink()
     private var closed = false
 
@@ -23,6 +24,7 @@ final class ArchiveStream {
     init(format: ArchiveFormat) throws {
         guard let archive = archive_write_new() else { throw ArchiveError.failed("cannot create an archive writer") }
         self.archive = archive
+        self.format = format
         switch format {
         case .zip:
             try check(archive_write_set_format_zip(archive), "zip format")
@@ -30,6 +32,10 @@ final class ArchiveStream {
             try check(archive_write_set_option(archive, "zip", "hdrcharset", "UTF-8"), "zip name charset")
         case .tarGz:
             try check(archive_write_set_format_pax_restricted(archive), "tar format")
+            // Names go in as the bytes they are (UTF-8), never converted to
+            // the process's locale: in the C locale that conversion fails
+            // for any non-ASCII name and the tar writer then reads a NULL name.
+            try check(archive_write_set_option(archive, "pax", "hdrcharset", "BINARY"), "tar name charset")
             try check(archive_write_add_filter_gzip(archive), "gzip filter")
         }
         // Hand every byte over at once: no block padding, nothing held back.
@@ -74,7 +80,7 @@ final class ArchiveStream {
     private func writeHeader(path: String, type: UInt32, mode: UInt32, size: UInt64, modified: Date?, link: String? = nil) throws {
         guard let entry = archive_entry_new() else { throw ArchiveError.failed("out of memory") }
         defer { archive_entry_free(entry) }
-        archive_entry_set_pathname_utf8(entry, path)
+        setNames(entry, path: path, link: link)
         archive_entry_set_filetype(entry, type)
         archive_entry_set_perm(entry, mode & 0o7777)
         archive_entry_set_size(entry, la_int64_t(size))
@@ -82,8 +88,20 @@ final class ArchiveStream {
             let seconds = modified.timeIntervalSince1970.rounded(.down)
             archive_entry_set_mtime(entry, time_t(seconds), Int((modified.timeIntervalSince1970 - seconds) * 1e9))
         }
-        if let link { archive_entry_set_symlink_utf8(entry, link) }
         try check(archive_write_header(archive, entry), "adding \(path)")
+    }
+
+    /// Zip stores UTF-8 names (flagged so); tar stores the names' bytes
+    /// as they are (see `init`). Neither path converts through the locale.
+    private func setNames(_ entry: OpaquePointer, path: String, link: String?) {
+        switch format {
+        case .zip:
+            archive_entry_set_pathname_utf8(entry, path)
+            if let link { archive_entry_set_symlink_utf8(entry, link) }
+        case .tarGz:
+            archive_entry_set_pathname(entry, path)
+            if let link { archive_entry_set_symlink(entry, link) }
+        }
     }
 
     private var message: String {

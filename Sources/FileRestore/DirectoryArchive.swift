@@ -61,6 +61,15 @@ public final class DirectoryArchive: @unchecked Sendable {
         depth <= maxDepth && (entry.inode == 0 || visited.insert([UInt64(entry.volume), entry.inode]).inserted)
     }
 
+    /// A filesystem name as one component of an archive path. A hostile
+    /// filesystem can store `/`, `.` or `..` as (part of) a name; written
+    /// as is, they would make the entry land outside its folder when the
+    /// archive is extracted, so they become `_`, `_.` and `_..`.
+    static func archiveName(_ name: String) -> String {
+        if name == "." || name == ".." || name.isEmpty { return "_" + name }
+        return name.replacingOccurrences(of: "/", with: "_")
+    }
+
     /// The next piece of the archive; nil once the archive is complete.
     /// A piece may be empty when a step produced no output yet.
     public func next() throws -> [UInt8]? {
@@ -85,7 +94,7 @@ public final class DirectoryArchive: @unchecked Sendable {
             guard Self.enter(entry, depth: depth, visited: &visited) else { break }
             try stream.addDirectory(name, mode: entry.mode, modified: entry.modified)
             let children = try browser.list(entry.path)
-            pending.append(contentsOf: children.reversed().map { ($0, name + "/" + $0.name, depth + 1) })
+            pending.append(contentsOf: children.reversed().map { ($0, name + "/" + Self.archiveName($0.name), depth + 1) })
         case .file, .other:
             try stream.beginFile(name, size: entry.size, mode: entry.mode, modified: entry.modified)
             if entry.size > 0 { current = (try browser.openFile(entry), 0) }
