@@ -114,6 +114,7 @@ public struct Hub: Sendable {
         let router = Router(context: HubContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: services.metrics))
         router.add(middleware: ErrorMiddleware(registry: services.registry))
+        router.add(middleware: FormQueryMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: VendorScriptMiddleware())
         if let web = services.configuration.webDirectory {

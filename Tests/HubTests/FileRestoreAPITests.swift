@@ -27,6 +27,7 @@ struct FileRestoreAPITests {
         let fat = try TestDisks.sampleTree(at: folder + "/fat", seed: 12, largeBytes: 1000, symlink: false)
         let v2 = try TestDisks.sampleTree(at: folder + "/v2", seed: 13, largeBytes: 1 << 20)
         try Data("added in v2\n".utf8).write(to: URL(fileURLWithPath: v2 + "/Documents/new.txt"))
+        try Data("a plus in the name\n".utf8).write(to: URL(fileURLWithPath: v2 + "/Données été/c++ notes.txt"))
         let partitions = [TestDisks.Partition(.ext4(label: "data"), sizeMiB: 16, content: v1),
                           TestDisks.Partition(.fat32(label: "BOOT"), sizeMiB: 36, content: fat)]
         try TestDisks.makeDisk(at: folder + "/disk.raw", label: "gpt", partitions: partitions)
@@ -64,6 +65,13 @@ struct FileRestoreAPITests {
 
     static func query(_ path: String) -> String {
         path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path
+    }
+
+    /// `path` as an HTML form or `URLSearchParams` encodes it: spaces as `+`, a plus as `%2B`.
+    static func formQuery(_ path: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(" ")
+        return (path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path).replacingOccurrences(of: " ", with: "+")
     }
 
     /// What Python's zipfile or tarfile finds in an archive: name → [sha256, size, mtime].
@@ -175,23 +183,28 @@ struct FileRestoreAPITests {
             #expect(outside.status == .rangeNotSatisfiable && outside.headers[.contentRange] == "bytes */\(1 << 20)")
             #expect(try await download(fullMount, ext4 + "/Documents/empty.txt").body.isEmpty)
 
-            // Folders as archives, checked by Python.
+            // Folders as archives, checked by Python: the whole partition,
+            // whose names include non-ASCII ones (the tar writer once crashed the hub on them).
+            let partitionFolder = String(ext4.dropFirst())
             for format in ["zip", "tar.gz"] {
                 let answer = try await api.request(
-                    .get, "/api/v1/restore/\(incrementalMount)/download-directory?path=\(Self.query(ext4 + "/Documents"))&format=\(format)",
+                    .get, "/api/v1/restore/\(incrementalMount)/download-directory?path=\(Self.query(ext4))&format=\(format)",
                     token: token)
                 #expect(answer.status == .ok, "\(answer.text.prefix(200))")
                 let path = vm.folder + "/docs.\(format)"
                 try answer.body.write(to: URL(fileURLWithPath: path))
                 let contents = try Self.archiveContents(path, format: format)
-                let expected = try TestDisks.fileHashes(vm.treeV2 + "/Documents")
+                let expected = try TestDisks.fileHashes(vm.treeV2)
+                #expect(Set(contents.keys.filter { !$0.hasSuffix("/latest") }) == Set(expected.keys.map { partitionFolder + "/" + $0 }))
                 for (name, hash) in expected {
-                    #expect(contents["Documents/" + name]?.first as? String == hash, "\(format): \(name)")
+                    #expect(contents[partitionFolder + "/" + name]?.first as? String == hash, "\(format): \(name)")
                 }
-                #expect(contents["Documents/Reports/2025/chart.png"]?[2] as? Int == 1_748_779_200, "\(format) keeps mtimes")
+                #expect(contents[partitionFolder + "/Données été/résumé 日本.txt"] != nil, "\(format): \(contents.keys.sorted())")
+                #expect(contents[partitionFolder + "/Documents/Reports/2025/chart.png"]?[2] as? Int == 1_748_779_200, "\(format) keeps mtimes")
                 if format == "tar.gz" {
-                    #expect(contents["Documents/latest"]?.first as? String == "symlink:Reports/2025/q1 report.txt")
+                    #expect(contents[partitionFolder + "/Documents/latest"]?.first as? String == "symlink:Reports/2025/q1 report.txt")
                 }
+                #expect(try await api.request(.get, "/api/v1/health").status == .ok, "the hub is alive after the \(format)")
             }
             // A multi-selection of one folder's entries, as one zip.
             let documents = Self.query(ext4 + "/Documents")
@@ -217,6 +230,20 @@ struct FileRestoreAPITests {
                 let answer = try await api.request(.get, "/api/v1/restore/\(fullMount)/files?path=\(bad.contains("%") ? bad : Self.query(bad))", token: token)
                 #expect(answer.status == .badRequest, "\(bad): \(answer.text)")
             }
+            // Form-encoded queries: `+` is a space, `%2B` a plus; download links signed for them work too.
+            let accents = ext4 + "/Données été"
+            let formListing = try await api.request(.get, "/api/v1/restore/\(incrementalMount)/files?path=\(Self.formQuery(accents))", token: token)
+            #expect(formListing.status == .ok, "\(formListing.text)")
+            #expect((formListing.json["files"] as? [[String: Any]])?.map { $0["name"] as? String } == ["c++ notes.txt", "résumé 日本.txt"])
+            #expect(formListing.json["path"] as? String == accents)
+            let plusTarget = "/api/v1/restore/\(incrementalMount)/download?path=\(Self.formQuery(accents + "/c++ notes.txt"))"
+            #expect(plusTarget.contains("c%2B%2B+notes"))
+            let plusFile = try await api.request(.get, plusTarget, token: token)
+            #expect(plusFile.status == .ok && plusFile.text == "a plus in the name\n", "\(plusFile.text)")
+            let plusLink = try await api.request(.post, "/api/v1/auth/download-link", token: token, json: ["path": plusTarget])
+            let plusSigned = try #require(plusLink.json["url"] as? String, "\(plusLink.text)")
+            #expect(try await api.request(.get, plusSigned).text == "a plus in the name\n")
+
             let linkDownload = try await download(fullMount, ext4 + "/Documents/latest")
             #expect(linkDownload.status == .unprocessableContent, "\(linkDownload.text)")
             #expect(try await download(fullMount, ext4 + "/missing.txt").status == .notFound)

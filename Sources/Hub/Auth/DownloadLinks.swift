@@ -30,8 +30,10 @@ struct DownloadLinks: Sendable {
         }
     }
 
-    /// The link for `target` (path and optional query, as the browser will request it).
-    func sign(_ target: String, tokenHash: String, now: Date = Date()) -> (url: String, expiresAt: Date) {
+    /// The link for `target` (path and optional query, as the browser will
+    /// request it). Signed as routes see it: a `+` in its query is a space.
+    func sign(_ asked: String, tokenHash: String, now: Date = Date()) -> (url: String, expiresAt: Date) {
+        let target = FormQuery.canonical(asked)
         let expiry = Int64(now.addingTimeInterval(Self.lifetime).timeIntervalSince1970.rounded(.up))
         let token = "\(expiry).\(tokenHash).\(mac(target, expiry: expiry, tokenHash: tokenHash))"
         let separator = target.contains("?") ? "&" : "?"
