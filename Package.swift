@@ -45,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "CZstd"),
         .systemLibrary(name: "CTSK"),
         .systemLibrary(name: "CArchive"),
+        .systemLibrary(name: "CSandbox"),
         .target(
             name: "DiskImage",
             dependencies: ["SendenseCore", "CZlib", "CZstd"],
@@ -83,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "FileRestore",
-            dependencies: ["DiskImage", "CTSK", "CArchive"],
+            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox"],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
@@ -146,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "sendense",
             dependencies: [
-                "Hub", "Engine", "Repository", "SendenseCore", "SendenseAPI",
+                "Hub", "Engine", "Repository", "FileRestore", "SendenseCore", "SendenseAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

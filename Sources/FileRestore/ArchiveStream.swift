@@ -2,7 +2,7 @@ import CArchive
 import Foundation
 
 /// The archive formats a folder downloads as.
-public enum ArchiveFormat: String, Sendable, CaseIterable {
+public enum ArchiveFormat: String, Sendable, Codable, CaseIterable {
     case zip
     case tarGz = "tar.gz"
 }
@@ -12,8 +12,7 @@ public enum ArchiveFormat: String, Sendable, CaseIterable {
 /// entries and data, then takes what libarchive produced and sends it.
 final class ArchiveStream {
     private let archive: OpaquePointer
-    private let format: ArchiveFormat
-    private let sink = Sink()
+    private let sink: Sink
     private var closed = false
 
     /// Collects what libarchive writes until the caller takes it.
@@ -22,9 +21,20 @@ final class ArchiveStream {
     }
 
     init(format: ArchiveFormat) throws {
+        let sink = Sink()
+        archive = try UTF8Locale.run { try Self.makeWriter(format: format, sink: sink) }
+        self.sink = sink
+    }
+
+    private static func makeWriter(format: ArchiveFormat, sink: Sink) throws -> OpaquePointer {
         guard let archive = archive_write_new() else { throw ArchiveError.failed("cannot create an archive writer") }
-        self.archive = archive
-        self.format = format
+        func check(_ status: Int32, _ what: String) throws {
+            guard status >= ARCHIVE_WARN else {
+                let message = archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+                archive_write_free(archive)
+                throw ArchiveError.failed("\(what): \(message)")
+            }
+        }
         switch format {
         case .zip:
             try check(archive_write_set_format_zip(archive), "zip format")
@@ -32,16 +42,13 @@ final class ArchiveStream {
             try check(archive_write_set_option(archive, "zip", "hdrcharset", "UTF-8"), "zip name charset")
         case .tarGz:
             try check(archive_write_set_format_pax_restricted(archive), "tar format")
-            // Names go in as the bytes they are (UTF-8), never converted to
-            // the process's locale: in the C locale that conversion fails
-            // for any non-ASCII name and the tar writer then reads a NULL name.
-            try check(archive_write_set_option(archive, "pax", "hdrcharset", "BINARY"), "tar name charset")
             try check(archive_write_add_filter_gzip(archive), "gzip filter")
         }
         // Hand every byte over at once: no block padding, nothing held back.
         archive_write_set_bytes_per_block(archive, 0)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         try check(archive_write_open2(archive, context, nil, archiveWrite, nil, nil), "open")
+        return archive
     }
 
     deinit { archive_write_free(archive) }
@@ -80,7 +87,15 @@ final class ArchiveStream {
     private func writeHeader(path: String, type: UInt32, mode: UInt32, size: UInt64, modified: Date?, link: String? = nil) throws {
         guard let entry = archive_entry_new() else { throw ArchiveError.failed("out of memory") }
         defer { archive_entry_free(entry) }
-        setNames(entry, path: path, link: link)
+        if UTF8Locale.isAvailable {
+            archive_entry_set_pathname_utf8(entry, path)
+            if let link { archive_entry_set_symlink_utf8(entry, link) }
+        } else {
+            // No UTF-8 locale: the name's bytes as they are (the tar writer
+            // then marks such entries hdrcharset=BINARY), never a NULL name.
+            archive_entry_set_pathname(entry, path)
+            if let link { archive_entry_set_symlink(entry, link) }
+        }
         archive_entry_set_filetype(entry, type)
         archive_entry_set_perm(entry, mode & 0o7777)
         archive_entry_set_size(entry, la_int64_t(size))
@@ -88,20 +103,7 @@ final class ArchiveStream {
             let seconds = modified.timeIntervalSince1970.rounded(.down)
             archive_entry_set_mtime(entry, time_t(seconds), Int((modified.timeIntervalSince1970 - seconds) * 1e9))
         }
-        try check(archive_write_header(archive, entry), "adding \(path)")
-    }
-
-    /// Zip stores UTF-8 names (flagged so); tar stores the names' bytes
-    /// as they are (see `init`). Neither path converts through the locale.
-    private func setNames(_ entry: OpaquePointer, path: String, link: String?) {
-        switch format {
-        case .zip:
-            archive_entry_set_pathname_utf8(entry, path)
-            if let link { archive_entry_set_symlink_utf8(entry, link) }
-        case .tarGz:
-            archive_entry_set_pathname(entry, path)
-            if let link { archive_entry_set_symlink(entry, link) }
-        }
+        try UTF8Locale.run { try check(archive_write_header(archive, entry), "adding \(path)") }
     }
 
     private var message: String {
@@ -111,6 +113,28 @@ final class ArchiveStream {
     private func check(_ status: Int32, _ what: String) throws {
         // ARCHIVE_WARN still wrote the entry; anything lower did not.
         guard status >= ARCHIVE_WARN else { throw ArchiveError.failed("\(what): \(message)") }
+    }
+}
+
+/// libarchive converts names through the calling thread's locale, and in
+/// the C locale a process starts in no non-ASCII name converts: the tar
+/// writer then read a NULL name and crashed (SIGSEGV in strlen). Its calls
+/// run with C.UTF-8 as their thread's locale instead, which leaves the rest
+/// of the process alone. glibc loads that locale from /usr/lib/locale: a
+/// worker loads it (`prepare`) before its sandbox forbids opening files.
+enum UTF8Locale {
+    nonisolated(unsafe) private static let locale = newlocale(Int32(1 << LC_CTYPE), "C.UTF-8", nil)
+
+    /// Whether names can be handed over as UTF-8 (else as raw bytes).
+    static var isAvailable: Bool { locale != nil }
+
+    static func prepare() { _ = isAvailable }
+
+    static func run<T>(_ body: () throws -> T) rethrows -> T {
+        guard let locale else { return try body() }
+        let previous = uselocale(locale)
+        defer { uselocale(previous) }
+        return try body()
     }
 }
 

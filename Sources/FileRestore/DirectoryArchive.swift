@@ -7,7 +7,7 @@ import Foundation
 /// Used by one task at a time (a download owns it).
 public final class DirectoryArchive: @unchecked Sendable {
     /// What a folder holds, for the size check before a download starts.
-    public struct Contents: Sendable, Equatable {
+    public struct Contents: Sendable, Equatable, Codable {
         public var files = 0
         public var directories = 0
         public var bytes: UInt64 = 0

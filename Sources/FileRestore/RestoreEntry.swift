@@ -1,8 +1,8 @@
 import Foundation
 
 /// One name in a restore session's tree, as the API lists it.
-public struct RestoreEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable {
+public struct RestoreEntry: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
         case file, directory, symlink, other
     }
 

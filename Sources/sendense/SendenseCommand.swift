@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileRestore
 import SendenseCore
 
 @main
@@ -17,4 +18,25 @@ struct SendenseCommand: AsyncParsableCommand {
             FlowsCommand.self, GroupsCommand.self,
         ]
     )
+
+    /// `sendense flr-worker …` is the file-restore worker the hub starts for
+    /// a session (not a command for people): it is dispatched before the
+    /// argument parser and any other thread start, since the worker confines
+    /// itself with Landlock, which binds the calling thread and those it starts later.
+    static func main() async {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == FileRestoreWorkerProcess.command {
+            FileRestoreWorkerProcess.run(arguments: Array(arguments.dropFirst()))
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -10,13 +10,7 @@ import Glibc
 /// process, the client commands against it, then SIGTERM.
 @Suite("sendense command line", .serialized, .removesScratch)
 struct CLITests {
-    static var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
-
-    static var binary: String {
-        ProcessInfo.processInfo.environment["SENDENSE_BINARY"] ?? packageRoot + "/.build/debug/sendense"
-    }
+    static var binary: String { sendenseBinary }
 
     struct Output {
         var status: Int32

@@ -13,7 +13,7 @@ import Glibc
 /// Swift's cooperative pool) and then ignore SIGTERM.
 @Suite("hub under load", .serialized, .removesScratch)
 struct HubLoadTests {
-    static var loadScript: String { CLITests.packageRoot + "/Tests/load/mix.lua" }
+    static var loadScript: String { packageRoot + "/Tests/load/mix.lua" }
 
     @Test("64 connections over health, jobs, VMs, backups and a file listing while 2 backups run; then it answers within 1 s and stops within 10 s of SIGTERM")
     func concurrentRequestsDuringBackups() async throws {

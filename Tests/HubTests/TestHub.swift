@@ -28,6 +28,9 @@ struct TestHub {
         telemetryInterval: Duration = .seconds(10)
     ) async throws -> TestHub {
         let directory = dataDirectory ?? scratchFolder()
+        // The hub runs inside the test process: its file-restore workers are the built `sendense`.
+        var restoreSessions = restoreSessions
+        restoreSessions.worker.executable = sendenseBinary
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
         let configuration = HubConfiguration(

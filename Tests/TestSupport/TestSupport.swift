@@ -150,3 +150,11 @@ public final class RawReference {
         return bytes
     }
 }
+
+/// The package's root folder (this file is Tests/TestSupport/TestSupport.swift).
+public let packageRoot: String = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The `sendense` binary `swift build` made (`SENDENSE_BINARY` overrides):
+/// the command line as users run it, and the file-restore worker hubs start.
+public let sendenseBinary: String = ProcessInfo.processInfo.environment["SENDENSE_BINARY"] ?? packageRoot + "/.build/debug/sendense"

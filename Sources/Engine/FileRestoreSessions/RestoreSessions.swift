@@ -1,20 +1,21 @@
 import Catalog
-import DiskImage
 import FileRestore
 import Foundation
 import Logging
 import SendenseCore
 
-/// The open file-restore sessions: a backup disk opened with libtsk, kept
-/// while it is used and closed an idle hour later (or on DELETE, or when its
-/// backup is deleted). At most `maxSessions` are open at once.
+/// The open file-restore sessions: a backup disk read by a worker process of
+/// its own (`FileRestoreWorker`: the guest's filesystems are parsed there,
+/// confined, never in the hub), kept while it is used and closed an idle hour
+/// later (or on DELETE, or when its backup is deleted). At most `maxSessions`
+/// are open at once.
 public actor RestoreSessions {
     public struct Session: Sendable {
         public let id: String
         public let backupID: String
         public let backupDiskID: Int64
         public let diskIndex: Int
-        public let browser: RestoreBrowser
+        public let worker: FileRestoreWorker
         public let createdAt: Date
         public var lastUsed: Date
         public var expiresAt: Date
@@ -58,23 +59,26 @@ public actor RestoreSessions {
         }
         opening += 1
         defer { opening -= 1 }
-        let browser: RestoreBrowser
+        let worker: FileRestoreWorker
         do {
-            browser = try await BlockingPool.shared.run {
-                try RestoreBrowser(image: try DiskImages.open(path: imagePath))
-            }
-        } catch let error as DiskImageError {
-            throw Failure.unreadableDisk(backupID: backupID, diskIndex: diskIndex, reason: "\(error)")
+            let settings = limits.worker
+            worker = try await BlockingPool.shared.run { try FileRestoreWorker(imagePath: imagePath, settings: settings) }
+        } catch FileRestoreError.imageUnreadable(let reason) {
+            throw Failure.unreadableDisk(backupID: backupID, diskIndex: diskIndex, reason: reason)
+        }
+        let sandbox = worker.opened.sandbox
+        if !sandbox.notes.isEmpty {
+            logger.warning("the file-restore worker for disk \(diskIndex) of \(backupID) is less confined than it should be: \(sandbox.notes.joined(separator: "; "))")
         }
         let now = Date()
         let session = Session(id: UUID().uuidString.lowercased(), backupID: backupID, backupDiskID: backupDiskID,
-                              diskIndex: diskIndex, browser: browser, createdAt: now, lastUsed: now,
+                              diskIndex: diskIndex, worker: worker, createdAt: now, lastUsed: now,
                               expiresAt: now + limits.idleLifetime)
         try await catalog.insertMount(RestoreMountRecord(
             mountId: session.id, backupId: backupID, backupDiskId: backupDiskID, diskIndex: diskIndex,
-            filesystemType: browser.filesystemType, createdAt: now, expiresAt: session.expiresAt))
+            filesystemType: worker.filesystemType, createdAt: now, expiresAt: session.expiresAt))
         sessions[session.id] = session
-        logger.info("restore session \(session.id) opened on disk \(diskIndex) of \(backupID) (\(browser.filesystemType))")
+        logger.info("restore session \(session.id) opened on disk \(diskIndex) of \(backupID) (\(worker.filesystemType), worker \(worker.processID ?? 0))")
         return (session, true)
     }
 
@@ -109,7 +113,8 @@ public actor RestoreSessions {
     }
 
     public func unmount(_ id: String) async throws {
-        guard sessions.removeValue(forKey: id) != nil else { throw missing(id) }
+        guard let session = sessions.removeValue(forKey: id) else { throw missing(id) }
+        await Self.stop(session)
         try? await catalog.deleteMount(id)
         logger.info("restore session \(id) closed")
     }
@@ -127,6 +132,7 @@ public actor RestoreSessions {
         var closed: [String] = []
         for session in sessions.values where session.streams == 0 && session.expiresAt <= now {
             sessions[session.id] = nil
+            await Self.stop(session)
             expired[session.id] = session.expiresAt
             try? await catalog.deleteMount(session.id)
             logger.info("restore session \(session.id) expired")
@@ -135,6 +141,12 @@ public actor RestoreSessions {
         // Remember expiries for a day, so a late client hears "expired".
         expired = expired.filter { $0.value > now - 86400 }
         return closed
+    }
+
+    /// Kills the session's worker (waiting for its exit, off the cooperative pool).
+    private static func stop(_ session: Session) async {
+        let worker = session.worker
+        await BlockingPool.shared.run { worker.stop() }
     }
 
     public func closeAll() async {

@@ -37,7 +37,10 @@ extension APIError {
             switch error {
             case .invalidPath, .notADirectory, .isADirectory: self = .badRequest(error.description)
             case .notFound: self = .notFound(error.description)
-            case .symbolicLink, .noFilesystem, .unsupportedFilesystem, .unreadable: self = .unprocessable(error.description)
+            case .symbolicLink, .imageUnreadable, .noFilesystem, .unsupportedFilesystem, .unreadable: self = .unprocessable(error.description)
+            // The worker is the hub's upstream for a session's disk.
+            case .workerFailed: self = .badGateway(error.description)
+            case .workerTimedOut: self = .init(.gatewayTimeout, error.description)
             }
         case let error as RestoreSessions.Failure:
             switch error {

@@ -10,8 +10,8 @@ import SendenseCore
 extension MountResponse {
     init(_ session: RestoreSessions.Session) {
         self.init(mountId: session.id, backupId: session.backupID, backupDiskId: session.backupDiskID, diskIndex: session.diskIndex,
-                  filesystemType: session.browser.filesystemType,
-                  partitions: session.browser.volumes.map {
+                  filesystemType: session.worker.filesystemType,
+                  partitions: session.worker.volumes.map {
                       Partition(index: $0.index, name: $0.name, filesystemType: $0.filesystemType, sizeBytes: $0.sizeBytes,
                                 offsetBytes: $0.offsetBytes, label: $0.label, reason: $0.unsupportedReason)
                   },
@@ -20,8 +20,9 @@ extension MountResponse {
 }
 
 /// File-level restore: open a backup disk, browse it, download files and
-/// folders. Everything is read through libtsk inside the image; a path is
-/// only ever a list of names looked up there.
+/// folders. Everything is read by the session's worker process (libtsk
+/// inside the image, confined); a path is only ever a list of names looked
+/// up there.
 enum FileRestoreRoutes {
     static let pieceSize = 1 << 20
     static let defaultPageSize = 1000
@@ -49,15 +50,16 @@ enum FileRestoreRoutes {
             let path = query["path"].map(String.init) ?? "/"
             let limit = try QueryNumber.parse(query["limit"], "limit", default: defaultPageSize, in: 1...maxPageSize)
             let offset = try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max)
-            let entries = try await BlockingPool.shared.run { try session.browser.list(path) }
-            let page = entries.dropFirst(offset).prefix(limit).map { entry in
+            let worker = session.worker
+            let folder = try await BlockingPool.shared.run { try worker.list(path, offset: offset, limit: limit) }
+            let page = folder.entries.map { entry in
                 FileListResponse.File(
                     name: entry.name, path: entry.path, type: entry.kind == .directory ? "directory" : "file",
                     size: entry.size, mode: entry.mode, modifiedTime: entry.modified,
                     isSymlink: entry.kind == .symlink, linkTarget: entry.linkTarget)
             }
-            return FileListResponse(mountId: session.id, path: RestorePath.join(try RestorePath.components(path)),
-                                    files: Array(page), totalCount: entries.count, limit: limit, offset: offset)
+            return FileListResponse(mountId: session.id, path: folder.path, files: page, totalCount: folder.total,
+                                    limit: limit, offset: offset)
         }
 
         table.add(.get, "/restore/{mount_id}/download", .role(.operator)) { request, context -> Response in
@@ -65,7 +67,8 @@ enum FileRestoreRoutes {
             guard let path = request.uri.queryParameters["path"].map(String.init) else {
                 throw APIError.badRequest("missing query parameter path (the file to download)")
             }
-            let entry = try await BlockingPool.shared.run { try session.browser.entry(at: path) }
+            let worker = session.worker
+            let entry = try await BlockingPool.shared.run { try worker.entry(at: path) }
             if entry.isDirectory {
                 return try await folderDownload(entry, format: .zip, confirm: request.uri.queryParameters["confirm"] == "true",
                                                 session: session, services)
@@ -81,7 +84,8 @@ enum FileRestoreRoutes {
             guard let format = ArchiveFormat(rawValue: formatText) else {
                 throw APIError.badRequest("format must be zip or tar.gz, got '\(formatText)'")
             }
-            let entry = try await BlockingPool.shared.run { try session.browser.entry(at: path) }
+            let worker = session.worker
+            let entry = try await BlockingPool.shared.run { try worker.entry(at: path) }
             guard entry.isDirectory else { throw APIError.badRequest("not a folder: \(entry.path); download files with /download") }
             // `select=NAME` (repeated): only these entries of the folder, as a multi-selection.
             let selected = query.getAll("select")
@@ -89,7 +93,7 @@ enum FileRestoreRoutes {
                 for name in selected where name.isEmpty || name.contains("/") {
                     throw APIError.badRequest("select takes names inside path, without '/', got '\(name)'")
                 }
-                let items = try await BlockingPool.shared.run { try selected.map { try session.browser.entry(at: entry.path + "/" + $0) } }
+                let items = try await BlockingPool.shared.run { try selected.map { try worker.entry(at: entry.path + "/" + $0) } }
                 let name = archiveName(of: entry, session) + "-selection"
                 return try await archiveDownload(items.map { ($0, $0.name) }, name: name, format: format,
                                                  confirm: query["confirm"] == "true", session: session, services)
@@ -117,7 +121,13 @@ enum FileRestoreRoutes {
 
     private static func fileDownload(_ entry: RestoreEntry, request: Request, session: RestoreSessions.Session,
                                      _ sessions: RestoreSessions) async throws -> Response {
-        let file = try await BlockingPool.shared.run { try session.browser.openFile(entry) }
+        switch entry.kind {
+        case .directory: throw FileRestoreError.isADirectory(path: entry.path)
+        case .symlink: throw FileRestoreError.symbolicLink(path: entry.path, target: entry.linkTarget ?? "?")
+        case .file, .other: break
+        }
+        let worker = session.worker
+        let size = entry.size
         var headers: HTTPFields = [
             .contentType: FileDownload.contentType(forName: entry.name),
             .contentDisposition: FileDownload.disposition(filename: entry.name),
@@ -128,19 +138,19 @@ enum FileRestoreRoutes {
         }
         let range: ClosedRange<UInt64>
         let status: HTTPResponse.Status
-        switch FileDownload.range(request.headers[.range], size: file.size) {
+        switch FileDownload.range(request.headers[.range], size: size) {
         case .whole:
-            range = 0...(max(file.size, 1) - 1)
+            range = 0...(max(size, 1) - 1)
             status = .ok
         case .partial(let asked):
             range = asked
             status = .partialContent
-            headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound)/\(file.size)"
+            headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound)/\(size)"
         case .unsatisfiable:
-            throw APIError(.rangeNotSatisfiable, "the range \(request.headers[.range] ?? "") lies outside \(entry.name) (\(file.size) bytes)",
-                           headers: [.contentRange: "bytes */\(file.size)"])
+            throw APIError(.rangeNotSatisfiable, "the range \(request.headers[.range] ?? "") lies outside \(entry.name) (\(size) bytes)",
+                           headers: [.contentRange: "bytes */\(size)"])
         }
-        let length = file.size == 0 ? 0 : range.upperBound - range.lowerBound + 1
+        let length = size == 0 ? 0 : range.upperBound - range.lowerBound + 1
         headers[.contentLength] = String(length)
         let id = session.id
         return Response(status: status, headers: headers, body: .init { writer in
@@ -153,10 +163,10 @@ enum FileRestoreRoutes {
                     let piece = try await BlockingPool.shared.run {
                         var buffer = ByteBufferAllocator().buffer(capacity: count)
                         let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
-                            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<count]), at: at)
+                            try worker.read(entry, at: at, into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<count]))
                         }
                         guard read == count else {
-                            throw FileRestoreError.unreadable(path: file.entry.path, reason: "the file ended at \(at + UInt64(read))")
+                            throw FileRestoreError.unreadable(path: entry.path, reason: "the file ended at \(at + UInt64(read))")
                         }
                         return buffer
                     }
@@ -196,15 +206,16 @@ enum FileRestoreRoutes {
     private static func archiveDownload(_ items: [(entry: RestoreEntry, name: String)], name: String, format: ArchiveFormat,
                                         confirm: Bool, session: RestoreSessions.Session,
                                         _ services: HubServices) async throws -> Response {
-        let browser = session.browser
+        let worker = session.worker
         let entries = items.map(\.entry)
-        let contents = try await BlockingPool.shared.run { try DirectoryArchive.contents(of: entries, in: browser) }
+        let contents = try await BlockingPool.shared.run { try worker.contents(of: entries) }
         let limit = services.configuration.restoreSessions.maxFolderDownloadBytes
         let what = entries.count == 1 ? entries[0].path : "the \(entries.count) selected entries"
         if contents.bytes > limit && !confirm {
             throw APIError(.contentTooLarge, "\(what) holds \(contents.bytes) bytes in \(contents.files) files, more than the \(limit)-byte limit for one download; add confirm=true to download it anyway")
         }
-        let archive = try await BlockingPool.shared.run { try DirectoryArchive(browser: browser, items: items, format: format) }
+        let archiveItems = items.map { ArchiveItem(entry: $0.entry, name: $0.name) }
+        let archive = try await BlockingPool.shared.run { try worker.archive(archiveItems, format: format) }
         let sessions = services.restoreSessions
         let id = session.id
         return Response(
@@ -220,6 +231,7 @@ enum FileRestoreRoutes {
                         try await writer.finish(nil)
                     }
                 } catch {
+                    await BlockingPool.shared.run { archive.close() }
                     // The status line is sent: the client sees a cut archive; say why here.
                     services.logger.error("download of \(what) from restore session \(id) stopped: \(error)")
                     throw error
