@@ -118,6 +118,20 @@ struct WorkerTests {
         #expect((try? String(contentsOfFile: "/proc/\(first)/status", encoding: .utf8)) == nil)
     }
 
+    @Test("a worker that hangs is stopped after its request time; the next request starts a new one")
+    func hung() throws {
+        let worker = try Self.worker(Fixtures.gpt.qcow2, timeout: 1)
+        let first = try #require(worker.processID)
+        kill(first, SIGSTOP)
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(throws: FileRestoreError.workerTimedOut(seconds: 1)) { try worker.list("/", offset: 0, limit: 10) }
+        #expect(clock.now - started < .seconds(3))
+        #expect((try? String(contentsOfFile: "/proc/\(first)/status", encoding: .utf8)) == nil, "the hung worker is gone")
+        #expect(try worker.list("/", offset: 0, limit: 10).total == 3)
+        #expect(worker.processID != first && worker.restarts == 1)
+    }
+
     @Test("a disk with nothing readable answers noFilesystem and leaves no process")
     func nothingReadable() throws {
         let folder = scratchFolder()
