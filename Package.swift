@@ -46,6 +46,7 @@ let package = Package(
         .systemLibrary(name: "CTSK"),
         .systemLibrary(name: "CArchive"),
         .systemLibrary(name: "CSandbox"),
+        .systemLibrary(name: "CFSXFS"),
         .target(
             name: "DiskImage",
             dependencies: ["SendenseCore", "CZlib", "CZstd"],
@@ -84,7 +85,7 @@ let package = Package(
         ),
         .target(
             name: "FileRestore",
-            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox"],
+            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS"],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
@@ -172,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FileRestoreTests",
-            dependencies: ["FileRestore", "DiskImage", "TestSupport"],
+            dependencies: ["FileRestore", "DiskImage", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -10,6 +10,8 @@ packages=(
   libzstd-dev      # zstd-compressed QCOW2 clusters
   libtsk-dev       # The Sleuth Kit: partitions and filesystems for file-level restore
   libarchive-dev   # zip / tar.gz streams of restored folders
+  libfsxfs-dev     # libyal's XFS reader (file restore on RHEL-family VMs)
+  libbfio-dev      # libyal's I/O handles: libfsxfs reads the backup through one
   nfs-common       # mount.nfs for NFS repositories
   cifs-utils       # mount.cifs for CIFS/SMB repositories
   util-linux       # mount / umount
@@ -28,6 +30,7 @@ if [[ "${1:-}" == "--test" ]]; then
     ntfs-3g        # mkntfs, and ntfs-3g (FUSE) to fill an NTFS image without a loop device
     dosfstools     # mkfs.vfat
     mtools         # mcopy into a FAT image
+    xfsprogs       # xfs_db: what an XFS inode says, to check file restore's XFS reader against
     curl           # test hooks of the vCenter simulator
     wrk            # HTTP load: the hub under many connections (tests and make bench)
     chromium       # the web GUI's end-to-end tests (Playwright drives it)

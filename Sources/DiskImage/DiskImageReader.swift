@@ -24,7 +24,7 @@ extension DiskImageReader {
         try extents(from: 0, length: virtualSize)
     }
 
-    func checkRange(_ offset: UInt64, _ count: Int) throws {
+    package func checkRange(_ offset: UInt64, _ count: Int) throws {
         guard offset <= virtualSize, UInt64(count) <= virtualSize - offset else {
             throw DiskImageError.outOfRange(path: path, offset: offset, length: count, size: virtualSize)
         }

@@ -3,25 +3,27 @@ import DiskImage
 import Foundation
 import Synchronization
 
-/// A backup disk opened for browsing: its partitions and filesystems read
-/// in user space by libtsk over the QCOW2 chain, read-only by construction.
-/// libtsk handles are not thread-safe, so every call into them runs under
-/// one lock; callers run these blocking methods off the event loops.
+/// A backup disk opened for browsing: its partitions, LVM2 logical volumes
+/// and filesystems read in user space (libtsk, libfsxfs, our LVM2 reader)
+/// over the QCOW2 chain, read-only by construction. The libraries' handles
+/// are not thread-safe, so every call into them runs under one lock;
+/// callers run these blocking methods off the event loops (in the hub: in
+/// a worker process, see `FileRestoreWorker`).
 public final class RestoreBrowser: Sendable {
     public let volumes: [RestoreVolume]
-    /// True when the root lists partitions as folders (several partitions);
+    /// True when the root lists volumes as folders (several of them);
     /// false when it shows the single filesystem's root directly.
     public let partitionsAsFolders: Bool
     private let lock = Mutex(())
-    private let tsk: State
+    private let state: State
 
-    /// The libtsk handles, touched only under `lock`. Closed in reverse
-    /// order of opening when the last reference (browser or open file) goes.
+    /// The library handles, touched only under `lock`. Filesystems close
+    /// before the partition table they were found in.
     final class State: @unchecked Sendable {
         let image: TSKImage
         var volumeSystem: UnsafeMutablePointer<TSK_VS_INFO>?
         /// Indexed like `volumes`; nil for an unsupported one.
-        var fileSystems: [TSKFileSystem?] = []
+        var fileSystems: [(any BrowsedFileSystem)?] = []
 
         init(image: TSKImage) { self.image = image }
 
@@ -31,57 +33,184 @@ public final class RestoreBrowser: Sendable {
         }
     }
 
+    /// A volume found, before it is numbered.
+    private struct Found {
+        var name: (Int) -> String
+        var offset: UInt64
+        var size: UInt64
+        var fileSystem: (any BrowsedFileSystem)?
+        var label: String?
+        var reason: String?
+    }
+
+    /// - Parameter companions: the other disks of the same restore point,
+    ///   searched for the physical volumes of an LVM2 volume group that
+    ///   spans several disks.
     /// - Throws: `FileRestoreError.noFilesystem` when nothing on the disk is readable.
-    public init(image reader: any DiskImageReader) throws {
+    public init(image reader: any DiskImageReader, companions: [any DiskImageReader] = []) throws {
         let state = State(image: try TSKImage(reader: reader))
-        var volumes: [RestoreVolume] = []
+        var found: [Found] = []
+        var physicalVolumes: [(position: Int, pv: LVMPhysicalVolume)] = []
         tsk_error_reset()
         if let vs = tsk_vs_open(state.image.info, 0, TSK_VS_TYPE_DETECT) {
             state.volumeSystem = vs
             let isGPT = vs.pointee.vstype == TSK_VS_TYPE_GPT
             let sector = UInt64(vs.pointee.block_size)
-            var number = 0
             for address in 0..<vs.pointee.part_count {
                 guard let part = tsk_vs_part_get(vs, address),
                       part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
                 else { continue }
-                number += 1
-                let size = UInt64(part.pointee.len) * sector
+                let offset = UInt64(part.pointee.start) * sector, size = UInt64(part.pointee.len) * sector
                 let gptName = isGPT ? part.pointee.desc.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } : nil
                 tsk_error_reset()
                 if let fs = tsk_fs_open_vol(part, TSK_FS_TYPE_DETECT) {
                     let fileSystem = TSKFileSystem(info: fs, image: state.image)
                     let label = gptName ?? fileSystem.label
-                    state.fileSystems.append(fileSystem)
-                    volumes.append(RestoreVolume(
-                        index: number, name: RestoreVolume.folderName(index: number, label: label, size: size),
-                        offsetBytes: UInt64(part.pointee.start) * sector, sizeBytes: size,
-                        filesystemType: fileSystem.type, label: label))
-                } else {
-                    state.fileSystems.append(nil)
-                    volumes.append(RestoreVolume(
-                        index: number, name: RestoreVolume.folderName(index: number, label: gptName, size: size),
-                        offsetBytes: UInt64(part.pointee.start) * sector, sizeBytes: size,
-                        filesystemType: "unsupported", label: gptName, unsupportedReason: state.image.takeError()))
+                    found.append(Found(name: { RestoreVolume.folderName(index: $0, label: label, size: size) }, offset: offset, size: size,
+                                       fileSystem: fileSystem, label: label))
+                    continue
                 }
+                let tskReason = state.image.takeError()
+                let slice = SliceReader(base: reader, offset: offset, size: size)
+                var volume = Self.other(on: slice, tskReason: tskReason, physicalVolumes: &physicalVolumes, position: found.count)
+                volume.offset = offset
+                volume.label = volume.label ?? gptName
+                let label = volume.label
+                volume.name = { RestoreVolume.folderName(index: $0, label: label, size: size) }
+                found.append(volume)
             }
         } else {
             _ = state.image.takeError()
         }
-        // No partition table (or one with nothing in it): a bare filesystem.
-        if volumes.isEmpty {
-            guard let fs = tsk_fs_open_img(state.image.info, 0, TSK_FS_TYPE_DETECT) else {
-                throw FileRestoreError.noFilesystem(reason: state.image.takeError())
+        // No partition table (or one with nothing in it): a bare filesystem or physical volume.
+        if found.isEmpty {
+            let size = reader.virtualSize
+            if let fileSystem = TSKFileSystem.open(wholeImage: state.image) {
+                found.append(Found(name: { RestoreVolume.folderName(index: $0, label: fileSystem.label, size: size) }, offset: 0,
+                                   size: size, fileSystem: fileSystem, label: fileSystem.label))
+            } else {
+                let tskReason = state.image.takeError()
+                var volume = Self.other(on: reader, tskReason: tskReason, physicalVolumes: &physicalVolumes, position: 0)
+                guard volume.fileSystem != nil || !physicalVolumes.isEmpty else {
+                    throw FileRestoreError.noFilesystem(reason: volume.reason ?? tskReason)
+                }
+                let label = volume.label
+                volume.name = { RestoreVolume.folderName(index: $0, label: label, size: size) }
+                found.append(volume)
             }
-            let fileSystem = TSKFileSystem(info: fs, image: state.image)
-            state.fileSystems = [fileSystem]
-            volumes = [RestoreVolume(
-                index: 1, name: RestoreVolume.folderName(index: 1, label: fileSystem.label, size: reader.virtualSize),
-                offsetBytes: 0, sizeBytes: reader.virtualSize, filesystemType: fileSystem.type, label: fileSystem.label)]
+        }
+        found = Self.replacingPhysicalVolumes(in: found, physicalVolumes, companions: companions)
+        var volumes: [RestoreVolume] = []
+        for (index, volume) in found.enumerated() {
+            volumes.append(RestoreVolume(
+                index: index + 1, name: volume.name(index + 1), offsetBytes: volume.offset, sizeBytes: volume.size,
+                filesystemType: volume.fileSystem?.type ?? "unsupported", label: volume.label,
+                unsupportedReason: volume.fileSystem == nil ? volume.reason ?? "unknown" : nil))
+            state.fileSystems.append(volume.fileSystem)
         }
         self.volumes = volumes
         partitionsAsFolders = volumes.count > 1
-        tsk = state
+        self.state = state
+    }
+
+    /// What a partition (or disk) libtsk cannot read holds: an LVM2 physical
+    /// volume (noted, assembled later), XFS, or nothing Sendense reads.
+    private static func other(on reader: any DiskImageReader, tskReason: String,
+                              physicalVolumes: inout [(position: Int, pv: LVMPhysicalVolume)], position: Int) -> Found {
+        var volume = Found(name: { _ in "" }, offset: 0, size: reader.virtualSize, fileSystem: nil, label: nil, reason: tskReason)
+        do {
+            if let pv = try LVMPhysicalVolume.find(on: reader) {
+                physicalVolumes.append((position, pv))
+                volume.reason = "an LVM2 physical volume whose volume group could not be read"
+                return volume
+            }
+            if let xfs = try XFSFileSystem.open(reader) {
+                volume.fileSystem = xfs
+                volume.label = xfs.label
+            }
+        } catch {
+            volume.reason = "\(error)"
+        }
+        return volume
+    }
+
+    /// Each volume group with a physical volume on this disk shows as its
+    /// logical volumes, in place of that physical volume's partition (the
+    /// group's other PVs may be on `companions`).
+    private static func replacingPhysicalVolumes(in found: [Found], _ physicalVolumes: [(position: Int, pv: LVMPhysicalVolume)],
+                                                 companions: [any DiskImageReader]) -> [Found] {
+        guard !physicalVolumes.isEmpty else { return found }
+        var available: [String: LVMPhysicalVolume] = [:]
+        for (_, pv) in physicalVolumes { available[pv.uuid] = pv }
+        for companion in companions {
+            for pv in findPhysicalVolumes(on: companion) { available[pv.uuid] = available[pv.uuid] ?? pv }
+        }
+        var replacements: [Int: [Found]] = [:]
+        var groups: Set<String> = []
+        for (position, pv) in physicalVolumes {
+            guard let metadata = pv.metadata else { continue }
+            do {
+                let group = try LVMVolumeGroup(metadata: metadata, available: available)
+                // A group with PVs on this disk twice is shown once.
+                guard groups.insert(group.name).inserted else { replacements[position] = []; continue }
+                replacements[position] = group.logicalVolumes.map { logicalVolume in
+                    let folder = group.name + "-" + logicalVolume.name
+                    var volume = Found(name: { _ in RestoreVolume.folderName(label: folder, size: logicalVolume.size) }, offset: 0,
+                                       size: logicalVolume.size, fileSystem: nil, label: nil, reason: nil)
+                    switch logicalVolume.reader {
+                    case .failure(let error):
+                        volume.reason = "\(error)"
+                    case .success(let reader):
+                        (volume.fileSystem, volume.reason) = fileSystem(on: reader)
+                        volume.label = volume.fileSystem?.label
+                    }
+                    return volume
+                }
+            } catch {
+                var broken = found[position]
+                broken.reason = "an LVM2 physical volume: \(error)"
+                replacements[position] = [broken]
+            }
+        }
+        var result: [Found] = []
+        for (position, volume) in found.enumerated() {
+            result += replacements[position] ?? [volume]
+        }
+        return result
+    }
+
+    /// The filesystem on a logical volume: libtsk's kinds, or XFS.
+    private static func fileSystem(on reader: any DiskImageReader) -> ((any BrowsedFileSystem)?, String?) {
+        do {
+            let image = try TSKImage(reader: reader)
+            if let fileSystem = TSKFileSystem.open(wholeImage: image) { return (fileSystem, nil) }
+            let tskReason = image.takeError()
+            if let xfs = try XFSFileSystem.open(reader) { return (xfs, nil) }
+            return (nil, tskReason)
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+
+    /// The physical volumes on a disk: on its partitions, or the whole disk.
+    private static func findPhysicalVolumes(on reader: any DiskImageReader) -> [LVMPhysicalVolume] {
+        guard let image = try? TSKImage(reader: reader) else { return [] }
+        var found: [LVMPhysicalVolume] = []
+        tsk_error_reset()
+        if let vs = tsk_vs_open(image.info, 0, TSK_VS_TYPE_DETECT) {
+            defer { tsk_vs_close(vs) }
+            let sector = UInt64(vs.pointee.block_size)
+            for address in 0..<vs.pointee.part_count {
+                guard let part = tsk_vs_part_get(vs, address),
+                      part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
+                else { continue }
+                let slice = SliceReader(base: reader, offset: UInt64(part.pointee.start) * sector, size: UInt64(part.pointee.len) * sector)
+                if let pv = try? LVMPhysicalVolume.find(on: slice) { found.append(pv) }
+            }
+        }
+        tsk_error_reset()
+        if found.isEmpty, let pv = try? LVMPhysicalVolume.find(on: reader) { found.append(pv) }
+        return found
     }
 
     /// `ntfs` for a disk of one filesystem type, `mixed` when partitions differ.
@@ -104,7 +233,7 @@ public final class RestoreBrowser: Sendable {
         return try withState { state in
             let (volume, inside, prefix) = try locateVolume(names)
             guard let fs = state.fileSystems[volume] else { throw unsupported(volume) }
-            let directory = try resolve(inside, prefix: prefix, volume: volume, in: fs, image: state.image)
+            let directory = try resolve(inside, prefix: prefix, volume: volume, in: fs)
             if let directory {
                 guard directory.kind == .directory else {
                     if directory.kind == .symlink {
@@ -113,8 +242,7 @@ public final class RestoreBrowser: Sendable {
                     throw FileRestoreError.notADirectory(path: RestorePath.join(names))
                 }
             }
-            return try fs.list(directory: directory?.inode ?? fs.rootInode, volume: volume,
-                               displayPath: names, image: state.image)
+            return try fs.list(directory: directory?.inode ?? fs.rootInode, volume: volume, displayPath: names)
         }.sortedForDisplay()
     }
 
@@ -129,7 +257,7 @@ public final class RestoreBrowser: Sendable {
         return try withState { state in
             let (volume, inside, prefix) = try locateVolume(names)
             guard let fs = state.fileSystems[volume] else { throw unsupported(volume) }
-            guard let entry = try resolve(inside, prefix: prefix, volume: volume, in: fs, image: state.image) else {
+            guard let entry = try resolve(inside, prefix: prefix, volume: volume, in: fs) else {
                 throw FileRestoreError.notFound(path: RestorePath.join(names))
             }
             return entry
@@ -143,16 +271,18 @@ public final class RestoreBrowser: Sendable {
         case .symlink: throw FileRestoreError.symbolicLink(path: entry.path, target: entry.linkTarget ?? "?")
         case .file, .other: break
         }
-        let handle = try withState { state in
-            guard let fs = state.fileSystems[entry.volume] else { throw unsupported(entry.volume) }
-            return TSKFileHandle(pointer: try fs.open(entry, image: state.image))
+        let opened = try withState { state in
+            guard entry.volume >= 0, entry.volume < state.fileSystems.count, let fs = state.fileSystems[entry.volume] else {
+                throw unsupported(entry.volume)
+            }
+            return try fs.open(entry)
         }
-        return RestoreFile(browser: self, entry: entry, handle: handle)
+        return RestoreFile(browser: self, entry: entry, opened: opened)
     }
 
     /// Runs `body` with the libtsk state; for `RestoreFile`.
     func withState<T>(_ body: (State) throws -> T) rethrows -> T {
-        try lock.withLock { _ in try body(tsk) }
+        try lock.withLock { _ in try body(state) }
     }
 
     // MARK: path resolution
@@ -170,8 +300,7 @@ public final class RestoreBrowser: Sendable {
     /// Walks `names` from the root one name at a time. Links are never
     /// followed: a link in the middle of a path is an error naming it.
     /// Answers nil for the filesystem's root.
-    private func resolve(_ names: ArraySlice<String>, prefix: [String], volume: Int, in fs: TSKFileSystem,
-                         image: TSKImage) throws -> RestoreEntry? {
+    private func resolve(_ names: ArraySlice<String>, prefix: [String], volume: Int, in fs: any BrowsedFileSystem) throws -> RestoreEntry? {
         var current: RestoreEntry?
         var walked = prefix
         for name in names {
@@ -181,8 +310,7 @@ public final class RestoreBrowser: Sendable {
                 }
                 throw FileRestoreError.notADirectory(path: current.path)
             }
-            guard let next = try fs.lookup(name, in: current?.inode ?? fs.rootInode, volume: volume,
-                                           parent: walked, image: image)
+            guard let next = try fs.lookup(name, in: current?.inode ?? fs.rootInode, volume: volume, parent: walked)
             else { throw FileRestoreError.notFound(path: RestorePath.join(walked + [name])) }
             walked.append(name)
             current = next
@@ -191,12 +319,7 @@ public final class RestoreBrowser: Sendable {
     }
 
     private func unsupported(_ volume: Int) -> FileRestoreError {
-        .unsupportedFilesystem(partition: volumes[volume].name, reason: volumes[volume].unsupportedReason ?? "unknown")
+        guard volume >= 0, volume < volumes.count else { return .notFound(path: "volume \(volume)") }
+        return .unsupportedFilesystem(partition: volumes[volume].name, reason: volumes[volume].unsupportedReason ?? "unknown")
     }
-}
-
-/// An open libtsk file; closed under the browser's lock when released.
-final class TSKFileHandle {
-    let pointer: UnsafeMutablePointer<TSK_FS_FILE>
-    init(pointer: UnsafeMutablePointer<TSK_FS_FILE>) { self.pointer = pointer }
 }

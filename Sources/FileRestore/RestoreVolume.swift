@@ -28,6 +28,12 @@ public struct RestoreVolume: Sendable, Equatable, Codable {
         return unit == 0 ? "\(Int(value.rounded(.up))) KB" : "\((value * 10).rounded() / 10) \(units[unit])"
     }
 
+    /// A logical volume's folder: `vgdata-root (24.0 MB)`, as /dev/mapper names it.
+    static func folderName(label: String, size: UInt64) -> String {
+        let clean = String(label.unicodeScalars.filter { $0.value >= 0x20 && $0 != "/" && $0.value != 0x7f })
+        return "\(clean) (\(displaySize(size)))"
+    }
+
     static func folderName(index: Int, label: String?, size: UInt64) -> String {
         // A label becomes part of a path component: no slashes, no control characters.
         let clean = label.map { String($0.unicodeScalars.filter { $0.value >= 0x20 && $0 != "/" && $0.value != 0x7f }) }

@@ -1,20 +1,30 @@
 import CTSK
 import Foundation
 
-/// One filesystem libtsk opened inside the image. Not thread-safe: the
+/// One filesystem libtsk opened inside an image. Not thread-safe: the
 /// browser that owns it calls it under its lock only.
-final class TSKFileSystem {
+final class TSKFileSystem: BrowsedFileSystem {
     let info: UnsafeMutablePointer<TSK_FS_INFO>
     let type: String
     let label: String?
+    /// The image it reads (kept open as long as the filesystem).
+    let image: TSKImage
 
     init(info: UnsafeMutablePointer<TSK_FS_INFO>, image: TSKImage) {
         self.info = info
+        self.image = image
         type = tsk_fs_type_toname(info.pointee.ftype).map { String(cString: $0) } ?? "unknown"
         label = TSKFileSystem.readLabel(info, image: image)
     }
 
     deinit { tsk_fs_close(info) }
+
+    /// The filesystem libtsk finds on all of `image`, or nil.
+    static func open(wholeImage image: TSKImage) -> TSKFileSystem? {
+        tsk_error_reset()
+        guard let fs = tsk_fs_open_img(image.info, 0, TSK_FS_TYPE_DETECT) else { return nil }
+        return TSKFileSystem(info: fs, image: image)
+    }
 
     var rootInode: UInt64 { UInt64(info.pointee.root_inum) }
     private var isNTFS: Bool { info.pointee.ftype.rawValue & TSK_FS_TYPE_NTFS_DETECT.rawValue != 0 }
@@ -25,7 +35,7 @@ final class TSKFileSystem {
     /// A directory's visible, allocated entries (unsorted). Hidden: `.` and
     /// `..`, deleted names, the virtual files libtsk adds ($OrphanFiles, $MBR,
     /// $FAT1 …) and NTFS's own metadata files ($MFT … $Extend, MFT entries 0-15).
-    func list(directory inode: UInt64, volume: Int, displayPath: [String], image: TSKImage) throws -> [RestoreEntry] {
+    func list(directory inode: UInt64, volume: Int, displayPath: [String]) throws -> [RestoreEntry] {
         let path = RestorePath.join(displayPath)
         tsk_error_reset()
         guard let dir = tsk_fs_dir_open_meta(info, TSK_INUM_T(inode)) else {
@@ -47,7 +57,7 @@ final class TSKFileSystem {
 
     /// The visible entry called `name` in a directory, or nil. Names are
     /// compared byte for byte, as the listing showed them.
-    func lookup(_ name: String, in directory: UInt64, volume: Int, parent: [String], image: TSKImage) throws -> RestoreEntry? {
+    func lookup(_ name: String, in directory: UInt64, volume: Int, parent: [String]) throws -> RestoreEntry? {
         tsk_error_reset()
         guard let dir = tsk_fs_dir_open_meta(info, TSK_INUM_T(directory)) else {
             throw FileRestoreError.unreadable(path: RestorePath.join(parent), reason: image.takeError())
@@ -117,12 +127,12 @@ final class TSKFileSystem {
             volume: volume, inode: UInt64(name.pointee.meta_addr))
     }
 
-    func open(_ entry: RestoreEntry, image: TSKImage) throws -> UnsafeMutablePointer<TSK_FS_FILE> {
+    func open(_ entry: RestoreEntry) throws -> any OpenedFile {
         tsk_error_reset()
         guard let file = tsk_fs_file_open_meta(info, nil, TSK_INUM_T(entry.inode)) else {
             throw FileRestoreError.unreadable(path: entry.path, reason: image.takeError())
         }
-        return file
+        return TSKOpenedFile(file: file, system: self, path: entry.path, size: entry.size)
     }
 
     // MARK: volume labels
@@ -161,5 +171,35 @@ final class TSKFileSystem {
         let units = stride(from: 0, to: n - 1, by: 2).map { UInt16(buffer[$0]) | UInt16(buffer[$0 + 1]) << 8 }
         let text = String(decoding: units, as: UTF16.self)
         return text.isEmpty ? nil : text
+    }
+}
+
+/// A file libtsk opened; closed when released.
+final class TSKOpenedFile: OpenedFile {
+    private let file: UnsafeMutablePointer<TSK_FS_FILE>
+    /// Keeps the filesystem (and image) open while the file is.
+    private let system: TSKFileSystem
+    private let path: String
+    private let size: UInt64
+
+    init(file: UnsafeMutablePointer<TSK_FS_FILE>, system: TSKFileSystem, path: String, size: UInt64) {
+        self.file = file
+        self.system = system
+        self.path = path
+        self.size = size
+    }
+
+    deinit { tsk_fs_file_close(file) }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        guard offset < size, let base = buffer.baseAddress else { return 0 }
+        let count = Int(min(UInt64(buffer.count), size - offset))
+        tsk_error_reset()
+        let n = tsk_fs_file_read(file, TSK_OFF_T(offset), base.assumingMemoryBound(to: CChar.self), count, TSK_FS_FILE_READ_FLAG_NONE)
+        guard n == count else {
+            throw FileRestoreError.unreadable(path: path, reason: n < 0 ? system.image.takeError()
+                : "libtsk read \(n) of \(count) bytes at offset \(offset)")
+        }
+        return n
     }
 }
