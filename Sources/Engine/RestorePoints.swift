@@ -32,6 +32,16 @@ public struct RestorePoints: Sendable {
         return (record, disk)
     }
 
+    /// The disk of a completed backup to browse, and its other disks whose
+    /// files are present (a volume group may span them).
+    public func diskWithCompanions(_ backupID: String, index: Int) async throws -> (disk: BackupDiskRecord, companions: [BackupDiskRecord]) {
+        let (_, disk) = try await self.disk(backupID, index: index)
+        let others = try await catalog.backupDisks(of: backupID).filter {
+            $0.diskIndex != index && FileManager.default.fileExists(atPath: $0.qcow2Path)
+        }
+        return (disk, others.sorted { $0.diskIndex < $1.diskIndex })
+    }
+
     /// A VM's completed backups in a repository, oldest first, each with
     /// whether it can be restored: its folder holds a manifest and every
     /// point it builds on can be restored.

@@ -284,6 +284,54 @@ struct FileRestoreAPITests {
         try? FileManager.default.removeItem(atPath: vm.folder)
     }
 
+    @Test("a VM whose LVM2 volume group spans its two disks: XFS and ext4 logical volumes browsed and downloaded from either disk")
+    func lvmVolumes() async throws {
+        let folder = scratchFolder()
+        for index in 0...1 {
+            try mustRun(["cp", packageRoot + "/Tests/Fixtures/lvm-disk\(index).qcow2", folder + "/disk\(index).qcow2"])
+        }
+        let expected = try JSONDecoder().decode([String: [String: String]].self,
+                                                from: Data(contentsOf: URL(fileURLWithPath: packageRoot + "/Tests/Fixtures/lvm-files.json")))
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            let registered = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "rhel9", "source": ["type": "qemu_image", "disks": [["path": folder + "/disk0.qcow2", "label": "vda"],
+                                                                              ["path": folder + "/disk1.qcow2", "label": "vdb"]]],
+            ])
+            try #require(registered.status == .created, "\(registered.text)")
+            let started = try await api.request(.post, "/api/v1/backups", token: token,
+                                                json: ["vm_name": "rhel9", "repository_id": "1", "backup_type": "full"])
+            let id = try #require(started.json["backup_id"] as? String, "\(started.text)")
+            #expect(try await api.waitForBackup(id, token: token).json["status"] as? String == "completed")
+
+            for disk in 0...1 {
+                let mounted = try await Self.mount(api, token, id, disk: disk)
+                #expect(mounted.status == .created, "\(mounted.text)")
+                let mount = try #require(mounted.json["mount_id"] as? String)
+                let partitions = try #require(mounted.json["partitions"] as? [[String: Any]])
+                let names = partitions.compactMap { $0["name"] as? String }
+                #expect(names.suffix(3) == ["vgdata-root (320.0 MB)", "vgdata-home (24.0 MB)", "vgdata-stripes (16.0 MB)"], "\(names)")
+                #expect(partitions.suffix(3).map { $0["filesystem_type"] as? String } == ["xfs", "ext4", "ext4"])
+                for (volume, key) in [("vgdata-root (320.0 MB)", "root"), ("vgdata-home (24.0 MB)", "home"), ("vgdata-stripes (16.0 MB)", "stripes")] {
+                    for (path, hash) in expected[key] ?? [:] {
+                        let answer = try await api.request(
+                            .get, "/api/v1/restore/\(mount)/download?path=\(Self.query("/" + volume + "/" + path))", token: token)
+                        #expect(answer.status == .ok && Self.sha256(answer.body) == hash, "disk \(disk): \(volume)/\(path): \(answer.text.prefix(200))")
+                    }
+                }
+                // The XFS volume as one zip, checked by Python.
+                let zip = try await api.request(
+                    .get, "/api/v1/restore/\(mount)/download-directory?path=\(Self.query("/vgdata-root (320.0 MB)"))&format=zip", token: token)
+                #expect(zip.status == .ok)
+                try zip.body.write(to: URL(fileURLWithPath: folder + "/root\(disk).zip"))
+                let contents = try Self.archiveContents(folder + "/root\(disk).zip", format: "zip")
+                #expect(Dictionary(uniqueKeysWithValues: contents.map { ($0.key.replacingOccurrences(of: "vgdata-root (320.0 MB)/", with: ""), $0.value.first as? String ?? "") })
+                        == expected["root"], "\(contents.keys.sorted())")
+            }
+        }
+    }
+
     @Test("session limit, folder size limit, expiry, and no session row survives a restart")
     func limitsAndExpiry() async throws {
         let vm = try Self.makeVM()

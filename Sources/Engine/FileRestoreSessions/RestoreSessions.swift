@@ -48,9 +48,11 @@ public actor RestoreSessions {
         self.logger = logger
     }
 
-    /// Opens a session on the disk image at `path`, or answers the open
-    /// session of the same backup disk (then `created` is false).
-    public func mount(backupID: String, backupDiskID: Int64, diskIndex: Int, imagePath: String) async throws -> (Session, created: Bool) {
+    /// Opens a session on the disk image at `imagePath` (the point's other
+    /// disks beside it, for volume groups that span disks), or answers the
+    /// open session of the same backup disk (then `created` is false).
+    public func mount(backupID: String, backupDiskID: Int64, diskIndex: Int, imagePath: String,
+                      companionPaths: [String] = []) async throws -> (Session, created: Bool) {
         if let existing = sessions.values.first(where: { $0.backupID == backupID && $0.diskIndex == diskIndex }) {
             return (try await touch(existing.id), false)
         }
@@ -62,7 +64,9 @@ public actor RestoreSessions {
         let worker: FileRestoreWorker
         do {
             let settings = limits.worker
-            worker = try await BlockingPool.shared.run { try FileRestoreWorker(imagePath: imagePath, settings: settings) }
+            worker = try await BlockingPool.shared.run {
+                try FileRestoreWorker(imagePath: imagePath, companionPaths: companionPaths, settings: settings)
+            }
         } catch FileRestoreError.imageUnreadable(let reason) {
             throw Failure.unreadableDisk(backupID: backupID, diskIndex: diskIndex, reason: reason)
         }

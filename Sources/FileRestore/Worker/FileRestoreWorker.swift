@@ -53,6 +53,8 @@ public final class FileRestoreWorker: Sendable {
     }
 
     public let imagePath: String
+    /// The restore point's other disks, searched for LVM2 physical volumes.
+    public let companionPaths: [String]
     /// What the first worker found on the disk; later ones find the same.
     public let opened: WorkerOpened
     private let settings: Settings
@@ -62,10 +64,11 @@ public final class FileRestoreWorker: Sendable {
     /// read the disk's partitions and filesystems.
     /// - Throws: `FileRestoreError` (`noFilesystem` for a disk with nothing
     ///   readable, `workerFailed` when the worker dies on it).
-    public init(imagePath: String, settings: Settings) throws {
+    public init(imagePath: String, companionPaths: [String] = [], settings: Settings) throws {
         self.imagePath = imagePath
+        self.companionPaths = companionPaths
         self.settings = settings
-        let (running, opened) = try Self.spawn(imagePath: imagePath, settings: settings, generation: 1)
+        let (running, opened) = try Self.spawn(imagePath: imagePath, companionPaths: companionPaths, settings: settings, generation: 1)
         self.opened = opened
         state = Mutex(State(running: running, generation: 1))
     }
@@ -176,7 +179,8 @@ public final class FileRestoreWorker: Sendable {
                 guard restart else { throw FileRestoreError.workerFailed(reason: "no worker runs") }
                 state.generation += 1
                 state.restarts += 1
-                state.running = try Self.spawn(imagePath: imagePath, settings: settings, generation: state.generation).running
+                state.running = try Self.spawn(imagePath: imagePath, companionPaths: companionPaths, settings: settings,
+                                               generation: state.generation).running
             }
             guard let running = state.running else { throw FileRestoreError.workerFailed(reason: "no worker runs") }
             if let generation, generation != running.generation {
@@ -206,13 +210,15 @@ public final class FileRestoreWorker: Sendable {
     // MARK: the process
 
     /// Starts a worker and reads its first answer: what it found on the disk.
-    private static func spawn(imagePath: String, settings: Settings, generation: Int) throws -> (running: Running, opened: WorkerOpened) {
+    private static func spawn(imagePath: String, companionPaths: [String], settings: Settings,
+                              generation: Int) throws -> (running: Running, opened: WorkerOpened) {
         var ends: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
             throw FileRestoreError.workerFailed(reason: "socketpair: \(String(cString: strerror(errno)))")
         }
         let arguments = [settings.executable, FileRestoreWorkerProcess.command, "--image", imagePath,
                          "--memory-limit", String(settings.memoryLimitBytes), "--parent", String(getpid())]
+            + companionPaths.flatMap { ["--companion", $0] }
         // No Swift backtrace on a crash: it takes seconds and says nothing the hub needs.
         let environment = ["SWIFT_BACKTRACE=enable=no", "LANG=C.UTF-8"]
         var pid: pid_t = 0

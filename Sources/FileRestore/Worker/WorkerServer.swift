@@ -15,26 +15,29 @@ public enum FileRestoreWorkerProcess {
     public static let command = "flr-worker"
 
     /// Runs the worker with its command-line arguments (after the command
-    /// name): `--image PATH [--memory-limit BYTES] [--parent PID]`. Never returns.
+    /// name): `--image PATH [--companion PATH]… [--memory-limit BYTES]
+    /// [--parent PID]`. Never returns.
     public static func run(arguments: [String]) -> Never {
         WorkerSandbox.closeInheritedDescriptors()
         let channel = WorkerChannel(fd: STDOUT_FILENO)
-        var options: [String: String] = [:]
+        var options: [String: [String]] = [:]
         var rest = arguments[...]
-        while let key = rest.popFirst(), key.hasPrefix("--"), let value = rest.popFirst() { options[String(key.dropFirst(2))] = value }
-        guard let imagePath = options["image"] else { fail(channel, .workerFailed(reason: "flr-worker: --image is required")) }
-        let parent = options["parent"].flatMap { pid_t($0) }
+        while let key = rest.popFirst(), key.hasPrefix("--"), let value = rest.popFirst() { options[String(key.dropFirst(2)), default: []].append(value) }
+        guard let imagePath = options["image"]?.last else { fail(channel, .workerFailed(reason: "flr-worker: --image is required")) }
+        let parent = options["parent"]?.last.flatMap { pid_t($0) }
         let image: any DiskImageReader
         do {
             image = try DiskImages.open(path: imagePath)
         } catch {
             fail(channel, .imageUnreadable(reason: "\(error)"))
         }
+        // The point's other disks: a disk that cannot be opened only hides the volume groups on it.
+        let companions = (options["companion"] ?? []).compactMap { try? DiskImages.open(path: $0) }
         UTF8Locale.prepare()
-        let sandbox = WorkerSandbox.enter(memoryLimit: options["memory-limit"].flatMap { UInt64($0) } ?? 0)
+        let sandbox = WorkerSandbox.enter(memoryLimit: options["memory-limit"]?.last.flatMap { UInt64($0) } ?? 0)
         let browser: RestoreBrowser
         do {
-            browser = try RestoreBrowser(image: image)
+            browser = try RestoreBrowser(image: image, companions: companions)
         } catch let error as FileRestoreError {
             fail(channel, error)
         } catch {

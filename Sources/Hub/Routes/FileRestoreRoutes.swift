@@ -33,9 +33,10 @@ enum FileRestoreRoutes {
 
         table.add(.post, "/restore/mount", .role(.operator)) { request, _ -> EditedResponse<MountResponse> in
             let body = try await request.decodeJSON(MountRequest.self, limit: services.maxBody)
-            let disk = try await services.restorePoints.disk(body.backupId, index: body.diskIndex).disk
+            let (disk, companions) = try await services.restorePoints.diskWithCompanions(body.backupId, index: body.diskIndex)
             let (session, created) = try await sessions.mount(
-                backupID: body.backupId, backupDiskID: disk.id ?? 0, diskIndex: body.diskIndex, imagePath: disk.qcow2Path)
+                backupID: body.backupId, backupDiskID: disk.id ?? 0, diskIndex: body.diskIndex, imagePath: disk.qcow2Path,
+                companionPaths: companions.map(\.qcow2Path))
             return EditedResponse(status: created ? .created : .ok, response: MountResponse(session))
         }
 
