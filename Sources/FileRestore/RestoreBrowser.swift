@@ -60,8 +60,13 @@ public final class RestoreBrowser: Sendable {
                 guard let part = tsk_vs_part_get(vs, address),
                       part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
                 else { continue }
-                let offset = UInt64(part.pointee.start) * sector, size = UInt64(part.pointee.len) * sector
                 let gptName = isGPT ? part.pointee.desc.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } : nil
+                guard let (offset, size) = Self.extent(start: part.pointee.start, length: part.pointee.len, sector: sector, disk: reader) else {
+                    // A partition table (the guest's) can place a partition anywhere.
+                    found.append(Found(name: { RestoreVolume.folderName(index: $0, label: gptName, size: 0) }, offset: 0, size: 0,
+                                       fileSystem: nil, label: gptName, reason: "the partition table places it outside the disk"))
+                    continue
+                }
                 tsk_error_reset()
                 if let fs = tsk_fs_open_vol(part, TSK_FS_TYPE_DETECT) {
                     let fileSystem = TSKFileSystem(info: fs, image: state.image)
@@ -192,6 +197,16 @@ public final class RestoreBrowser: Sendable {
         }
     }
 
+    /// A partition's bytes on the disk, cut to the disk's end; nil when the
+    /// table puts its start beyond the disk (or its numbers overflow).
+    private static func extent(start: TSK_DADDR_T, length: TSK_DADDR_T, sector: UInt64,
+                               disk: any DiskImageReader) -> (offset: UInt64, size: UInt64)? {
+        let (offset, startOverflow) = UInt64(start).multipliedReportingOverflow(by: sector)
+        let (size, lengthOverflow) = UInt64(length).multipliedReportingOverflow(by: sector)
+        guard !startOverflow, offset < disk.virtualSize else { return nil }
+        return (offset, lengthOverflow ? disk.virtualSize - offset : min(size, disk.virtualSize - offset))
+    }
+
     /// The physical volumes on a disk: on its partitions, or the whole disk.
     private static func findPhysicalVolumes(on reader: any DiskImageReader) -> [LVMPhysicalVolume] {
         guard let image = try? TSKImage(reader: reader) else { return [] }
@@ -204,8 +219,8 @@ public final class RestoreBrowser: Sendable {
                 guard let part = tsk_vs_part_get(vs, address),
                       part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
                 else { continue }
-                let slice = SliceReader(base: reader, offset: UInt64(part.pointee.start) * sector, size: UInt64(part.pointee.len) * sector)
-                if let pv = try? LVMPhysicalVolume.find(on: slice) { found.append(pv) }
+                guard let (offset, size) = extent(start: part.pointee.start, length: part.pointee.len, sector: sector, disk: reader) else { continue }
+                if let pv = try? LVMPhysicalVolume.find(on: SliceReader(base: reader, offset: offset, size: size)) { found.append(pv) }
             }
         }
         tsk_error_reset()
