@@ -47,6 +47,7 @@ let package = Package(
         .systemLibrary(name: "CArchive"),
         .systemLibrary(name: "CSandbox"),
         .systemLibrary(name: "CFSXFS"),
+        .systemLibrary(name: "CLZO"),
         .target(
             name: "DiskImage",
             dependencies: ["SendenseCore", "CZlib", "CZstd"],
@@ -85,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "FileRestore",
-            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS"],
+            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS", "CLZO", "CZlib", "CZstd"],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),

@@ -119,7 +119,7 @@ public final class RestoreBrowser: Sendable {
     }
 
     /// What a partition (or disk) libtsk cannot read holds: an LVM2 physical
-    /// volume (noted, assembled later), XFS, or nothing Sendense reads.
+    /// volume (noted, assembled later), XFS, btrfs, or nothing Sendense reads.
     private static func other(on reader: any DiskImageReader, tskReason: String,
                               physicalVolumes: inout [(position: Int, pv: LVMPhysicalVolume)], position: Int) -> Found {
         var volume = Found(name: { _ in "" }, offset: 0, size: reader.virtualSize, fileSystem: nil, label: nil, reason: tskReason)
@@ -129,9 +129,9 @@ public final class RestoreBrowser: Sendable {
                 volume.reason = "an LVM2 physical volume whose volume group could not be read"
                 return volume
             }
-            if let xfs = try XFSFileSystem.open(reader) {
-                volume.fileSystem = xfs
-                volume.label = xfs.label
+            if let other = try otherFileSystem(on: reader) {
+                volume.fileSystem = other
+                volume.label = other.label
             }
         } catch {
             volume.reason = "\(error)"
@@ -184,13 +184,19 @@ public final class RestoreBrowser: Sendable {
         return result
     }
 
-    /// The filesystem on a logical volume: libtsk's kinds, or XFS.
+    /// The filesystems libtsk does not read: XFS (libfsxfs) and btrfs (ours).
+    private static func otherFileSystem(on reader: any DiskImageReader) throws -> (any BrowsedFileSystem)? {
+        if let xfs = try XFSFileSystem.open(reader) { return xfs }
+        return try BtrfsFileSystem.open(reader)
+    }
+
+    /// The filesystem on a logical volume: libtsk's kinds, XFS or btrfs.
     private static func fileSystem(on reader: any DiskImageReader) -> ((any BrowsedFileSystem)?, String?) {
         do {
             let image = try TSKImage(reader: reader)
             if let fileSystem = TSKFileSystem.open(wholeImage: image) { return (fileSystem, nil) }
             let tskReason = image.takeError()
-            if let xfs = try XFSFileSystem.open(reader) { return (xfs, nil) }
+            if let other = try otherFileSystem(on: reader) { return (other, nil) }
             return (nil, tskReason)
         } catch {
             return (nil, "\(error)")

@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-/// Mutated filesystem images (ext4, FAT32, NTFS, XFS, LVM2) opened and walked
+/// Mutated filesystem images (ext4, FAT32, NTFS, XFS, LVM2, btrfs) opened and walked
 /// by file-restore workers for a bounded time (`FUZZ_SECONDS`, 60 by default;
 /// `make fuzz` runs longer). Whatever a parser does with them, the outcome is
 /// a typed `FileRestoreError` or data: a crash or hang costs its worker, which
@@ -19,9 +19,12 @@ struct FilesystemFuzzTests {
     struct Seed {
         let name: String
         let path: String
-        /// Where mutations land most: the filesystem's own structures.
+        /// Where mutations land most: the filesystem's own structures
+        /// (when empty: anywhere the image holds data).
         let hot: [Range<UInt64>]
         let size: UInt64
+        /// The image's allocated ranges, where the rest of the mutations land.
+        var data: [Range<UInt64>] = []
     }
 
     static func seeds(in folder: String) throws -> [Seed] {
@@ -31,9 +34,11 @@ struct FilesystemFuzzTests {
         try TestDisks.makeFileSystem(.ext4(label: "fz"), sizeMiB: 4, content: tree, at: folder + "/ext4.raw")
         try TestDisks.makeFileSystem(.fat32(label: "FZ"), sizeMiB: 34, content: plain, at: folder + "/fat.raw")
         try TestDisks.makeFileSystem(.ntfs(label: "fz"), sizeMiB: 4, content: plain, at: folder + "/ntfs.raw")
-        // XFS and LVM2: the committed LVM fixture disk (a PV holding ext4 and XFS logical volumes).
+        // XFS and LVM2: the committed LVM fixture disk (a PV holding ext4 and XFS logical volumes); btrfs.
         try mustRun(["qemu-img", "convert", "-O", "raw", packageRoot + "/Tests/Fixtures/lvm-disk0.qcow2", folder + "/lvm.raw"])
+        try mustRun(["qemu-img", "convert", "-O", "raw", packageRoot + "/Tests/Fixtures/btrfs.qcow2", folder + "/btrfs.raw"])
         let kib: UInt64 = 1024
+        let only = ProcessInfo.processInfo.environment["FUZZ_ONLY"].map { Set($0.split(separator: ",").map(String.init)) }
         return [
             Seed(name: "ext4", path: folder + "/ext4.raw", hot: [0..<(256 * kib)], size: 4 << 20),
             Seed(name: "fat32", path: folder + "/fat.raw", hot: [0..<(1024 * kib)], size: 34 << 20),
@@ -41,7 +46,28 @@ struct FilesystemFuzzTests {
             // GPT, the PV label and metadata, XFS's superblock, AG headers and root inodes.
             Seed(name: "lvm+xfs", path: folder + "/lvm.raw",
                  hot: [0..<(64 * kib), (10240 * kib)..<(11300 * kib), (11264 * kib)..<(11264 * kib + 512 * kib)], size: 352 << 20),
-        ]
+            // The superblock, then anywhere metadata or data is.
+            Seed(name: "btrfs", path: folder + "/btrfs.raw", hot: [(64 * kib)..<(68 * kib)], size: 128 << 20),
+        ].filter { only?.contains($0.name) ?? true }.map { seed in
+            var seed = seed
+            seed.data = dataRanges(of: seed.path)
+            return seed
+        }
+    }
+
+    /// The allocated ranges of a sparse file.
+    static func dataRanges(of path: String) -> [Range<UInt64>] {
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var ranges: [Range<UInt64>] = []
+        var position = lseek(fd, 0, seekData)
+        while position >= 0 {
+            let end = lseek(fd, position, seekHole)
+            guard end > position else { break }
+            ranges.append(UInt64(position)..<UInt64(end))
+            position = lseek(fd, end, seekData)
+        }
+        return ranges
     }
 
     /// A splitmix64 stream: the run is reproducible from its seed.
@@ -80,7 +106,8 @@ struct FilesystemFuzzTests {
         }
         let boundaries: [UInt64] = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, UInt64.max, 1 << 40]
         for _ in 0...random.below(16) {
-            let zone = random.below(10) < 8 ? seed.hot[Int(random.below(UInt64(seed.hot.count)))] : 0..<seed.size
+            let zones = random.below(10) < 6 || seed.data.isEmpty ? seed.hot : seed.data
+            let zone = zones[Int(random.below(UInt64(zones.count)))]
             let offset = zone.lowerBound + random.below(UInt64(zone.count))
             var bytes: [UInt8]
             switch random.below(5) {
