@@ -3,13 +3,14 @@ SHELL := /bin/bash
 #   make run    install system packages, build release, serve on :8082 with ./data
 #   make test   install test dependencies, build, check (warnings, imports, OpenAPI), run every test (Swift, then the GUI in Chromium)
 #   make bench  benchmarks against the reference tools and the hub under load (release build; not part of test)
+#   make fuzz   mutated filesystem images fed to file-restore workers for FUZZ_SECONDS (default 1800; make test runs 60)
 
 DATA_DIR ?= ./data
 PORT     ?= 8082
 BIND     ?= 0.0.0.0
 SWIFT    ?= swift
 
-.PHONY: run test bench deps test-deps build release check-openapi clean
+.PHONY: run test bench fuzz deps test-deps build release check-openapi clean
 
 run: deps release
 	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
@@ -33,6 +34,11 @@ bench: test-deps
 	$(SWIFT) build -c release --product sendense
 	[ "$(BENCH)" = api ] || .build/release/sendense-bench
 	[ -n "$(BENCH)" ] && [ "$(BENCH)" != api ] || scripts/bench-api-load.sh
+
+FUZZ_SECONDS ?= 1800
+fuzz: test-deps
+	$(SWIFT) build --build-tests
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --disable-xctest --filter FilesystemFuzzTests
 
 deps:
 	scripts/install-deps.sh

@@ -12,6 +12,7 @@ packages=(
   libarchive-dev   # zip / tar.gz streams of restored folders
   libfsxfs-dev     # libyal's XFS reader (file restore on RHEL-family VMs)
   libbfio-dev      # libyal's I/O handles: libfsxfs reads the backup through one
+  liblzo2-dev      # LZO-compressed btrfs extents
   nfs-common       # mount.nfs for NFS repositories
   cifs-utils       # mount.cifs for CIFS/SMB repositories
   util-linux       # mount / umount
