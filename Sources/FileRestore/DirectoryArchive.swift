@@ -46,7 +46,9 @@ public final class DirectoryArchive: @unchecked Sendable {
                 stack.append(contentsOf: try browser.list(entry.path).map { ($0, depth + 1) })
             case .file, .other:
                 contents.files += 1
-                contents.bytes += entry.size
+                // Sizes come from the guest's filesystem: saturate rather than trap.
+                let (sum, overflow) = contents.bytes.addingReportingOverflow(entry.size)
+                contents.bytes = overflow ? .max : sum
             case .symlink:
                 contents.files += 1
             }

@@ -33,9 +33,9 @@ public final class RestoreBrowser: Sendable {
         }
     }
 
-    /// A volume found, before it is numbered.
+    /// A volume found: a partition (named by its number in the table) or a logical volume.
     private struct Found {
-        var name: (Int) -> String
+        var name: String
         var offset: UInt64
         var size: UInt64
         var fileSystem: (any BrowsedFileSystem)?
@@ -56,14 +56,16 @@ public final class RestoreBrowser: Sendable {
             state.volumeSystem = vs
             let isGPT = vs.pointee.vstype == TSK_VS_TYPE_GPT
             let sector = UInt64(vs.pointee.block_size)
+            var number = 0
             for address in 0..<vs.pointee.part_count {
                 guard let part = tsk_vs_part_get(vs, address),
                       part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
                 else { continue }
+                number += 1
                 let gptName = isGPT ? part.pointee.desc.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } : nil
                 guard let (offset, size) = Self.extent(start: part.pointee.start, length: part.pointee.len, sector: sector, disk: reader) else {
                     // A partition table (the guest's) can place a partition anywhere.
-                    found.append(Found(name: { RestoreVolume.folderName(index: $0, label: gptName, size: 0) }, offset: 0, size: 0,
+                    found.append(Found(name: RestoreVolume.folderName(index: number, label: gptName, size: 0), offset: 0, size: 0,
                                        fileSystem: nil, label: gptName, reason: "the partition table places it outside the disk"))
                     continue
                 }
@@ -71,7 +73,7 @@ public final class RestoreBrowser: Sendable {
                 if let fs = tsk_fs_open_vol(part, TSK_FS_TYPE_DETECT) {
                     let fileSystem = TSKFileSystem(info: fs, image: state.image)
                     let label = gptName ?? fileSystem.label
-                    found.append(Found(name: { RestoreVolume.folderName(index: $0, label: label, size: size) }, offset: offset, size: size,
+                    found.append(Found(name: RestoreVolume.folderName(index: number, label: label, size: size), offset: offset, size: size,
                                        fileSystem: fileSystem, label: label))
                     continue
                 }
@@ -80,8 +82,7 @@ public final class RestoreBrowser: Sendable {
                 var volume = Self.other(on: slice, tskReason: tskReason, physicalVolumes: &physicalVolumes, position: found.count)
                 volume.offset = offset
                 volume.label = volume.label ?? gptName
-                let label = volume.label
-                volume.name = { RestoreVolume.folderName(index: $0, label: label, size: size) }
+                volume.name = RestoreVolume.folderName(index: number, label: volume.label, size: size)
                 found.append(volume)
             }
         } else {
@@ -91,7 +92,7 @@ public final class RestoreBrowser: Sendable {
         if found.isEmpty {
             let size = reader.virtualSize
             if let fileSystem = TSKFileSystem.open(wholeImage: state.image) {
-                found.append(Found(name: { RestoreVolume.folderName(index: $0, label: fileSystem.label, size: size) }, offset: 0,
+                found.append(Found(name: RestoreVolume.folderName(index: 1, label: fileSystem.label, size: size), offset: 0,
                                    size: size, fileSystem: fileSystem, label: fileSystem.label))
             } else {
                 let tskReason = state.image.takeError()
@@ -99,8 +100,7 @@ public final class RestoreBrowser: Sendable {
                 guard volume.fileSystem != nil || !physicalVolumes.isEmpty else {
                     throw FileRestoreError.noFilesystem(reason: volume.reason ?? tskReason)
                 }
-                let label = volume.label
-                volume.name = { RestoreVolume.folderName(index: $0, label: label, size: size) }
+                volume.name = RestoreVolume.folderName(index: 1, label: volume.label, size: size)
                 found.append(volume)
             }
         }
@@ -108,7 +108,7 @@ public final class RestoreBrowser: Sendable {
         var volumes: [RestoreVolume] = []
         for (index, volume) in found.enumerated() {
             volumes.append(RestoreVolume(
-                index: index + 1, name: volume.name(index + 1), offsetBytes: volume.offset, sizeBytes: volume.size,
+                index: index + 1, name: volume.name, offsetBytes: volume.offset, sizeBytes: volume.size,
                 filesystemType: volume.fileSystem?.type ?? "unsupported", label: volume.label,
                 unsupportedReason: volume.fileSystem == nil ? volume.reason ?? "unknown" : nil))
             state.fileSystems.append(volume.fileSystem)
@@ -122,7 +122,7 @@ public final class RestoreBrowser: Sendable {
     /// volume (noted, assembled later), XFS, btrfs, or nothing Sendense reads.
     private static func other(on reader: any DiskImageReader, tskReason: String,
                               physicalVolumes: inout [(position: Int, pv: LVMPhysicalVolume)], position: Int) -> Found {
-        var volume = Found(name: { _ in "" }, offset: 0, size: reader.virtualSize, fileSystem: nil, label: nil, reason: tskReason)
+        var volume = Found(name: "", offset: 0, size: reader.virtualSize, fileSystem: nil, label: nil, reason: tskReason)
         do {
             if let pv = try LVMPhysicalVolume.find(on: reader) {
                 physicalVolumes.append((position, pv))
@@ -160,7 +160,7 @@ public final class RestoreBrowser: Sendable {
                 guard groups.insert(group.name).inserted else { replacements[position] = []; continue }
                 replacements[position] = group.logicalVolumes.map { logicalVolume in
                     let folder = group.name + "-" + logicalVolume.name
-                    var volume = Found(name: { _ in RestoreVolume.folderName(label: folder, size: logicalVolume.size) }, offset: 0,
+                    var volume = Found(name: RestoreVolume.folderName(label: folder, size: logicalVolume.size), offset: 0,
                                        size: logicalVolume.size, fileSystem: nil, label: nil, reason: nil)
                     switch logicalVolume.reader {
                     case .failure(let error):

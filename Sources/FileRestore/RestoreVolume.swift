@@ -3,7 +3,8 @@ import Foundation
 /// A partition (or the whole disk, when it holds a bare filesystem) as a
 /// restore session shows it.
 public struct RestoreVolume: Sendable, Equatable, Codable {
-    /// 1-based, in disk order, as the folder name shows it.
+    /// 1-based, in the order the root lists volumes (a partition's folder
+    /// name shows its number in the partition table).
     public var index: Int
     /// The folder name at the session's root: `Partition 1 - Recovery (1.5 GB)`.
     public var name: String

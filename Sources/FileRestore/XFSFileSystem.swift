@@ -230,9 +230,12 @@ struct XFSInodeTimes {
         let agInodeBits = agBlocksLog + inodesPerBlockLog
         let group = inode >> agInodeBits
         let inGroup = inode & ((1 << agInodeBits) - 1)
-        let block = group * agBlocks + (inGroup >> inodesPerBlockLog)
-        let (position, overflow) = block.multipliedReportingOverflow(by: blockSize)
-        guard !overflow, let core = try? reader.read(count: 128, at: position + (inGroup & ((1 << inodesPerBlockLog) - 1)) * inodeSize),
+        // Guest-written numbers: any step may overflow, and then there is no such inode.
+        let (groupStart, groupOverflow) = group.multipliedReportingOverflow(by: agBlocks)
+        let (block, blockOverflow) = groupStart.addingReportingOverflow(inGroup >> inodesPerBlockLog)
+        let (start, positionOverflow) = block.multipliedReportingOverflow(by: blockSize)
+        let (position, overflow) = start.addingReportingOverflow((inGroup & ((1 << inodesPerBlockLog) - 1)) * inodeSize)
+        guard !groupOverflow, !blockOverflow, !positionOverflow, !overflow, let core = try? reader.read(count: 128, at: position),
               core[0] == UInt8(ascii: "I"), core[1] == UInt8(ascii: "N")
         else { return nil }
         let raw = core[40..<48].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }

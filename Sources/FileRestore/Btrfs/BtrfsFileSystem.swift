@@ -165,32 +165,34 @@ final class BtrfsOpenedFile: OpenedFile {
         let within = position - extent.key.offset
         if kind == 0 {
             // Inline: the data follows the header (compressed to ram_bytes, or as is).
-            let ramBytes = Int(item.le64(at: 8))
+            let ramBytes = Int(clamping: item.le64(at: 8))
             let inline = compression == 0 ? Array(item[21...])
                 : try BtrfsDecompressor.decompress(Array(item[21...]), type: compression, ramBytes: ramBytes, sectorSize: volume.sectorSize)
-            guard within < UInt64(inline.count) else { return try hole(after: extent.key.offset + UInt64(inline.count), buffer, start, wanted, position) }
+            guard within < UInt64(inline.count) else { return hole(buffer, start, wanted, position) }
             let n = min(wanted, inline.count - Int(within))
             copy(inline[Int(within)..<(Int(within) + n)], into: buffer, at: start)
             return n
         }
         guard item.count >= 53 else { throw BtrfsError("an extent item of \(item.count) bytes") }
         let diskStart = item.le64(at: 21), diskBytes = item.le64(at: 29), extentOffset = item.le64(at: 37), numBytes = item.le64(at: 45)
-        guard within < numBytes else { return try hole(after: extent.key.offset + numBytes, buffer, start, wanted, position) }
+        guard within < numBytes else { return hole(buffer, start, wanted, position) }
         let n = Int(min(UInt64(wanted), numBytes - within))
         // Preallocated, or a hole written as an extent: zeros.
         if kind == 2 || diskStart == 0 { return zero(buffer, from: start, count: n) }
         if compression == 0 {
-            let bytes = try volume.read(count: n, logical: diskStart + extentOffset + within)
+            let (logical, overflow) = diskStart.addingReportingOverflow(extentOffset)
+            guard !overflow, logical <= UInt64.max - within else { throw BtrfsError("an extent beyond the address space") }
+            let bytes = try volume.read(count: n, logical: logical + within)
             copy(bytes[...], into: buffer, at: start)
             return n
         }
         if decoded?.fileOffset != extent.key.offset {
             guard diskBytes <= UInt64(BtrfsDecompressor.maxOutput) else { throw BtrfsError("a compressed extent of \(diskBytes) bytes") }
             let compressed = try volume.read(count: Int(diskBytes), logical: diskStart)
-            decoded = (extent.key.offset, try BtrfsDecompressor.decompress(compressed, type: compression, ramBytes: Int(item.le64(at: 8)),
+            decoded = (extent.key.offset, try BtrfsDecompressor.decompress(compressed, type: compression, ramBytes: Int(clamping: item.le64(at: 8)),
                                                                           sectorSize: volume.sectorSize))
         }
-        guard let bytes = decoded?.bytes, extentOffset + within + UInt64(n) <= UInt64(bytes.count) else {
+        guard let bytes = decoded?.bytes, extentOffset <= UInt64(bytes.count), within + UInt64(n) <= UInt64(bytes.count) - extentOffset else {
             throw BtrfsError("a compressed extent shorter than its file range")
         }
         let from = Int(extentOffset + within)
@@ -199,7 +201,7 @@ final class BtrfsOpenedFile: OpenedFile {
     }
 
     /// Zeros from `position` up to the next extent (a hole; btrfs's no-holes feature writes none).
-    private func hole(after end: UInt64, _ buffer: UnsafeMutableRawBufferPointer, _ start: Int, _ wanted: Int, _ position: UInt64) throws -> Int {
+    private func hole(_ buffer: UnsafeMutableRawBufferPointer, _ start: Int, _ wanted: Int, _ position: UInt64) -> Int {
         let next = extents?.first(where: { $0.key.offset > position })?.key.offset ?? (position + UInt64(wanted))
         return zero(buffer, from: start, count: Int(min(UInt64(wanted), max(1, next - position))))
     }

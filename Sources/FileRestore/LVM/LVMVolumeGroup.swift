@@ -35,7 +35,7 @@ struct LVMVolumeGroup {
         for (pvName, pv) in group["physical_volumes"]?.pairs ?? [] {
             let id = (pv["id"]?.string ?? "").filter { $0 != "-" }
             ids.append(id)
-            let start = UInt64(max(0, pv["pe_start"]?.number ?? 0)) * 512
+            let start = UInt64(min(max(0, pv["pe_start"]?.number ?? 0), 1 << 50)) * 512
             physical[pvName] = (available[id], start, UInt64(max(0, pv["pe_count"]?.number ?? 0)))
         }
         let all = group["logical_volumes"]?.pairs ?? []
@@ -58,12 +58,18 @@ struct LVMVolumeGroup {
     ) -> LogicalVolume {
         var segments: [LogicalVolumeReader.Segment] = []
         let segmentSections = lv.pairs.filter { $0.key.hasPrefix("segment") && $0.key != "segment_count" }
+        // Extents to bytes; nil when the (guest-written) numbers overflow.
+        func bytes(_ extents: Int64) -> UInt64? {
+            guard extents >= 0 else { return nil }
+            let (value, overflow) = UInt64(extents).multipliedReportingOverflow(by: extentBytes)
+            return overflow ? nil : value
+        }
         // The size first, so that a volume that cannot be read still shows its whole size.
         let size = segmentSections.reduce(UInt64(0)) { size, pair in
             guard let start = pair.value["start_extent"]?.number, let count = pair.value["extent_count"]?.number,
                   start >= 0, count > 0, start < 1 << 40, count < 1 << 40
             else { return size }
-            return max(size, UInt64(start + count) * extentBytes)
+            return max(size, bytes(start + count) ?? size)
         }
         func fail(_ error: LVMError) -> LogicalVolume { LogicalVolume(name: name, size: size, reader: .failure(error)) }
         for (_, segment) in segmentSections {
@@ -71,22 +77,22 @@ struct LVMVolumeGroup {
                   start >= 0, count > 0, start < 1 << 40, count < 1 << 40
             else { return fail(.damaged("a segment of \(name)")) }
             let type = segment["type"]?.string ?? "?"
-            let begin = UInt64(start) * extentBytes, length = UInt64(count) * extentBytes
+            guard let begin = bytes(start), let length = bytes(count) else { return fail(.damaged("a segment of \(name)")) }
             switch type {
             case "striped", "linear":
                 let stripes = segment["stripes"]?.list ?? []
                 guard stripes.count >= 2, stripes.count % 2 == 0 else { return fail(.damaged("the stripes of \(name)")) }
                 var areas: [LogicalVolumeReader.Area] = []
                 for pair in stride(from: 0, to: stripes.count, by: 2) {
-                    guard let pvName = stripes[pair].string, let firstExtent = stripes[pair + 1].number, firstExtent >= 0,
-                          let target = physical[pvName]
+                    guard let pvName = stripes[pair].string, let firstExtent = stripes[pair + 1].number,
+                          let target = physical[pvName], let into = bytes(firstExtent), into <= UInt64.max - target.start
                     else { return fail(.damaged("a stripe of \(name)")) }
                     guard let pv = target.pv else {
                         return fail(.unsupported("\(name) needs physical volume \(pvName), which is on no disk of this restore point"))
                     }
-                    areas.append(.init(reader: pv.reader, offset: target.start + UInt64(firstExtent) * extentBytes))
+                    areas.append(.init(reader: pv.reader, offset: target.start + into))
                 }
-                let stripeBytes = UInt64(max(0, segment["stripe_size"]?.number ?? 0)) * 512
+                let stripeBytes = UInt64(min(max(0, segment["stripe_size"]?.number ?? 0), 1 << 40)) * 512
                 guard areas.count == 1 || (stripeBytes > 0 && length % (UInt64(areas.count)) == 0) else {
                     return fail(.damaged("the stripe size of \(name)"))
                 }
