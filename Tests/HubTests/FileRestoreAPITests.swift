@@ -44,9 +44,9 @@ struct FileRestoreAPITests {
         try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -q -s \(image) \(offset) \(16 << 20)", vm.disk])
     }
 
-    static func backup(_ api: APITester, _ token: String, type: String) async throws -> String {
+    static func backup(_ api: APITester, _ token: String, type: String, vm: String = "files1") async throws -> String {
         let started = try await api.request(.post, "/api/v1/backups", token: token,
-                                            json: ["vm_name": "files1", "repository_id": "1", "backup_type": type])
+                                            json: ["vm_name": vm, "repository_id": "1", "backup_type": type])
         try #require(started.status == .created, "\(started.text)")
         #expect(started.json["backup_type"] as? String == type, "\(started.text)")
         let id = try #require(started.json["backup_id"] as? String)
@@ -329,6 +329,36 @@ struct FileRestoreAPITests {
                 #expect(Dictionary(uniqueKeysWithValues: contents.map { ($0.key.replacingOccurrences(of: "vgdata-root (320.0 MB)/", with: ""), $0.value.first as? String ?? "") })
                         == expected["root"], "\(contents.keys.sorted())")
             }
+        }
+    }
+
+    @Test("a btrfs disk (zstd, zlib and LZO extents, a subvolume): every file downloads byte-identical, the folder as tar.gz")
+    func btrfsVolume() async throws {
+        let folder = scratchFolder()
+        try mustRun(["cp", packageRoot + "/Tests/Fixtures/btrfs.qcow2", folder + "/disk.qcow2"])
+        struct Expected: Decodable { let files: [String: String] }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: packageRoot + "/Tests/Fixtures/btrfs-files.json"))).files
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            _ = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                "vm_name": "sles15", "source": ["type": "qemu_image", "disks": [["path": folder + "/disk.qcow2", "label": "vda"]]],
+            ])
+            let id = try await Self.backup(api, token, type: "full", vm: "sles15")
+            let mounted = try await Self.mount(api, token, id)
+            #expect(mounted.json["filesystem_type"] as? String == "btrfs", "\(mounted.text)")
+            let mount = try #require(mounted.json["mount_id"] as? String)
+            for (path, hash) in expected {
+                let answer = try await api.request(.get, "/api/v1/restore/\(mount)/download?path=\(Self.formQuery("/" + path))", token: token)
+                #expect(answer.status == .ok && Self.sha256(answer.body) == hash, "\(path): \(answer.text.prefix(200))")
+            }
+            let archive = try await api.request(.get, "/api/v1/restore/\(mount)/download-directory?path=/&format=tar.gz", token: token)
+            try archive.body.write(to: URL(fileURLWithPath: folder + "/all.tar.gz"))
+            let contents = try Self.archiveContents(folder + "/all.tar.gz", format: "tar.gz")
+            let prefix = "\(id)-disk0/"
+            #expect(Dictionary(uniqueKeysWithValues: contents.compactMap { key, value in
+                (value.first as? String).flatMap { $0.hasPrefix("symlink:") ? nil : (String(key.dropFirst(prefix.count)), $0) }
+            }) == expected, "\(contents.keys.sorted())")
         }
     }
 
