@@ -86,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "FileRestore",
-            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS", "CLZO", "CZlib", "CZstd"],
+            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS", "CLZO"],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),

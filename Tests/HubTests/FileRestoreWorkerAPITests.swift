@@ -11,13 +11,14 @@ import Glibc
 @Suite("File-restore workers under the hub", .removesScratch)
 struct FileRestoreWorkerAPITests {
     /// Pids of running file-restore workers whose image path contains `needle`
-    /// (`/<backup id>/` names one point: ids of one second share a prefix).
-    static func workers(reading needle: String) -> [pid_t] {
+    /// (`/<backup id>/` names one point: ids of one second share a prefix)
+    /// under this hub's data folder (tests running beside it make the same ids).
+    static func workers(reading needle: String, in data: String = "/") -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { pid_t($0) }.filter { pid in
             guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
             let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return arguments.count > 3 && arguments[1] == "flr-worker" && arguments.contains { $0.contains(needle) }
+            return arguments.count > 3 && arguments[1] == "flr-worker" && arguments.contains { $0.contains(needle) && $0.hasPrefix(data) }
         }
     }
 
@@ -50,8 +51,8 @@ struct FileRestoreWorkerAPITests {
             let second = try await FileRestoreAPITests.backup(api, token, type: "full")
             let mountA = try #require(try await FileRestoreAPITests.mount(api, token, first).json["mount_id"] as? String)
             let mountB = try #require(try await FileRestoreAPITests.mount(api, token, second).json["mount_id"] as? String)
-            let workerA = try #require(Self.workers(reading: "/\(first)/").first)
-            #expect(Self.workers(reading: "/\(second)/").count == 1)
+            let workerA = try #require(Self.workers(reading: "/\(first)/", in: hub.dataDirectory).first)
+            #expect(Self.workers(reading: "/\(second)/", in: hub.dataDirectory).count == 1)
 
             // One partition: its filesystem is the session's root.
             let path = FileRestoreAPITests.query("/Documents/big.bin")
@@ -83,13 +84,13 @@ struct FileRestoreWorkerAPITests {
             // The next request on A starts a new worker and reads the whole file.
             let again = try await api.request(.get, "/api/v1/restore/\(mountA)/download?path=\(path)", token: token)
             #expect(again.status == .ok && FileRestoreAPITests.sha256(again.body) == bigHash, "\(again.text.prefix(300))")
-            let restarted = Self.workers(reading: "/\(first)/")
+            let restarted = Self.workers(reading: "/\(first)/", in: hub.dataDirectory)
             #expect(restarted.count == 1 && restarted.first != workerA, "\(restarted) after \(workerA)")
             #expect(try await api.request(.get, "/api/v1/health").status == .ok)
 
             // Closing the session ends its worker.
             let closed = try await api.request(.delete, "/api/v1/restore/\(mountA)", token: token)
-            #expect(closed.status == .ok && Self.workers(reading: "/\(first)/").isEmpty, "\(closed.text) \(Self.workers(reading: "/\(first)/"))")
+            #expect(closed.status == .ok && Self.workers(reading: "/\(first)/", in: hub.dataDirectory).isEmpty, "\(closed.text) \(Self.workers(reading: "/\(first)/", in: hub.dataDirectory))")
         }
         // The hub's shutdown ends every worker.
         #expect(Self.workers(reading: hub.dataDirectory).isEmpty)

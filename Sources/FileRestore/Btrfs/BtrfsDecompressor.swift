@@ -1,6 +1,5 @@
 import CLZO
-import CZlib
-import CZstd
+import DiskImage
 
 /// Inflates one compressed btrfs extent (at most 128 KiB of file data) to
 /// its `ramBytes`: zlib streams, LZO in btrfs's segmented framing, zstd frames.
@@ -10,51 +9,18 @@ enum BtrfsDecompressor {
     static func decompress(_ input: [UInt8], type: UInt8, ramBytes: Int, sectorSize: Int) throws -> [UInt8] {
         guard ramBytes >= 0, ramBytes <= maxOutput else { throw BtrfsError("a compressed extent of \(ramBytes) bytes") }
         var output = [UInt8](repeating: 0, count: ramBytes)
-        let produced: Int? = switch type {
-        case 1: inflate(input, into: &output)
-        case 2: lzo(input, into: &output, sectorSize: sectorSize)
-        case 3: zstd(input, into: &output)
-        default: nil
+        let produced: Int? = input.withUnsafeBytes { source in
+            switch type {
+            case 1: output.withUnsafeMutableBytes { Decompression.inflate(source, into: $0, windowBits: 15) }
+            case 3: output.withUnsafeMutableBytes { Decompression.zstd(source, into: $0) }
+            case 2: lzo(input, into: &output, sectorSize: sectorSize)
+            default: nil
+            }
         }
         guard let produced else { throw BtrfsError("extent compression \(type) cannot be decoded") }
         // A short extent (the file's last) leaves the rest zero, as btrfs does.
         guard produced > 0 || ramBytes == 0 else { throw BtrfsError("a compressed extent decodes to nothing") }
         return output
-    }
-
-    private static func inflate(_ input: [UInt8], into output: inout [UInt8]) -> Int? {
-        var stream = z_stream()
-        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
-        defer { inflateEnd(&stream) }
-        let count = output.count
-        return input.withUnsafeBytes { source in
-            output.withUnsafeMutableBytes { target in
-                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress?.assumingMemoryBound(to: Bytef.self))
-                stream.avail_in = uInt(source.count)
-                stream.next_out = target.baseAddress?.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = uInt(count)
-                let status = CZlib.inflate(&stream, Z_FINISH)
-                guard status == Z_STREAM_END || status == Z_BUF_ERROR || status == Z_OK else { return nil }
-                return count - Int(stream.avail_out)
-            }
-        }
-    }
-
-    private static func zstd(_ input: [UInt8], into output: inout [UInt8]) -> Int? {
-        guard let context = ZSTD_createDCtx() else { return nil }
-        defer { ZSTD_freeDCtx(context) }
-        return input.withUnsafeBytes { source in
-            output.withUnsafeMutableBytes { target in
-                var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
-                var outBuffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
-                while outBuffer.pos < outBuffer.size {
-                    let result = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                    if ZSTD_isError(result) != 0 { return nil }
-                    if result == 0 || inBuffer.pos == inBuffer.size { break }
-                }
-                return outBuffer.pos
-            }
-        }
     }
 
     /// btrfs's LZO: a 4-byte total length, then segments (a 4-byte length

@@ -90,7 +90,14 @@ public final class FileRestoreWorker: Sendable {
 
     /// One page of the folder at `path`: folders first, then by name.
     public func list(_ path: String, offset: Int, limit: Int) throws -> FolderPage {
-        try value(.list(path: path, offset: offset, limit: limit))
+        try exchange(.list(path: path, offset: offset, limit: limit), timeout: settings.requestTimeout) { channel, kind, length, deadline in
+            guard kind == .data else { throw WorkerChannel.Failure.malformed("a listing answered \(kind)") }
+            do {
+                return try FolderPage(encoded: try channel.receivePayload(length, until: deadline))
+            } catch let error as FileRestoreError {
+                throw WorkerChannel.Failure.malformed("a listing's path: \(error)")
+            }
+        }
     }
 
     /// The entry at `path`; the root and partition folders are directories.
@@ -215,6 +222,14 @@ public final class FileRestoreWorker: Sendable {
         var ends: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
             throw FileRestoreError.workerFailed(reason: "socketpair: \(String(cString: strerror(errno)))")
+        }
+        // Room for a whole piece in flight each way, so the worker reads the
+        // next piece while the hub takes this one (FORCE: beyond wmem_max, as root).
+        for end in ends {
+            var size: Int32 = 8 << 20
+            for option in [SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_SNDBUF, SO_RCVBUF] {
+                _ = setsockopt(end, SOL_SOCKET, option, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
         }
         let arguments = [settings.executable, FileRestoreWorkerProcess.command, "--image", imagePath,
                          "--memory-limit", String(settings.memoryLimitBytes), "--parent", String(getpid())]

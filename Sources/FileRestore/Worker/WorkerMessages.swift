@@ -21,8 +21,9 @@ public struct ArchiveItem: Codable, Sendable {
     }
 }
 
-/// One page of a folder's entries (folders first, by name), and how many it holds.
-public struct FolderPage: Codable, Sendable {
+/// One page of a folder's entries (folders first, by name), and how many it
+/// holds. Sent in a binary form (`FolderPageCoding.swift`).
+public struct FolderPage: Sendable {
     /// The folder's display path, normalised (`/a/b`).
     public var path: String
     public var entries: [RestoreEntry]

@@ -34,6 +34,9 @@ public enum FileRestoreWorkerProcess {
         // The point's other disks: a disk that cannot be opened only hides the volume groups on it.
         let companions = (options["companion"] ?? []).compactMap { try? DiskImages.open(path: $0) }
         UTF8Locale.prepare()
+        // The first natural-order comparison sets up ICU's collator (~100 ms):
+        // done while the disk opens, not in the first listing.
+        _ = "file-1".localizedStandardCompare("File-10")
         let sandbox = WorkerSandbox.enter(memoryLimit: options["memory-limit"]?.last.flatMap { UInt64($0) } ?? 0)
         let browser: RestoreBrowser
         do {
@@ -82,6 +85,9 @@ final class WorkerServer {
     private var archives: [Int: DirectoryArchive] = [:]
     private var nextArchive = 1
     private var buffer = [UInt8](repeating: 0, count: maxRead)
+    /// The piece after the last one read, read while the hub takes that one
+    /// (downloads read in order): file key, offset, bytes.
+    private var ahead: (key: [UInt64], offset: UInt64, bytes: [UInt8])?
 
     static let maxRead = 4 << 20
     static let maxOpenFiles = 8
@@ -121,14 +127,29 @@ final class WorkerServer {
                 listing = (normalised, entries)
             }
             let page = Array(entries.dropFirst(max(0, offset)).prefix(max(0, limit)))
-            try channel.send(.value, json: FolderPage(path: normalised, entries: page, total: entries.count))
+            try channel.send(.data, FolderPage(path: normalised, entries: page, total: entries.count).encoded())
         case .entry(let path):
             try channel.send(.value, json: try browser.entry(at: path))
         case .read(let entry, let offset, let count):
-            let file = try open(entry)
+            let key = [UInt64(entry.volume), entry.inode]
             let wanted = min(max(0, count), Self.maxRead)
-            let n = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted]), at: offset) }
-            try buffer.withUnsafeBytes { try channel.send(.data, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            if let ahead, ahead.key == key, ahead.offset == offset, ahead.bytes.count == min(wanted, Int(clamping: entry.size - min(offset, entry.size))) {
+                self.ahead = nil
+                try channel.send(.data, ahead.bytes)
+            } else {
+                self.ahead = nil
+                let file = try open(entry)
+                let n = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted]), at: offset) }
+                try buffer.withUnsafeBytes { try channel.send(.data, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            }
+            // The next piece, while the hub receives this one (the socket holds it).
+            let next = offset + UInt64(wanted)
+            if wanted > 0, next < entry.size, let file = try? open(entry) {
+                var bytes = [UInt8](repeating: 0, count: Int(min(UInt64(wanted), entry.size - next)))
+                if let n = try? bytes.withUnsafeMutableBytes({ try file.read(into: $0, at: next) }), n == bytes.count {
+                    ahead = (key, next, bytes)
+                }
+            }
         case .contents(let entries):
             try channel.send(.value, json: try DirectoryArchive.contents(of: entries, in: browser))
         case .openArchive(let items, let format):
