@@ -56,12 +56,8 @@ public final class RestoreBrowser: Sendable {
             state.volumeSystem = vs
             let isGPT = vs.pointee.vstype == TSK_VS_TYPE_GPT
             let sector = UInt64(vs.pointee.block_size)
-            var number = 0
-            for address in 0..<vs.pointee.part_count {
-                guard let part = tsk_vs_part_get(vs, address),
-                      part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
-                else { continue }
-                number += 1
+            for (position, part) in Self.allocatedPartitions(vs).enumerated() {
+                let number = position + 1
                 let gptName = isGPT ? part.pointee.desc.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } : nil
                 guard let (offset, size) = Self.extent(start: part.pointee.start, length: part.pointee.len, sector: sector, disk: reader) else {
                     // A partition table (the guest's) can place a partition anywhere.
@@ -203,6 +199,15 @@ public final class RestoreBrowser: Sendable {
         }
     }
 
+    /// The partitions of a table that hold something (not free space or the
+    /// table itself), in the table's order: the order their numbers show.
+    private static func allocatedPartitions(_ vs: UnsafeMutablePointer<TSK_VS_INFO>) -> [UnsafePointer<TSK_VS_PART_INFO>] {
+        (0..<vs.pointee.part_count).compactMap { address in
+            guard let part = tsk_vs_part_get(vs, address), part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0 else { return nil }
+            return part
+        }
+    }
+
     /// A partition's bytes on the disk, cut to the disk's end; nil when the
     /// table puts its start beyond the disk (or its numbers overflow).
     private static func extent(start: TSK_DADDR_T, length: TSK_DADDR_T, sector: UInt64,
@@ -221,10 +226,7 @@ public final class RestoreBrowser: Sendable {
         if let vs = tsk_vs_open(image.info, 0, TSK_VS_TYPE_DETECT) {
             defer { tsk_vs_close(vs) }
             let sector = UInt64(vs.pointee.block_size)
-            for address in 0..<vs.pointee.part_count {
-                guard let part = tsk_vs_part_get(vs, address),
-                      part.pointee.flags.rawValue & TSK_VS_PART_FLAG_ALLOC.rawValue != 0
-                else { continue }
+            for part in allocatedPartitions(vs) {
                 guard let (offset, size) = extent(start: part.pointee.start, length: part.pointee.len, sector: sector, disk: reader) else { continue }
                 if let pv = try? LVMPhysicalVolume.find(on: SliceReader(base: reader, offset: offset, size: size)) { found.append(pv) }
             }
