@@ -1,4 +1,4 @@
-/// Big-endian integers in byte buffers: every number in QCOW2 is stored so.
+/// Integers in byte buffers. Big-endian: every number in QCOW2 (and XFS) is stored so.
 extension UnsafeRawBufferPointer {
     @inline(__always)
     func beUInt64(at offset: Int) -> UInt64 {
@@ -17,8 +17,21 @@ extension UnsafeRawBufferPointer {
 }
 
 extension [UInt8] {
-    func beUInt64(at offset: Int) -> UInt64 { withUnsafeBytes { $0.beUInt64(at: offset) } }
-    func beUInt32(at offset: Int) -> UInt32 { withUnsafeBytes { $0.beUInt32(at: offset) } }
+    package func beUInt64(at offset: Int) -> UInt64 { withUnsafeBytes { $0.beUInt64(at: offset) } }
+    package func beUInt32(at offset: Int) -> UInt32 { withUnsafeBytes { $0.beUInt32(at: offset) } }
+    package func beUInt16(at offset: Int) -> UInt16 { withUnsafeBytes { $0.beUInt16(at: offset) } }
+
+    /// Little-endian integers (LVM2, btrfs), read byte by byte: a bad offset
+    /// traps instead of reading past the array.
+    package func le16(at offset: Int) -> UInt16 { UInt16(self[offset]) | UInt16(self[offset + 1]) << 8 }
+
+    package func le32(at offset: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[offset + $1]) << (8 * $1) }
+    }
+
+    package func le64(at offset: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(self[offset + $1]) << (8 * $1) }
+    }
 
     mutating func putBE(_ value: UInt64, at offset: Int) {
         withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt64.self) }

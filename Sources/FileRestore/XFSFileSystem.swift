@@ -214,11 +214,10 @@ struct XFSInodeTimes {
 
     init?(reader: any DiskImageReader) {
         guard let sb = try? reader.read(count: 512, at: 0), Array(sb[0..<4]) == XFSFileSystem.magic else { return nil }
-        func be(_ offset: Int, _ count: Int) -> UInt64 { sb[offset..<(offset + count)].reduce(0) { $0 << 8 | UInt64($1) } }
         self.reader = reader
-        blockSize = be(4, 4)
-        agBlocks = be(84, 4)
-        inodeSize = be(104, 2)
+        blockSize = UInt64(sb.beUInt32(at: 4))
+        agBlocks = UInt64(sb.beUInt32(at: 84))
+        inodeSize = UInt64(sb.beUInt16(at: 104))
         inodesPerBlockLog = UInt64(sb[123])
         agBlocksLog = UInt64(sb[124])
         guard blockSize >= 512, blockSize <= 65536, inodeSize >= 256, inodeSize <= 2048, agBlocks > 0,
@@ -238,9 +237,9 @@ struct XFSInodeTimes {
         guard !groupOverflow, !blockOverflow, !positionOverflow, !overflow, let core = try? reader.read(count: 128, at: position),
               core[0] == UInt8(ascii: "I"), core[1] == UInt8(ascii: "N")
         else { return nil }
-        let raw = core[40..<48].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let raw = core.beUInt64(at: 40)
         let version = core[4]
-        let flags2 = version >= 3 ? core[120..<128].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } : 0
+        let flags2 = version >= 3 ? core.beUInt64(at: 120) : 0
         if flags2 & (1 << 3) != 0 {
             // Big timestamps: nanoseconds since 1901-12-13T20:45:52Z (2^31 s before 1970).
             return Date(timeIntervalSince1970: TimeInterval(raw / 1_000_000_000) - 2_147_483_648

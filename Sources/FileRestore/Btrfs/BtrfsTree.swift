@@ -179,7 +179,3 @@ final class BtrfsVolume {
         return found
     }
 }
-
-extension [UInt8] {
-    func le16(at offset: Int) -> UInt16 { UInt16(self[offset]) | UInt16(self[offset + 1]) << 8 }
-}

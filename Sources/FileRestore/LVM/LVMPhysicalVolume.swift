@@ -87,13 +87,3 @@ enum LVMError: Error, CustomStringConvertible {
         }
     }
 }
-
-extension [UInt8] {
-    func le32(at offset: Int) -> UInt32 {
-        (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[offset + $1]) << (8 * $1) }
-    }
-
-    func le64(at offset: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { $0 | UInt64(self[offset + $1]) << (8 * $1) }
-    }
-}
