@@ -70,24 +70,11 @@ struct FilesystemFuzzTests {
         return ranges
     }
 
-    /// A splitmix64 stream: the run is reproducible from its seed.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
-    }
-
     /// lseek's whence values for data and holes (Linux), which Glibc's module does not export.
     static let seekData: Int32 = 3, seekHole: Int32 = 4
 
     /// Copies only the seed's data (holes stay holes), then writes 1-16 mutations.
-    static func mutate(_ seed: Seed, into path: String, random: inout Random) throws {
+    static func mutate(_ seed: Seed, into path: String, random: inout SplitMix64) throws {
         let source = open(seed.path, O_RDONLY), target = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         defer { close(source); close(target) }
         ftruncate(target, off_t(seed.size))
@@ -184,7 +171,7 @@ struct FilesystemFuzzTests {
         }
 
         let seeds = try Self.seeds(in: folder)
-        var random = Random(state: runSeed)
+        var random = SplitMix64(seed: runSeed)  // the run is reproducible from its seed
         var counts: [String: [Outcome: Int]] = [:]
         var kept: [String] = []
         let deadline = Date() + seconds
@@ -216,4 +203,8 @@ struct FilesystemFuzzTests {
         good.stop()
         if !kept.isEmpty { print("fuzz: \(kept.count) images crashed or hung a worker; copy them to Tests/Fixtures/fuzz/ as regressions") }
     }
+}
+
+private extension SplitMix64 {
+    mutating func below(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
 }
