@@ -48,6 +48,7 @@ let package = Package(
         .systemLibrary(name: "CSandbox"),
         .systemLibrary(name: "CFSXFS"),
         .systemLibrary(name: "CLZO"),
+        .systemLibrary(name: "CLibvirt"),
         .target(
             name: "DiskImage",
             dependencies: ["SendenseCore", "CZlib", "CZstd"],
@@ -79,8 +80,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Libvirt",
+            dependencies: ["SendenseCore", "CLibvirt"],
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BackupSources",
-            dependencies: ["SendenseCore", "NBD", "VSphere"],
+            dependencies: ["SendenseCore", "NBD", "VSphere", "Libvirt"],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
@@ -93,7 +100,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "SendenseCore", "DiskImage", "NBD", "BackupSources", "Repository", "Catalog", "FileRestore", "VSphere",
+                "SendenseCore", "DiskImage", "NBD", "BackupSources", "Repository", "Catalog", "FileRestore", "VSphere", "Libvirt",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

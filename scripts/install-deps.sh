@@ -13,6 +13,7 @@ packages=(
   libfsxfs-dev     # libyal's XFS reader (file restore on RHEL-family VMs)
   libbfio-dev      # libyal's I/O handles: libfsxfs reads the backup through one
   liblzo2-dev      # LZO-compressed btrfs extents
+  libvirt-dev      # libvirt's C API: live backups of running domains (pull mode, checkpoints)
   nfs-common       # mount.nfs for NFS repositories
   cifs-utils       # mount.cifs for CIFS/SMB repositories
   util-linux       # mount / umount
@@ -37,6 +38,15 @@ if [[ "${1:-}" == "--test" ]]; then
     chromium       # the web GUI's end-to-end tests (Playwright drives it)
     golang-go      # builds the test vCenter simulator (Tests/vcsim)
     golang-github-vmware-govmomi-dev  # govmomi's vcsim, from Debian's sources
+    qemu-system-x86              # runs the test guests of live backups
+    seabios                      # their BIOS (a recommendation only of qemu-system-x86)
+    libvirt-daemon-system        # libvirtd and virtlogd (the tests start them: no systemd)
+    libvirt-daemon-driver-qemu
+    libvirt-clients              # virsh: the tests pause guests and look at checkpoints
+    qemu-guest-agent             # runs inside the test guest (copied into its initramfs)
+    busybox-static               # the test guest's userland
+    linux-image-amd64            # the test guest's kernel and virtio/ext4 modules
+    kmod                         # modprobe --show-depends: the modules the guest needs
   )
 fi
 

@@ -1,4 +1,5 @@
 import NBD
+import SendenseCore
 
 /// A disk of a VM as its source describes it.
 public struct SourceDisk: Sendable, Equatable {
@@ -65,6 +66,26 @@ public struct DiskExport: Sendable {
     public var newCheckpoint: String
 }
 
+/// What an open session holds: each disk's export, and what the source
+/// knows of the VM at that instant.
+public struct BackupSession: Sendable {
+    public var exports: [DiskExport]
+    /// nil when the source cannot tell (a VMware snapshot's quiescing is vCenter's).
+    public var consistency: PointConsistency?
+    /// Why the point is only crash-consistent, or how it was made consistent.
+    public var consistencyNote: String?
+    /// The VM's configuration at the checkpoint, when the source has one to give.
+    public var configuration: VMConfiguration?
+
+    public init(exports: [DiskExport], consistency: PointConsistency? = nil, consistencyNote: String? = nil,
+                configuration: VMConfiguration? = nil) {
+        self.exports = exports
+        self.consistency = consistency
+        self.consistencyNote = consistencyNote
+        self.configuration = configuration
+    }
+}
+
 /// A place disks are backed up from: VMware, QEMU images, live KVM.
 /// A session holds a point in time (snapshot, bitmap checkpoint) and the NBD
 /// servers exporting it; leaving `withSession` releases all of it, whatever
@@ -84,7 +105,7 @@ public protocol BackupSource: Sendable {
     ///     then does the source keep the new checkpoint (and drop the obsolete ones).
     func withSession<Result: Sendable>(
         backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result
 }
 

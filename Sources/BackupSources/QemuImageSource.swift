@@ -101,7 +101,7 @@ public struct QemuImageSource: BackupSource {
 
     public func withSession<Result: Sendable>(
         backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
         let checkpoint = Self.checkpointName(for: backupID)
         let plans = try await plan(parentCheckpoints: parentCheckpoints)
@@ -173,10 +173,11 @@ public struct QemuImageSource: BackupSource {
     /// when the bitmap is missing or inconsistent, the failure otherwise.
     private func withExports<Result: Sendable>(
         _ plans: ArraySlice<PlannedDisk>, checkpoint: String, owner: NBDServerProcess.Owner,
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool),
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool),
         ready: [DiskExport] = []
     ) async throws -> (result: Result, committed: Bool) {
-        guard var planned = plans.first else { return try await body(ready) }
+        // qemu-nbd cannot open an image a running QEMU holds: these disks are at rest.
+        guard var planned = plans.first else { return try await body(BackupSession(exports: ready, consistency: .poweredOff)) }
         var exported = false
         func export(_ planned: PlannedDisk) async throws -> (result: Result, committed: Bool) {
             try await NBDServerProcess.withQemuNBD(

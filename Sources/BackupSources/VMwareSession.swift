@@ -18,7 +18,7 @@ struct VMwareSession {
 
     func run<Result: Sendable>(
         backupID: String, parentCheckpoints: [Int: String]?,
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
         var notes: [String] = []
         let vm = try await client.virtualMachine(vmMoref)
@@ -75,7 +75,7 @@ struct VMwareSession {
 
     private func withSnapshot<Result: Sendable>(
         _ snapshot: ManagedObjectReference, vm: VirtualMachineInfo, parentCheckpoints: [Int: String]?, notes: [String],
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
         let atSnapshot = try await client.snapshotDisks(snapshot)
         var planned: [(disk: Disk, info: VirtualDiskInfo, plan: CopyPlan)] = []
@@ -119,10 +119,10 @@ struct VMwareSession {
 
     private func withExports<Result: Sendable>(
         _ planned: ArraySlice<(disk: Disk, info: VirtualDiskInfo, plan: CopyPlan)>, snapshot: ManagedObjectReference,
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool),
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool),
         ready: [DiskExport] = []
     ) async throws -> (result: Result, committed: Bool) {
-        guard let next = planned.first else { return try await body(ready) }
+        guard let next = planned.first else { return try await body(BackupSession(exports: ready)) }
         let (plugin, parameters, secrets) = try await nbdkitCommand(for: next.info, snapshot: snapshot)
         defer { for file in secrets { unlink(file) } }
         return try await NBDServerProcess.withNbdkit(plugin: plugin, parameters: parameters, socketDirectory: socketDirectory, owner: owner) { endpoint in

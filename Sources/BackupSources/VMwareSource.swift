@@ -66,7 +66,7 @@ public struct VMwareSource: BackupSource {
 
     public func withSession<Result: Sendable>(
         backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
-        _ body: ([DiskExport]) async throws -> (result: Result, committed: Bool)
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
         // Change IDs keep no state at the source: nothing to drop when one is replaced.
         if case .vddk = transport { try await BlockingPool.shared.run { try Self.requirePlugin("vddk") } }

@@ -90,6 +90,17 @@ extension CatalogDatabase {
             }
         }
     }
+
+    /// Updates a VM context and replaces its disks in one transaction.
+    public func updateVMContext(_ context: VMContextRecord, disks: [VMDiskRecord]) async throws {
+        try await pool.write { db in
+            try context.update(db)
+            try VMDiskRecord.filter(Column("context_id") == context.contextId).deleteAll(db)
+            for var disk in disks {
+                try disk.insert(db)
+            }
+        }
+    }
 }
 
 extension CatalogDatabase {

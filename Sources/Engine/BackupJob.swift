@@ -49,10 +49,10 @@ public struct BackupJob: Sendable {
         let partial = try layout.createPartial(backupID)
         progress.setPhase("snapshot")
         do {
-            let manifest = try await source.withSession(backupID: backupID, parentCheckpoints: parent?.checkpoints, replacing: replacesCheckpoints) { exports in
+            let manifest = try await source.withSession(backupID: backupID, parentCheckpoints: parent?.checkpoints, replacing: replacesCheckpoints) { session in
                 progress.setPhase("transferring")
                 let disks = try await withThrowingTaskGroup(of: BackupManifest.Disk.self) { group in
-                    for export in exports {
+                    for export in session.exports {
                         group.addTask { try await copy(export, into: partial) }
                     }
                     var disks: [BackupManifest.Disk] = []
@@ -62,9 +62,12 @@ public struct BackupJob: Sendable {
                 try Task.checkCancellation()
                 progress.setPhase("committing")
                 let type: BackupType = disks.contains { $0.copy == .incremental } ? .incremental : .full
-                let manifest = BackupManifest(
+                var manifest = BackupManifest(
                     backupId: backupID, backupType: type, parentId: type == .incremental ? parent?.backupID : nil,
                     vm: vm, createdAt: createdAt, completedAt: Date(), disks: disks)
+                manifest.consistency = session.consistency
+                manifest.consistencyNote = session.consistencyNote
+                manifest.vmConfiguration = session.configuration
                 _ = try layout.commit(manifest)
                 return (manifest, true)
             }

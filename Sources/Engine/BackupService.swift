@@ -250,7 +250,7 @@ public actor BackupService {
             reporter.cancel()
             await reporter.value
             let snapshot = job.progress.snapshot
-            let note = ([job.note] + manifest.disks.map(\.note)).compactMap { $0 }.joined(separator: "; ").nilIfEmpty
+            let note = ([job.note, manifest.consistencyNote] + manifest.disks.map(\.note)).compactMap { $0 }.joined(separator: "; ").nilIfEmpty
             let disks = manifest.disks.map { CompletedDisk(diskIndex: $0.index, bytesTransferred: Int64($0.bytesWritten), checkpoint: $0.checkpoint) }
             // The backup is committed: its row must say so even if a cancel
             // came too late. GRDB refuses work in a cancelled task, so the
@@ -314,6 +314,10 @@ public actor BackupService {
             var source = QemuImageSource(
                 disks: disks.map { QemuImageSource.Disk(index: $0.diskIndex, path: $0.path, label: $0.label) },
                 socketDirectory: runDirectory)
+            source.processLog = processLog
+            return source
+        case .libvirt:
+            var source = try LibvirtInventory.source(for: context, disks: disks, runDirectory: runDirectory)
             source.processLog = processLog
             return source
         case .vmware:

@@ -71,10 +71,15 @@ public enum VMRegistrationError: Error, Equatable, Sendable, CustomStringConvert
     /// A disk image is missing, unreadable, or of a format that cannot be backed up.
     case unusableDisk(String)
     case nameTaken(String)
+    /// The VM's host does not know it.
+    case notFound(String)
+    /// The VM's host (a libvirt daemon) cannot be reached.
+    case sourceUnreachable(String)
 
     public var description: String {
         switch self {
-        case .invalid(let message), .unusableDisk(let message): message
+        case .invalid(let message), .unusableDisk(let message), .notFound(let message): message
+        case .sourceUnreachable(let message): "cannot reach libvirt: \(message)"
         case .notRegistrable(let type): "source type \(type) cannot be registered here; VMware VMs are added through discovery"
         case .nameTaken(let name): "a VM named \(name) already exists"
         }

@@ -132,6 +132,7 @@ public struct Hub: Sendable {
         VMRegistrationRoutes.register(api, services)
         VMwareCredentialRoutes.register(api, services)
         DiscoveryRoutes.register(api, services)
+        LibvirtDiscoveryRoutes.register(api, services)
         ProtectionGroupRoutes.register(api, services)
         ProtectionFlowRoutes.register(api, services)
         MaintenanceRoutes.register(api, services)

@@ -79,6 +79,12 @@ public struct BackupManifest: Codable, Equatable, Sendable {
     public var createdAt: Date
     public var completedAt: Date
     public var disks: [Disk]
+    /// Whether the guest helped (absent in manifests written before it was recorded).
+    public var consistency: PointConsistency?
+    /// How it was made consistent, or why it is only crash-consistent.
+    public var consistencyNote: String?
+    /// The VM's configuration at the checkpoint (libvirt domain XML), to recreate the VM.
+    public var vmConfiguration: VMConfiguration?
 
     public init(backupId: String, backupType: BackupType, parentId: String?, vm: VM, createdAt: Date, completedAt: Date, disks: [Disk]) {
         self.backupId = backupId

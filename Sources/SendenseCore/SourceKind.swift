@@ -4,4 +4,7 @@ public enum SourceKind: String, Codable, Sendable, CaseIterable {
     case vmware
     /// QEMU disk images on the hub's host, read through qemu-nbd with persistent dirty bitmaps.
     case qemuImage = "qemu_image"
+    /// A libvirt domain: running, through libvirt's pull-mode backup and
+    /// checkpoints; stopped, through its image files.
+    case libvirt
 }

@@ -36,4 +36,5 @@ extension VMwareCredentialResponse: ResponseEncodable {}
 extension VMwareCredentialListResponse: ResponseEncodable {}
 extension CredentialTestResponse: ResponseEncodable {}
 extension DiscoverResponse: ResponseEncodable {}
+extension LibvirtDiscoverResponse: ResponseEncodable {}
 extension AddVMsResponse: ResponseEncodable {}

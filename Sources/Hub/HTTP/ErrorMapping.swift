@@ -78,6 +78,8 @@ extension APIError {
             case .invalid: self = .badRequest(error.description)
             case .notRegistrable, .unusableDisk: self = .unprocessable(error.description)
             case .nameTaken: self = .conflict(error.description)
+            case .notFound: self = .notFound(error.description)
+            case .sourceUnreachable: self = .badGateway(error.description)
             }
         case let error as RepositoryRequestError:
             switch error {

@@ -1,0 +1,162 @@
+import Foundation
+import Libvirt
+import NBD
+import SendenseCore
+
+/// One backup of a running libvirt domain: checkpoint and pull-mode backup
+/// job begun together (the guest's filesystems frozen around that instant
+/// when its agent answers), each disk read over QEMU's NBD export, then the
+/// job ended and its folder removed whatever happened. The new checkpoint is
+/// kept only when the backup committed; otherwise it is deleted, and libvirt
+/// merges its bitmap back into the parent's, so nothing the guest wrote is lost
+/// to the next incremental.
+struct LiveBackup {
+    let source: LibvirtSource
+    let domain: LibvirtDomain
+    let backupID: String
+
+    /// Attempts to thaw a frozen guest: a guest left frozen stops writing.
+    static let thawAttempts = 5
+
+    func run<Result: Sendable>(
+        parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
+    ) async throws -> Result {
+        let xml = try await domain.xml()
+        let description = try DomainDescription(xml: xml)
+        let disks = try source.chosen(in: description)
+        let checkpoint = LibvirtSource.checkpointName(for: backupID)
+        let folder = try makeFolder(owner: description.processOwner)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        var plans = try await plan(disks, parents: parentCheckpoints)
+        let tracked = disks.filter { $0.1.format == "qcow2" }.map(\.0.target)
+        let allTargets = description.disks.map(\.target)
+        let socket = folder + "/nbd.sock"
+        let checkpointXML = tracked.isEmpty ? nil : BackupDocuments.checkpoint(name: checkpoint, disks: tracked, allDisks: allTargets)
+
+        let (consistency, note) = try await begin {
+            do {
+                try await domain.beginBackup(backupXML: backupXML(plans, allTargets: allTargets, socket: socket, folder: folder),
+                                             checkpointXML: checkpointXML)
+            } catch let error as LibvirtError where plans.contains(where: { $0.parent != nil }) {
+                // A bitmap libvirt lists but QEMU finds missing or inconsistent: the chain goes on from a full copy.
+                plans = plans.map { Plan(disk: $0.disk, parent: nil, reason: "libvirt could not read changes since \($0.parent ?? "the last backup") of \($0.disk.target) (\(error.message)): full backup") }
+                try await domain.beginBackup(backupXML: backupXML(plans, allTargets: allTargets, socket: socket, folder: folder),
+                                             checkpointXML: checkpointXML)
+            }
+        }
+
+        var exports: [DiskExport] = []
+        for ((disk, described), plan) in zip(disks, plans) {
+            exports.append(DiskExport(
+                disk: SourceDisk(index: disk.index, label: disk.target, capacityBytes: try await domain.capacity(of: disk.target),
+                                 location: described.path ?? ""),
+                endpoint: NBDEndpoint(transport: .unix(path: socket), exportName: disk.target),
+                plan: plan.parent == nil ? .full(reason: plan.reason)
+                    : .incremental(context: "qemu:dirty-bitmap:" + BackupDocuments.bitmapName(disk.target)),
+                newCheckpoint: tracked.contains(disk.target) ? checkpoint : ""))
+        }
+        let session = BackupSession(exports: exports, consistency: consistency, consistencyNote: note,
+                                    configuration: VMConfiguration(format: .libvirtDomainXML, document: xml))
+        let outcome: (result: Result, committed: Bool)
+        do {
+            outcome = try await body(session)
+        } catch {
+            await endJob()
+            if checkpointXML != nil { try? await domain.deleteCheckpoint(checkpoint) }
+            throw error
+        }
+        await endJob()
+        if outcome.committed {
+            // Only the newest checkpoint is needed; each older bitmap costs the guest on every write.
+            for old in Set(obsolete.values) where old != checkpoint {
+                try? await domain.deleteCheckpoint(old)
+            }
+        } else if checkpointXML != nil {
+            try? await domain.deleteCheckpoint(checkpoint)
+        }
+        return outcome.result
+    }
+
+    /// A disk of this backup: incremental from `parent`, or full saying why.
+    struct Plan {
+        var disk: LibvirtSource.Disk
+        var parent: String?
+        var reason: String?
+    }
+
+    /// Incremental where the disk is qcow2 and libvirt still lists its parent's checkpoint.
+    private func plan(_ disks: [(LibvirtSource.Disk, DomainDescription.Disk)], parents: [Int: String]?) async throws -> [Plan] {
+        let existing = parents == nil ? [] : Set(try await domain.checkpointNames())
+        return disks.map { disk, described in
+            guard let parent = parents?[disk.index] else { return Plan(disk: disk, parent: nil, reason: nil) }
+            guard described.format == "qcow2" else {
+                return Plan(disk: disk, parent: nil, reason: "\(disk.target) is a \(described.format ?? "raw") disk, which keeps no change tracking: full backup")
+            }
+            guard existing.contains(parent) else {
+                return Plan(disk: disk, parent: nil, reason: "checkpoint \(parent) is gone from domain \(domain.name): full backup of \(disk.target)")
+            }
+            return Plan(disk: disk, parent: parent, reason: nil)
+        }
+    }
+
+    private func backupXML(_ plans: [Plan], allTargets: [String], socket: String, folder: String) -> String {
+        BackupDocuments.pullBackup(
+            disks: plans.map { BackupDocuments.Disk(target: $0.disk.target, scratchFile: "\(folder)/\($0.disk.target).scratch", incremental: $0.parent) },
+            allDisks: allTargets, socket: socket)
+    }
+
+    /// Runs `start` with the guest's filesystems frozen when its agent
+    /// answers, and thaws them right after, whatever `start` did.
+    private func begin(_ start: () async throws -> Void) async throws -> (PointConsistency, String?) {
+        let frozen: Int
+        do {
+            frozen = try await domain.freezeFilesystems()
+        } catch let error as LibvirtError {
+            try await start()
+            return (.crashConsistent, "crash-consistent: the guest agent could not freeze the filesystems (\(error.message))")
+        }
+        do {
+            try await start()
+        } catch {
+            await thaw()
+            throw error
+        }
+        await thaw()
+        return (.applicationConsistent, "application-consistent: the guest agent froze \(frozen) filesystem\(frozen == 1 ? "" : "s")")
+    }
+
+    private func thaw() async {
+        for attempt in 1...Self.thawAttempts {
+            if (try? await domain.thawFilesystems()) != nil { return }
+            try? await Task.sleep(for: .milliseconds(200 * attempt))
+        }
+    }
+
+    /// Ends the backup job (QEMU stops its NBD server and drops the scratch
+    /// files); a job already gone (the domain stopped) is fine.
+    private func endJob() async {
+        try? await domain.abortJob()
+    }
+
+    /// `/run/sendense/<hub>/<backup id>`, owned by the user QEMU runs as:
+    /// QEMU creates the socket and opens the scratch files in it, nobody
+    /// else can. Not under the hub's data folder: QEMU must be able to walk
+    /// to it, and a data folder is rightly closed to other users.
+    private func makeFolder(owner: (uid: UInt32, gid: UInt32)?) throws -> String {
+        let root = LibvirtSource.qemuFolder(runDirectory: source.runDirectory)
+        for path in [LibvirtSource.qemuFolderRoot, root] where !FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        }
+        let folder = root + "/" + backupID
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        if let owner, chown(folder, owner.uid, owner.gid) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: folder)
+            throw SourceError.exportFailed("cannot give \(folder) to QEMU's user \(owner.uid): \(reason)")
+        }
+        return folder
+    }
+}

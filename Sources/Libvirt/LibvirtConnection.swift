@@ -1,0 +1,57 @@
+import CLibvirt
+import SendenseCore
+
+/// A connection to a libvirt daemon (`qemu:///system`, `qemu+ssh://host/system`).
+/// libvirt's calls block (they wait on the daemon), so every one runs on the
+/// blocking pool; libvirt documents its connection objects as safe to share
+/// between threads.
+public final class LibvirtConnection: @unchecked Sendable {
+    public let uri: String
+    private let pointer: virConnectPtr
+
+    private init(uri: String, pointer: virConnectPtr) {
+        self.uri = uri
+        self.pointer = pointer
+    }
+
+    deinit { virConnectClose(pointer) }
+
+    /// Opens `uri` read-write (backups and checkpoints change the domain).
+    public static func open(_ uri: String) async throws -> LibvirtConnection {
+        try await BlockingPool.shared.run {
+            sendense_libvirt_quiet_errors()
+            guard let pointer = virConnectOpen(uri) else { throw LibvirtError.last(doing: "connecting to \(uri)") }
+            return LibvirtConnection(uri: uri, pointer: pointer)
+        }
+    }
+
+    /// Every domain the daemon knows, running or not.
+    public func domains() async throws -> [LibvirtDomain] {
+        try await BlockingPool.shared.run { [self] in
+            var list: UnsafeMutablePointer<virDomainPtr?>?
+            let count = virConnectListAllDomains(pointer, &list, 0)
+            guard count >= 0, let list else { throw LibvirtError.last(doing: "listing the domains of \(uri)") }
+            defer { free(list) }
+            return (0..<Int(count)).compactMap { list[$0].map { LibvirtDomain(owning: $0, connection: self) } }
+        }
+    }
+
+    /// The domain with this UUID (what stays when a domain is renamed).
+    public func domain(uuid: String) async throws -> LibvirtDomain {
+        try await BlockingPool.shared.run { [self] in
+            guard let domain = virDomainLookupByUUIDString(pointer, uuid) else {
+                throw LibvirtError.last(doing: "looking up domain \(uuid) on \(uri)")
+            }
+            return LibvirtDomain(owning: domain, connection: self)
+        }
+    }
+
+    public func domain(named name: String) async throws -> LibvirtDomain {
+        try await BlockingPool.shared.run { [self] in
+            guard let domain = virDomainLookupByName(pointer, name) else {
+                throw LibvirtError.last(doing: "looking up domain \(name) on \(uri)")
+            }
+            return LibvirtDomain(owning: domain, connection: self)
+        }
+    }
+}

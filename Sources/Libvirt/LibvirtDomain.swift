@@ -1,0 +1,120 @@
+import CLibvirt
+import SendenseCore
+
+/// One domain of a connection. Every call blocks on the daemon and so runs on
+/// the blocking pool; the errors carry libvirt's own words.
+public final class LibvirtDomain: @unchecked Sendable {
+    public let connection: LibvirtConnection
+    public let name: String
+    public let uuid: String
+    private let pointer: virDomainPtr
+
+    init(owning pointer: virDomainPtr, connection: LibvirtConnection) {
+        self.pointer = pointer
+        self.connection = connection
+        name = virDomainGetName(pointer).map { String(cString: $0) } ?? ""
+        var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
+        _ = virDomainGetUUIDString(pointer, &uuid)
+        self.uuid = String(decoding: uuid.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { virDomainFree(pointer) }
+
+    private func call<T: Sendable>(_ action: String, _ body: @escaping @Sendable (virDomainPtr) -> T?) async throws -> T {
+        try await BlockingPool.shared.run { [self] in
+            guard let answer = body(pointer) else { throw LibvirtError.last(doing: "\(action) of domain \(name)") }
+            return answer
+        }
+    }
+
+    /// Whether the domain runs (or is paused): a backup then goes through QEMU.
+    public func isActive() async throws -> Bool {
+        try await call("reading the state") { let active = virDomainIsActive($0); return active < 0 ? nil : active == 1 }
+    }
+
+    /// The domain's XML: the running definition, or the persistent one.
+    public func xml(inactive: Bool = false) async throws -> String {
+        let flags = inactive ? UInt32(VIR_DOMAIN_XML_INACTIVE.rawValue) : 0
+        return try await call("reading the XML") { domain in
+            guard let xml = virDomainGetXMLDesc(domain, flags) else { return nil }
+            defer { free(xml) }
+            return String(cString: xml)
+        }
+    }
+
+    /// The size of a disk as the guest sees it.
+    public func capacity(of target: String) async throws -> UInt64 {
+        try await call("reading the size of \(target)") { domain -> UInt64? in
+            var info = virDomainBlockInfo()
+            return virDomainGetBlockInfo(domain, target, &info, 0) == 0 ? info.capacity : nil
+        }
+    }
+
+    /// Starts a backup job (pull mode: QEMU serves the point in time over
+    /// NBD) and, in the same instant, the checkpoint the next incremental reads from.
+    public func beginBackup(backupXML: String, checkpointXML: String?) async throws {
+        _ = try await call("starting a backup") { domain -> Bool? in
+            virDomainBackupBegin(domain, backupXML, checkpointXML, 0) == 0 ? true : nil
+        }
+    }
+
+    /// The running backup job's description (where its NBD server listens).
+    public func backupXML() async throws -> String {
+        try await call("reading the backup job") { domain in
+            guard let xml = virDomainBackupGetXMLDesc(domain, 0) else { return nil }
+            defer { free(xml) }
+            return String(cString: xml)
+        }
+    }
+
+    /// Ends the domain's job: for a pull-mode backup, its NBD server and scratch files.
+    public func abortJob() async throws {
+        _ = try await call("ending the backup job") { virDomainAbortJob($0) == 0 ? true : nil }
+    }
+
+    /// Whether a job of any kind (a backup, a migration) runs on the domain.
+    public func hasActiveJob() async throws -> Bool {
+        try await call("reading the job") { domain -> Bool? in
+            var info = virDomainJobInfo()
+            guard virDomainGetJobInfo(domain, &info) == 0 else { return nil }
+            return info.type != Int32(VIR_DOMAIN_JOB_NONE.rawValue)
+        }
+    }
+
+    /// The names of the domain's checkpoints.
+    public func checkpointNames() async throws -> [String] {
+        try await call("listing the checkpoints") { domain -> [String]? in
+            var list: UnsafeMutablePointer<virDomainCheckpointPtr?>?
+            let count = virDomainListAllCheckpoints(domain, &list, 0)
+            guard count >= 0, let list else { return nil }
+            defer { free(list) }
+            return (0..<Int(count)).compactMap { index -> String? in
+                guard let checkpoint = list[index] else { return nil }
+                defer { virDomainCheckpointFree(checkpoint) }
+                return virDomainCheckpointGetName(checkpoint).map { String(cString: $0) }
+            }
+        }
+    }
+
+    /// Deletes a checkpoint: libvirt merges its bitmap into its parent's, so
+    /// the checkpoint before it still covers every change since itself.
+    public func deleteCheckpoint(_ name: String) async throws {
+        _ = try await call("deleting checkpoint \(name)") { domain -> Bool? in
+            guard let checkpoint = virDomainCheckpointLookupByName(domain, name, 0) else { return nil }
+            defer { virDomainCheckpointFree(checkpoint) }
+            return virDomainCheckpointDelete(checkpoint, 0) == 0 ? true : nil
+        }
+    }
+
+    /// Freezes the guest's filesystems through the QEMU guest agent; answers how many.
+    public func freezeFilesystems() async throws -> Int {
+        try await call("freezing the guest's filesystems") { domain -> Int? in
+            let frozen = virDomainFSFreeze(domain, nil, 0, 0)
+            return frozen < 0 ? nil : Int(frozen)
+        }
+    }
+
+    public func thawFilesystems() async throws {
+        _ = try await call("thawing the guest's filesystems") { virDomainFSThaw($0, nil, 0, 0) < 0 ? nil : true }
+    }
+}

@@ -1,0 +1,147 @@
+// A real libvirt daemon and a real booted guest for live-backup tests:
+// libvirtd and virtlogd are started here when they do not run (no systemd
+// on the test machines), and the guest is Debian's kernel with a small
+// initramfs (Tests/Fixtures/make_test_guest.py) that runs the QEMU guest
+// agent and writes to its disk without pause.
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum LibvirtLab {
+    public static let uri = "qemu:///system"
+
+    /// libvirtd answering on `uri`, started (with virtlogd) when it is not.
+    public static func ensureDaemon() throws {
+        if (try? tool(["virsh", "-c", uri, "version"]))?.status == 0 { return }
+        let run = "/run/sendense-tests"
+        try? FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        _ = try? tool(["virtlogd", "-d", "-p", run + "/virtlogd.pid"])
+        _ = try? tool(["libvirtd", "-d", "-p", run + "/libvirtd.pid"])
+        for _ in 0..<100 {
+            if (try? tool(["virsh", "-c", uri, "version"]))?.status == 0 { return }
+            usleep(100_000)
+        }
+        throw LabError("libvirtd did not start (apt-get install libvirt-daemon-system)")
+    }
+
+    /// The guest's kernel and initramfs, built once per machine (rebuilt when the kernel changes).
+    public static func guestFiles() throws -> (kernel: String, initrd: String) {
+        let folder = FileManager.default.temporaryDirectory.path + "/sendense-test-guest"
+        _ = try mustRun(["python3", packageRoot + "/Tests/Fixtures/make_test_guest.py", folder])
+        // QEMU runs as its own user: it must reach and read them.
+        chmod(folder, 0o755)
+        return (folder + "/vmlinuz", folder + "/initramfs.img")
+    }
+}
+
+public struct LabError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One test domain: a qcow2 disk (ext4 made on the host, or empty), the
+/// booted test guest, its serial console in a file. `remove()` destroys and
+/// undefines it with its checkpoints.
+public final class LabDomain: Sendable {
+    public enum Writer: String, Sendable {
+        /// Rewrites files in the ext4 filesystem of its disk.
+        case filesystem = "fs"
+        /// Writes random 64 KiB blocks over its whole disk.
+        case raw
+        case none
+    }
+
+    public let name: String
+    public let folder: String
+    public let disk: String
+    public let console: String
+
+    /// Defines and starts the domain; answers once the guest said it runs its writer.
+    public init(name: String = "sendense-test-\(UUID().uuidString.prefix(8).lowercased())", diskMiB: Int = 256,
+                writer: Writer = .filesystem, agent: Bool = true) throws {
+        try LibvirtLab.ensureDaemon()
+        let guest = try LibvirtLab.guestFiles()
+        self.name = name
+        folder = scratchFolder("libvirt-\(name)")
+        chmod(folder, 0o755)
+        disk = folder + "/vda.qcow2"
+        console = folder + "/console.log"
+        if writer == .filesystem {
+            let raw = folder + "/vda.raw"
+            _ = try mustRun(["truncate", "-s", "\(diskMiB)M", raw])
+            _ = try mustRun(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", raw])
+            _ = try mustRun(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk])
+            unlink(raw)
+        } else {
+            _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", disk, "\(diskMiB)M"])
+            // Data before the guest starts, so a first full copies something.
+            _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 32M", "-c", "write -P 0xa5 \(diskMiB / 2)M 16M", disk])
+        }
+        // TCG, not KVM: on the CI machines Linux hangs in its decompressor
+        // under nested KVM (all host time in the kernel); TCG boots it in seconds.
+        let xml = """
+        <domain type='qemu'>
+          <name>\(name)</name>
+          <memory unit='MiB'>256</memory>
+          <vcpu>1</vcpu>
+          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd>
+            <cmdline>console=ttyS0 quiet sendense.writer=\(writer.rawValue) sendense.agent=\(agent ? 1 : 0)</cmdline></os>
+          <devices>
+            <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(disk)'/><target dev='vda' bus='virtio'/></disk>
+            <serial type='file'><source path='\(console)'/><target port='0'/></serial>
+            \(agent ? "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>" : "")
+          </devices>
+        </domain>
+        """
+        let definition = folder + "/domain.xml"
+        try xml.write(toFile: definition, atomically: true, encoding: .utf8)
+        _ = try mustRun(["virsh", "-c", LibvirtLab.uri, "define", definition])
+        do {
+            _ = try mustRun(["virsh", "-c", LibvirtLab.uri, "start", name])
+            try waitForConsole("SENDENSE-GUEST-READY", timeout: 120)
+            if agent { try waitForAgent(timeout: 60) }
+        } catch {
+            remove()
+            throw error
+        }
+    }
+
+    public func virsh(_ arguments: String...) throws -> String {
+        try mustRun(["virsh", "-c", LibvirtLab.uri] + arguments)
+    }
+
+    public func waitForConsole(_ text: String, timeout seconds: Int) throws {
+        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+        while Date() < deadline {
+            if let data = FileManager.default.contents(atPath: console), String(decoding: data, as: UTF8.self).contains(text) { return }
+            usleep(200_000)
+        }
+        throw LabError("domain \(name) did not print \(text) within \(seconds) s")
+    }
+
+    public func waitForAgent(timeout seconds: Int) throws {
+        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+        while Date() < deadline {
+            if (try? tool(["virsh", "-c", LibvirtLab.uri, "qemu-agent-command", name, "{\"execute\":\"guest-ping\"}"]))?.status == 0 { return }
+            usleep(500_000)
+        }
+        throw LabError("the guest agent of \(name) did not answer within \(seconds) s")
+    }
+
+    /// The disk as the paused guest left it: QEMU drains and flushes its
+    /// disks when the guest pauses, so the image file holds the guest's disk.
+    public func copyDisk(to raw: String) throws {
+        _ = try mustRun(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", disk, raw])
+    }
+
+    public func checkpoints() throws -> [String] {
+        try virsh("checkpoint-list", name, "--name").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    public func remove() {
+        _ = try? tool(["virsh", "-c", LibvirtLab.uri, "destroy", name])
+        _ = try? tool(["virsh", "-c", LibvirtLab.uri, "undefine", name, "--checkpoints-metadata"])
+    }
+}
