@@ -34,6 +34,12 @@ public enum CopyPlan: Sendable, Equatable {
     /// Only what changed since the parent's checkpoint, read through this
     /// meta context (`qemu:dirty-bitmap:NAME`).
     case incremental(context: String)
+    /// The parent's checkpoint cannot be used (missing, inconsistent, gone
+    /// from the hypervisor): every allocated extent is read, and only the
+    /// clusters whose content differs from the parent point are written. The
+    /// backup stays an incremental in the same chain, as small as the change
+    /// (a full copy when the repository holds no parent image of the disk).
+    case changedSinceParent(reason: String)
     /// The source names the extents itself (VMware CBT: QueryChangedDiskAreas):
     /// every allocated area for a full copy, what changed since the parent
     /// for an incremental one.
@@ -42,15 +48,16 @@ public enum CopyPlan: Sendable, Equatable {
     public var isIncremental: Bool {
         switch self {
         case .full: false
-        case .incremental: true
+        case .incremental, .changedSinceParent: true
         case .listed(_, let incremental, _): incremental
         }
     }
 
-    /// Why this copy is full when an incremental was asked for.
+    /// Why this copy is not the plain incremental that was asked for.
     public var reason: String? {
         switch self {
         case .full(let reason), .listed(_, _, let reason): reason
+        case .changedSinceParent(let reason): reason
         case .incremental: nil
         }
     }

@@ -41,7 +41,10 @@ struct LiveBackup {
                                              checkpointXML: checkpointXML)
             } catch let error as LibvirtError where plans.contains(where: { $0.parent != nil }) {
                 // A bitmap libvirt lists but QEMU finds missing or inconsistent: the chain goes on from a full copy.
-                plans = plans.map { Plan(disk: $0.disk, parent: nil, reason: "libvirt could not read changes since \($0.parent ?? "the last backup") of \($0.disk.target) (\(error.message)): full backup") }
+                plans = plans.map { plan in
+                    guard let parent = plan.parent else { return plan }
+                    return Plan(disk: plan.disk, parent: nil, reason: "libvirt could not read the changes of \(plan.disk.target) since \(parent) (\(error.message))", hadParent: true)
+                }
                 try await domain.beginBackup(backupXML: backupXML(plans, allTargets: allTargets, socket: socket, folder: folder),
                                              checkpointXML: checkpointXML)
             }
@@ -53,8 +56,7 @@ struct LiveBackup {
                 disk: SourceDisk(index: disk.index, label: disk.target, capacityBytes: try await domain.capacity(of: disk.target),
                                  location: described.path ?? ""),
                 endpoint: NBDEndpoint(transport: .unix(path: socket), exportName: disk.target),
-                plan: plan.parent == nil ? .full(reason: plan.reason)
-                    : .incremental(context: "qemu:dirty-bitmap:" + BackupDocuments.bitmapName(disk.target)),
+                plan: plan.copyPlan,
                 newCheckpoint: tracked.contains(disk.target) ? checkpoint : ""))
         }
         let session = BackupSession(exports: exports, consistency: consistency, consistencyNote: note,
@@ -79,11 +81,19 @@ struct LiveBackup {
         return outcome.result
     }
 
-    /// A disk of this backup: incremental from `parent`, or full saying why.
+    /// A disk of this backup: incremental from `parent`, or whole, saying why.
     struct Plan {
         var disk: LibvirtSource.Disk
         var parent: String?
         var reason: String?
+        /// A whole copy of a disk that had a parent checkpoint is compared with the parent point.
+        var hadParent = false
+
+        var copyPlan: CopyPlan {
+            if parent != nil { return .incremental(context: "qemu:dirty-bitmap:" + BackupDocuments.bitmapName(disk.target)) }
+            if hadParent, let reason { return .changedSinceParent(reason: reason) }
+            return .full(reason: reason)
+        }
     }
 
     /// Incremental where the disk is qcow2 and libvirt still lists its parent's checkpoint.
@@ -95,7 +105,7 @@ struct LiveBackup {
                 return Plan(disk: disk, parent: nil, reason: "\(disk.target) is a \(described.format ?? "raw") disk, which keeps no change tracking: full backup")
             }
             guard existing.contains(parent) else {
-                return Plan(disk: disk, parent: nil, reason: "checkpoint \(parent) is gone from domain \(domain.name): full backup of \(disk.target)")
+                return Plan(disk: disk, parent: nil, reason: "checkpoint \(parent) of \(disk.target) is gone from domain \(domain.name)", hadParent: true)
             }
             return Plan(disk: disk, parent: parent, reason: nil)
         }

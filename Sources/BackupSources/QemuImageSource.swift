@@ -159,8 +159,8 @@ public struct QemuImageSource: BackupSource {
         } else if let parent {
             switch info.bitmaps[parent] {
             case true?: plan = .incremental(context: "qemu:dirty-bitmap:\(parent)")
-            case false?: plan = .full(reason: "bitmap \(parent) of \(disk.label) is inconsistent (the VM was not shut down cleanly): full backup")
-            case nil: plan = .full(reason: "bitmap \(parent) of \(disk.label) is missing: full backup")
+            case false?: plan = .changedSinceParent(reason: "bitmap \(parent) of \(disk.label) is inconsistent (the VM was not shut down cleanly)")
+            case nil: plan = .changedSinceParent(reason: "bitmap \(parent) of \(disk.label) is missing")
             }
         }
         let bitmap: String? = if case .incremental = plan { parent } else { nil }

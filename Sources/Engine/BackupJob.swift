@@ -1,4 +1,5 @@
 import BackupSources
+import DiskImage
 import Foundation
 import Repository
 import SendenseCore
@@ -83,13 +84,28 @@ public struct BackupJob: Sendable {
     private func copy(_ export: DiskExport, into partial: String) async throws -> BackupManifest.Disk {
         let file = BackupLayout.diskFileName(index: export.disk.index)
         var backing: String?
+        var note = export.plan.reason
+        var parentImage: (any DiskImageReader)?
         if export.plan.isIncremental, let parent {
             backing = BackupLayout.backingFileName(parentID: parent.backupID, diskIndex: export.disk.index)
+            if case .changedSinceParent = export.plan {
+                let path = layout.backupDirectory(parent.backupID) + "/" + file
+                do {
+                    parentImage = try await BlockingPool.shared.run { try DiskImages.open(path: path) }
+                } catch {
+                    // Nothing to compare with: this disk starts over.
+                    backing = nil
+                    note = (note.map { $0 + "; " } ?? "") + "the parent point has no readable image of this disk (\(error)): full backup"
+                }
+            }
         }
-        let note = export.plan.reason
-        let copier = DiskCopier(export: export, imagePath: partial + "/" + file, backingFile: backing,
+        let copier = DiskCopier(export: export, imagePath: partial + "/" + file, backingFile: backing, parentImage: parentImage,
                                 clusterSize: clusterSize, progress: progress)
         let result = try await copier.copy()
+        if parentImage != nil {
+            note = (note.map { $0 + ": " } ?? "") + "read the whole disk and wrote only what differs from \(parent?.backupID ?? "the parent") ("
+                + "\(ByteCountFormatter.string(fromByteCount: Int64(result.bytesWritten), countStyle: .binary)))"
+        }
         return BackupManifest.Disk(
             index: export.disk.index, label: export.disk.label, capacityBytes: export.disk.capacityBytes, file: file,
             backingFile: backing, copy: backing == nil ? .full : .incremental,

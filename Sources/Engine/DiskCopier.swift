@@ -12,10 +12,14 @@ import SendenseCore
 /// and writes whole clusters, a SHA-256 per chunk going into the manifest.
 /// Clusters that read as zeros become zero clusters in an incremental (so
 /// the parent's old data cannot show through) and are skipped in a full.
+/// A copy that compares (`.changedSinceParent`) reads the parent point's
+/// image beside the source and writes only the clusters that differ.
 struct DiskCopier {
     var export: DiskExport
     var imagePath: String
     var backingFile: String?
+    /// The parent point's image of this disk, read through its chain, when the copy compares.
+    var parentImage: (any DiskImageReader)?
     var clusterSize = 65536
     var maxChunk: UInt64 = 4 << 20
     /// Reads in flight: up to `maxBytesInFlight` of data, at most
@@ -32,30 +36,42 @@ struct DiskCopier {
     }
 
     func copy() async throws -> Result {
-        let incremental = export.plan.isIncremental
+        // Over a backing file, zeros must be written (the parent's data would show through).
+        let incremental = backingFile != nil
         let context: String?
+        var dirtyBitmap = false
         switch export.plan {
-        case .full: context = "base:allocation"
-        case .incremental(let dirtyContext): context = dirtyContext
+        case .full, .changedSinceParent: context = "base:allocation"
+        case .incremental(let dirtyContext): (context, dirtyBitmap) = (dirtyContext, true)
         case .listed: context = nil
         }
         return try await NBDClient.withConnection(to: export.endpoint, metaContexts: context.map { [$0] } ?? []) { nbd in
             let size = nbd.info.size
-            var plan = CopyRuns(clusterSize: clusterSize, diskSize: size)
+            // Ranges to copy; CopyRuns wants them in order.
+            var ranges: [(offset: UInt64, length: UInt64)] = []
             if case .listed(let extents, _, _) = export.plan {
-                for extent in extents { plan.add(offset: extent.offset, length: extent.length) }
+                ranges = extents.map { ($0.offset, $0.length) }
             } else if let context {
                 var offset: UInt64 = 0
                 while offset < size {
                     let length = Int(min(size - offset, 1 << 30))
                     let extents = try await nbd.blockStatus(offset: offset, length: length, context: context)
-                    for extent in extents where Self.needsCopy(extent, incremental: incremental) {
-                        plan.add(offset: extent.offset, length: min(extent.length, size - extent.offset))
+                    for extent in extents where Self.needsCopy(extent, dirtyBitmap: dirtyBitmap) {
+                        ranges.append((extent.offset, min(extent.length, size - extent.offset)))
                     }
                     guard let last = extents.last, last.offset + last.length > offset else { break }
                     offset = last.offset + last.length
                 }
             }
+            // Where the parent holds data the source may now read as zeros: compared too.
+            let parentImage = self.parentImage
+            if let parentImage {
+                let extents = try await BlockingPool.shared.run { try parentImage.extents() }
+                ranges += extents.filter { $0.kind == .data && $0.offset < size }.map { ($0.offset, min($0.length, size - $0.offset)) }
+                ranges.sort { $0.offset < $1.offset }
+            }
+            var plan = CopyRuns(clusterSize: clusterSize, diskSize: size)
+            for range in ranges { plan.add(offset: range.offset, length: range.length) }
             progress.planned(disk: export.disk.index, bytes: plan.totalBytes)
 
             let writer = try QCOW2Writer(path: imagePath, virtualSize: size, clusterSize: clusterSize, backingFile: backingFile)
@@ -77,7 +93,8 @@ struct DiskCopier {
                         // so the writing loop below only writes.
                         group.addTask {
                             let data = try await nbd.read(offset: chunk.offset, length: Int(chunk.length))
-                            return ReadChunk(chunk: chunk, data: data, segments: Self.segments(of: data, clusterSize: clusterSize))
+                            let parent = try parentImage.map { try $0.read(count: Int(chunk.length), at: chunk.offset) }
+                            return ReadChunk(chunk: chunk, data: data, segments: Self.segments(of: data, clusterSize: clusterSize, parent: parent))
                         }
                     }
                 }
@@ -102,8 +119,8 @@ struct DiskCopier {
 
     /// base:allocation: copy what is not a hole and not known zero. A dirty
     /// bitmap: copy every dirty extent.
-    static func needsCopy(_ extent: NBDExtent, incremental: Bool) -> Bool {
-        incremental ? extent.flags & NBDExtent.dirty != 0 : extent.flags & (NBDExtent.hole | NBDExtent.zero) == 0
+    static func needsCopy(_ extent: NBDExtent, dirtyBitmap: Bool) -> Bool {
+        dirtyBitmap ? extent.flags & NBDExtent.dirty != 0 : extent.flags & (NBDExtent.hole | NBDExtent.zero) == 0
     }
 
     /// A read chunk cut into runs of whole clusters that are all zero or
@@ -115,25 +132,36 @@ struct DiskCopier {
     }
 
     struct Segment: Sendable {
+        enum Kind: Sendable { case data, zero, unchanged }
         /// Byte range within the chunk.
         var start: Int
         var end: Int
-        var zero: Bool
+        var kind: Kind
         var sha256: String?
     }
 
-    static func segments(of data: ByteBuffer, clusterSize cluster: Int) -> [Segment] {
+    /// Runs of clusters of one kind; with `parent` (the same range as the
+    /// parent point reads it), clusters equal to the parent's are `unchanged`.
+    static func segments(of data: ByteBuffer, clusterSize cluster: Int, parent: [UInt8]? = nil) -> [Segment] {
         data.withUnsafeReadableBytes { bytes in
+            func kind(_ index: Int) -> Segment.Kind {
+                if let parent {
+                    let start = index * cluster, end = min(bytes.count, start + cluster)
+                    let same = parent.withUnsafeBytes { memcmp(bytes.baseAddress! + start, $0.baseAddress! + start, end - start) == 0 }
+                    if same { return .unchanged }
+                }
+                return isZero(bytes, cluster: index, size: cluster) ? .zero : .data
+            }
             var segments: [Segment] = []
-            let clusters = (bytes.count + cluster - 1) / cluster
+            let kinds = (0..<(bytes.count + cluster - 1) / cluster).map(kind)
             var index = 0
-            while index < clusters {
-                let zero = isZero(bytes, cluster: index, size: cluster)
+            while index < kinds.count {
+                let first = kinds[index]
                 var end = index + 1
-                while end < clusters && isZero(bytes, cluster: end, size: cluster) == zero { end += 1 }
+                while end < kinds.count && kinds[end] == first { end += 1 }
                 let start = index * cluster, stop = min(bytes.count, end * cluster)
-                let digest = zero ? nil : SHA256.hash(data: UnsafeRawBufferPointer(rebasing: bytes[start..<stop])).lowercaseHex
-                segments.append(Segment(start: start, end: stop, zero: zero, sha256: digest))
+                let digest = first == .data ? SHA256.hash(data: UnsafeRawBufferPointer(rebasing: bytes[start..<stop])).lowercaseHex : nil
+                segments.append(Segment(start: start, end: stop, kind: first, sha256: digest))
                 index = end
             }
             return segments
@@ -148,12 +176,16 @@ struct DiskCopier {
                 let offset = read.chunk.offset + UInt64(segment.start)
                 let cluster = firstCluster + UInt64(segment.start / clusterSize)
                 let length = UInt64(segment.end - segment.start)
-                if segment.zero {
+                switch segment.kind {
+                case .unchanged:
+                    // The parent point holds these bytes already: they read through the backing file.
+                    continue
+                case .zero:
                     // A full backup needs nothing for zeros: a new image reads zeros.
                     guard incremental else { continue }
                     try writer.writeZeroes(firstCluster: cluster, count: (length + UInt64(clusterSize) - 1) / UInt64(clusterSize))
                     runs.append(.init(offset: offset, length: length, kind: .zero, sha256: nil))
-                } else {
+                case .data:
                     // The read's buffer is written from where it lies (see DataSink).
                     try writer.write(firstCluster: cluster, UnsafeRawBufferPointer(rebasing: bytes[segment.start..<segment.end]), keepingAlive: read.data)
                     runs.append(.init(offset: offset, length: length, kind: .data, sha256: segment.sha256))

@@ -143,7 +143,7 @@ struct BackupJobTests {
         try Self.expectRestores(job.layout.backupDirectory("b-inc"), equalTo: try vm.snapshot("inc"))
     }
 
-    @Test("a missing bitmap makes the next backup full, with a note, never a wrong incremental")
+    @Test("a missing bitmap: the next backup reads the whole disk and writes only what differs from its parent, with a note")
     func missingBitmap() async throws {
         var vm = try LabVM()
         let repository = scratchFolder()
@@ -153,14 +153,17 @@ struct BackupJobTests {
         let job = BackupJob(backupID: "b2", vm: vm.identity, repositoryRoot: repository,
                             parent: .init(backupID: "b1", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
         let manifest = try await job.run(source: vm.source)
-        #expect(manifest.backupType == .full)
-        #expect(manifest.disks[0].copy == .full)
-        #expect(manifest.disks[0].backingFile == nil)
+        #expect(manifest.backupType == .incremental)
+        #expect(manifest.disks[0].copy == .incremental)
+        #expect(manifest.disks[0].backingFile == "../b1/disk-0.qcow2")
         #expect(manifest.disks[0].note?.contains("missing") == true)
+        #expect(manifest.disks[0].note?.contains("only what differs from b1") == true, "\(manifest.disks[0].note ?? "")")
+        // Twelve writes of at most 256 KiB (each rounded out to 64 KiB clusters): not the disk's 24 MiB of data.
+        #expect(manifest.disks[0].bytesWritten <= 12 * (320 << 10), "\(manifest.disks[0].bytesWritten) bytes written")
         try Self.expectRestores(job.layout.backupDirectory("b2"), equalTo: try vm.snapshot("b2"))
     }
 
-    @Test("an inconsistent bitmap (its QEMU was killed) makes the next backup full, with a note")
+    @Test("an inconsistent bitmap (its QEMU was killed): the next backup is an incremental by comparison, with a note")
     func inconsistentBitmap() async throws {
         var vm = try LabVM()
         let repository = scratchFolder()
@@ -180,8 +183,9 @@ struct BackupJobTests {
         let job = BackupJob(backupID: "i2", vm: vm.identity, repositoryRoot: repository,
                             parent: .init(backupID: "i1", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
         let manifest = try await job.run(source: vm.source)
-        #expect(manifest.disks[0].copy == .full)
+        #expect(manifest.disks[0].copy == .incremental)
         #expect(manifest.disks[0].note?.contains("inconsistent") == true, "\(manifest.disks[0].note ?? "no note")")
+        #expect(manifest.disks[0].bytesWritten <= 12 * (320 << 10), "\(manifest.disks[0].bytesWritten) bytes written")
         try Self.expectRestores(job.layout.backupDirectory("i2"), equalTo: try vm.snapshot("i2"))
         // The committed backup replaced the parent's checkpoint, inconsistent or not.
         #expect(try vm.bitmaps() == ["sendense-i2"])
