@@ -19,6 +19,8 @@ public struct BackupJobRecord: CatalogRecord, Sendable, Equatable {
     public var totalBytes: Int64
     public var errorMessage: String?
     public var note: String?
+    /// Whether the guest helped: nil for backups made before it was recorded, and for VMware.
+    public var consistency: PointConsistency?
     public var performanceMetrics: String?
     public var createdAt: Date
     public var startedAt: Date?
@@ -171,13 +173,13 @@ extension CatalogDatabase {
     }
 
     /// Marks a committed backup completed: only now do its checkpoints count.
-    public func completeBackup(_ backupID: String, type: BackupType, parentID: String?, note: String?,
+    public func completeBackup(_ backupID: String, type: BackupType, parentID: String?, note: String?, consistency: PointConsistency? = nil,
                                bytes: Int64, total: Int64, disks: [CompletedDisk], at date: Date = Date()) async throws {
         try await pool.write { db in
             try db.execute(sql: """
                 UPDATE backup_jobs SET status = 'completed', current_phase = 'completed', backup_type = ?, parent_backup_id = ?,
-                    note = ?, bytes_transferred = ?, total_bytes = ?, completed_at = ? WHERE backup_id = ?
-                """, arguments: [type, parentID, note, bytes, total, date, backupID])
+                    note = ?, consistency = ?, bytes_transferred = ?, total_bytes = ?, completed_at = ? WHERE backup_id = ?
+                """, arguments: [type, parentID, note, consistency, bytes, total, date, backupID])
             for disk in disks {
                 try db.execute(sql: """
                     UPDATE backup_disks SET status = 'completed', bytes_transferred = ?, checkpoint = ?

@@ -22,6 +22,12 @@ public final class CatalogDatabase: Sendable {
         try CatalogMigrations.migrator.migrate(pool)
     }
 
+    /// Brings a catalog file to an older schema version only (tests of a
+    /// migration: the rows an older hub wrote must survive it).
+    package static func migrate(path: String, upTo version: String) throws {
+        try CatalogMigrations.migrator.migrate(DatabaseQueue(path: path), upTo: version)
+    }
+
     // Every access from async code goes through GRDB's async API
     // (`try await pool.read/write`): its synchronous calls park the calling
     // thread until a connection is free, and on Swift's cooperative pool the

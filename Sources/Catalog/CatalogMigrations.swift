@@ -10,7 +10,41 @@ enum CatalogMigrations {
         migrator.registerMigration("v3-child-processes", migrate: addChildProcesses)
         migrator.registerMigration("v4-job-history", migrate: addJobHistory)
         migrator.registerMigration("v5-restore-history", migrate: addRestoreHistory)
+        migrator.registerMigration("v6-libvirt-live-backups", migrate: addLibvirtLiveBackups)
         return migrator
+    }
+
+    /// libvirt domains as a source (SQLite cannot change a CHECK: the table is
+    /// rebuilt, its rows and the references to it kept; GRDB checks foreign
+    /// keys after the migration), and whether each backup's guest helped.
+    private static func addLibvirtLiveBackups(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE vm_contexts_v6 (
+                context_id TEXT PRIMARY KEY,
+                vm_name TEXT NOT NULL UNIQUE,
+                source_type TEXT NOT NULL CHECK (source_type IN ('vmware', 'qemu_image', 'libvirt')),
+                source_json TEXT,
+                vm_path TEXT,
+                vcenter_host TEXT,
+                datacenter TEXT,
+                moref TEXT,
+                instance_uuid TEXT,
+                current_status TEXT NOT NULL DEFAULT 'ready',
+                cpu_count INTEGER,
+                memory_mb INTEGER,
+                os_type TEXT,
+                power_state TEXT,
+                credential_id INTEGER REFERENCES vmware_credentials(id) ON DELETE SET NULL,
+                last_backup_at DATETIME,
+                created_at DATETIME NOT NULL,
+                updated_at DATETIME NOT NULL
+            );
+            INSERT INTO vm_contexts_v6 SELECT * FROM vm_contexts;
+            DROP TABLE vm_contexts;
+            ALTER TABLE vm_contexts_v6 RENAME TO vm_contexts;
+            ALTER TABLE backup_jobs ADD COLUMN consistency TEXT
+                CHECK (consistency IN ('powered_off', 'application_consistent', 'crash_consistent'));
+            """)
     }
 
     /// Jobs that are not backups (restores, verify, prune, merge, cleanup),

@@ -9,3 +9,4 @@ extension JobState: DatabaseValueConvertible {}
 extension JobKind: DatabaseValueConvertible {}
 extension SourceKind: DatabaseValueConvertible {}
 extension FlowRunState: DatabaseValueConvertible {}
+extension PointConsistency: DatabaseValueConvertible {}

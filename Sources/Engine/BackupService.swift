@@ -257,7 +257,7 @@ public actor BackupService {
             // bookkeeping runs in one of its own.
             try await Task { [catalog] in
                 try await catalog.completeBackup(
-                    backupID, type: manifest.backupType, parentID: manifest.parentId, note: note,
+                    backupID, type: manifest.backupType, parentID: manifest.parentId, note: note, consistency: manifest.consistency,
                     bytes: Int64(snapshot.bytesTransferred), total: Int64(snapshot.totalBytes), disks: disks)
             }.value
             logger.info("backup \(backupID) completed: \(manifest.backupType), \(snapshot.bytesTransferred) bytes")
@@ -298,6 +298,8 @@ public actor BackupService {
                                            ("moref", context.moref), ("instance_uuid", context.instanceUuid), ("os_type", context.osType)]
         for (key, value) in fields { if let value { identity[key] = value } }
         if let cpus = context.cpuCount { identity["cpu_count"] = String(cpus) }
+        // A libvirt domain's URI, UUID and disk targets: a rebuilt catalog backs it up again.
+        if context.sourceType == .libvirt, let json = context.sourceJson { identity["source_json"] = json }
         if let memory = context.memoryMb { identity["memory_mb"] = String(memory) }
         for disk in disks {
             identity["disk.\(disk.diskIndex).path"] = disk.path

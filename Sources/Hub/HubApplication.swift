@@ -53,7 +53,7 @@ public struct Hub: Sendable {
                                     jobs: jobs)
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
         let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
-                              stallTimeout: configuration.stallTimeout, logger: logger)
+                              stallTimeout: configuration.stallTimeout, runDirectory: configuration.data.runDirectory, logger: logger)
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
                                   willDelete: { await sessions.unmountAll(backupID: $0) })
         let scheduler = FlowScheduler(

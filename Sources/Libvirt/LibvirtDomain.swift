@@ -114,7 +114,12 @@ public final class LibvirtDomain: @unchecked Sendable {
         }
     }
 
-    public func thawFilesystems() async throws {
-        _ = try await call("thawing the guest's filesystems") { virDomainFSThaw($0, nil, 0, 0) < 0 ? nil : true }
+    /// Thaws what a freeze froze; answers how many filesystems were frozen.
+    @discardableResult
+    public func thawFilesystems() async throws -> Int {
+        try await call("thawing the guest's filesystems") { domain -> Int? in
+            let thawed = virDomainFSThaw(domain, nil, 0, 0)
+            return thawed < 0 ? nil : Int(thawed)
+        }
     }
 }

@@ -133,13 +133,16 @@ public struct BackupDetailResponse: Codable, Sendable {
     @Nullable public var currentPhase: String?
     @Nullable public var errorMessage: String?
     @Nullable public var note: String?
+    /// `application_consistent`, `crash_consistent` or `powered_off`; null when the source cannot tell (VMware) or before it was recorded.
+    @Nullable public var consistency: PointConsistency?
     public var createdAt: Date
     @Nullable public var completedAt: Date?
 
     public init(backupId: String, vmName: String, repositoryId: String, status: BackupStatus, backupType: BackupType,
                 parentBackupId: String?, disks: [Disk], progressPercent: Double, bytesTransferred: Int64, totalBytes: Int64,
                 transferSpeedBps: Int64, etaSeconds: Int64?, currentPhase: String?, errorMessage: String?, note: String?,
-                createdAt: Date, completedAt: Date?) {
+                consistency: PointConsistency? = nil, createdAt: Date, completedAt: Date?) {
+        self.consistency = consistency
         self.backupId = backupId
         self.vmName = vmName
         self.repositoryId = repositoryId
@@ -163,7 +166,7 @@ public struct BackupDetailResponse: Codable, Sendable {
         case backupId = "backup_id", vmName = "vm_name", repositoryId = "repository_id", status, backupType = "backup_type"
         case parentBackupId = "parent_backup_id", disks, progressPercent = "progress_percent", bytesTransferred = "bytes_transferred"
         case totalBytes = "total_bytes", transferSpeedBps = "transfer_speed_bps", etaSeconds = "eta_seconds", currentPhase = "current_phase"
-        case errorMessage = "error_message", note, createdAt = "created_at", completedAt = "completed_at"
+        case errorMessage = "error_message", note, consistency, createdAt = "created_at", completedAt = "completed_at"
     }
 }
 
@@ -180,9 +183,12 @@ public struct BackupListResponse: Codable, Sendable {
         public var createdAt: Date
         public var completedAt: Date?
         public var durationSeconds: Int?
+        @Nullable public var consistency: PointConsistency?
 
         public init(backupId: String, vmName: String, repositoryId: String, backupType: BackupType, status: BackupStatus,
-                    totalSizeGb: Double, diskCount: Int, createdAt: Date, completedAt: Date?, durationSeconds: Int?) {
+                    totalSizeGb: Double, diskCount: Int, createdAt: Date, completedAt: Date?, durationSeconds: Int?,
+                    consistency: PointConsistency? = nil) {
+            self.consistency = consistency
             self.backupId = backupId
             self.vmName = vmName
             self.repositoryId = repositoryId
@@ -198,7 +204,7 @@ public struct BackupListResponse: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case backupId = "backup_id", vmName = "vm_name", repositoryId = "repository_id", backupType = "backup_type", status
             case totalSizeGb = "total_size_gb", diskCount = "disk_count", createdAt = "created_at", completedAt = "completed_at"
-            case durationSeconds = "duration_seconds"
+            case durationSeconds = "duration_seconds", consistency
         }
     }
 
@@ -225,9 +231,11 @@ public struct ChainResponse: Codable, Sendable {
         public var sizeGb: Double
         public var parentBackupId: String?
         public var isRestorable: Bool
+        @Nullable public var consistency: PointConsistency?
 
         public init(backupId: String, backupType: BackupType, sequenceNumber: Int, createdAt: Date, sizeGb: Double,
-                    parentBackupId: String?, isRestorable: Bool) {
+                    parentBackupId: String?, isRestorable: Bool, consistency: PointConsistency? = nil) {
+            self.consistency = consistency
             self.backupId = backupId
             self.backupType = backupType
             self.sequenceNumber = sequenceNumber
@@ -239,7 +247,7 @@ public struct ChainResponse: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case backupId = "backup_id", backupType = "backup_type", sequenceNumber = "sequence_number", createdAt = "created_at"
-            case sizeGb = "size_gb", parentBackupId = "parent_backup_id", isRestorable = "is_restorable"
+            case sizeGb = "size_gb", parentBackupId = "parent_backup_id", isRestorable = "is_restorable", consistency
         }
     }
 

@@ -27,7 +27,7 @@ struct CatalogTests {
     @Test("migrates an empty file, in WAL mode with foreign keys on")
     func migrateFromEmpty() async throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
-        #expect(try await catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
+        #expect(try await catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history", "v6-libvirt-live-backups"])
         let (mode, foreignKeys) = try await catalog.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
@@ -50,8 +50,35 @@ struct CatalogTests {
         try first.close()
         let second = try CatalogDatabase(path: path)
         #expect(try await second.userCount() == 1)
-        #expect(try await second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history"])
+        #expect(try await second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history", "v6-libvirt-live-backups"])
         try second.close()
+    }
+
+    @Test("v6 widens the source types: a v5 catalog keeps its VMs, disks and backups, and takes libvirt VMs")
+    func libvirtMigration() async throws {
+        let path = Self.freshPath()
+        try CatalogDatabase.migrate(path: path, upTo: "v5-restore-history")
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                INSERT INTO repositories (id, name, type, path, repository_uuid, created_at) VALUES (1, 'r', 'local', '/r', 'u', datetime('now'));
+                INSERT INTO vm_contexts (context_id, vm_name, source_type, created_at, updated_at) VALUES ('c', 'vm', 'qemu_image', datetime('now'), datetime('now'));
+                INSERT INTO vm_disks (context_id, disk_index, label, capacity_bytes, path) VALUES ('c', 0, 'vda', 1024, '/vda.qcow2');
+                INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at) VALUES (1, 'c', 1, 'vm', datetime('now'));
+                INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, bytes_transferred, total_bytes, created_at)
+                    VALUES ('b1', 1, 1, 'vm', 'full', 'completed', 0, 0, datetime('now'));
+                """)
+        }
+        let catalog = try CatalogDatabase(path: path)
+        #expect(try await catalog.disks(ofContext: "c").map(\.path) == ["/vda.qcow2"])
+        #expect(try await catalog.backup(id: "b1")?.consistency == nil)
+        let broken = try await catalog.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_foreign_key_check") }
+        #expect(broken == 0)
+        try await catalog.insertVMContext(VMContextRecord(contextId: "ctx-l", vmName: "live", sourceType: .libvirt), disks: [])
+        #expect(try await catalog.vmContext(named: "live")?.sourceType == .libvirt)
+        // Deleting the old context still cascades to its disks: the references survived the rebuild.
+        try await catalog.pool.write { db in try db.execute(sql: "DELETE FROM backup_jobs; DELETE FROM vm_backup_contexts; DELETE FROM vm_contexts WHERE context_id = 'c'") }
+        #expect(try await catalog.disks(ofContext: "c").isEmpty)
+        try catalog.close()
     }
 
     @Test("foreign keys are enforced and a failed transaction leaves no half row")

@@ -93,6 +93,7 @@ public enum CatalogRebuild {
                                       vmName: context.vmName, backupType: manifest.backupType, parentBackupId: manifest.parentId,
                                       note: "imported from the repository", createdAt: createdAt)
             job.status = .completed
+            job.consistency = manifest.consistency
             job.currentPhase = BackupStatus.completed.rawValue
             job.startedAt = manifest.createdAt
             job.completedAt = manifest.completedAt
@@ -133,6 +134,7 @@ public enum CatalogRebuild {
         context.osType = identity["os_type"]
         context.cpuCount = identity["cpu_count"].flatMap(Int.init)
         context.memoryMb = identity["memory_mb"].flatMap(Int.init)
+        if context.sourceType == .libvirt { context.sourceJson = identity["source_json"] }
         if context.sourceType == .qemuImage {
             let disks = manifest.disks.compactMap { disk in identity["disk.\(disk.index).path"].map { (disk.index, $0, disk.label) } }
             struct Disk: Encodable { var index: Int; var path: String; var label: String }

@@ -19,22 +19,24 @@ public actor Janitor {
         var removedPartials: [String] = []
         var closedSessions: [String] = []
         var removedSnapshots: [String] = []
+        /// Libvirt backup jobs ended, guests thawed, stale checkpoints deleted, QEMU folders removed.
+        var libvirt: [String] = []
         var durationMs = 0
 
         enum CodingKeys: String, CodingKey {
             case stalledJobs = "stalled_jobs", stoppedProcesses = "stopped_processes", forgottenProcesses = "forgotten_processes"
-            case removedPartials = "removed_partials", closedSessions = "closed_sessions", removedSnapshots = "removed_snapshots"
+            case removedPartials = "removed_partials", closedSessions = "closed_sessions", removedSnapshots = "removed_snapshots", libvirt
             case durationMs = "duration_ms"
         }
 
         var summary: String {
             "\(stalledJobs.count) stalled, \(stoppedProcesses.count) processes stopped, "
-                + "\(removedPartials.count) partials, \(closedSessions.count) sessions, \(removedSnapshots.count) snapshots"
+                + "\(removedPartials.count) partials, \(closedSessions.count) sessions, \(removedSnapshots.count) snapshots, \(libvirt.count) libvirt leftovers"
         }
 
         var cleanedSomething: Bool {
             !stalledJobs.isEmpty || !stoppedProcesses.isEmpty || forgottenProcesses > 0 || !removedPartials.isEmpty
-                || !closedSessions.isEmpty || !removedSnapshots.isEmpty
+                || !closedSessions.isEmpty || !removedSnapshots.isEmpty || !libvirt.isEmpty
         }
     }
 
@@ -47,10 +49,13 @@ public actor Janitor {
     let vmware: VMwareCredentials
     let jobs: Jobs
     let stallTimeout: Duration
+    /// The hub's run directory: its live backups' QEMU folders are named from it.
+    let runDirectory: String
     let logger: Logger
 
     public init(catalog: CatalogDatabase, backups: BackupService, sessions: RestoreSessions, vmware: VMwareCredentials,
-         jobs: Jobs, stallTimeout: Duration, logger: Logger) {
+         jobs: Jobs, stallTimeout: Duration, runDirectory: String, logger: Logger) {
+        self.runDirectory = runDirectory
         self.catalog = catalog
         self.backups = backups
         self.sessions = sessions
@@ -122,7 +127,12 @@ public actor Janitor {
         // 5. sendense-* snapshots in vCenter that no running backup owns.
         report.removedSnapshots = await vmware.removeLeftoverSnapshots(isRunning: { [backups] in await backups.isRunning($0) }, logger: logger)
 
-        // 6. The job history's old finished rows.
+        // 6. What live backups of libvirt domains left: jobs, frozen guests, checkpoints, QEMU's folders.
+        report.libvirt = await LibvirtCleanup.run(catalog: catalog, runDirectory: runDirectory, images: false,
+                                                  isRunning: { [backups] in await backups.isRunning($0) })
+        for line in report.libvirt { logger.warning("\(line)") }
+
+        // 7. The job history's old finished rows.
         try? await catalog.forgetJobs(finishedBefore: started.addingTimeInterval(-Double(Self.jobHistoryDays) * 86400))
 
         let elapsed = ContinuousClock.now - start

@@ -30,16 +30,15 @@ public enum StartupRecovery {
         for context in try await catalog.vmContexts() where context.sourceType == .qemuImage {
             for disk in try await catalog.disks(ofContext: context.contextId) {
                 let removed = await QemuImageSource.removeStaleCheckpoints(of: disk.path) { backupID in
-                    // When the catalog cannot say, keep the bitmap.
-                    do {
-                        guard let backup = try await catalog.backup(id: backupID), backup.status == .completed else { return false }
-                        return try await catalog.lastCompletedBackup(vmName: backup.vmName, repositoryID: backup.repositoryId)?.backupId == backupID
-                    } catch {
-                        return true
-                    }
+                    await NeededCheckpoints.isNeeded(backupID, catalog: catalog)
                 }
                 for name in removed { logger.notice("removed stale bitmap \(name) from \(disk.path)") }
             }
+        }
+
+        // Live backups of libvirt domains the previous process cut short: their jobs, frozen guests, checkpoints.
+        for line in await LibvirtCleanup.run(catalog: catalog, runDirectory: runDirectory, images: true, isRunning: { _ in false }) {
+            logger.warning("\(line)")
         }
 
         // File-restore sessions live in memory: none survives a restart.

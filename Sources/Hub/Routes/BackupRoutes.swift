@@ -55,7 +55,8 @@ enum BackupRoutes {
                     backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId),
                     backupType: record.backupType, status: record.status, totalSizeGb: gibibytes(record.bytesTransferred),
                     diskCount: disks.count, createdAt: record.createdAt, completedAt: record.completedAt,
-                    durationSeconds: record.completedAt.map { Int($0.timeIntervalSince(record.startedAt ?? record.createdAt).rounded()) }))
+                    durationSeconds: record.completedAt.map { Int($0.timeIntervalSince(record.startedAt ?? record.createdAt).rounded()) },
+                    consistency: record.consistency))
             }
             return BackupListResponse(backups: items, totalCount: total)
         }
@@ -70,7 +71,7 @@ enum BackupRoutes {
             let links = chain.enumerated().map { index, point -> ChainResponse.Link in
                 .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
                       createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
-                      parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable)
+                      parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable, consistency: point.backup.consistency)
             }
             return ChainResponse(vmName: vmName, repositoryId: String(repositoryID), chain: links, totalBackups: links.count,
                                  chainSizeGb: gibibytes(chain.reduce(0) { $0 + $1.backup.bytesTransferred }))
@@ -134,7 +135,7 @@ enum BackupRoutes {
             backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId), status: record.status,
             backupType: record.backupType, parentBackupId: record.parentBackupId, disks: disks,
             progressPercent: (percent * 10).rounded() / 10, bytesTransferred: bytes, totalBytes: total, transferSpeedBps: speed,
-            etaSeconds: eta, currentPhase: phase, errorMessage: record.errorMessage, note: record.note,
+            etaSeconds: eta, currentPhase: phase, errorMessage: record.errorMessage, note: record.note, consistency: record.consistency,
             createdAt: record.createdAt, completedAt: record.completedAt)
     }
 }
