@@ -44,6 +44,14 @@ export function badge(text) {
   return el("span", { class: `badge ${String(text).replace(/[^a-z_]/gi, "")}` }, String(text).replace(/_/g, " "));
 }
 
+/** How consistent a restore point is, as a badge; nothing when unknown. */
+export function consistencyBadge(consistency) {
+  const words = { application_consistent: "app-consistent", crash_consistent: "crash-consistent", powered_off: "powered off" };
+  const titles = { application_consistent: "The guest agent froze the filesystems for the checkpoint",
+    crash_consistent: "Taken from a running guest without its help: as after a power cut", powered_off: "The VM was not running" };
+  return consistency ? el("span", { class: `badge ${consistency}`, title: titles[consistency] ?? "" }, words[consistency] ?? consistency) : "";
+}
+
 /** "2 Dec 2026, 14:05" in the reader's locale. */
 export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "–";

@@ -3,7 +3,7 @@
 // live while it runs), Analytics (success / failure, size and duration trends).
 import { api } from "/api.js";
 import { subscribe } from "/events.js";
-import { el, bytes, duration, badge, dateTime, openDialog, loadChart, noChartsNotice, tile } from "/dom.js";
+import { el, bytes, duration, badge, consistencyBadge, dateTime, openDialog, loadChart, noChartsNotice, tile } from "/dom.js";
 import { vms } from "/vms.js";
 
 const TABS = [["summary", "Summary"], ["performance", "Performance"], ["analytics", "Analytics"]];
@@ -76,11 +76,12 @@ export async function machinePage(root, [name, tab = "summary", jobId], signal) 
       el("h3", {}, "Recent backups"),
       list.total_count === 0 ? el("p", { class: "muted" }, "No backups yet.") :
         el("div", { class: "table" }, el("table", {},
-          el("thead", {}, el("tr", {}, ["Date", "Type", "Size", "Duration", "Status"].map((label) => el("th", { scope: "col" }, label)))),
+          el("thead", {}, el("tr", {}, ["Date", "Type", "Consistency", "Size", "Duration", "Status"].map((label) => el("th", { scope: "col" }, label)))),
           el("tbody", {}, list.backups.map((backup) => {
             const link = el("button", { class: "link" }, dateTime(backup.created_at));
             link.addEventListener("click", () => show("performance", backup.backup_id));
-            return el("tr", {}, el("td", {}, link), el("td", {}, badge(backup.backup_type)), el("td", {}, bytes(backup.total_size_gb * 2 ** 30)),
+            return el("tr", {}, el("td", {}, link), el("td", {}, badge(backup.backup_type)), el("td", {}, consistencyBadge(backup.consistency)),
+              el("td", {}, bytes(backup.total_size_gb * 2 ** 30)),
               el("td", {}, backup.duration_seconds != null ? duration(backup.duration_seconds) : "–"), el("td", {}, badge(backup.status)));
           })))),
       el("p", {}, el("a", { href: `#backups/${encodeURIComponent(vm.vm_name)}` }, "All backups and the chain")));

@@ -1,6 +1,7 @@
 // Virtual Machines: searchable, sortable list; Backup Now (straight to the
 // progress view), the backup wizard, View Backups, machine details; the
-// Discover VMs dialog (vCenter) and the Add QEMU image VM form.
+// Discover VMs dialog (vCenter), the Discover libvirt dialog (this machine's
+// domains, backed up live while they run) and the Add QEMU image VM form.
 import { api } from "/api.js";
 import { el, bytes, relativeTime, openDialog, submitDialog, field, badge, plural, sortHeaders, reloader } from "/dom.js";
 
@@ -22,8 +23,10 @@ export async function vms(root) {
   const status = el("p", { class: "status", role: "status" });
   const body = el("tbody");
   const discover = el("button", { class: "secondary" }, "Discover VMs");
+  const libvirt = el("button", { class: "secondary" }, "Discover libvirt");
   const addQemu = el("button", { class: "secondary" }, "Add QEMU VM");
   discover.addEventListener("click", () => discoverDialog(reloader(vms, root)));
+  libvirt.addEventListener("click", () => libvirtDialog(reloader(vms, root)));
   addQemu.addEventListener("click", () => addQemuDialog(reloader(vms, root)));
   const [sortCells, order] = sortHeaders(columns, "vm_name", () => render());
   const header = el("tr", {}, sortCells, el("th", { scope: "col" }, "Actions"));
@@ -48,12 +51,12 @@ export async function vms(root) {
     }));
     if (shown.length === 0) {
       body.replaceChildren(el("tr", {}, el("td", { colspan: columns.length + 1, class: "muted" },
-        rows.length === 0 ? "No VMs yet: add a QEMU image VM or discover a vCenter." : "No VM matches the search.")));
+        rows.length === 0 ? "No VMs yet: discover a vCenter or this machine's libvirt domains, or add a QEMU image VM." : "No VM matches the search.")));
     }
   }
   search.addEventListener("input", render);
   root.replaceChildren(el("h1", {}, "Virtual Machines"),
-    el("div", { class: "toolbar" }, search, discover, addQemu), status,
+    el("div", { class: "toolbar" }, search, discover, libvirt, addQemu), status,
     el("div", { class: "table" }, el("table", {}, el("thead", {}, header), body)));
   render();
 }
@@ -170,6 +173,60 @@ async function discoverDialog(done) {
         el("td", {}, vm.power_state ?? "–"), el("td", {}, vm.cpu_count ?? "–"), el("td", {}, vm.memory_mb ? `${vm.memory_mb} MB` : "–"),
         el("td", {}, `${vm.disks.length} (${bytes(vm.total_capacity_bytes)})`), el("td", {}, vm.cbt_enabled ? "on" : "off"),
         el("td", { class: "muted" }, vm.context_id ? "already added" : "")))))),
+    el("p", { class: "actions" }, add));
+  }
+}
+
+/** Discover this machine's libvirt domains, pick some, protect them (live backups while they run). */
+function libvirtDialog(done) {
+  const uri = el("select", { name: "uri" }, ["qemu:///system", "qemu:///session"].map((value) => el("option", { value }, value)));
+  const filter = el("input", { name: "filter", placeholder: "e.g. web* or db" });
+  const find = el("button", { type: "submit" }, "Discover");
+  const result = el("div", { class: "discovered" });
+  const status = el("p", { class: "status", role: "status" });
+  const form = el("form", { class: "inline-form" }, field("libvirt", uri), field("Name filter", filter, "A shell pattern (web*) or part of a name; empty for all."), find);
+  const dialog = openDialog("Discover libvirt domains", form, status, result);
+  dialog.classList.add("wide");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    find.disabled = true;
+    status.textContent = "Asking libvirt…";
+    result.replaceChildren();
+    try {
+      const answer = await api("/discovery/libvirt/discover-vms", { method: "POST", body: { uri: uri.value, filter: filter.value.trim() || undefined } });
+      status.textContent = `${plural(answer.count, "domain")} found in ${answer.duration_ms} ms.`;
+      showFound(answer.domains);
+    } catch (failure) {
+      status.textContent = `Discovery failed: ${failure.message}`;
+    } finally {
+      find.disabled = false;
+    }
+  });
+
+  function showFound(found) {
+    if (found.length === 0) { result.replaceChildren(el("p", { class: "muted" }, "No domain matches.")); return; }
+    const picks = found.map((domain) => el("input", { type: "checkbox", "aria-label": `Add ${domain.name}`, checked: !domain.context_id }));
+    const add = el("button", {}, "Add selected");
+    add.addEventListener("click", async () => {
+      const names = found.filter((_, index) => picks[index].checked).map((domain) => domain.name);
+      if (names.length === 0) { status.textContent = "Select at least one domain."; return; }
+      add.disabled = true;
+      try {
+        const added = await api("/discovery/libvirt/add-vms", { method: "POST", body: { uri: uri.value, domains: names } });
+        dialog.close();
+        done(`Added ${plural(added.count, "VM")}: ${names.join(", ")}. Running domains are backed up live.`);
+      } catch (failure) {
+        status.textContent = `Not added: ${failure.message}`;
+        add.disabled = false;
+      }
+    });
+    const disks = (domain) => domain.disks.map((disk) =>
+      `${disk.target} ${disk.capacity_bytes != null ? bytes(disk.capacity_bytes) : "?"}${disk.problem ? ` (not backed up: ${disk.problem})` : ""}`).join(", ");
+    result.replaceChildren(el("div", { class: "table" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["", "Name", "Power", "CPU", "RAM", "Firmware", "Disks", ""].map((label) => el("th", { scope: "col" }, label)))),
+      el("tbody", {}, found.map((domain, index) => el("tr", {}, el("td", {}, picks[index]), el("th", { scope: "row" }, domain.name),
+        el("td", {}, domain.power_state), el("td", {}, domain.cpu_count), el("td", {}, `${domain.memory_mb} MB`), el("td", {}, domain.firmware),
+        el("td", {}, disks(domain)), el("td", { class: "muted" }, domain.context_id ? "already added" : "")))))),
     el("p", { class: "actions" }, add));
   }
 }

@@ -122,6 +122,31 @@ def start_vcsim(work, vms=3):
     return process, json.loads(process.stdout.readline())
 
 
+def start_libvirt_domain(work):
+    """A stopped libvirt domain with one 16 MiB qcow2 disk; libvirtd started when it does not run (no systemd)."""
+    def answers():
+        return subprocess.run(["virsh", "-c", "qemu:///system", "version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    if not answers():
+        os.makedirs("/run/sendense-tests", exist_ok=True)
+        subprocess.run(["virtlogd", "-d", "-p", "/run/sendense-tests/virtlogd.pid"], stderr=subprocess.DEVNULL)
+        subprocess.run(["libvirtd", "-d", "-p", "/run/sendense-tests/libvirtd.pid"], stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if answers():
+                break
+            time.sleep(0.1)
+    name = f"e2e-{os.getpid()}"
+    disk = os.path.join(work, f"{name}.qcow2")
+    run_tool("qemu-img", "create", "-q", "-f", "qcow2", disk, "16M")
+    definition = os.path.join(work, f"{name}.xml")
+    with open(definition, "w") as out:
+        out.write(f"""<domain type='qemu'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk></devices>
+</domain>""")
+    run_tool("virsh", "-c", "qemu:///system", "define", definition)
+    return name
+
+
 def stop_vcsim(process):
     process.stdin.close()  # it exits when its input ends
     try:
@@ -569,6 +594,24 @@ def other_pages(page, url, token, work):
     dialog.get_by_role("button", name="Add VM").click()
     expect(page.locator("#content").get_by_role("status")).to_have_text("Added lab1.")
     expect(page.get_by_role("rowheader", name="lab1")).to_be_visible()
+
+    # This machine's libvirt: a (stopped) domain discovered and added; its disk listed with its size.
+    domain = start_libvirt_domain(work)
+    try:
+        page.get_by_role("button", name="Discover libvirt").click()
+        dialog = page.get_by_role("dialog", name="Discover libvirt domains")
+        dialog.get_by_label("Name filter", exact=True).fill(domain)
+        dialog.get_by_role("button", name="Discover").click()
+        expect(dialog.get_by_role("status")).to_contain_text(re.compile(r"1 domain found in \d+ ms"))
+        row = dialog.locator("tbody tr").filter(has=page.get_by_role("rowheader", name=domain))
+        expect(row).to_contain_text("poweredOff")
+        expect(row).to_contain_text("vda 16.0 MiB")
+        shot(page, "discover-libvirt")
+        dialog.get_by_role("button", name="Add selected").click()
+        expect(page.locator("#content").get_by_role("status")).to_contain_text(f"Added 1 VM: {domain}.")
+        expect(page.get_by_role("rowheader", name=domain)).to_be_visible()
+    finally:
+        subprocess.run(["virsh", "-c", "qemu:///system", "undefine", domain], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     # Protection: a group, then a flow on it, run now, its executions.
     page.get_by_role("link", name="Protection").click()
