@@ -47,6 +47,7 @@ if [[ "${1:-}" == "--test" ]]; then
     busybox-static               # the test guest's userland
     linux-image-amd64            # the test guest's kernel and virtio/ext4 modules
     kmod                         # modprobe --show-depends: the modules the guest needs
+    virtnbdbackup                # make bench's reference for live backups of libvirt domains
   )
 fi
 

@@ -13,8 +13,9 @@
 // Then whole-disk restore of the newest point (RestoreBench.swift), file-level
 // restore (FileRestoreBench.swift) and vCenter discovery
 // (DiscoveryBench.swift), and telemetry's cost on the data path
-// (TelemetryBench.swift). BENCH=backup, files, discovery or telemetry runs
-// only one of them. The hub under HTTP load is scripts/bench-api-load.sh
+// (TelemetryBench.swift), and live backups of a running libvirt domain
+// beside virtnbdbackup (LiveBackupBench.swift). BENCH=backup, files,
+// discovery, telemetry or live runs only one of them. The hub under HTTP load is scripts/bench-api-load.sh
 // (make bench runs it after this).
 import BackupSources
 import Engine
@@ -113,6 +114,11 @@ do {
     close(fd)
     try shell("qemu-img convert -f raw -O qcow2 \(raw) \(source) && rm \(raw)")
 }
+if only == "live" {
+    try await liveBackupBench(work: work, source: source, runs: runs)
+    try? FileManager.default.removeItem(atPath: work)
+    exit(0)
+}
 
 var referenceBest = Double.infinity
 var syncedBest = Double.infinity
@@ -188,6 +194,7 @@ try await restoreBench(top: BackupLayout(repositoryRoot: "\(work)/repo-\(runs)",
                        work: work, runs: runs)
 if only == nil || only == "telemetry" { try await telemetryBench(work: work, source: source, runs: runs) }
 if only == nil {
+    try await liveBackupBench(work: work, source: source, runs: runs)
     try await fileRestoreBench(work: work, runs: runs)
     try await discoveryBench(runs: runs)
 }
