@@ -35,6 +35,10 @@ struct LiveBackup {
         let socket = folder + "/nbd.sock"
         let checkpointXML = tracked.isEmpty ? nil : BackupDocuments.checkpoint(name: checkpoint, disks: tracked, allDisks: allTargets)
 
+        // Asked before the job begins: nothing may fail between its start and the `body` that ends it.
+        var capacities: [UInt64] = []
+        for (disk, _) in disks { capacities.append(try await domain.capacity(of: disk.target)) }
+
         let (consistency, note) = try await begin {
             do {
                 try await domain.beginBackup(backupXML: backupXML(plans, allTargets: allTargets, socket: socket, folder: folder),
@@ -50,14 +54,12 @@ struct LiveBackup {
             }
         }
 
-        var exports: [DiskExport] = []
-        for ((disk, described), plan) in zip(disks, plans) {
-            exports.append(DiskExport(
-                disk: SourceDisk(index: disk.index, label: disk.target, capacityBytes: try await domain.capacity(of: disk.target),
-                                 location: described.path ?? ""),
+        let exports = zip(zip(disks, plans), capacities).map { pair, capacity in
+            let ((disk, described), plan) = pair
+            return DiskExport(
+                disk: SourceDisk(index: disk.index, label: disk.target, capacityBytes: capacity, location: described.path ?? ""),
                 endpoint: NBDEndpoint(transport: .unix(path: socket), exportName: disk.target),
-                plan: plan.copyPlan,
-                newCheckpoint: tracked.contains(disk.target) ? checkpoint : ""))
+                plan: plan.copyPlan, newCheckpoint: tracked.contains(disk.target) ? checkpoint : "")
         }
         let session = BackupSession(exports: exports, consistency: consistency, consistencyNote: note,
                                     configuration: VMConfiguration(format: .libvirtDomainXML, document: xml))
@@ -125,6 +127,8 @@ struct LiveBackup {
             frozen = try await domain.freezeFilesystems()
         } catch let error as LibvirtError {
             try await start()
+            // An agent that timed out may have frozen them all the same.
+            if error.agentMayHaveActed { _ = try? await domain.thawFilesystems() }
             return (.crashConsistent, "crash-consistent: the guest agent could not freeze the filesystems (\(error.message))")
         }
         do {

@@ -14,11 +14,12 @@ public struct LibvirtError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String { message }
 
     public static let noDomain = Int(VIR_ERR_NO_DOMAIN.rawValue)
-    public static let noCheckpoint = Int(VIR_ERR_NO_DOMAIN_CHECKPOINT.rawValue)
-    public static let agentUnresponsive = Int(VIR_ERR_AGENT_UNRESPONSIVE.rawValue)
-    public static let agentUnsynced = Int(VIR_ERR_AGENT_UNSYNCED.rawValue)
-    public static let noSupport = Int(VIR_ERR_NO_SUPPORT.rawValue)
-    public static let operationInvalid = Int(VIR_ERR_OPERATION_INVALID.rawValue)
+
+    /// The guest agent did not answer in time: the command may still have
+    /// run in the guest (a freeze must then be undone).
+    public var agentMayHaveActed: Bool {
+        [VIR_ERR_AGENT_UNRESPONSIVE, VIR_ERR_AGENT_UNSYNCED].map { Int($0.rawValue) }.contains(code)
+    }
 
     /// The calling thread's last libvirt error (libvirt keeps it per thread,
     /// so this is read on the thread that made the failed call).
