@@ -112,6 +112,25 @@ struct LibvirtBackupTests {
         #expect(try domain.checkpoints() == ["sendense-lost-1"])
     }
 
+    @Test("QEMU killed under a running guest leaves its bitmap inconsistent: the next backup is an incremental by comparison, not a failure")
+    func inconsistentBitmap() async throws {
+        let domain = try LabDomain(writer: .raw, agent: false)
+        defer { domain.remove() }
+        let source = try Self.source(domain)
+        let repository = scratchFolder()
+        let first = try await BackupJob(backupID: "crash-0", vm: Self.vm, repositoryRoot: repository, parent: nil).run(source: source)
+        try domain.killAndRestart()
+        #expect(try domain.checkpoints() == ["sendense-crash-0"])
+        let job = BackupJob(backupID: "crash-1", vm: Self.vm, repositoryRoot: repository,
+                            parent: .init(backupID: "crash-0", checkpoints: [0: first.disks[0].checkpoint ?? ""]))
+        let (manifest, reference) = try await Self.backupAtPause(domain, job, source: source)
+        #expect(manifest.backupType == .incremental)
+        #expect(manifest.disks[0].note?.contains("could not read the changes of vda since sendense-crash-0") == true, "\(manifest.disks[0].note ?? "")")
+        #expect(manifest.disks[0].bytesWritten < 24 << 20, "\(manifest.disks[0].bytesWritten) bytes written")
+        try BackupJobTests.expectRestores(job.layout.backupDirectory("crash-1"), equalTo: [reference])
+        #expect(try domain.checkpoints().contains("sendense-crash-1"))
+    }
+
     @Test("a stopped domain is backed up through its image file, with its definition")
     func stoppedDomain() async throws {
         let domain = try LabDomain(writer: .raw, agent: false)

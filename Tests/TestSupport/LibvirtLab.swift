@@ -108,6 +108,19 @@ public final class LabDomain: Sendable {
         }
     }
 
+    /// Kills QEMU (as a host crash would: its persistent bitmaps stay marked
+    /// in use, inconsistent) and boots the guest again.
+    public func killAndRestart() throws {
+        // Not `virsh destroy`: its SIGTERM lets QEMU store the bitmaps cleanly first.
+        let pid = try String(contentsOfFile: "/run/libvirt/qemu/\(name).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let process = Int32(pid) else { throw LabError("no QEMU pid for \(name)") }
+        kill(process, SIGKILL)
+        for _ in 0..<100 where (try? virsh("domstate", name))?.hasPrefix("shut off") != true { usleep(100_000) }
+        truncate(console, 0)
+        _ = try virsh("start", name)
+        try waitForConsole("SENDENSE-GUEST-READY", timeout: 120)
+    }
+
     public func virsh(_ arguments: String...) throws -> String {
         try mustRun(["virsh", "-c", LibvirtLab.uri] + arguments)
     }
