@@ -127,75 +127,57 @@ async function discoverDialog(done) {
   }
   const credential = el("select", { name: "credential" }, credentials.credentials.map((item) =>
     el("option", { value: item.id }, `${item.name} (${item.vcenter_host})`)));
-  const filter = el("input", { name: "filter", placeholder: "e.g. pg* or web" });
-  const find = el("button", { type: "submit" }, "Discover");
-  const result = el("div", { class: "discovered" });
-  const status = el("p", { class: "status", role: "status" });
-  const form = el("form", { class: "inline-form" }, field("vCenter", credential), field("Name filter", filter, "A shell pattern (pg*) or part of a name; empty for all."), find);
-  const dialog = openDialog("Discover VMs", form, status, result);
-  dialog.classList.add("wide");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    find.disabled = true;
-    status.textContent = "Asking vCenter…";
-    result.replaceChildren();
-    try {
-      const answer = await api("/discovery/discover-vms", { method: "POST", body: { credential_id: Number(credential.value), filter: filter.value.trim() || undefined, create_context: false } });
-      status.textContent = `${plural(answer.count, "VM")} found in ${answer.duration_ms} ms.`;
-      showFound(answer.discovered_vms, Number(credential.value));
-    } catch (failure) {
-      status.textContent = `Discovery failed: ${failure.message}`;
-    } finally {
-      find.disabled = false;
-    }
-  });
-
-  function showFound(found, credentialId) {
-    if (found.length === 0) { result.replaceChildren(el("p", { class: "muted" }, "No VM matches.")); return; }
-    const picks = found.map((vm) => el("input", { type: "checkbox", "aria-label": `Add ${vm.name}`, checked: !vm.context_id }));
-    const add = el("button", {}, "Add selected");
-    add.addEventListener("click", async () => {
-      const names = found.filter((_, index) => picks[index].checked).map((vm) => vm.name);
-      if (names.length === 0) { status.textContent = "Select at least one VM."; return; }
-      add.disabled = true;
-      try {
-        const added = await api("/discovery/add-vms", { method: "POST", body: { credential_id: credentialId, vm_names: names } });
-        dialog.close();
-        done(`Added ${plural(added.count, "VM")}: ${names.join(", ")}.`);
-      } catch (failure) {
-        status.textContent = `Not added: ${failure.message}`;
-        add.disabled = false;
-      }
-    });
-    result.replaceChildren(el("div", { class: "table" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["", "Name", "Power", "CPU", "RAM", "Disks", "CBT", ""].map((label) => el("th", { scope: "col" }, label)))),
-      el("tbody", {}, found.map((vm, index) => el("tr", {}, el("td", {}, picks[index]), el("th", { scope: "row" }, vm.name),
-        el("td", {}, vm.power_state ?? "–"), el("td", {}, vm.cpu_count ?? "–"), el("td", {}, vm.memory_mb ? `${vm.memory_mb} MB` : "–"),
-        el("td", {}, `${vm.disks.length} (${bytes(vm.total_capacity_bytes)})`), el("td", {}, vm.cbt_enabled ? "on" : "off"),
-        el("td", { class: "muted" }, vm.context_id ? "already added" : "")))))),
-    el("p", { class: "actions" }, add));
-  }
+  pickAndAdd({
+    title: "Discover VMs", where: field("vCenter", credential), example: "pg*", asking: "Asking vCenter…", noun: "VM",
+    discover: async (filter) => {
+      const answer = await api("/discovery/discover-vms", { method: "POST", body: { credential_id: Number(credential.value), filter, create_context: false } });
+      return { found: answer.discovered_vms, count: answer.count, ms: answer.duration_ms };
+    },
+    headers: ["Name", "Power", "CPU", "RAM", "Disks", "CBT"],
+    cells: (vm) => [vm.power_state ?? "–", vm.cpu_count ?? "–", vm.memory_mb ? `${vm.memory_mb} MB` : "–",
+      `${vm.disks.length} (${bytes(vm.total_capacity_bytes)})`, vm.cbt_enabled ? "on" : "off"],
+    add: (names) => api("/discovery/add-vms", { method: "POST", body: { credential_id: Number(credential.value), vm_names: names } }),
+    added: (count, names) => `Added ${plural(count, "VM")}: ${names.join(", ")}.`,
+    done });
 }
 
 /** Discover this machine's libvirt domains, pick some, protect them (live backups while they run). */
 function libvirtDialog(done) {
   const uri = el("select", { name: "uri" }, ["qemu:///system", "qemu:///session"].map((value) => el("option", { value }, value)));
-  const filter = el("input", { name: "filter", placeholder: "e.g. web* or db" });
+  const disks = (domain) => domain.disks.map((disk) =>
+    `${disk.target} ${disk.capacity_bytes != null ? bytes(disk.capacity_bytes) : "?"}${disk.problem ? ` (not backed up: ${disk.problem})` : ""}`).join(", ");
+  pickAndAdd({
+    title: "Discover libvirt domains", where: field("libvirt", uri), example: "web*", asking: "Asking libvirt…", noun: "domain",
+    discover: async (filter) => {
+      const answer = await api("/discovery/libvirt/discover-vms", { method: "POST", body: { uri: uri.value, filter } });
+      return { found: answer.domains, count: answer.count, ms: answer.duration_ms };
+    },
+    headers: ["Name", "Power", "CPU", "RAM", "Firmware", "Disks"],
+    cells: (domain) => [domain.power_state, domain.cpu_count, `${domain.memory_mb} MB`, domain.firmware, disks(domain)],
+    add: (names) => api("/discovery/libvirt/add-vms", { method: "POST", body: { uri: uri.value, domains: names } }),
+    added: (count, names) => `Added ${plural(count, "VM")}: ${names.join(", ")}. Running domains are backed up live.`,
+    done });
+}
+
+/** A discovery dialog: where to look and a name filter; what is found, in a
+ *  table with a checkbox per row (checked unless already added); Add selected. */
+function pickAndAdd({ title, where, example, asking, noun, discover, headers, cells, add, added, done }) {
+  const filter = el("input", { name: "filter", placeholder: `e.g. ${example} or a part of a name` });
   const find = el("button", { type: "submit" }, "Discover");
   const result = el("div", { class: "discovered" });
   const status = el("p", { class: "status", role: "status" });
-  const form = el("form", { class: "inline-form" }, field("libvirt", uri), field("Name filter", filter, "A shell pattern (web*) or part of a name; empty for all."), find);
-  const dialog = openDialog("Discover libvirt domains", form, status, result);
+  const form = el("form", { class: "inline-form" }, where, field("Name filter", filter, `A shell pattern (${example}) or part of a name; empty for all.`), find);
+  const dialog = openDialog(title, form, status, result);
   dialog.classList.add("wide");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     find.disabled = true;
-    status.textContent = "Asking libvirt…";
+    status.textContent = asking;
     result.replaceChildren();
     try {
-      const answer = await api("/discovery/libvirt/discover-vms", { method: "POST", body: { uri: uri.value, filter: filter.value.trim() || undefined } });
-      status.textContent = `${plural(answer.count, "domain")} found in ${answer.duration_ms} ms.`;
-      showFound(answer.domains);
+      const answer = await discover(filter.value.trim() || undefined);
+      status.textContent = `${plural(answer.count, noun)} found in ${answer.ms} ms.`;
+      showFound(answer.found);
     } catch (failure) {
       status.textContent = `Discovery failed: ${failure.message}`;
     } finally {
@@ -204,30 +186,27 @@ function libvirtDialog(done) {
   });
 
   function showFound(found) {
-    if (found.length === 0) { result.replaceChildren(el("p", { class: "muted" }, "No domain matches.")); return; }
-    const picks = found.map((domain) => el("input", { type: "checkbox", "aria-label": `Add ${domain.name}`, checked: !domain.context_id }));
-    const add = el("button", {}, "Add selected");
-    add.addEventListener("click", async () => {
-      const names = found.filter((_, index) => picks[index].checked).map((domain) => domain.name);
-      if (names.length === 0) { status.textContent = "Select at least one domain."; return; }
-      add.disabled = true;
+    if (found.length === 0) { result.replaceChildren(el("p", { class: "muted" }, `No ${noun} matches.`)); return; }
+    const picks = found.map((item) => el("input", { type: "checkbox", "aria-label": `Add ${item.name}`, checked: !item.context_id }));
+    const button = el("button", {}, "Add selected");
+    button.addEventListener("click", async () => {
+      const names = found.filter((_, index) => picks[index].checked).map((item) => item.name);
+      if (names.length === 0) { status.textContent = `Select at least one ${noun}.`; return; }
+      button.disabled = true;
       try {
-        const added = await api("/discovery/libvirt/add-vms", { method: "POST", body: { uri: uri.value, domains: names } });
+        const answer = await add(names);
         dialog.close();
-        done(`Added ${plural(added.count, "VM")}: ${names.join(", ")}. Running domains are backed up live.`);
+        done(added(answer.count, names));
       } catch (failure) {
         status.textContent = `Not added: ${failure.message}`;
-        add.disabled = false;
+        button.disabled = false;
       }
     });
-    const disks = (domain) => domain.disks.map((disk) =>
-      `${disk.target} ${disk.capacity_bytes != null ? bytes(disk.capacity_bytes) : "?"}${disk.problem ? ` (not backed up: ${disk.problem})` : ""}`).join(", ");
     result.replaceChildren(el("div", { class: "table" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["", "Name", "Power", "CPU", "RAM", "Firmware", "Disks", ""].map((label) => el("th", { scope: "col" }, label)))),
-      el("tbody", {}, found.map((domain, index) => el("tr", {}, el("td", {}, picks[index]), el("th", { scope: "row" }, domain.name),
-        el("td", {}, domain.power_state), el("td", {}, domain.cpu_count), el("td", {}, `${domain.memory_mb} MB`), el("td", {}, domain.firmware),
-        el("td", {}, disks(domain)), el("td", { class: "muted" }, domain.context_id ? "already added" : "")))))),
-    el("p", { class: "actions" }, add));
+      el("thead", {}, el("tr", {}, ["", ...headers, ""].map((label) => el("th", { scope: "col" }, label)))),
+      el("tbody", {}, found.map((item, index) => el("tr", {}, el("td", {}, picks[index]), el("th", { scope: "row" }, item.name),
+        cells(item).map((value) => el("td", {}, value)), el("td", { class: "muted" }, item.context_id ? "already added" : "")))))),
+    el("p", { class: "actions" }, button));
   }
 }
 

@@ -20,6 +20,13 @@ enum LibvirtCleanup {
         let sessions = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         guard !contexts.isEmpty || !sessions.isEmpty else { return [] }
         var done: [String] = []
+        // One connection per libvirt URI for the whole run (a thousand domains, not a thousand connections a minute).
+        var connections: [String: LibvirtConnection] = [:]
+        func domain(of context: VMContextRecord) async -> LibvirtDomain? {
+            guard let reference = context.sourceJson.flatMap(LibvirtInventory.decode) else { return nil }
+            if connections[reference.uri] == nil { connections[reference.uri] = try? await LibvirtConnection.open(reference.uri) }
+            return try? await connections[reference.uri]?.domain(uuid: reference.uuid)
+        }
 
         // Sessions whose backup no longer runs: end their job, thaw their guest, remove their folder.
         for backupID in sessions.sorted() where await !isRunning(backupID) {
@@ -58,10 +65,5 @@ enum LibvirtCleanup {
             }
         }
         return done
-    }
-
-    private static func domain(of context: VMContextRecord) async -> LibvirtDomain? {
-        guard let reference = context.sourceJson.flatMap(LibvirtInventory.decode) else { return nil }
-        return try? await LibvirtConnection.open(reference.uri).domain(uuid: reference.uuid)
     }
 }
