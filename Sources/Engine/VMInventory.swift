@@ -66,7 +66,7 @@ public enum VMInventory {
 /// Why a VM cannot be registered as described.
 public enum VMRegistrationError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalid(String)
-    /// VMware VMs are added through discovery.
+    /// VMware VMs and libvirt domains are added through discovery.
     case notRegistrable(String)
     /// A disk image is missing, unreadable, or of a format that cannot be backed up.
     case unusableDisk(String)
@@ -80,7 +80,7 @@ public enum VMRegistrationError: Error, Equatable, Sendable, CustomStringConvert
         switch self {
         case .invalid(let message), .unusableDisk(let message), .notFound(let message): message
         case .sourceUnreachable(let message): "cannot reach libvirt: \(message)"
-        case .notRegistrable(let type): "source type \(type) cannot be registered here; VMware VMs are added through discovery"
+        case .notRegistrable(let type): "source type \(type) cannot be registered here; VMware VMs and libvirt domains are added through discovery"
         case .nameTaken(let name): "a VM named \(name) already exists"
         }
     }

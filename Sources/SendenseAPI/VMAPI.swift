@@ -14,7 +14,7 @@ public struct NewVMContextRequest: Codable, Sendable {
             }
         }
 
-        /// `qemu_image`; VMware VMs are added through discovery.
+        /// `qemu_image`; VMware VMs and libvirt domains are added through discovery.
         public var type: String
         public var disks: [Disk]
 
