@@ -1,0 +1,107 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The libvirt discovery routes against a real libvirtd: what they answer,
+/// who may call them, and bad input (stopped domains only: nothing boots here).
+@Suite("libvirt discovery API", .serialized, .removesScratch)
+struct LibvirtAPITests {
+    /// Defines (or redefines) a stopped domain with `disks` (XML of <disk> elements) and answers its name.
+    static func define(_ name: String, disks: String, in folder: String) throws -> String {
+        let definition = folder + "/\(name).xml"
+        // A domain defined again keeps its UUID (libvirt refuses the name under another one).
+        let uuid = (try? tool(["virsh", "-c", LibvirtLab.uri, "domuuid", name]))?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        try """
+        <domain type='qemu'><name>\(name)</name>\(uuid.count == 36 ? "<uuid>\(uuid)</uuid>" : "")<memory unit='MiB'>128</memory><vcpu>2</vcpu>
+          <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\(disks)</devices></domain>
+        """.write(toFile: definition, atomically: true, encoding: .utf8)
+        _ = try mustRun(["virsh", "-c", LibvirtLab.uri, "define", definition])
+        return name
+    }
+
+    static func undefine(_ name: String) {
+        _ = try? tool(["virsh", "-c", LibvirtLab.uri, "undefine", name])
+    }
+
+    static func fileDisk(_ path: String, target: String, format: String) -> String {
+        "<disk type='file' device='disk'><driver name='qemu' type='\(format)'/><source file='\(path)'/><target dev='\(target)' bus='virtio'/></disk>"
+    }
+
+    @Test("discover shows a domain's disks and why one is not backed up; add makes a VM, again keeps disk indexes; bad input is refused")
+    func discoverAndAdd() async throws {
+        try LibvirtLab.ensureDaemon()
+        let folder = scratchFolder("libvirt-api")
+        _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", folder + "/vda.qcow2", "16M"])
+        _ = try mustRun(["qemu-img", "create", "-q", "-f", "raw", folder + "/vdb.raw", "8M"])
+        _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", folder + "/vde.qcow2", "4M"])
+        let name = "sendense-api-\(UUID().uuidString.prefix(8).lowercased())"
+        let network = "<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='x'><host name='127.0.0.1' port='10809'/></source><target dev='vdc' bus='virtio'/></disk>"
+        let cdrom = "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+        _ = try Self.define(name, disks: Self.fileDisk(folder + "/vda.qcow2", target: "vda", format: "qcow2")
+            + Self.fileDisk(folder + "/vdb.raw", target: "vdb", format: "raw") + network + cdrom, in: folder)
+        defer { Self.undefine(name) }
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            let viewer = try await api.tokenFor(role: "viewer", admin: token)
+            #expect(try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: viewer, json: [:]).status == .forbidden)
+            #expect(try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", json: [:]).status == .unauthorized)
+
+            let found = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["filter": name])
+            #expect(found.status == .ok, "\(found.text)")
+            #expect(found.json["uri"] as? String == "qemu:///system")
+            let domain = try #require((found.json["domains"] as? [[String: Any]])?.first, "\(found.text)")
+            #expect(found.json["count"] as? Int == 1)
+            #expect(domain["name"] as? String == name)
+            #expect(domain["power_state"] as? String == "poweredOff")
+            #expect(domain["cpu_count"] as? Int == 2 && domain["memory_mb"] as? Int == 128 && domain["firmware"] as? String == "bios")
+            #expect(domain["context_id"] is NSNull)
+            let disks = try #require(domain["disks"] as? [[String: Any]])
+            // The CD-ROM is not a disk of the VM; the network disk is listed with why it is not backed up.
+            #expect(disks.map { $0["target"] as? String } == ["vda", "vdb", "vdc"])
+            #expect(disks[0]["format"] as? String == "qcow2" && disks[0]["capacity_bytes"] as? Int == 16 << 20 && disks[0]["problem"] is NSNull)
+            #expect(disks[1]["format"] as? String == "raw" && disks[1]["capacity_bytes"] as? Int == 8 << 20)
+            #expect((disks[2]["problem"] as? String)?.contains("network") == true, "\(disks[2])")
+
+            // Bad input: nothing is added.
+            let remote = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["uri": "qemu+ssh://elsewhere/system"])
+            #expect(remote.status == .badRequest && remote.text.contains("remote libvirt hosts"), "\(remote.text)")
+            #expect(try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [String]()]).status == .badRequest)
+            #expect(try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: [:]).status == .badRequest)
+            let unknown = try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [name, "no-such-domain-x1"]])
+            #expect(unknown.status == .notFound && unknown.text.contains("no-such-domain-x1"), "\(unknown.text)")
+            #expect(try await api.request(.get, "/api/v1/vm-contexts/\(name)/disks", token: token).status == .notFound)
+
+            let added = try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [name]])
+            #expect(added.status == .created, "\(added.text)")
+            let context = try #require((added.json["added"] as? [[String: Any]])?.first)
+            #expect(context["vm_name"] as? String == name)
+            let first = try await api.request(.get, "/api/v1/vm-contexts/\(name)/disks", token: token)
+            #expect((first.json["disks"] as? [[String: Any]])?.map { "\($0["disk_index"] ?? "")=\($0["label"] ?? "")" } == ["0=vda", "1=vdb"])
+            let again = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["filter": name])
+            #expect((again.json["domains"] as? [[String: Any]])?.first?["context_id"] as? String == context["context_id"] as? String)
+
+            // vdb leaves the domain, vde joins: vda keeps index 0, vde gets a new one (1 is vdb's chain).
+            _ = try Self.define(name, disks: Self.fileDisk(folder + "/vda.qcow2", target: "vda", format: "qcow2")
+                + Self.fileDisk(folder + "/vde.qcow2", target: "vde", format: "qcow2"), in: folder)
+            let refreshed = try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [name]])
+            #expect(refreshed.status == .created, "\(refreshed.text)")
+            #expect((refreshed.json["added"] as? [[String: Any]])?.first?["context_id"] as? String == context["context_id"] as? String)
+            let second = try await api.request(.get, "/api/v1/vm-contexts/\(name)/disks", token: token)
+            #expect((second.json["disks"] as? [[String: Any]])?.map { "\($0["disk_index"] ?? "")=\($0["label"] ?? "")" } == ["0=vda", "2=vde"])
+
+            // A VM of image files holds a domain's name: that domain cannot take it.
+            let taken = "sendense-api-taken-\(UUID().uuidString.prefix(6).lowercased())"
+            let image = try await api.request(.post, "/api/v1/vm-contexts", token: token,
+                                              json: ["vm_name": taken, "source": ["type": "qemu_image", "disks": [["path": folder + "/vde.qcow2"]]]])
+            #expect(image.status == .created, "\(image.text)")
+            _ = try Self.define(taken, disks: Self.fileDisk(folder + "/vde.qcow2", target: "vda", format: "qcow2"), in: folder)
+            defer { Self.undefine(taken) }
+            let conflict = try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [taken]])
+            #expect(conflict.status == .conflict, "\(conflict.text)")
+            let registered = try await api.request(.post, "/api/v1/vm-contexts", token: token,
+                                                   json: ["vm_name": "x-libvirt", "source": ["type": "libvirt", "disks": [["path": folder + "/vda.qcow2"]]]])
+            #expect(registered.status == .unprocessableContent && registered.text.contains("through discovery"), "\(registered.text)")
+        }
+    }
+}
