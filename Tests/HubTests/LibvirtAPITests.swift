@@ -104,4 +104,51 @@ struct LibvirtAPITests {
             #expect(registered.status == .unprocessableContent && registered.text.contains("through discovery"), "\(registered.text)")
         }
     }
+
+    @Test("a stopped domain backed up through the hub is powered_off; a hub that lost its catalog rebuilds the VM from the repository and goes on with the chain")
+    func stoppedDomainAndRebuild() async throws {
+        try LibvirtLab.ensureDaemon()
+        let folder = scratchFolder("libvirt-rebuild")
+        let image = folder + "/vda.qcow2"
+        _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "16M"])
+        _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x21 1M 2M", image])
+        let name = "sendense-rebuild-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try Self.define(name, disks: Self.fileDisk(image, target: "vda", format: "qcow2"), in: folder)
+        defer { Self.undefine(name) }
+        let first = try await TestHub.make()
+        let firstID: String = try await first.run { api in
+            let token = try await api.login()
+            #expect(try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [name]]).status == .created)
+            let started = try await api.request(.post, "/api/v1/backups", token: token, json: ["vm_name": name, "repository_id": "1", "backup_type": "full"])
+            let id = try #require(started.json["backup_id"] as? String, "\(started.text)")
+            let done = try await api.waitForBackup(id, token: token)
+            #expect(done.json["status"] as? String == "completed", "\(done.text)")
+            #expect(done.json["consistency"] as? String == "powered_off")
+            return id
+        }
+        let manifest = try String(contentsOfFile: first.dataDirectory + "/repository/vms/\(name)/\(firstID)/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("\"vm_configuration\"") && manifest.contains("\"consistency\" : \"powered_off\""))
+
+        let second = try await TestHub.make(dataDirectory: scratchFolder())
+        try await second.run { api in
+            let token = try await api.login()
+            let registered = try await api.request(.post, "/api/v1/repositories", token: token,
+                                                   json: ["name": "old", "type": "local", "path": first.dataDirectory + "/repository"])
+            let repoID = try #require(registered.json["id"] as? String, "\(registered.text)")
+            let rescan = try await api.request(.post, "/api/v1/repositories/\(repoID)/rescan", token: token)
+            #expect(rescan.json["vm_contexts_created"] as? [String] == [name], "\(rescan.text)")
+            let contexts = try await api.request(.get, "/api/v1/vm-contexts", token: token)
+            #expect((contexts.json["vm_contexts"] as? [[String: Any]])?.first?["source_type"] as? String == "libvirt")
+            let chain = try await api.request(.get, "/api/v1/backups/chain?vm_name=\(name)&repository_id=\(repoID)", token: token)
+            #expect((chain.json["chain"] as? [[String: Any]])?.first?["consistency"] as? String == "powered_off")
+            // The rebuilt VM still knows its domain: the next backup is an incremental on the imported one.
+            _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x42 8M 64k", image])
+            let next = try await api.request(.post, "/api/v1/backups", token: token, json: ["vm_name": name, "repository_id": repoID, "backup_type": "incremental"])
+            let nextID = try #require(next.json["backup_id"] as? String, "\(next.text)")
+            let done = try await api.waitForBackup(nextID, token: token)
+            #expect(done.json["status"] as? String == "completed" && done.json["parent_backup_id"] as? String == firstID, "\(done.text)")
+            let nextImage = try #require((done.json["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
+            #expect(try mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", nextImage, image]).contains("identical"))
+        }
+    }
 }
