@@ -26,7 +26,7 @@ struct LiveBackup {
         let description = try DomainDescription(xml: xml)
         let disks = try source.chosen(in: description)
         let checkpoint = LibvirtSource.checkpointName(for: backupID)
-        let folder = try makeFolder(owner: description.processOwner)
+        let folder = try QemuWorkFolder.make(runDirectory: source.runDirectory, backupID: backupID, owner: description.processOwner)
         defer { try? FileManager.default.removeItem(atPath: folder) }
 
         var plans = try await plan(disks, parents: parentCheckpoints)
@@ -152,25 +152,5 @@ struct LiveBackup {
     /// files); a job already gone (the domain stopped) is fine.
     private func endJob() async {
         try? await domain.abortJob()
-    }
-
-    /// `/run/sendense/<hub>/<backup id>`, owned by the user QEMU runs as:
-    /// QEMU creates the socket and opens the scratch files in it, nobody
-    /// else can. Not under the hub's data folder: QEMU must be able to walk
-    /// to it, and a data folder is rightly closed to other users.
-    private func makeFolder(owner: (uid: UInt32, gid: UInt32)?) throws -> String {
-        let root = LibvirtSource.qemuFolder(runDirectory: source.runDirectory)
-        for path in [LibvirtSource.qemuFolderRoot, root] where !FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
-        }
-        let folder = root + "/" + backupID
-        try? FileManager.default.removeItem(atPath: folder)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        if let owner, chown(folder, owner.uid, owner.gid) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: folder)
-            throw SourceError.exportFailed("cannot give \(folder) to QEMU's user \(owner.uid): \(reason)")
-        }
-        return folder
     }
 }

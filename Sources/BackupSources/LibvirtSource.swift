@@ -52,17 +52,6 @@ public struct LibvirtSource: BackupSource {
     /// stopped and while running keeps one set of `sendense-*` bitmaps.
     public static func checkpointName(for backupID: String) -> String { QemuImageSource.checkpointName(for: backupID) }
 
-    public static let qemuFolderRoot = "/run/sendense"
-
-    /// Where this hub's live backups keep the folders QEMU works in: one
-    /// per hub (named from its run directory), so hubs sharing a machine
-    /// never clean up each other's.
-    public static func qemuFolder(runDirectory: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
-        for byte in runDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return qemuFolderRoot + "/" + String(hash, radix: 16)
-    }
-
     public func disks() async throws -> [SourceDisk] {
         let domain = try await LibvirtConnection.open(reference.uri).domain(uuid: reference.uuid)
         let description = try DomainDescription(xml: try await domain.xml())

@@ -36,7 +36,7 @@ enum QemuImageTool {
     }
 
     /// Runs qemu-img on the blocking pool and answers its standard output.
-    private static func run(_ arguments: [String]) async throws -> String {
+    static func run(_ arguments: [String]) async throws -> String {
         try await BlockingPool.shared.run {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")

@@ -14,7 +14,7 @@ enum CatalogMigrations {
         return migrator
     }
 
-    /// libvirt domains as a source (SQLite cannot change a CHECK: the table is
+    /// libvirt domains and QMP-reached QEMUs as sources (SQLite cannot change a CHECK: the table is
     /// rebuilt, its rows and the references to it kept; GRDB checks foreign
     /// keys after the migration), and whether each backup's guest helped.
     private static func addLibvirtLiveBackups(_ db: Database) throws {
@@ -22,7 +22,7 @@ enum CatalogMigrations {
             CREATE TABLE vm_contexts_v6 (
                 context_id TEXT PRIMARY KEY,
                 vm_name TEXT NOT NULL UNIQUE,
-                source_type TEXT NOT NULL CHECK (source_type IN ('vmware', 'qemu_image', 'libvirt')),
+                source_type TEXT NOT NULL CHECK (source_type IN ('vmware', 'qemu_image', 'libvirt', 'qmp')),
                 source_json TEXT,
                 vm_path TEXT,
                 vcenter_host TEXT,

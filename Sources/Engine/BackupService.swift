@@ -298,8 +298,8 @@ public actor BackupService {
                                            ("moref", context.moref), ("instance_uuid", context.instanceUuid), ("os_type", context.osType)]
         for (key, value) in fields { if let value { identity[key] = value } }
         if let cpus = context.cpuCount { identity["cpu_count"] = String(cpus) }
-        // A libvirt domain's URI, UUID and disk targets: a rebuilt catalog backs it up again.
-        if context.sourceType == .libvirt, let json = context.sourceJson { identity["source_json"] = json }
+        // A libvirt domain's URI, UUID and disk targets, a QEMU's QMP socket and devices: a rebuilt catalog backs it up again.
+        if [.libvirt, .qmp].contains(context.sourceType), let json = context.sourceJson { identity["source_json"] = json }
         if let memory = context.memoryMb { identity["memory_mb"] = String(memory) }
         for disk in disks {
             identity["disk.\(disk.diskIndex).path"] = disk.path
@@ -322,6 +322,8 @@ public actor BackupService {
             var source = try LibvirtInventory.source(for: context, disks: disks, runDirectory: runDirectory)
             source.processLog = processLog
             return source
+        case .qmp:
+            return try QMPInventory.source(for: context, disks: disks, runDirectory: runDirectory)
         case .vmware:
             guard let vmwareSources else { throw BackupError.sourceUnavailable("this hub cannot reach vCenter") }
             return try await vmwareSources(context, disks, runDirectory)

@@ -16,6 +16,8 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
     public enum Format: String, Codable, Sendable {
         /// libvirt's domain XML (`virsh dumpxml`).
         case libvirtDomainXML = "libvirt_domain_xml"
+        /// What a QEMU says of itself through QMP (JSON: query-cpus-fast, -memory-size-summary, -block, -pci, -name, -uuid).
+        case qemuQMP = "qemu_qmp"
     }
 
     public var format: Format

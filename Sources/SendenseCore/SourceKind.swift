@@ -7,4 +7,7 @@ public enum SourceKind: String, Codable, Sendable, CaseIterable {
     /// A libvirt domain: running, through libvirt's pull-mode backup and
     /// checkpoints; stopped, through its image files.
     case libvirt
+    /// A running QEMU reached through its QMP socket (plain QEMU, Proxmox VE):
+    /// persistent bitmaps, image fleecing, QEMU's own NBD export.
+    case qmp
 }

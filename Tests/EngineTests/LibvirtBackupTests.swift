@@ -67,7 +67,7 @@ struct LibvirtBackupTests {
         for (directory, reference) in points { try BackupJobTests.expectRestores(directory, equalTo: [reference]) }
         // The job and its folder are gone; the guest still writes.
         #expect(try domain.virsh("domjobinfo", domain.name).contains("None"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: LibvirtSource.qemuFolder(runDirectory: source.runDirectory)).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: QemuWorkFolder.parent(runDirectory: source.runDirectory)).isEmpty)
     }
 
     @Test("the guest agent freezes the filesystems: the point is application-consistent and its ext4 is clean")

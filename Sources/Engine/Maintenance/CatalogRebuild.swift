@@ -134,7 +134,7 @@ public enum CatalogRebuild {
         context.osType = identity["os_type"]
         context.cpuCount = identity["cpu_count"].flatMap(Int.init)
         context.memoryMb = identity["memory_mb"].flatMap(Int.init)
-        if context.sourceType == .libvirt { context.sourceJson = identity["source_json"] }
+        if [.libvirt, .qmp].contains(context.sourceType) { context.sourceJson = identity["source_json"] }
         if context.sourceType == .qemuImage {
             let disks = manifest.disks.compactMap { disk in identity["disk.\(disk.index).path"].map { (disk.index, $0, disk.label) } }
             struct Disk: Encodable { var index: Int; var path: String; var label: String }

@@ -16,7 +16,7 @@ enum LibvirtCleanup {
     static func run(catalog: CatalogDatabase, runDirectory: String, images: Bool,
                     isRunning: @Sendable (String) async -> Bool) async -> [String] {
         let contexts = ((try? await catalog.vmContexts()) ?? []).filter { $0.sourceType == .libvirt }
-        let folder = LibvirtSource.qemuFolder(runDirectory: runDirectory)
+        let folder = QemuWorkFolder.parent(runDirectory: runDirectory)
         let sessions = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         guard !contexts.isEmpty || !sessions.isEmpty else { return [] }
         var done: [String] = []

@@ -1,0 +1,199 @@
+import Foundation
+import NBD
+import SendenseCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One backup of a running QEMU through QMP. In one transaction, per disk:
+/// the new checkpoint's bitmap is added (persistent, recording), the
+/// parent's is disabled (so it holds exactly the changes up to this instant
+/// and can be exported), and a `blockdev-backup sync=none` job starts copying
+/// what the guest overwrites into the disk's fleecing overlay. QEMU's NBD
+/// server then exports each overlay (the point in time) with the parent's
+/// bitmap. Afterwards, whatever happened: exports, server, jobs and overlays
+/// go. Committed: the parent's bitmap is removed. Not committed: the new
+/// bitmap is merged back into the parent's, which records again, so the next
+/// incremental still sees every change.
+struct QMPSession {
+    let source: QMPSource
+    let qmp: QMPConnection
+    let backupID: String
+
+    /// Names QEMU knows this session's objects by (node names are at most 31 bytes).
+    struct Names {
+        let tag: String
+
+        init(backupID: String) {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in backupID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            tag = String(hash, radix: 16)
+        }
+
+        func fleece(_ index: Int) -> String { "sd-f\(index)-\(tag)" }
+        func job(_ index: Int) -> String { "sd-j\(index)-\(tag)" }
+        func export(_ index: Int) -> String { "sd-e\(index)-\(tag)" }
+    }
+
+    /// A disk of this session.
+    struct Plan {
+        var disk: QMPSource.Disk
+        var node: String
+        var size: UInt64
+        var path: String
+        /// Keeps bitmaps (qcow2).
+        var tracks: Bool
+        /// The parent's bitmap, recording and consistent: exported for an incremental.
+        var parent: String?
+        var copy: CopyPlan
+    }
+
+    func run<Result: Sendable>(
+        parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
+    ) async throws -> Result {
+        let devices = try await QMPSource.blockDevices(qmp)
+        let plans = try source.chosen(in: devices).map { Self.plan($0.0, device: $0.1, parent: parentCheckpoints?[$0.0.index]) }
+        let configuration = try await configuration(devices: devices)
+        let checkpoint = QemuImageSource.checkpointName(for: backupID)
+        let names = Names(backupID: backupID)
+        let folder = try QemuWorkFolder.make(runDirectory: source.runDirectory, backupID: backupID, owner: (qmp.peer.uid, qmp.peer.gid))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        // The overlays: empty qcow2 files QEMU fills with what the guest overwrites.
+        var added: [Int] = []
+        do {
+            for plan in plans {
+                let path = "\(folder)/\(plan.disk.index).fleece"
+                _ = try await QemuImageTool.run(["create", "-q", "-f", "qcow2", path, String(plan.size)])
+                chown(path, qmp.peer.uid, qmp.peer.gid)
+                try await qmp.execute("blockdev-add", ["driver": "qcow2", "node-name": names.fleece(plan.disk.index),
+                                                       "file": ["driver": "file", "filename": path], "backing": plan.node])
+                added.append(plan.disk.index)
+            }
+            var actions: [[String: Any]] = []
+            for plan in plans {
+                if plan.tracks {
+                    actions.append(["type": "block-dirty-bitmap-add", "data": ["node": plan.node, "name": checkpoint, "persistent": true]])
+                }
+                if let parent = plan.parent {
+                    actions.append(["type": "block-dirty-bitmap-disable", "data": ["node": plan.node, "name": parent]])
+                }
+                actions.append(["type": "blockdev-backup", "data": ["device": plan.node, "target": names.fleece(plan.disk.index),
+                                                                     "sync": "none", "job-id": names.job(plan.disk.index)]])
+            }
+            try await qmp.execute("transaction", ["actions": actions])
+        } catch {
+            await tearDown(plans, fleeces: added, names: names, exported: false)
+            throw error
+        }
+
+        let outcome: (result: Result, committed: Bool)
+        do {
+            let socket = folder + "/nbd.sock"
+            try await qmp.execute("nbd-server-start", ["addr": ["type": "unix", "data": ["path": socket]]])
+            for plan in plans {
+                var export: [String: Any] = ["type": "nbd", "id": names.export(plan.disk.index), "node-name": names.fleece(plan.disk.index),
+                                                      "name": plan.disk.device, "writable": false]
+                if let parent = plan.parent { export["bitmaps"] = [parent] }
+                try await qmp.execute("block-export-add", export)
+            }
+            let exports = plans.map { plan in
+                DiskExport(disk: SourceDisk(index: plan.disk.index, label: plan.disk.device, capacityBytes: plan.size, location: plan.path),
+                           endpoint: NBDEndpoint(transport: .unix(path: socket), exportName: plan.disk.device),
+                           plan: plan.copy, newCheckpoint: plan.tracks ? checkpoint : "")
+            }
+            outcome = try await body(BackupSession(
+                exports: exports, consistency: .crashConsistent,
+                consistencyNote: "crash-consistent: the QMP source does not reach a guest agent", configuration: configuration))
+        } catch {
+            await tearDown(plans, fleeces: added, names: names, exported: true)
+            await keepChanges(plans, checkpoint: checkpoint)
+            throw error
+        }
+        await tearDown(plans, fleeces: added, names: names, exported: true)
+        if outcome.committed {
+            // Only the newest checkpoint is needed; each older bitmap costs the guest on every write.
+            for plan in plans where plan.tracks {
+                for old in Set([plan.parent, obsolete[plan.disk.index]].compactMap { $0 }) where old != checkpoint {
+                    _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": plan.node, "name": old])
+                }
+            }
+        } else {
+            await keepChanges(plans, checkpoint: checkpoint)
+        }
+        return outcome.result
+    }
+
+    /// Incremental from a recording, consistent parent bitmap; by comparison
+    /// with the parent point when that bitmap is missing or inconsistent.
+    static func plan(_ disk: QMPSource.Disk, device: QMPSource.BlockDevice, parent: String?) -> Plan {
+        let inserted = device.inserted!
+        var plan = Plan(disk: disk, node: inserted.nodeName, size: inserted.image.virtualSize, path: inserted.image.filename,
+                        tracks: inserted.image.format == "qcow2", parent: nil, copy: .full(reason: nil))
+        guard let parent else { return plan }
+        guard plan.tracks else {
+            plan.copy = .full(reason: "\(disk.device) is a \(inserted.image.format) disk, which keeps no bitmaps: full backup")
+            return plan
+        }
+        switch inserted.dirtyBitmaps?.first(where: { $0.name == parent }) {
+        case let bitmap? where bitmap.inconsistent != true && bitmap.recording:
+            plan.parent = parent
+            plan.copy = .incremental(context: "qemu:dirty-bitmap:\(parent)")
+        case let bitmap?:
+            plan.copy = .changedSinceParent(reason: "bitmap \(parent) of \(disk.device) is \(bitmap.inconsistent == true ? "inconsistent (QEMU was not shut down cleanly)" : "not recording")")
+        case nil:
+            plan.copy = .changedSinceParent(reason: "bitmap \(parent) of \(disk.device) is missing")
+        }
+        return plan
+    }
+
+    /// The new bitmap goes back into the parent's, which records again; a
+    /// disk without a parent just drops the new one.
+    private func keepChanges(_ plans: [Plan], checkpoint: String) async {
+        for plan in plans where plan.tracks {
+            if let parent = plan.parent {
+                _ = try? await qmp.execute("block-dirty-bitmap-merge", ["node": plan.node, "target": parent, "bitmaps": [checkpoint]])
+                _ = try? await qmp.execute("block-dirty-bitmap-enable", ["node": plan.node, "name": parent])
+            }
+            _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": plan.node, "name": checkpoint])
+        }
+    }
+
+    /// Exports, the NBD server, the jobs and the overlays go, in that order
+    /// (each holds the next); every step is tried whatever the one before did.
+    private func tearDown(_ plans: [Plan], fleeces: [Int], names: Names, exported: Bool) async {
+        if exported {
+            for plan in plans { _ = try? await qmp.execute("block-export-del", ["id": names.export(plan.disk.index), "mode": "hard"]) }
+            _ = try? await qmp.execute("nbd-server-stop")
+        }
+        for plan in plans { _ = try? await qmp.execute("block-job-cancel", ["device": names.job(plan.disk.index), "force": true]) }
+        let ours = Set(plans.map { names.job($0.disk.index) })
+        for _ in 0..<500 {
+            struct Job: Decodable { var device: String }
+            guard let jobs = try? await qmp.execute("query-block-jobs", as: [Job].self), jobs.contains(where: { ours.contains($0.device) }) else { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for index in fleeces {
+            for _ in 0..<50 {
+                // An export still closing holds the node a moment.
+                if (try? await qmp.execute("blockdev-del", ["node-name": names.fleece(index)])) != nil { break }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    /// What QEMU says of the VM: CPUs, memory, block devices (a command line is not available through QMP).
+    private func configuration(devices: [QMPSource.BlockDevice]) async throws -> VMConfiguration {
+        var document: [String: Any] = [:]
+        for (key, command) in [("cpus", "query-cpus-fast"), ("memory", "query-memory-size-summary"), ("block", "query-block"),
+                               ("pci", "query-pci"), ("name", "query-name"), ("uuid", "query-uuid")] {
+            if let answer = try? await qmp.execute(command), let value = try? JSONSerialization.jsonObject(with: answer, options: .fragmentsAllowed) {
+                document[key] = value
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+        return VMConfiguration(format: .qemuQMP, document: String(decoding: data, as: UTF8.self))
+    }
+}

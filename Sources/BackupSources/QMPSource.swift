@@ -1,0 +1,112 @@
+import Foundation
+import NBD
+import SendenseCore
+
+/// A running QEMU reached through its QMP socket (plain QEMU, a Proxmox VE
+/// guest): persistent dirty bitmaps `sendense-<backup_id>` on each disk's
+/// format node, a point in time taken by image fleecing (a qcow2 overlay
+/// whose backing is the live disk, filled by a `blockdev-backup sync=none`
+/// job before the guest overwrites anything), exported by QEMU's own NBD
+/// server on a unix socket, all begun in one QMP transaction and torn down
+/// whatever happens (`QMPSession`).
+public struct QMPSource: BackupSource {
+    /// What the catalog keeps of the VM: its QMP socket and which disks are backed up.
+    public struct Reference: Sendable, Codable, Equatable {
+        public var socket: String
+        public var disks: [Disk]
+
+        public init(socket: String, disks: [Disk]) {
+            self.socket = socket
+            self.disks = disks
+        }
+    }
+
+    public struct Disk: Sendable, Codable, Equatable {
+        public var index: Int
+        /// The block device's name (`drive-scsi0`, `virtio0`), or its qdev path when it has none.
+        public var device: String
+
+        public init(index: Int, device: String) {
+            self.index = index
+            self.device = device
+        }
+    }
+
+    /// A block device as `query-block` shows it.
+    public struct BlockDevice: Sendable, Decodable {
+        public struct Inserted: Sendable, Decodable {
+            public var nodeName: String
+            public var readOnly: Bool
+            public var image: Image
+            public var dirtyBitmaps: [Bitmap]?
+
+            enum CodingKeys: String, CodingKey {
+                case nodeName = "node-name", readOnly = "ro", image, dirtyBitmaps = "dirty-bitmaps"
+            }
+        }
+
+        public struct Image: Sendable, Decodable {
+            public var virtualSize: UInt64
+            public var format: String
+            public var filename: String
+
+            enum CodingKeys: String, CodingKey { case virtualSize = "virtual-size", format, filename }
+        }
+
+        public struct Bitmap: Sendable, Decodable {
+            public var name: String
+            public var recording: Bool
+            public var persistent: Bool
+            public var inconsistent: Bool?
+        }
+
+        public var device: String
+        public var qdev: String?
+        public var removable: Bool
+        public var inserted: Inserted?
+
+        /// How Sendense names it: the device name, else its qdev path.
+        public var name: String { device.isEmpty ? (qdev ?? "") : device }
+    }
+
+    public let reference: Reference
+    /// Names the folders QEMU works in for this hub's sessions (as for libvirt).
+    public let runDirectory: String
+
+    public init(reference: Reference, runDirectory: String) {
+        self.reference = reference
+        self.runDirectory = runDirectory
+    }
+
+    /// The block devices of the QEMU behind `socket`.
+    public static func blockDevices(_ qmp: QMPConnection) async throws -> [BlockDevice] {
+        try await qmp.execute("query-block", as: [BlockDevice].self)
+    }
+
+    public func disks() async throws -> [SourceDisk] {
+        let qmp = try await QMPConnection.open(reference.socket)
+        return try chosen(in: try await Self.blockDevices(qmp)).map { disk, device in
+            SourceDisk(index: disk.index, label: disk.device, capacityBytes: device.inserted?.image.virtualSize ?? 0,
+                       location: device.inserted?.image.filename ?? "")
+        }
+    }
+
+    /// Each backed-up disk with its block device now.
+    func chosen(in devices: [BlockDevice]) throws -> [(Disk, BlockDevice)] {
+        try reference.disks.map { disk in
+            guard let device = devices.first(where: { $0.name == disk.device }), device.inserted != nil else {
+                throw SourceError.diskNotFound("\(disk.device) of the QEMU at \(reference.socket) (removed, or its medium ejected)")
+            }
+            return (disk, device)
+        }
+    }
+
+    public func withSession<Result: Sendable>(
+        backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
+        _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
+    ) async throws -> Result {
+        let qmp = try await QMPConnection.open(reference.socket)
+        return try await QMPSession(source: self, qmp: qmp, backupID: backupID)
+            .run(parentCheckpoints: parentCheckpoints, replacing: obsolete, body)
+    }
+}

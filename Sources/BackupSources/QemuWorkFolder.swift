@@ -1,0 +1,43 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The folder a running QEMU works in for one live backup:
+/// `/run/sendense/<hub>/<backup id>`, owned by the user QEMU runs as. QEMU
+/// creates its NBD socket and opens its fleecing files in it; nobody else
+/// can. Not under the hub's data folder: QEMU must be able to walk to it, and
+/// a data folder is rightly closed to other users. One parent per hub (named
+/// from its run directory), so hubs sharing a machine never clean up each
+/// other's; a folder left there is a session a killed hub never ended.
+public enum QemuWorkFolder {
+    public static let root = "/run/sendense"
+
+    public static func parent(runDirectory: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
+        for byte in runDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return root + "/" + String(hash, radix: 16)
+    }
+
+    public static func path(runDirectory: String, backupID: String) -> String {
+        parent(runDirectory: runDirectory) + "/" + backupID
+    }
+
+    /// Makes the folder (afresh) and gives it to `owner`.
+    static func make(runDirectory: String, backupID: String, owner: (uid: UInt32, gid: UInt32)?) throws -> String {
+        let parent = parent(runDirectory: runDirectory)
+        for path in [root, parent] where !FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        }
+        let folder = parent + "/" + backupID
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        if let owner, chown(folder, owner.uid, owner.gid) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: folder)
+            throw SourceError.exportFailed("cannot give \(folder) to QEMU's user \(owner.uid): \(reason)")
+        }
+        return folder
+    }
+}

@@ -1,0 +1,66 @@
+// A plain QEMU (no libvirt) running the test guest, reached through its QMP
+// socket, as a Proxmox VE guest or a hand-started VM is: its disk is the
+// block device `drive-virtio0`.
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class QemuGuest: Sendable {
+    public static let device = "drive-virtio0"
+
+    public let folder: String
+    public let disk: String
+    public let qmpSocket: String
+    /// A second QMP monitor for the test itself: a QMP socket serves one client at a time.
+    public let controlSocket: String
+    public let console: String
+    private let process: Process
+
+    /// Starts QEMU (TCG, like `LabDomain`) and answers once the guest runs its writer.
+    public init(diskMiB: Int = 256, writer: LabDomain.Writer = .raw) throws {
+        let guest = try LibvirtLab.guestFiles()
+        folder = scratchFolder("qemu")
+        disk = folder + "/vda.qcow2"
+        qmpSocket = folder + "/qmp.sock"
+        controlSocket = folder + "/control.sock"
+        console = folder + "/console.log"
+        _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", disk, "\(diskMiB)M"])
+        _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 32M", "-c", "write -P 0xa5 \(diskMiB / 2)M 16M", disk])
+        let qemu = Process()
+        qemu.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
+        qemu.arguments = [
+            "-accel", "tcg", "-m", "256", "-display", "none", "-nodefaults", "-no-user-config",
+            "-serial", "file:\(console)", "-kernel", guest.kernel, "-initrd", guest.initrd,
+            "-append", "console=ttyS0 quiet sendense.writer=\(writer.rawValue) sendense.agent=0",
+            "-drive", "file=\(disk),format=qcow2,if=none,id=\(Self.device)", "-device", "virtio-blk-pci,drive=\(Self.device)",
+            "-qmp", "unix:\(qmpSocket),server=on,wait=off", "-qmp", "unix:\(controlSocket),server=on,wait=off",
+        ]
+        qemu.standardOutput = FileHandle.nullDevice
+        qemu.standardError = FileHandle.nullDevice
+        try qemu.run()
+        process = qemu
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if let data = FileManager.default.contents(atPath: console), String(decoding: data, as: UTF8.self).contains("SENDENSE-GUEST-READY") { return }
+            guard qemu.isRunning else { break }
+            usleep(200_000)
+        }
+        stop()
+        throw LabError("the QEMU guest did not start its writer within 120 s")
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Kills QEMU as a crash would (its persistent bitmaps stay in use, inconsistent).
+    public func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// The disk as QEMU left it after a `stop` (it drains and flushes when the guest pauses).
+    public func copyDisk(to raw: String) throws {
+        _ = try mustRun(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", disk, raw])
+    }
+}
