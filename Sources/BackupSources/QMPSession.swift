@@ -56,7 +56,7 @@ struct QMPSession {
         let devices = try await QMPSource.blockDevices(qmp)
         let plans = try source.chosen(in: devices).map { Self.plan($0.0, device: $0.1, parent: parentCheckpoints?[$0.0.index]) }
         let configuration = try await configuration(devices: devices)
-        let checkpoint = QemuImageSource.checkpointName(for: backupID)
+        let checkpoint = QMPSource.checkpointName(for: backupID)
         let names = Names(backupID: backupID)
         let folder = try QemuWorkFolder.make(runDirectory: source.runDirectory, backupID: backupID, owner: (qmp.peer.uid, qmp.peer.gid))
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -161,15 +161,19 @@ struct QMPSession {
         }
     }
 
+    private func tearDown(_ plans: [Plan], fleeces: [Int], names: Names, exported: Bool) async {
+        await Self.tearDown(qmp: qmp, disks: plans.map(\.disk.index), fleeces: fleeces, names: names, exported: exported)
+    }
+
     /// Exports, the NBD server, the jobs and the overlays go, in that order
     /// (each holds the next); every step is tried whatever the one before did.
-    private func tearDown(_ plans: [Plan], fleeces: [Int], names: Names, exported: Bool) async {
+    static func tearDown(qmp: QMPConnection, disks: [Int], fleeces: [Int], names: Names, exported: Bool) async {
         if exported {
-            for plan in plans { _ = try? await qmp.execute("block-export-del", ["id": names.export(plan.disk.index), "mode": "hard"]) }
+            for index in disks { _ = try? await qmp.execute("block-export-del", ["id": names.export(index), "mode": "hard"]) }
             _ = try? await qmp.execute("nbd-server-stop")
         }
-        for plan in plans { _ = try? await qmp.execute("block-job-cancel", ["device": names.job(plan.disk.index), "force": true]) }
-        let ours = Set(plans.map { names.job($0.disk.index) })
+        for index in disks { _ = try? await qmp.execute("block-job-cancel", ["device": names.job(index), "force": true]) }
+        let ours = Set(disks.map { names.job($0) })
         for _ in 0..<500 {
             struct Job: Decodable { var device: String }
             guard let jobs = try? await qmp.execute("query-block-jobs", as: [Job].self), jobs.contains(where: { ours.contains($0.device) }) else { break }

@@ -101,6 +101,40 @@ public struct QMPSource: BackupSource {
         }
     }
 
+    /// Undoes what a session of `backupID` left in this QEMU when its hub
+    /// died: exports, the NBD server, jobs and overlays go; then each disk's
+    /// bitmaps are made whole again. `committed`: that backup is the one the
+    /// next incremental starts from, so its bitmap stays and the parent's
+    /// (disabled) goes; otherwise its bitmap is merged into the disabled
+    /// parent's, which records again. Answers what it did.
+    public func recover(backupID: String, committed: Bool) async throws -> [String] {
+        let qmp = try await QMPConnection.open(reference.socket, timeout: .seconds(10))
+        let names = QMPSession.Names(backupID: backupID)
+        let indexes = reference.disks.map(\.index)
+        await QMPSession.tearDown(qmp: qmp, disks: indexes, fleeces: indexes, names: names, exported: true)
+        var done = ["ended the exports, jobs and overlays of backup \(backupID) in the QEMU at \(reference.socket)"]
+        let checkpoint = Self.checkpointName(for: backupID)
+        for (disk, device) in try chosen(in: try await Self.blockDevices(qmp)) {
+            guard let inserted = device.inserted, let bitmaps = inserted.dirtyBitmaps,
+                  bitmaps.contains(where: { $0.name == checkpoint }) else { continue }
+            let parents = bitmaps.filter { $0.name.hasPrefix(QemuImageSource.checkpointPrefix) && $0.name != checkpoint && !$0.recording }
+            for parent in parents {
+                if committed {
+                    _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": inserted.nodeName, "name": parent.name])
+                } else {
+                    _ = try? await qmp.execute("block-dirty-bitmap-merge", ["node": inserted.nodeName, "target": parent.name, "bitmaps": [checkpoint]])
+                    _ = try? await qmp.execute("block-dirty-bitmap-enable", ["node": inserted.nodeName, "name": parent.name])
+                }
+            }
+            if !committed { _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": inserted.nodeName, "name": checkpoint]) }
+            done.append(committed ? "kept bitmap \(checkpoint) of \(disk.device), removed its parent's"
+                                  : "gave the changes of bitmap \(checkpoint) of \(disk.device) back to its parent's")
+        }
+        return done
+    }
+
+    public static func checkpointName(for backupID: String) -> String { QemuImageSource.checkpointName(for: backupID) }
+
     public func withSession<Result: Sendable>(
         backupID: String, parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
         _ body: (BackupSession) async throws -> (result: Result, committed: Bool)

@@ -14,13 +14,16 @@ public struct NewVMContextRequest: Codable, Sendable {
             }
         }
 
-        /// `qemu_image`; VMware VMs and libvirt domains are added through discovery.
+        /// `qemu_image` (its `disks`) or `qmp` (its `socket`); VMware VMs and libvirt domains are added through discovery.
         public var type: String
-        public var disks: [Disk]
+        public var disks: [Disk]?
+        /// The QMP socket of a running QEMU (`qmp`).
+        public var socket: String?
 
-        public init(type: String, disks: [Disk]) {
+        public init(type: String, disks: [Disk]? = nil, socket: String? = nil) {
             self.type = type
             self.disks = disks
+            self.socket = socket
         }
     }
 

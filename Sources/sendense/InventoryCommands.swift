@@ -45,21 +45,31 @@ struct VMsCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Register a VM made of qcow2 or raw image files on the hub.",
-            discussion: "Example: sendense vms add web1 --disk /var/lib/libvirt/images/web1.qcow2:vda")
+            abstract: "Register a VM made of qcow2 or raw image files, or a running QEMU by its QMP socket, on the hub.",
+            discussion: """
+                Examples: sendense vms add web1 --disk /var/lib/libvirt/images/web1.qcow2:vda
+                          sendense vms add pve-101 --qmp /var/run/qemu-server/101.qmp   (backed up live)
+                """)
         @OptionGroup var options: ClientOptions
         @Argument(help: "VM name.") var vmName: String
-        @Option(name: .customLong("disk"), help: "PATH[:LABEL] of a disk image, in order (repeatable).") var disks: [String]
+        @Option(name: .customLong("disk"), help: "PATH[:LABEL] of a disk image, in order (repeatable).") var disks: [String] = []
+        @Option(name: .customLong("qmp"), help: "The QMP socket of a running QEMU: its disks are asked from it.") var socket: String?
+
+        func validate() throws {
+            guard disks.isEmpty != (socket == nil) else { throw ValidationError("give either --disk (image files) or --qmp (a running QEMU)") }
+        }
 
         func run() async throws {
             let list = disks.map { spec -> NewVMContextRequest.Source.Disk in
                 let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
                 return parts.count == 2 ? .init(path: parts[0], label: parts[1]) : .init(path: spec, label: nil)
             }
-            let request = NewVMContextRequest(vmName: vmName, source: .init(type: SourceKind.qemuImage.rawValue, disks: list))
-            let answer = try await APIClient.make(options).send(.POST, "/vm-contexts", body: request, as: VMContextResponse.self)
+            let source: NewVMContextRequest.Source = socket.map { .init(type: SourceKind.qmp.rawValue, socket: $0) }
+                ?? .init(type: SourceKind.qemuImage.rawValue, disks: list)
+            let answer = try await APIClient.make(options).send(.POST, "/vm-contexts", body: NewVMContextRequest(vmName: vmName, source: source),
+                                                                as: VMContextResponse.self)
             if options.json { return try answer.printJSON() }
-            print("registered \(vmName) with \(list.count) disk(s)")
+            print(socket == nil ? "registered \(vmName) with \(list.count) disk(s)" : "registered \(vmName), a running QEMU backed up live")
         }
     }
 }

@@ -53,6 +53,24 @@ public final class QemuGuest: Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// Runs one QMP command on the control monitor (through Python: this
+    /// target depends on nothing of ours); answers its `return` as JSON text.
+    public func qmp(_ command: String, _ arguments: String = "{}") throws -> String {
+        let script = """
+            import json, socket, sys
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+            f.readline()
+            for message in ({"execute": "qmp_capabilities"}, {"execute": sys.argv[2], "arguments": json.loads(sys.argv[3])}):
+                f.write(json.dumps(message) + "\\n"); f.flush()
+                while True:
+                    answer = json.loads(f.readline())
+                    if "event" not in answer: break
+            if "error" in answer: sys.exit(answer["error"]["desc"])
+            print(json.dumps(answer["return"]))
+            """
+        return try mustRun(["python3", "-c", script, controlSocket, command, arguments])
+    }
+
     /// Kills QEMU as a crash would (its persistent bitmaps stay in use, inconsistent).
     public func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

@@ -19,24 +19,25 @@ public actor Janitor {
         var removedPartials: [String] = []
         var closedSessions: [String] = []
         var removedSnapshots: [String] = []
-        /// Libvirt backup jobs ended, guests thawed, stale checkpoints deleted, QEMU folders removed.
-        var libvirt: [String] = []
+        /// What live backups left, cleaned: libvirt jobs ended, guests thawed, stale checkpoints deleted,
+        /// QEMU exports, jobs and overlays removed, bitmaps made whole, folders removed.
+        var liveBackups: [String] = []
         var durationMs = 0
 
         enum CodingKeys: String, CodingKey {
             case stalledJobs = "stalled_jobs", stoppedProcesses = "stopped_processes", forgottenProcesses = "forgotten_processes"
-            case removedPartials = "removed_partials", closedSessions = "closed_sessions", removedSnapshots = "removed_snapshots", libvirt
+            case removedPartials = "removed_partials", closedSessions = "closed_sessions", removedSnapshots = "removed_snapshots", liveBackups = "live_backups"
             case durationMs = "duration_ms"
         }
 
         var summary: String {
             "\(stalledJobs.count) stalled, \(stoppedProcesses.count) processes stopped, "
-                + "\(removedPartials.count) partials, \(closedSessions.count) sessions, \(removedSnapshots.count) snapshots, \(libvirt.count) libvirt leftovers"
+                + "\(removedPartials.count) partials, \(closedSessions.count) sessions, \(removedSnapshots.count) snapshots, \(liveBackups.count) live-backup leftovers"
         }
 
         var cleanedSomething: Bool {
             !stalledJobs.isEmpty || !stoppedProcesses.isEmpty || forgottenProcesses > 0 || !removedPartials.isEmpty
-                || !closedSessions.isEmpty || !removedSnapshots.isEmpty || !libvirt.isEmpty
+                || !closedSessions.isEmpty || !removedSnapshots.isEmpty || !liveBackups.isEmpty
         }
     }
 
@@ -127,10 +128,11 @@ public actor Janitor {
         // 5. sendense-* snapshots in vCenter that no running backup owns.
         report.removedSnapshots = await vmware.removeLeftoverSnapshots(isRunning: { [backups] in await backups.isRunning($0) }, logger: logger)
 
-        // 6. What live backups of libvirt domains left: jobs, frozen guests, checkpoints, QEMU's folders.
-        report.libvirt = await LibvirtCleanup.run(catalog: catalog, runDirectory: runDirectory, images: false,
-                                                  isRunning: { [backups] in await backups.isRunning($0) })
-        for line in report.libvirt { logger.warning("\(line)") }
+        // 6. What live backups left: QMP sessions first (they need their folders to be found), then libvirt's.
+        let running: @Sendable (String) async -> Bool = { [backups] in await backups.isRunning($0) }
+        report.liveBackups = await QMPCleanup.run(catalog: catalog, runDirectory: runDirectory, isRunning: running)
+            + LibvirtCleanup.run(catalog: catalog, runDirectory: runDirectory, images: false, isRunning: running)
+        for line in report.liveBackups { logger.warning("\(line)") }
 
         // 7. The job history's old finished rows.
         try? await catalog.forgetJobs(finishedBefore: started.addingTimeInterval(-Double(Self.jobHistoryDays) * 86400))

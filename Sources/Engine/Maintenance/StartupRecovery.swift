@@ -36,8 +36,10 @@ public enum StartupRecovery {
             }
         }
 
-        // Live backups of libvirt domains the previous process cut short: their jobs, frozen guests, checkpoints.
-        for line in await LibvirtCleanup.run(catalog: catalog, runDirectory: runDirectory, images: true, isRunning: { _ in false }) {
+        // Live backups the previous process cut short: QEMU's exports, jobs and overlays, half-switched
+        // bitmaps (QMP); libvirt's jobs, frozen guests and checkpoints.
+        for line in await QMPCleanup.run(catalog: catalog, runDirectory: runDirectory, isRunning: { _ in false })
+            + LibvirtCleanup.run(catalog: catalog, runDirectory: runDirectory, images: true, isRunning: { _ in false }) {
             logger.warning("\(line)")
         }
 
