@@ -25,11 +25,7 @@ struct QMPSession {
     struct Names {
         let tag: String
 
-        init(backupID: String) {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in backupID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            tag = String(hash, radix: 16)
-        }
+        init(backupID: String) { tag = QemuWorkFolder.shortName(backupID) }
 
         func fleece(_ index: Int) -> String { "sd-f\(index)-\(tag)" }
         func job(_ index: Int) -> String { "sd-j\(index)-\(tag)" }

@@ -15,9 +15,14 @@ public enum QemuWorkFolder {
     public static let root = "/run/sendense"
 
     public static func parent(runDirectory: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
-        for byte in runDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return root + "/" + String(hash, radix: 16)
+        root + "/" + shortName(runDirectory)
+    }
+
+    /// 64-bit FNV-1a in hex: a short name stable across runs (unlike Hasher's).
+    static func shortName(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
     }
 
     public static func path(runDirectory: String, backupID: String) -> String {

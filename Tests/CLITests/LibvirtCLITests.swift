@@ -21,6 +21,25 @@ struct LibvirtCLITests {
         return nil
     }
 
+    /// Starts a backup of `vm` (its guest paused by the caller), runs `resume`
+    /// as soon as the checkpoint is taken, and answers the backup once it ended.
+    static func backupResumingAtCheckpoint(_ vm: String, environment: [String: String], resume: () throws -> Void) throws -> (String, [String: Any]) {
+        let started = CLITests.json(try CLITests.sendense(["backup", "start", vm, "--json"], environment: environment))
+        let id = try #require(started["backup_id"] as? String, "\(started)")
+        var phase = "starting"
+        for _ in 0..<3000 where ["starting", "snapshot"].contains(phase) {
+            phase = CLITests.json(try CLITests.sendense(["backup", "show", id, "--json"], environment: environment))["current_phase"] as? String ?? "starting"
+            usleep(10_000)
+        }
+        try resume()
+        var done: [String: Any] = [:]
+        for _ in 0..<600 where !["completed", "failed"].contains(done["status"] as? String ?? "") {
+            usleep(100_000)
+            done = CLITests.json(try CLITests.sendense(["backup", "show", id, "--json"], environment: environment))
+        }
+        return (id, done)
+    }
+
     static func agent(_ domain: LabDomain, _ command: String) throws -> String {
         try domain.virsh("qemu-agent-command", domain.name, "{\"execute\":\"\(command)\"}")
     }
@@ -88,18 +107,8 @@ struct LibvirtCLITests {
         _ = try domain.virsh("suspend", domain.name)
         let reference = workspace.work + "/reference.raw"
         try domain.copyDisk(to: reference)
-        let third = CLITests.json(try sendense("backup", "start", domain.name, "--json"))
-        let thirdID = try #require(third["backup_id"] as? String)
-        var phase = "starting"
-        for _ in 0..<3000 where ["starting", "snapshot"].contains(phase) {
-            phase = CLITests.json(try sendense("backup", "show", thirdID, "--json"))["current_phase"] as? String ?? "starting"
-            usleep(10_000)
-        }
-        _ = try domain.virsh("resume", domain.name)
-        var done: [String: Any] = [:]
-        for _ in 0..<600 where !["completed", "failed"].contains(done["status"] as? String ?? "") {
-            usleep(100_000)
-            done = CLITests.json(try sendense("backup", "show", thirdID, "--json"))
+        let (thirdID, done) = try Self.backupResumingAtCheckpoint(domain.name, environment: environment) {
+            _ = try domain.virsh("resume", domain.name)
         }
         #expect(done["status"] as? String == "completed", "\(done)")
         #expect(done["backup_type"] as? String == "incremental")

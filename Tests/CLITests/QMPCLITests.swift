@@ -68,19 +68,7 @@ struct QMPCLITests {
         _ = try guest.qmp("stop")
         let reference = workspace.work + "/reference.raw"
         try guest.copyDisk(to: reference)
-        let third = CLITests.json(try sendense("backup", "start", "pve-101", "--json"))
-        let thirdID = try #require(third["backup_id"] as? String)
-        var phase = "starting"
-        for _ in 0..<3000 where ["starting", "snapshot"].contains(phase) {
-            phase = CLITests.json(try sendense("backup", "show", thirdID, "--json"))["current_phase"] as? String ?? "starting"
-            usleep(10_000)
-        }
-        _ = try guest.qmp("cont")
-        var done: [String: Any] = [:]
-        for _ in 0..<600 where !["completed", "failed"].contains(done["status"] as? String ?? "") {
-            usleep(100_000)
-            done = CLITests.json(try sendense("backup", "show", thirdID, "--json"))
-        }
+        let (thirdID, done) = try LibvirtCLITests.backupResumingAtCheckpoint("pve-101", environment: environment) { _ = try guest.qmp("cont") }
         #expect(done["status"] as? String == "completed" && done["backup_type"] as? String == "incremental", "\(done)")
         #expect(done["parent_backup_id"] as? String == firstID)
         let image = try #require((done["disks"] as? [[String: Any]])?.first?["qcow2_path"] as? String)
