@@ -1,7 +1,8 @@
 // Virtual Machines: searchable, sortable list; Backup Now (straight to the
 // progress view), the backup wizard, View Backups, machine details; the
 // Discover VMs dialog (vCenter), the Discover libvirt dialog (this machine's
-// domains, backed up live while they run) and the Add QEMU image VM form.
+// domains, backed up live while they run), the Add QEMU image VM form and the
+// Add running QEMU form (a QMP socket).
 import { api } from "/api.js";
 import { el, bytes, relativeTime, openDialog, submitDialog, field, badge, plural, sortHeaders, reloader } from "/dom.js";
 
@@ -25,9 +26,11 @@ export async function vms(root) {
   const discover = el("button", { class: "secondary" }, "Discover VMs");
   const libvirt = el("button", { class: "secondary" }, "Discover libvirt");
   const addQemu = el("button", { class: "secondary" }, "Add QEMU VM");
+  const addQMP = el("button", { class: "secondary" }, "Add running QEMU");
   discover.addEventListener("click", () => discoverDialog(reloader(vms, root)));
   libvirt.addEventListener("click", () => libvirtDialog(reloader(vms, root)));
   addQemu.addEventListener("click", () => addQemuDialog(reloader(vms, root)));
+  addQMP.addEventListener("click", () => addQMPDialog(reloader(vms, root)));
   const [sortCells, order] = sortHeaders(columns, "vm_name", () => render());
   const header = el("tr", {}, sortCells, el("th", { scope: "col" }, "Actions"));
 
@@ -56,7 +59,7 @@ export async function vms(root) {
   }
   search.addEventListener("input", render);
   root.replaceChildren(el("h1", {}, "Virtual Machines"),
-    el("div", { class: "toolbar" }, search, discover, libvirt, addQemu), status,
+    el("div", { class: "toolbar" }, search, discover, libvirt, addQemu, addQMP), status,
     el("div", { class: "table" }, el("table", {}, el("thead", {}, header), body)));
   render();
 }
@@ -208,6 +211,22 @@ function pickAndAdd({ title, where, example, asking, noun, discover, headers, ce
         cells(item).map((value) => el("td", {}, value)), el("td", { class: "muted" }, item.context_id ? "already added" : "")))))),
     el("p", { class: "actions" }, button));
   }
+}
+
+/** Register a running QEMU by its QMP socket: its disks are asked from QEMU, and it is backed up live. */
+function addQMPDialog(done) {
+  const name = el("input", { name: "vm_name", required: true, pattern: "[A-Za-z0-9._-]+", placeholder: "pve-101" });
+  const socket = el("input", { name: "socket", required: true, placeholder: "/run/sendense-qmp/101.qmp" });
+  const error = el("p", { class: "error", role: "alert" });
+  const save = el("button", { type: "submit" }, "Add VM");
+  const form = el("form", { class: "wizard" }, field("VM name", name, "Letters, digits, dot, dash, underscore."),
+    field("QMP socket", socket, "A QMP socket of the hub's own on the running QEMU (-qmp unix:PATH,server=on,wait=off): one client at a time."),
+    error, el("p", { class: "actions" }, save));
+  const dialog = openDialog("Add a running QEMU", form);
+  name.focus();
+  submitDialog(form, { button: save, error, dialog,
+    send: () => api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qmp", socket: socket.value.trim() } } }),
+    done: () => done(`Added ${name.value.trim()}: it is backed up live.`) });
 }
 
 /** Register a VM made of qcow2 or raw disk files on the hub. */

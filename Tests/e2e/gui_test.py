@@ -147,6 +147,21 @@ def start_libvirt_domain(work):
     return name
 
 
+def start_qmp_vm(work):
+    """A running QEMU (no guest OS) with one 16 MiB qcow2 disk and a QMP socket for the hub."""
+    disk = os.path.join(work, "pve-101.qcow2")
+    run_tool("qemu-img", "create", "-q", "-f", "qcow2", disk, "16M")
+    socket_path = os.path.join(work, "pve-101.qmp")
+    qemu = subprocess.Popen(["qemu-system-x86_64", "-accel", "tcg", "-m", "64", "-display", "none", "-nodefaults",
+                             "-drive", f"file={disk},format=qcow2,if=none,id=drive-virtio0", "-device", "virtio-blk-pci,drive=drive-virtio0",
+                             "-qmp", f"unix:{socket_path},server=on,wait=off"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(socket_path):
+            break
+        time.sleep(0.1)
+    return qemu, socket_path
+
+
 def stop_vcsim(process):
     process.stdin.close()  # it exits when its input ends
     try:
@@ -612,6 +627,23 @@ def other_pages(page, url, token, work):
         expect(page.get_by_role("rowheader", name=domain)).to_be_visible()
     finally:
         subprocess.run(["virsh", "-c", "qemu:///system", "undefine", domain], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # A running QEMU by its QMP socket: a dead socket is refused in words, a live one is added.
+    qemu, socket_path = start_qmp_vm(work)
+    try:
+        page.get_by_role("button", name="Add running QEMU").click()
+        dialog = page.get_by_role("dialog", name="Add a running QEMU")
+        dialog.get_by_label("VM name", exact=True).fill("pve-101")
+        dialog.get_by_label("QMP socket", exact=True).fill(os.path.join(work, "nothing.qmp"))
+        dialog.get_by_role("button", name="Add VM").click()
+        expect(dialog.get_by_role("alert")).to_contain_text("nothing.qmp")
+        dialog.get_by_label("QMP socket", exact=True).fill(socket_path)
+        dialog.get_by_role("button", name="Add VM").click()
+        expect(page.locator("#content").get_by_role("status")).to_have_text("Added pve-101: it is backed up live.")
+        expect(page.get_by_role("rowheader", name="pve-101")).to_be_visible()
+    finally:
+        qemu.kill()
+        qemu.wait()
 
     # Protection: a group, then a flow on it, run now, its executions.
     page.get_by_role("link", name="Protection").click()
