@@ -81,17 +81,24 @@ struct QMPSession {
             }
             try await qmp.execute("transaction", ["actions": actions])
         } catch {
-            await tearDown(plans, fleeces: added, names: names, exported: false)
+            await tearDown(plans, fleeces: added, names: names, serving: false)
             throw error
         }
 
         let outcome: (result: Result, committed: Bool)
+        // QEMU runs one NBD server: stopped afterwards only if this session started it (another tool's stays).
+        var serving = false
         do {
             let socket = folder + "/nbd.sock"
-            try await qmp.execute("nbd-server-start", ["addr": ["type": "unix", "data": ["path": socket]]])
+            do {
+                try await qmp.execute("nbd-server-start", ["addr": ["type": "unix", "data": ["path": socket]]])
+            } catch let failure as QMPConnection.Failure {
+                throw SourceError.exportFailed("QEMU cannot serve this backup over NBD (\(failure.message)): is another tool's NBD server running in it?")
+            }
+            serving = true
             for plan in plans {
                 var export: [String: Any] = ["type": "nbd", "id": names.export(plan.disk.index), "node-name": names.fleece(plan.disk.index),
-                                                      "name": plan.disk.device, "writable": false]
+                                             "name": plan.disk.device, "writable": false]
                 if let parent = plan.parent { export["bitmaps"] = [parent] }
                 try await qmp.execute("block-export-add", export)
             }
@@ -104,11 +111,11 @@ struct QMPSession {
                 exports: exports, consistency: .crashConsistent,
                 consistencyNote: "crash-consistent: the QMP source does not reach a guest agent", configuration: configuration))
         } catch {
-            await tearDown(plans, fleeces: added, names: names, exported: true)
+            await tearDown(plans, fleeces: added, names: names, serving: serving)
             await keepChanges(plans, checkpoint: checkpoint)
             throw error
         }
-        await tearDown(plans, fleeces: added, names: names, exported: true)
+        await tearDown(plans, fleeces: added, names: names, serving: true)
         if outcome.committed {
             // Only the newest checkpoint is needed; each older bitmap costs the guest on every write.
             for plan in plans where plan.tracks {
@@ -157,17 +164,16 @@ struct QMPSession {
         }
     }
 
-    private func tearDown(_ plans: [Plan], fleeces: [Int], names: Names, exported: Bool) async {
-        await Self.tearDown(qmp: qmp, disks: plans.map(\.disk.index), fleeces: fleeces, names: names, exported: exported)
+    private func tearDown(_ plans: [Plan], fleeces: [Int], names: Names, serving: Bool) async {
+        await Self.tearDown(qmp: qmp, disks: plans.map(\.disk.index), fleeces: fleeces, names: names, serving: serving)
     }
 
-    /// Exports, the NBD server, the jobs and the overlays go, in that order
-    /// (each holds the next); every step is tried whatever the one before did.
-    static func tearDown(qmp: QMPConnection, disks: [Int], fleeces: [Int], names: Names, exported: Bool) async {
-        if exported {
-            for index in disks { _ = try? await qmp.execute("block-export-del", ["id": names.export(index), "mode": "hard"]) }
-            _ = try? await qmp.execute("nbd-server-stop")
-        }
+    /// Exports, the NBD server (when `serving`: this session started it), the
+    /// jobs and the overlays go, in that order (each holds the next); every
+    /// step is tried whatever the one before did.
+    static func tearDown(qmp: QMPConnection, disks: [Int], fleeces: [Int], names: Names, serving: Bool) async {
+        for index in disks { _ = try? await qmp.execute("block-export-del", ["id": names.export(index), "mode": "hard"]) }
+        if serving { _ = try? await qmp.execute("nbd-server-stop") }
         for index in disks { _ = try? await qmp.execute("block-job-cancel", ["device": names.job(index), "force": true]) }
         let ours = Set(disks.map { names.job($0) })
         for _ in 0..<500 {

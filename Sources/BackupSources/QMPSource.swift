@@ -111,7 +111,12 @@ public struct QMPSource: BackupSource {
         let qmp = try await QMPConnection.open(reference.socket, timeout: .seconds(10))
         let names = QMPSession.Names(backupID: backupID)
         let indexes = reference.disks.map(\.index)
-        await QMPSession.tearDown(qmp: qmp, disks: indexes, fleeces: indexes, names: names, exported: true)
+        // The NBD server is the killed session's unless it serves exports of another tool.
+        struct Export: Decodable { var id: String }
+        let exports = (try? await qmp.execute("query-block-exports", as: [Export].self)) ?? []
+        let ours = Set(indexes.map { names.export($0) })
+        let serving = !exports.contains { !ours.contains($0.id) }
+        await QMPSession.tearDown(qmp: qmp, disks: indexes, fleeces: indexes, names: names, serving: serving)
         var done = ["ended the exports, jobs and overlays of backup \(backupID) in the QEMU at \(reference.socket)"]
         let checkpoint = Self.checkpointName(for: backupID)
         for (disk, device) in try chosen(in: try await Self.blockDevices(qmp)) {

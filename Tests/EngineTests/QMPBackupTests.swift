@@ -69,7 +69,7 @@ struct QMPBackupTests {
         #expect(guest.isRunning)
     }
 
-    @Test("a failed backup gives its changes back to the parent's bitmap; a missing bitmap makes an incremental by comparison")
+    @Test("a failed backup gives its changes back to the parent's bitmap; a missing bitmap makes an incremental by comparison; another tool's NBD server is refused in words and left running")
     func failureAndMissingBitmap() async throws {
         let guest = try QemuGuest()
         defer { guest.stop() }
@@ -108,5 +108,20 @@ struct QMPBackupTests {
         try BackupJobTests.expectRestores(job.layout.backupDirectory("f-3"), equalTo: [thirdReference])
         left = try await Self.leftovers(guest)
         #expect(left.bitmaps == ["sendense-f-3"], "\(left)")
+
+        // Another tool's NBD server runs in this QEMU: the backup fails saying so, and that server stays.
+        let foreign = guest.folder + "/other-tool.sock"
+        do {
+            let qmp = try await QMPConnection.open(guest.controlSocket)
+            try await qmp.execute("nbd-server-start", ["addr": ["type": "unix", "data": ["path": foreign]]])
+        }
+        let refused = BackupJob(backupID: "f-4", vm: Self.vm, repositoryRoot: repository, parent: .init(backupID: "f-3", checkpoints: [0: "sendense-f-3"]))
+        await #expect { try await refused.run(source: source) } throws: { "\($0)".contains("another tool's NBD server") }
+        left = try await Self.leftovers(guest)
+        #expect(left.jobs == 0 && left.nodes.isEmpty && left.bitmaps == ["sendense-f-3"], "\(left)")
+        let qmp = try await QMPConnection.open(guest.controlSocket)
+        await #expect(throws: QMPConnection.Failure.self, "the other tool's NBD server was stopped") {
+            try await qmp.execute("nbd-server-start", ["addr": ["type": "unix", "data": ["path": guest.folder + "/again.sock"]]])
+        }
     }
 }
