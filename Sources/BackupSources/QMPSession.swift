@@ -157,11 +157,22 @@ struct QMPSession {
     private func keepChanges(_ plans: [Plan], checkpoint: String) async {
         for plan in plans where plan.tracks {
             if let parent = plan.parent {
-                _ = try? await qmp.execute("block-dirty-bitmap-merge", ["node": plan.node, "target": parent, "bitmaps": [checkpoint]])
-                _ = try? await qmp.execute("block-dirty-bitmap-enable", ["node": plan.node, "name": parent])
+                _ = try? await Self.giveBack(checkpoint, to: parent, node: plan.node, qmp: qmp)
+            } else {
+                _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": plan.node, "name": checkpoint])
             }
-            _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": plan.node, "name": checkpoint])
         }
+    }
+
+    /// Merges bitmap `from` into the disabled `parent`, which records again,
+    /// and removes `from`, in one transaction: done in steps, a guest write
+    /// between the merge and the enable would be in neither.
+    static func giveBack(_ from: String, to parent: String, node: String, qmp: QMPConnection) async throws {
+        try await qmp.execute("transaction", ["actions": [
+            ["type": "block-dirty-bitmap-enable", "data": ["node": node, "name": parent]],
+            ["type": "block-dirty-bitmap-merge", "data": ["node": node, "target": parent, "bitmaps": [from]]],
+            ["type": "block-dirty-bitmap-remove", "data": ["node": node, "name": from]],
+        ]])
     }
 
     private func tearDown(_ plans: [Plan], fleeces: [Int], names: Names, serving: Bool) async {

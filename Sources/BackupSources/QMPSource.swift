@@ -123,15 +123,13 @@ public struct QMPSource: BackupSource {
             guard let inserted = device.inserted, let bitmaps = inserted.dirtyBitmaps,
                   bitmaps.contains(where: { $0.name == checkpoint }) else { continue }
             let parents = bitmaps.filter { $0.name.hasPrefix(QemuImageSource.checkpointPrefix) && $0.name != checkpoint && !$0.recording }
-            for parent in parents {
-                if committed {
-                    _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": inserted.nodeName, "name": parent.name])
-                } else {
-                    _ = try? await qmp.execute("block-dirty-bitmap-merge", ["node": inserted.nodeName, "target": parent.name, "bitmaps": [checkpoint]])
-                    _ = try? await qmp.execute("block-dirty-bitmap-enable", ["node": inserted.nodeName, "name": parent.name])
-                }
+            if committed {
+                for parent in parents { _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": inserted.nodeName, "name": parent.name]) }
+            } else if let parent = parents.first {
+                try await QMPSession.giveBack(checkpoint, to: parent.name, node: inserted.nodeName, qmp: qmp)
+            } else {
+                _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": inserted.nodeName, "name": checkpoint])
             }
-            if !committed { _ = try? await qmp.execute("block-dirty-bitmap-remove", ["node": inserted.nodeName, "name": checkpoint]) }
             done.append(committed ? "kept bitmap \(checkpoint) of \(disk.device), removed its parent's"
                                   : "gave the changes of bitmap \(checkpoint) of \(disk.device) back to its parent's")
         }
