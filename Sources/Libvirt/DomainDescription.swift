@@ -3,13 +3,12 @@ import Foundation
 import FoundationXML
 #endif
 
-/// What a domain's XML says about the VM: enough to list it, back up its
-/// disks, and recreate it (the XML itself is kept with every backup).
+/// What a domain's XML says about the VM: enough to list it and back up its
+/// disks (the XML itself is kept with every backup, to recreate the VM).
 public struct DomainDescription: Sendable, Equatable {
     public struct Disk: Sendable, Equatable {
         /// The guest's name for it: `vda`, `sdb`.
         public var target: String
-        public var bus: String?
         /// `file`, `block`, `network`, `volume`.
         public var sourceType: String
         /// The image file or block device; nil for network and pool volumes.
@@ -19,25 +18,14 @@ public struct DomainDescription: Sendable, Equatable {
         public var readOnly: Bool
     }
 
-    public struct Interface: Sendable, Equatable {
-        public var mac: String?
-        public var model: String?
-        /// `network`, `bridge`, `user`, `direct`.
-        public var type: String
-        /// The network or bridge it is plugged into.
-        public var source: String?
-    }
-
     public var name: String
     public var uuid: String
     public var vcpus: Int
     public var memoryKiB: UInt64
     /// `efi` when the domain boots UEFI, `bios` otherwise.
     public var firmware: String
-    public var machine: String?
     /// Disks the guest sees as disks (not CD-ROMs or floppies), in XML order.
     public var disks: [Disk]
-    public var interfaces: [Interface]
     /// The user and group a running domain's QEMU runs as (its DAC label):
     /// files QEMU must create for a backup go in a folder they own.
     public var processOwner: (uid: UInt32, gid: UInt32)? {
@@ -59,7 +47,6 @@ public struct DomainDescription: Sendable, Equatable {
         vcpus = text("vcpu").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 1
         memoryKiB = Self.kibibytes(root.elements(forName: "memory").first)
         let os = root.elements(forName: "os").first
-        machine = os?.elements(forName: "type").first?.attribute(forName: "machine")?.stringValue
         let loader = os?.elements(forName: "loader").first
         firmware = os?.attribute(forName: "firmware")?.stringValue == "efi" || loader?.attribute(forName: "type")?.stringValue == "pflash"
             ? "efi" : "bios"
@@ -72,19 +59,9 @@ public struct DomainDescription: Sendable, Equatable {
             let sourceType = element.attribute(forName: "type")?.stringValue ?? "file"
             let path = sourceType == "block" ? source?.attribute(forName: "dev")?.stringValue
                 : sourceType == "file" ? source?.attribute(forName: "file")?.stringValue : nil
-            return Disk(target: target, bus: element.elements(forName: "target").first?.attribute(forName: "bus")?.stringValue,
-                        sourceType: sourceType, path: path,
+            return Disk(target: target, sourceType: sourceType, path: path,
                         format: element.elements(forName: "driver").first?.attribute(forName: "type")?.stringValue,
                         readOnly: !element.elements(forName: "readonly").isEmpty)
-        }
-        interfaces = (devices?.elements(forName: "interface") ?? []).map { element in
-            let source = element.elements(forName: "source").first
-            return Interface(
-                mac: element.elements(forName: "mac").first?.attribute(forName: "address")?.stringValue,
-                model: element.elements(forName: "model").first?.attribute(forName: "type")?.stringValue,
-                type: element.attribute(forName: "type")?.stringValue ?? "",
-                source: source?.attribute(forName: "network")?.stringValue ?? source?.attribute(forName: "bridge")?.stringValue
-                    ?? source?.attribute(forName: "dev")?.stringValue)
         }
     }
 

@@ -72,15 +72,6 @@ public final class LibvirtDomain: @unchecked Sendable {
         _ = try await call("ending the backup job") { virDomainAbortJob($0) == 0 ? true : nil }
     }
 
-    /// Whether a job of any kind (a backup, a migration) runs on the domain.
-    public func hasActiveJob() async throws -> Bool {
-        try await call("reading the job") { domain -> Bool? in
-            var info = virDomainJobInfo()
-            guard virDomainGetJobInfo(domain, &info) == 0 else { return nil }
-            return info.type != Int32(VIR_DOMAIN_JOB_NONE.rawValue)
-        }
-    }
-
     /// The names of the domain's checkpoints.
     public func checkpointNames() async throws -> [String] {
         try await call("listing the checkpoints") { domain -> [String]? in
