@@ -17,8 +17,9 @@ func liveBackupBench(work: String, source: String, runs: Int) async throws {
         return
     }
     let uri = "qemu:///system"
+    try shell("mkdir -p /run/sendense-bench && (pgrep -x virtlogd > /dev/null || virtlogd -d -p /run/sendense-bench/virtlogd.pid)")
     if (try? shell("virsh -c \(uri) version > /dev/null 2>&1")) == nil {
-        try shell("mkdir -p /run/sendense-bench && virtlogd -d -p /run/sendense-bench/virtlogd.pid && libvirtd -d -p /run/sendense-bench/libvirtd.pid && sleep 2")
+        try shell("libvirtd -d -p /run/sendense-bench/libvirtd.pid && sleep 2")
     }
     let name = "sendense-bench-live"
     let disk = work + "/live.qcow2"

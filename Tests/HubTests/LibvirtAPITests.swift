@@ -10,17 +10,17 @@ struct LibvirtAPITests {
     static func define(_ name: String, disks: String, in folder: String) throws -> String {
         let definition = folder + "/\(name).xml"
         // A domain defined again keeps its UUID (libvirt refuses the name under another one).
-        let uuid = (try? tool(["virsh", "-c", LibvirtLab.uri, "domuuid", name]))?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let uuid = (try? tool(LibvirtLab.virsh + ["domuuid", name]))?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         try """
         <domain type='qemu'><name>\(name)</name>\(uuid.count == 36 ? "<uuid>\(uuid)</uuid>" : "")<memory unit='MiB'>128</memory><vcpu>2</vcpu>
           <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\(disks)</devices></domain>
         """.write(toFile: definition, atomically: true, encoding: .utf8)
-        _ = try mustRun(["virsh", "-c", LibvirtLab.uri, "define", definition])
+        _ = try mustRun(LibvirtLab.virsh + ["define", definition])
         return name
     }
 
     static func undefine(_ name: String) {
-        _ = try? tool(["virsh", "-c", LibvirtLab.uri, "undefine", name])
+        _ = try? tool(LibvirtLab.virsh + ["undefine", name])
     }
 
     static func fileDisk(_ path: String, target: String, format: String) -> String {

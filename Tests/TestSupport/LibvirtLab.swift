@@ -11,16 +11,19 @@ import Glibc
 
 public enum LibvirtLab {
     public static let uri = "qemu:///system"
+    /// virsh with a deadline: a libvirtd that stops answering fails the test instead of hanging the run.
+    public static let virsh = ["timeout", "60", "virsh", "-c", uri]
 
     /// libvirtd answering on `uri`, started (with virtlogd) when it is not.
     public static func ensureDaemon() throws {
-        if (try? tool(["virsh", "-c", uri, "version"]))?.status == 0 { return }
         let run = "/run/sendense-tests"
         try? FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-        _ = try? tool(["virtlogd", "-d", "-p", run + "/virtlogd.pid"])
+        // QEMU's output goes through virtlogd: without it no domain starts, even with libvirtd answering.
+        if (try? tool(["pgrep", "-x", "virtlogd"]))?.status != 0 { _ = try? tool(["virtlogd", "-d", "-p", run + "/virtlogd.pid"]) }
+        if (try? tool(virsh + ["version"]))?.status == 0 { return }
         _ = try? tool(["libvirtd", "-d", "-p", run + "/libvirtd.pid"])
         for _ in 0..<100 {
-            if (try? tool(["virsh", "-c", uri, "version"]))?.status == 0 { return }
+            if (try? tool(virsh + ["version"]))?.status == 0 { return }
             usleep(100_000)
         }
         throw LabError("libvirtd did not start (apt-get install libvirt-daemon-system)")
@@ -97,9 +100,9 @@ public final class LabDomain: Sendable {
         """
         let definition = folder + "/domain.xml"
         try xml.write(toFile: definition, atomically: true, encoding: .utf8)
-        _ = try mustRun(["virsh", "-c", LibvirtLab.uri, "define", definition])
+        _ = try mustRun(LibvirtLab.virsh + ["define", definition])
         do {
-            _ = try mustRun(["virsh", "-c", LibvirtLab.uri, "start", name])
+            _ = try mustRun(LibvirtLab.virsh + ["start", name])
             try waitForConsole("SENDENSE-GUEST-READY", timeout: 120)
             if agent { try waitForAgent(timeout: 60) }
         } catch {
@@ -122,7 +125,7 @@ public final class LabDomain: Sendable {
     }
 
     public func virsh(_ arguments: String...) throws -> String {
-        try mustRun(["virsh", "-c", LibvirtLab.uri] + arguments)
+        try mustRun(LibvirtLab.virsh + arguments)
     }
 
     public func waitForConsole(_ text: String, timeout seconds: Int) throws {
@@ -137,7 +140,7 @@ public final class LabDomain: Sendable {
     public func waitForAgent(timeout seconds: Int) throws {
         let deadline = Date().addingTimeInterval(TimeInterval(seconds))
         while Date() < deadline {
-            if (try? tool(["virsh", "-c", LibvirtLab.uri, "qemu-agent-command", name, "{\"execute\":\"guest-ping\"}"]))?.status == 0 { return }
+            if (try? tool(LibvirtLab.virsh + ["qemu-agent-command", name, "{\"execute\":\"guest-ping\"}"]))?.status == 0 { return }
             usleep(500_000)
         }
         throw LabError("the guest agent of \(name) did not answer within \(seconds) s")
@@ -154,7 +157,7 @@ public final class LabDomain: Sendable {
     }
 
     public func remove() {
-        _ = try? tool(["virsh", "-c", LibvirtLab.uri, "destroy", name])
-        _ = try? tool(["virsh", "-c", LibvirtLab.uri, "undefine", name, "--checkpoints-metadata"])
+        _ = try? tool(LibvirtLab.virsh + ["destroy", name])
+        _ = try? tool(LibvirtLab.virsh + ["undefine", name, "--checkpoints-metadata"])
     }
 }

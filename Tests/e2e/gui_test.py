@@ -126,9 +126,10 @@ def start_libvirt_domain(work):
     """A stopped libvirt domain with one 16 MiB qcow2 disk; libvirtd started when it does not run (no systemd)."""
     def answers():
         return subprocess.run(["virsh", "-c", "qemu:///system", "version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
-    if not answers():
-        os.makedirs("/run/sendense-tests", exist_ok=True)
+    os.makedirs("/run/sendense-tests", exist_ok=True)
+    if subprocess.run(["pgrep", "-x", "virtlogd"], stdout=subprocess.DEVNULL).returncode != 0:
         subprocess.run(["virtlogd", "-d", "-p", "/run/sendense-tests/virtlogd.pid"], stderr=subprocess.DEVNULL)
+    if not answers():
         subprocess.run(["libvirtd", "-d", "-p", "/run/sendense-tests/libvirtd.pid"], stderr=subprocess.DEVNULL)
         for _ in range(100):
             if answers():
