@@ -17,6 +17,13 @@ struct CopyRuns {
         self.diskSize = diskSize
     }
 
+    /// The runs of `ranges` in any order (`add` merges only with the run before).
+    init(clusterSize: Int, diskSize: UInt64, ranges: [(offset: UInt64, length: UInt64)]) {
+        self.init(clusterSize: clusterSize, diskSize: diskSize)
+        for range in ranges.sorted(by: { $0.offset < $1.offset }) { add(offset: range.offset, length: range.length) }
+    }
+
+    /// Adds a range at or after the start of the last one.
     mutating func add(offset: UInt64, length: UInt64) {
         guard length > 0, offset < diskSize else { return }
         let start = offset / clusterSize * clusterSize

@@ -47,7 +47,7 @@ struct DiskCopier {
         }
         return try await NBDClient.withConnection(to: export.endpoint, metaContexts: context.map { [$0] } ?? []) { nbd in
             let size = nbd.info.size
-            // Ranges to copy; CopyRuns wants them in order.
+            // Ranges to copy, in any order.
             var ranges: [(offset: UInt64, length: UInt64)] = []
             if case .listed(let extents, _, _) = export.plan {
                 ranges = extents.map { ($0.offset, $0.length) }
@@ -68,10 +68,8 @@ struct DiskCopier {
             if let parentImage {
                 let extents = try await BlockingPool.shared.run { try parentImage.extents() }
                 ranges += extents.filter { $0.kind == .data && $0.offset < size }.map { ($0.offset, min($0.length, size - $0.offset)) }
-                ranges.sort { $0.offset < $1.offset }
             }
-            var plan = CopyRuns(clusterSize: clusterSize, diskSize: size)
-            for range in ranges { plan.add(offset: range.offset, length: range.length) }
+            let plan = CopyRuns(clusterSize: clusterSize, diskSize: size, ranges: ranges)
             progress.planned(disk: export.disk.index, bytes: plan.totalBytes)
 
             let writer = try QCOW2Writer(path: imagePath, virtualSize: size, clusterSize: clusterSize, backingFile: backingFile)
