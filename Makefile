@@ -15,7 +15,7 @@ SWIFT    ?= swift
 run: deps release
 	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
 
-# Tests run one at a time: some time cancellation, and all of them share 2 cores.
+# Tests run one at a time, printing as they go, with a deadline (scripts/run-tests.sh).
 test: test-deps
 	@mkdir -p .build
 	scripts/build-vcsim.sh
@@ -24,7 +24,7 @@ test: test-deps
 	python3 scripts/check-imports.py
 	python3 scripts/check-words.py
 	$(MAKE) check-openapi
-	$(SWIFT) test --skip-build --disable-xctest --no-parallel
+	scripts/run-tests.sh
 	python3 Tests/e2e/gui_test.py
 
 # BENCH=backup|files|discovery|telemetry|api runs one part; api is the hub under wrk (scripts/bench-api-load.sh).

@@ -48,6 +48,8 @@ if [[ "${1:-}" == "--test" ]]; then
     linux-image-amd64            # the test guest's kernel and virtio/ext4 modules
     kmod                         # modprobe --show-depends: the modules the guest needs
     virtnbdbackup                # make bench's reference for live backups of libvirt domains
+    gdb                          # scripts/run-tests.sh: where a run past its deadline hangs
+    psmisc                       # pstree, for the same report
   )
 fi
 

@@ -17,9 +17,12 @@ func liveBackupBench(work: String, source: String, runs: Int) async throws {
         return
     }
     let uri = "qemu:///system"
-    try shell("mkdir -p /run/sendense-bench && (pgrep -x virtlogd > /dev/null || virtlogd -d -p /run/sendense-bench/virtlogd.pid)")
+    // Daemons start with no inherited descriptor: Foundation learns that bash ended when a socket
+    // bash inherited closes, and a daemon would keep it open (the wait would last as long as it).
+    let detached = "python3 -c 'import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))'"
+    try shell("mkdir -p /run/sendense-bench && (pgrep -x virtlogd > /dev/null || \(detached) virtlogd -d -p /run/sendense-bench/virtlogd.pid)")
     if (try? shell("virsh -c \(uri) version > /dev/null 2>&1")) == nil {
-        try shell("libvirtd -d -p /run/sendense-bench/libvirtd.pid && sleep 2")
+        try shell("\(detached) libvirtd -d -p /run/sendense-bench/libvirtd.pid && sleep 2")
     }
     let name = "sendense-bench-live"
     let disk = work + "/live.qcow2"

@@ -19,14 +19,26 @@ public enum LibvirtLab {
         let run = "/run/sendense-tests"
         try? FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         // QEMU's output goes through virtlogd: without it no domain starts, even with libvirtd answering.
-        if (try? tool(["pgrep", "-x", "virtlogd"]))?.status != 0 { _ = try? tool(["virtlogd", "-d", "-p", run + "/virtlogd.pid"]) }
+        if (try? tool(["pgrep", "-x", "virtlogd"]))?.status != 0 { try startDaemon(["virtlogd", "-d", "-p", run + "/virtlogd.pid"]) }
         if (try? tool(virsh + ["version"]))?.status == 0 { return }
-        _ = try? tool(["libvirtd", "-d", "-p", run + "/libvirtd.pid"])
+        try startDaemon(["libvirtd", "-d", "-p", run + "/libvirtd.pid"])
         for _ in 0..<100 {
             if (try? tool(virsh + ["version"]))?.status == 0 { return }
             usleep(100_000)
         }
         throw LabError("libvirtd did not start (apt-get install libvirt-daemon-system)")
+    }
+
+    /// Starts a daemon that forks into the background (`-d`). Not through
+    /// `tool`: Foundation learns that a child ended when a socket the child
+    /// inherits closes, and a daemon keeps every descriptor it inherited
+    /// open, so `waitUntilExit` would wait for the daemon's end (seen: the
+    /// whole test run hung here on a machine where libvirtd was not running).
+    /// Python's subprocess starts it with only stdin, stdout and stderr.
+    static func startDaemon(_ arguments: [String]) throws {
+        let launcher = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True))"
+        let started = try tool(["python3", "-c", launcher] + arguments)
+        guard started.status == 0 else { throw LabError("\(arguments[0]) did not start (status \(started.status))") }
     }
 
     /// The guest's kernel and initramfs, built once per machine (rebuilt when the kernel changes).
