@@ -6,10 +6,11 @@ import SendenseCore
 import Glibc
 #endif
 
-/// An NBD server (`qemu-nbd`, `nbdkit`) serving one disk read-only on a unix
-/// socket the job owns. Each `with…` starts it and always stops it (SIGTERM,
-/// then SIGKILL) and removes the socket, whether the body returns, throws or
-/// is cancelled.
+/// A process serving NBD on a unix socket the job owns: a server (`qemu-nbd`,
+/// `nbdkit`) of one disk, read-only, or `ssh` forwarding the socket to an NBD
+/// server on another host. Each `with…` starts it and always stops it
+/// (SIGTERM, then SIGKILL) and removes the socket, whether the body returns,
+/// throws or is cancelled.
 enum NBDServerProcess {
     /// Who started a server and where it is recorded.
     struct Owner: Sendable {
@@ -25,7 +26,8 @@ enum NBDServerProcess {
         var arguments = ["-f", format, "--read-only", "--persistent", "--shared=4", "-k", socket, "--pid-file", socket + ".pid", "-x", "disk"]
         if let bitmap { arguments += ["-B", bitmap] }
         arguments.append(image)
-        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, owner: owner, body)
+        return try await withServer(executable: "/usr/bin/qemu-nbd", arguments: arguments, socket: socket, owner: owner,
+                                    graceful: false, isReady: pidFileWritten(socket)) { try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk")) }
     }
 
     /// nbdkit in the foreground with `plugin` and its `parameters`; it also
@@ -36,7 +38,43 @@ enum NBDServerProcess {
     ) async throws -> Result {
         let socket = socketPath(in: socketDirectory)
         let arguments = ["-f", "-r", "--exit-with-parent", "-U", socket, "-P", socket + ".pid", "-e", "disk", plugin] + parameters
-        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, owner: owner, body)
+        return try await withServer(executable: "/usr/bin/nbdkit", arguments: arguments, socket: socket, owner: owner,
+                                    graceful: true, isReady: pidFileWritten(socket)) { try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk")) }
+    }
+
+    /// `ssh` forwarding `socket` (on this machine) to `port` on the loopback
+    /// of the host `ssh` reaches, where QEMU's NBD server listens: the disk
+    /// crosses the network encrypted, and the server is never reachable from
+    /// it. Each NBD connection is a channel of the one SSH connection.
+    static func withSSHTunnel<Result: Sendable>(
+        _ ssh: [String], port: Int, socket: String, owner: Owner, _ body: () async throws -> Result
+    ) async throws -> Result {
+        let arguments = ["-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                         "-o", "StreamLocalBindUnlink=yes", "-L", "\(socket):127.0.0.1:\(port)"] + ssh
+        return try await withServer(executable: "/usr/bin/ssh", arguments: arguments, socket: socket, owner: owner,
+                                    graceful: true, isReady: { accepts(socket) }, body)
+    }
+
+    /// qemu-nbd and nbdkit write their PID file once they listen (their socket exists a moment before).
+    private static func pidFileWritten(_ socket: String) -> @Sendable () -> Bool {
+        { FileManager.default.fileExists(atPath: socket + ".pid") }
+    }
+
+    /// Whether something listens on the unix socket `path`.
+    private static func accepts(_ path: String) -> Bool {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
     }
 
     /// qemu-nbd allocates a bounce buffer per request (up to 4 MiB); glibc
@@ -50,68 +88,45 @@ enum NBDServerProcess {
     }
 
     private static func withServer<Result: Sendable>(
-        executable: String, arguments: [String], socket: String, owner: Owner,
-        _ body: (NBDEndpoint) async throws -> Result
+        executable: String, arguments: [String], socket: String, owner: Owner, graceful: Bool,
+        isReady: @escaping @Sendable () -> Bool, _ body: () async throws -> Result
     ) async throws -> Result {
         let name = URL(fileURLWithPath: executable).lastPathComponent
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["GLIBC_TUNABLES"] = [environment["GLIBC_TUNABLES"], allocatorTunables].compactMap { $0 }.joined(separator: ":")
-        process.environment = environment
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        let exited = process.exitSignal()
+        let process: SpawnedProcess
         do {
-            try process.run()
+            process = try SpawnedProcess(executable: executable, arguments: arguments, environment: environment)
         } catch {
-            throw SourceError.exportFailed("cannot start \(name): \(error)")
+            throw SourceError.exportFailed("\(error)")
         }
-        let child = ChildProcess(pid: process.processIdentifier, startTime: ChildProcess.startTime(of: process.processIdentifier) ?? 0,
+        let child = ChildProcess(pid: process.pid, startTime: ChildProcess.startTime(of: process.pid) ?? 0,
                                  command: name, jobID: owner.jobID)
         await owner.log?.started(child)
         let outcome: Swift.Result<Result, any Error>
         do {
             // A server's socket exists a moment before it listens (a connection
-            // then is refused); both servers write their PID file (`socket`.pid)
-            // once they listen. An early exit is a failure.
-            let readyFile = socket + ".pid"
+            // then is refused): `isReady` says when it does. An early exit is a failure.
             let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: readyFile) {
-                guard process.isRunning else {
-                    let message = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-                    throw SourceError.exportFailed("\(name) exited: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
-                }
+            while !isReady() {
+                guard process.isRunning else { throw SourceError.exportFailed("\(name) exited: \(process.errorOutput())") }
                 guard ContinuousClock.now < deadline else { throw SourceError.exportFailed("\(name) did not start within 30 s") }
                 // qemu-nbd listens ~6 ms after it starts: look often, it is on every backup's path.
                 try await Task.sleep(for: .microseconds(500))
             }
-            outcome = .success(try await body(NBDEndpoint(transport: .unix(path: socket), exportName: "disk")))
+            outcome = .success(try await body())
         } catch {
             outcome = .failure(error)
         }
         // Stopped whatever happened, waiting for its exit off the cooperative pool.
-        await BlockingPool.shared.run { stop(process, exited: exited, graceful: name != "qemu-nbd") }
+        // qemu-nbd reacts to SIGTERM only after about a second (its main loop
+        // polls); its export is read-only and its client gone, so nothing can
+        // be lost: it is killed at once. nbdkit and ssh get SIGTERM and 20 ms.
+        await BlockingPool.shared.run { process.stop(graceful ? SIGTERM : SIGKILL) }
         unlink(socket)
         unlink(socket + ".pid")
         // Forgotten only once it is gone: a crash in between leaves a row the janitor checks.
         await owner.log?.ended(child)
         return try outcome.get()
-    }
-
-    /// qemu-nbd reacts to SIGTERM only after about a second (its main loop
-    /// polls); its export is read-only and its client gone, so nothing can
-    /// be lost: it is killed at once. nbdkit gets SIGTERM and 20 ms. It
-    /// waits for the exit: run it on the blocking pool.
-    private static func stop(_ process: Process, exited: DispatchSemaphore, graceful: Bool) {
-        guard process.isRunning else { return }
-        if graceful {
-            kill(process.processIdentifier, SIGTERM)
-            if exited.wait(timeout: .now() + .milliseconds(20)) == .success { return }
-        }
-        kill(process.processIdentifier, SIGKILL)
-        exited.wait()
     }
 }
