@@ -6,7 +6,8 @@ import SendenseCore
 import Glibc
 #endif
 
-/// One backup of a running QEMU through QMP. In one transaction, per disk:
+/// One backup of a running QEMU through QMP. In one transaction (the
+/// guest's filesystems frozen around it when its agent answers), per disk:
 /// the new checkpoint's bitmap is added (persistent, recording), the
 /// parent's is disabled (so it holds exactly the changes up to this instant
 /// and can be exported), and a `blockdev-backup sync=none` job starts copying
@@ -57,8 +58,10 @@ struct QMPSession {
         let folder = try QemuWorkFolder.make(runDirectory: source.runDirectory, backupID: backupID, owner: (qmp.peer.uid, qmp.peer.gid))
         defer { try? FileManager.default.removeItem(atPath: folder) }
 
+        let (agent, absent) = await guestAgent()
         // The overlays: empty qcow2 files QEMU fills with what the guest overwrites.
         var added: [Int] = []
+        let consistency: PointConsistency, note: String
         do {
             for plan in plans {
                 let path = "\(folder)/\(plan.disk.index).fleece"
@@ -79,7 +82,9 @@ struct QMPSession {
                 actions.append(["type": "blockdev-backup", "data": ["device": plan.node, "target": names.fleece(plan.disk.index),
                                                                      "sync": "none", "job-id": names.job(plan.disk.index)]])
             }
-            try await qmp.execute("transaction", ["actions": actions])
+            (consistency, note) = try await GuestFreeze.around(agent, absent: absent) {
+                try await qmp.execute("transaction", ["actions": actions])
+            }
         } catch {
             await tearDown(plans, fleeces: added, names: names, serving: false)
             throw error
@@ -108,8 +113,7 @@ struct QMPSession {
                            plan: plan.copy, newCheckpoint: plan.tracks ? checkpoint : "")
             }
             outcome = try await body(BackupSession(
-                exports: exports, consistency: .crashConsistent,
-                consistencyNote: "crash-consistent: the QMP source does not reach a guest agent", configuration: configuration))
+                exports: exports, consistency: consistency, consistencyNote: note, configuration: configuration))
         } catch {
             await tearDown(plans, fleeces: added, names: names, serving: serving)
             await keepChanges(plans, checkpoint: checkpoint)
@@ -127,6 +131,16 @@ struct QMPSession {
             await keepChanges(plans, checkpoint: checkpoint)
         }
         return outcome.result
+    }
+
+    /// The VM's guest agent when it has a socket and answers; else why not.
+    private func guestAgent() async -> (QemuGuestAgent?, String) {
+        guard let socket = source.reference.agentSocket else { return (nil, "no guest agent socket was given for this QEMU") }
+        do {
+            return (try await QemuGuestAgent.open(socket), "")
+        } catch {
+            return (nil, "the guest agent at \(socket) did not answer (\(error))")
+        }
     }
 
     /// Incremental from a recording, consistent parent bitmap; by comparison

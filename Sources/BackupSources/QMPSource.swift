@@ -7,16 +7,21 @@ import SendenseCore
 /// format node, a point in time taken by image fleecing (a qcow2 overlay
 /// whose backing is the live disk, filled by a `blockdev-backup sync=none`
 /// job before the guest overwrites anything), exported by QEMU's own NBD
-/// server on a unix socket, all begun in one QMP transaction and torn down
-/// whatever happens (`QMPSession`).
+/// server on a unix socket, all begun in one QMP transaction (the guest's
+/// filesystems frozen around it when its agent answers on `agentSocket`) and
+/// torn down whatever happens (`QMPSession`).
 public struct QMPSource: BackupSource {
     /// What the catalog keeps of the VM: its QMP socket and which disks are backed up.
     public struct Reference: Sendable, Codable, Equatable {
         public var socket: String
+        /// The host end of the guest agent's channel (`-chardev socket,…` for
+        /// `org.qemu.guest_agent.0`): when it answers, backups are application-consistent.
+        public var agentSocket: String?
         public var disks: [Disk]
 
-        public init(socket: String, disks: [Disk]) {
+        public init(socket: String, agentSocket: String? = nil, disks: [Disk]) {
             self.socket = socket
+            self.agentSocket = agentSocket
             self.disks = disks
         }
     }

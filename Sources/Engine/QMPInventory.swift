@@ -9,10 +9,23 @@ import SendenseCore
 public enum QMPInventory {
     /// Registers the QEMU behind `socket`: every writable block device with a
     /// medium becomes a disk (a CD-ROM is read-only, an empty drive has no medium).
-    public static func register(name: String, socket: String, catalog: CatalogDatabase) async throws -> VMContextRecord {
+    /// `agentSocket`: the host end of its guest agent's channel, which must
+    /// accept a connection (an agent not answering yet is fine: its backups
+    /// say they are crash-consistent until it does).
+    public static func register(name: String, socket: String, agentSocket: String? = nil, catalog: CatalogDatabase) async throws -> VMContextRecord {
         if let problem = NameRules.problem(with: name, field: "vm_name") { throw VMRegistrationError.invalid(problem) }
-        guard socket.hasPrefix("/"), !socket.utf8.contains(0), socket.utf8.count < 108 else {
-            throw VMRegistrationError.invalid("source.socket must be the absolute path of a QEMU's QMP socket (under 108 bytes)")
+        for (field, path) in [("socket", socket), ("agent_socket", agentSocket)] {
+            guard let path else { continue }
+            guard path.hasPrefix("/"), !path.utf8.contains(0), path.utf8.count < 108 else {
+                throw VMRegistrationError.invalid("source.\(field) must be the absolute path of a unix socket (under 108 bytes)")
+            }
+        }
+        if let agentSocket {
+            do {
+                _ = try await QMPConnection.openGuestAgent(agentSocket, timeout: .seconds(2))
+            } catch let error as QMPConnection.Failure where error.command == "connect" {
+                throw VMRegistrationError.sourceUnreachable("the guest agent socket \(error.message)")
+            } catch {}
         }
         let devices: [QMPSource.BlockDevice]
         do {
@@ -23,7 +36,7 @@ public enum QMPInventory {
         let usable = devices.filter { $0.inserted != nil && $0.inserted?.readOnly == false && !$0.name.isEmpty }
         guard !usable.isEmpty else { throw VMRegistrationError.unusableDisk("the QEMU at \(socket) has no writable disk") }
         if try await catalog.vmContext(named: name) != nil { throw VMRegistrationError.nameTaken(name) }
-        let reference = QMPSource.Reference(socket: socket, disks: usable.enumerated().map { .init(index: $0.offset, device: $0.element.name) })
+        let reference = QMPSource.Reference(socket: socket, agentSocket: agentSocket, disks: usable.enumerated().map { .init(index: $0.offset, device: $0.element.name) })
         let now = Date()
         var context = VMContextRecord(contextId: VMInventory.contextID(for: name, at: now), vmName: name, sourceType: .qmp, now: now)
         context.vmPath = socket
@@ -43,7 +56,8 @@ public enum QMPInventory {
             throw BackupError.sourceUnavailable("VM \(context.vmName) records no QMP socket; register it again")
         }
         let chosen = Set(disks.map(\.diskIndex))
-        return QMPSource(reference: .init(socket: reference.socket, disks: reference.disks.filter { chosen.contains($0.index) }),
+        return QMPSource(reference: .init(socket: reference.socket, agentSocket: reference.agentSocket,
+                                          disks: reference.disks.filter { chosen.contains($0.index) }),
                          runDirectory: runDirectory)
     }
 

@@ -19,11 +19,18 @@ public struct NewVMContextRequest: Codable, Sendable {
         public var disks: [Disk]?
         /// The QMP socket of a running QEMU (`qmp`).
         public var socket: String?
+        /// The host end of its guest agent's channel (`qmp`, optional): backups freeze the guest's filesystems.
+        public var agentSocket: String?
 
-        public init(type: String, disks: [Disk]? = nil, socket: String? = nil) {
+        public init(type: String, disks: [Disk]? = nil, socket: String? = nil, agentSocket: String? = nil) {
             self.type = type
             self.disks = disks
             self.socket = socket
+            self.agentSocket = agentSocket
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case type, disks, socket, agentSocket = "agent_socket"
         }
     }
 

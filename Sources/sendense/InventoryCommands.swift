@@ -49,14 +49,18 @@ struct VMsCommand: AsyncParsableCommand {
             discussion: """
                 Examples: sendense vms add web1 --disk /var/lib/libvirt/images/web1.qcow2:vda
                           sendense vms add pve-101 --qmp /var/run/qemu-server/101.qmp   (backed up live)
+                          sendense vms add vm7 --qmp /run/vm7.qmp --agent /run/vm7.qga  (frozen by its guest agent)
                 """)
         @OptionGroup var options: ClientOptions
         @Argument(help: "VM name.") var vmName: String
         @Option(name: .customLong("disk"), help: "PATH[:LABEL] of a disk image, in order (repeatable).") var disks: [String] = []
         @Option(name: .customLong("qmp"), help: "The QMP socket of a running QEMU: its disks are asked from it.") var socket: String?
+        @Option(name: .customLong("agent"), help: "With --qmp: the socket of its guest agent's channel (application-consistent backups).")
+        var agentSocket: String?
 
         func validate() throws {
             guard disks.isEmpty != (socket == nil) else { throw ValidationError("give either --disk (image files) or --qmp (a running QEMU)") }
+            if agentSocket != nil, socket == nil { throw ValidationError("--agent goes with --qmp") }
         }
 
         func run() async throws {
@@ -64,7 +68,7 @@ struct VMsCommand: AsyncParsableCommand {
                 let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
                 return parts.count == 2 ? .init(path: parts[0], label: parts[1]) : .init(path: spec, label: nil)
             }
-            let source: NewVMContextRequest.Source = socket.map { .init(type: SourceKind.qmp.rawValue, socket: $0) }
+            let source: NewVMContextRequest.Source = socket.map { .init(type: SourceKind.qmp.rawValue, socket: $0, agentSocket: agentSocket) }
                 ?? .init(type: SourceKind.qemuImage.rawValue, disks: list)
             let answer = try await APIClient.make(options).send(.POST, "/vm-contexts", body: NewVMContextRequest(vmName: vmName, source: source),
                                                                 as: VMContextResponse.self)

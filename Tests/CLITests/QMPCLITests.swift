@@ -31,6 +31,10 @@ struct QMPCLITests {
 
         let refused = try sendense("vms", "add", "nowhere", "--qmp", workspace.work + "/no.sock")
         #expect(refused.status != 0 && refused.stderr.contains("no.sock"), "\(refused.stderr)")
+        // A guest agent socket that cannot be connected is refused too, and nothing is registered.
+        let noAgent = try sendense("vms", "add", "pve-101", "--qmp", guest.qmpSocket, "--agent", workspace.work + "/no.qga")
+        #expect(noAgent.status != 0 && noAgent.stderr.contains("no.qga"), "\(noAgent.stderr)")
+        #expect(try sendense("vms", "list", "--json").stdout.contains("pve-101") == false)
         let added = try sendense("vms", "add", "pve-101", "--qmp", guest.qmpSocket)
         #expect(added.status == 0, "\(added.stderr)")
         let first = try sendense("backup", "start", "pve-101", "--full", "--wait")

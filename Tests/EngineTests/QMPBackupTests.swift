@@ -69,6 +69,42 @@ struct QMPBackupTests {
         #expect(guest.isRunning)
     }
 
+    @Test("a guest agent on its own socket freezes the filesystems: the point is application-consistent, its ext4 clean, and the guest writes again; an agent that does not answer gives a crash-consistent incremental that says why")
+    func guestAgent() async throws {
+        let guest = try QemuGuest(writer: .filesystem, agent: true)
+        defer { guest.stop() }
+        var answers = false
+        for _ in 0..<60 where !answers {  // The agent starts with the guest's writer.
+            answers = (try? await QMPConnection.openGuestAgent(guest.agentSocket, timeout: .seconds(1))) != nil
+            if !answers { try await Task.sleep(for: .seconds(1)) }
+        }
+        #expect(answers)
+        let disks = [QMPSource.Disk(index: 0, device: QemuGuest.device)]
+        let repository = scratchFolder()
+        let frozen = QMPSource(reference: .init(socket: guest.qmpSocket, agentSocket: guest.agentSocket, disks: disks), runDirectory: scratchFolder("run"))
+        let job = BackupJob(backupID: "frozen", vm: Self.vm, repositoryRoot: repository, parent: nil)
+        let manifest = try await job.run(source: frozen)
+        #expect(manifest.consistency == .applicationConsistent)
+        #expect(manifest.consistencyNote?.contains("froze 1 filesystem") == true, "\(manifest.consistencyNote ?? "")")
+        let restored = scratchFolder() + "/restored.raw"
+        _ = try mustRun(["qemu-img", "convert", "-O", "raw", job.layout.backupDirectory("frozen") + "/disk-0.qcow2", restored])
+        // A frozen ext4 has its journal flushed: no recovery needed, no error.
+        let fsck = try tool(["e2fsck", "-fn", restored])
+        #expect(fsck.status == 0, "\(fsck.output)")
+        // Thawed: the guest goes on writing.
+        let before = try guest.qmp("query-blockstats")
+        try await Task.sleep(for: .seconds(3))
+        #expect(try guest.qmp("query-blockstats") != before)
+
+        let silent = QMPSource(reference: .init(socket: guest.qmpSocket, agentSocket: guest.silentSocket, disks: disks), runDirectory: scratchFolder("run"))
+        let next = try await BackupJob(backupID: "silent", vm: Self.vm, repositoryRoot: repository,
+                                       parent: .init(backupID: "frozen", checkpoints: [0: manifest.disks[0].checkpoint ?? ""])).run(source: silent)
+        #expect(next.backupType == .incremental && next.consistency == .crashConsistent)
+        #expect(next.consistencyNote?.contains("did not answer") == true, "\(next.consistencyNote ?? "")")
+        let left = try await Self.leftovers(guest)
+        #expect(left.exports == 0 && left.jobs == 0 && left.nodes.isEmpty && left.bitmaps == ["sendense-silent"], "\(left)")
+    }
+
     @Test("a failed backup gives its changes back to the parent's bitmap; a missing bitmap makes an incremental by comparison; another tool's NBD server is refused in words and left running")
     func failureAndMissingBitmap() async throws {
         let guest = try QemuGuest()

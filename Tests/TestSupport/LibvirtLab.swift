@@ -66,6 +66,20 @@ public final class LabDomain: Sendable {
         /// Writes random 64 KiB blocks over its whole disk.
         case raw
         case none
+
+        /// A qcow2 disk for this writer: an empty ext4 filesystem, or data before the guest starts (so a first full copies something).
+        public func makeDisk(_ path: String, MiB: Int) throws {
+            guard self == .filesystem else {
+                _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", path, "\(MiB)M"])
+                _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 32M", "-c", "write -P 0xa5 \(MiB / 2)M 16M", path])
+                return
+            }
+            let raw = path + ".raw"
+            _ = try mustRun(["truncate", "-s", "\(MiB)M", raw])
+            _ = try mustRun(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", raw])
+            _ = try mustRun(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, path])
+            unlink(raw)
+        }
     }
 
     public let name: String
@@ -83,17 +97,7 @@ public final class LabDomain: Sendable {
         chmod(folder, 0o755)
         disk = folder + "/vda.qcow2"
         console = folder + "/console.log"
-        if writer == .filesystem {
-            let raw = folder + "/vda.raw"
-            _ = try mustRun(["truncate", "-s", "\(diskMiB)M", raw])
-            _ = try mustRun(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", raw])
-            _ = try mustRun(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk])
-            unlink(raw)
-        } else {
-            _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", disk, "\(diskMiB)M"])
-            // Data before the guest starts, so a first full copies something.
-            _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 32M", "-c", "write -P 0xa5 \(diskMiB / 2)M 16M", disk])
-        }
+        try writer.makeDisk(disk, MiB: diskMiB)
         // TCG, not KVM: on the CI machines Linux hangs in its decompressor
         // under nested KVM (all host time in the kernel); TCG boots it in seconds.
         let xml = """

@@ -16,27 +16,37 @@ public final class QemuGuest: Sendable {
     /// A second QMP monitor for the test itself: a QMP socket serves one client at a time.
     public let controlSocket: String
     public let console: String
+    /// The host end of the guest agent's channel (when started with one).
+    public let agentSocket: String
+    /// The host end of a channel like it that nothing in the guest answers on (a guest agent not running).
+    public let silentSocket: String
     private let process: Process
 
-    /// Starts QEMU (TCG, like `LabDomain`) and answers once the guest runs its writer.
-    public init(diskMiB: Int = 256, writer: LabDomain.Writer = .raw) throws {
+    /// Starts QEMU (TCG, like `LabDomain`) and answers once the guest runs
+    /// its writer (`agent`: and its guest agent, on `agentSocket`).
+    public init(diskMiB: Int = 256, writer: LabDomain.Writer = .raw, agent: Bool = false) throws {
         let guest = try LibvirtLab.guestFiles()
         folder = scratchFolder("qemu")
         disk = folder + "/vda.qcow2"
         qmpSocket = folder + "/qmp.sock"
         controlSocket = folder + "/control.sock"
         console = folder + "/console.log"
-        _ = try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", disk, "\(diskMiB)M"])
-        _ = try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 32M", "-c", "write -P 0xa5 \(diskMiB / 2)M 16M", disk])
+        agentSocket = folder + "/agent.sock"
+        silentSocket = folder + "/silent.sock"
+        try writer.makeDisk(disk, MiB: diskMiB)
         let qemu = Process()
         qemu.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
         qemu.arguments = [
             "-accel", "tcg", "-m", "256", "-display", "none", "-nodefaults", "-no-user-config",
             "-serial", "file:\(console)", "-kernel", guest.kernel, "-initrd", guest.initrd,
-            "-append", "console=ttyS0 quiet sendense.writer=\(writer.rawValue) sendense.agent=0",
+            "-append", "console=ttyS0 quiet sendense.writer=\(writer.rawValue) sendense.agent=\(agent ? 1 : 0)",
             "-drive", "file=\(disk),format=qcow2,if=none,id=\(Self.device)", "-device", "virtio-blk-pci,drive=\(Self.device)",
             "-qmp", "unix:\(qmpSocket),server=on,wait=off", "-qmp", "unix:\(controlSocket),server=on,wait=off",
-        ]
+        ] + (agent ? ["-device", "virtio-serial-pci",
+                      "-chardev", "socket,path=\(agentSocket),server=on,wait=off,id=qga0",
+                      "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+                      "-chardev", "socket,path=\(silentSocket),server=on,wait=off,id=silent0",
+                      "-device", "virtserialport,chardev=silent0,name=org.sendense.silent"] : [])
         qemu.standardOutput = FileHandle.nullDevice
         qemu.standardError = FileHandle.nullDevice
         try qemu.run()

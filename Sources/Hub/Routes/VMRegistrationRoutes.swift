@@ -15,7 +15,8 @@ enum VMRegistrationRoutes {
             let context: VMContextRecord
             if body.source.type == SourceKind.qmp.rawValue {
                 guard let socket = body.source.socket else { throw APIError.badRequest("source.socket is required for a qmp VM") }
-                context = try await QMPInventory.register(name: body.vmName, socket: socket, catalog: services.catalog)
+                context = try await QMPInventory.register(name: body.vmName, socket: socket, agentSocket: body.source.agentSocket,
+                                                          catalog: services.catalog)
             } else {
                 context = try await VMInventory.registerImageVM(
                     name: body.vmName, sourceType: body.source.type,
