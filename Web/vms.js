@@ -1,6 +1,6 @@
 // Virtual Machines: searchable, sortable list; Backup Now (straight to the
 // progress view), the backup wizard, View Backups, machine details; the
-// Discover VMs dialog (vCenter), the Discover libvirt dialog (this machine's
+// Discover VMs dialog (vCenter), the Discover libvirt dialog (a libvirt host's
 // domains, backed up live while they run), the Add QEMU image VM form and the
 // Add running QEMU form (a QMP socket).
 import { api } from "/api.js";
@@ -144,20 +144,23 @@ async function discoverDialog(done) {
     done });
 }
 
-/** Discover this machine's libvirt domains, pick some, protect them (live backups while they run). */
+/** Discover the domains of a libvirt host (this machine's, or one reached through SSH), pick some,
+ *  protect them (live backups while they run). */
 function libvirtDialog(done) {
-  const uri = el("select", { name: "uri" }, ["qemu:///system", "qemu:///session"].map((value) => el("option", { value }, value)));
+  const known = el("datalist", { id: "libvirt-uris" }, ["qemu:///system", "qemu:///session"].map((value) => el("option", { value })));
+  const uri = el("input", { name: "uri", list: "libvirt-uris", required: true, value: "qemu:///system" });
   const disks = (domain) => domain.disks.map((disk) =>
     `${disk.target} ${disk.capacity_bytes != null ? bytes(disk.capacity_bytes) : "?"}${disk.problem ? ` (not backed up: ${disk.problem})` : ""}`).join(", ");
   pickAndAdd({
-    title: "Discover libvirt domains", where: field("libvirt", uri), example: "web*", asking: "Asking libvirt…", noun: "domain",
+    title: "Discover libvirt domains", example: "web*",
+    where: el("div", {}, field("libvirt", uri, "This machine (qemu:///system), or another host through SSH with the hub user's key: qemu+ssh://root@kvm1/system"), known), asking: "Asking libvirt…", noun: "domain",
     discover: async (filter) => {
-      const answer = await api("/discovery/libvirt/discover-vms", { method: "POST", body: { uri: uri.value, filter } });
+      const answer = await api("/discovery/libvirt/discover-vms", { method: "POST", body: { uri: uri.value.trim(), filter } });
       return { found: answer.domains, count: answer.count, ms: answer.duration_ms };
     },
     headers: ["Name", "Power", "CPU", "RAM", "Firmware", "Disks"],
     cells: (domain) => [domain.power_state, domain.cpu_count, `${domain.memory_mb} MB`, domain.firmware, disks(domain)],
-    add: (names) => api("/discovery/libvirt/add-vms", { method: "POST", body: { uri: uri.value, domains: names } }),
+    add: (names) => api("/discovery/libvirt/add-vms", { method: "POST", body: { uri: uri.value.trim(), domains: names } }),
     added: (count, names) => `Added ${plural(count, "VM")}: ${names.join(", ")}. Running domains are backed up live.`,
     done });
 }
@@ -217,15 +220,17 @@ function pickAndAdd({ title, where, example, asking, noun, discover, headers, ce
 function addQMPDialog(done) {
   const name = el("input", { name: "vm_name", required: true, pattern: "[A-Za-z0-9._-]+", placeholder: "pve-101" });
   const socket = el("input", { name: "socket", required: true, placeholder: "/run/sendense-qmp/101.qmp" });
+  const agent = el("input", { name: "agent_socket", placeholder: "/run/sendense-qmp/101.qga (optional)" });
   const error = el("p", { class: "error", role: "alert" });
   const save = el("button", { type: "submit" }, "Add VM");
   const form = el("form", { class: "wizard" }, field("VM name", name, "Letters, digits, dot, dash, underscore."),
     field("QMP socket", socket, "A QMP socket of the hub's own on the running QEMU (-qmp unix:PATH,server=on,wait=off): one client at a time."),
+    field("Guest agent socket", agent, "Optional: the host end of its guest agent's channel. When the agent answers, backups freeze the guest's filesystems (application-consistent)."),
     error, el("p", { class: "actions" }, save));
   const dialog = openDialog("Add a running QEMU", form);
   name.focus();
   submitDialog(form, { button: save, error, dialog,
-    send: () => api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qmp", socket: socket.value.trim() } } }),
+    send: () => api("/vm-contexts", { method: "POST", body: { vm_name: name.value.trim(), source: { type: "qmp", socket: socket.value.trim(), ...(agent.value.trim() ? { agent_socket: agent.value.trim() } : {}) } } }),
     done: () => done(`Added ${name.value.trim()}: it is backed up live.`) });
 }
 

@@ -15,9 +15,6 @@ struct LiveBackup {
     let domain: LibvirtDomain
     let backupID: String
 
-    /// Attempts to thaw a frozen guest: a guest left frozen stops writing.
-    static let thawAttempts = 5
-
     func run<Result: Sendable>(
         parentCheckpoints: [Int: String]?, replacing obsolete: [Int: String],
         _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
@@ -26,7 +23,11 @@ struct LiveBackup {
         let description = try DomainDescription(xml: xml)
         let disks = try source.chosen(in: description)
         let checkpoint = LibvirtSource.checkpointName(for: backupID)
-        let folder = try QemuWorkFolder.make(runDirectory: source.runDirectory, backupID: backupID, owner: description.processOwner)
+        // On another host, QEMU's NBD server listens on that host's loopback and ssh brings it
+        // here: the folder then holds the tunnel's socket, which is the hub's own.
+        let remote = source.remote
+        let folder = try QemuWorkFolder.make(runDirectory: source.runDirectory, backupID: backupID,
+                                             owner: remote == nil ? description.processOwner : nil)
         defer { try? FileManager.default.removeItem(atPath: folder) }
 
         var plans = try await plan(disks, parents: parentCheckpoints)
@@ -39,18 +40,28 @@ struct LiveBackup {
         var capacities: [UInt64] = []
         for (disk, _) in disks { capacities.append(try await domain.capacity(of: disk.target)) }
 
-        let (consistency, note) = try await begin {
+        // On another host: a port of its loopback, chosen here (libvirt 9 does not pick one), another one if it is taken.
+        var port = remote == nil ? nil : Self.loopbackPort()
+        func start() async throws {
+            for attempt in 1... {
+                do {
+                    let document = backupXML(plans, allTargets: allTargets, socket: socket, folder: folder, port: port)
+                    return try await domain.beginBackup(backupXML: document, checkpointXML: checkpointXML)
+                } catch let error as LibvirtError where port != nil && attempt < 8 && error.message.contains("in use") {
+                    port = Self.loopbackPort()
+                }
+            }
+        }
+        let (consistency, note) = try await GuestFreeze.around(domain) {
             do {
-                try await domain.beginBackup(backupXML: backupXML(plans, allTargets: allTargets, socket: socket, folder: folder),
-                                             checkpointXML: checkpointXML)
+                try await start()
             } catch let error as LibvirtError where plans.contains(where: { $0.parent != nil }) {
                 // A bitmap libvirt lists but QEMU finds missing or inconsistent: the chain goes on from a full copy.
                 plans = plans.map { plan in
                     guard let parent = plan.parent else { return plan }
                     return Plan(disk: plan.disk, parent: nil, reason: "libvirt could not read the changes of \(plan.disk.target) since \(parent) (\(error.message))", hadParent: true)
                 }
-                try await domain.beginBackup(backupXML: backupXML(plans, allTargets: allTargets, socket: socket, folder: folder),
-                                             checkpointXML: checkpointXML)
+                try await start()
             }
         }
 
@@ -58,14 +69,21 @@ struct LiveBackup {
             let ((disk, described), plan) = pair
             return DiskExport(
                 disk: SourceDisk(index: disk.index, label: disk.target, capacityBytes: capacity, location: described.path ?? ""),
-                endpoint: NBDEndpoint(transport: .unix(path: socket), exportName: disk.target),
+                endpoint: NBDEndpoint(transport: .unix(path: socket), exportName: BackupDocuments.exportName(backupID: backupID, target: disk.target)),
                 plan: plan.copyPlan, newCheckpoint: tracked.contains(disk.target) ? checkpoint : "")
         }
         let session = BackupSession(exports: exports, consistency: consistency, consistencyNote: note,
                                     configuration: VMConfiguration(format: .libvirtDomainXML, document: xml))
         let outcome: (result: Result, committed: Bool)
         do {
-            outcome = try await body(session)
+            if let remote, let port {
+                outcome = try await NBDServerProcess.withSSHTunnel(remote.arguments, port: port, socket: socket,
+                                                                   owner: .init(jobID: backupID, log: source.processLog)) {
+                    try await body(session)
+                }
+            } else {
+                outcome = try await body(session)
+            }
         } catch {
             await endJob()
             if checkpointXML != nil { try? await domain.deleteCheckpoint(checkpoint) }
@@ -113,40 +131,28 @@ struct LiveBackup {
         }
     }
 
-    private func backupXML(_ plans: [Plan], allTargets: [String], socket: String, folder: String) -> String {
-        BackupDocuments.pullBackup(
-            disks: plans.map { BackupDocuments.Disk(target: $0.disk.target, scratchFile: "\(folder)/\($0.disk.target).scratch", incremental: $0.parent) },
-            allDisks: allTargets, socket: socket)
+    /// Served on `socket` in `folder`, with the scratch files beside it; on
+    /// another host (`port`), on its loopback, with the scratch files in
+    /// libvirt's QEMU state folder there (its QEMU's own on every
+    /// distribution; libvirt 9 names none itself, and removes them when the
+    /// job ends).
+    private func backupXML(_ plans: [Plan], allTargets: [String], socket: String, folder: String, port: Int?) -> String {
+        let remote = port != nil
+        return BackupDocuments.pullBackup(
+            disks: plans.map {
+                BackupDocuments.Disk(target: $0.disk.target, exportName: BackupDocuments.exportName(backupID: backupID, target: $0.disk.target),
+                                     scratchFile: remote ? "\(Self.remoteStateFolder)/sendense-\(backupID)-\($0.disk.target).scratch" : "\(folder)/\($0.disk.target).scratch",
+                                     incremental: $0.parent)
+            },
+            allDisks: allTargets, server: port.map { .tcp(host: "127.0.0.1", port: $0) } ?? .unix(socket: socket))
     }
 
-    /// Runs `start` with the guest's filesystems frozen when its agent
-    /// answers, and thaws them right after, whatever `start` did.
-    private func begin(_ start: () async throws -> Void) async throws -> (PointConsistency, String?) {
-        let frozen: Int
-        do {
-            frozen = try await domain.freezeFilesystems()
-        } catch let error as LibvirtError {
-            try await start()
-            // An agent that timed out may have frozen them all the same.
-            if error.agentMayHaveActed { _ = try? await domain.thawFilesystems() }
-            return (.crashConsistent, "crash-consistent: the guest agent could not freeze the filesystems (\(error.message))")
-        }
-        do {
-            try await start()
-        } catch {
-            await thaw()
-            throw error
-        }
-        await thaw()
-        return (.applicationConsistent, "application-consistent: the guest agent froze \(frozen) filesystem\(frozen == 1 ? "" : "s")")
-    }
+    static let remoteStateFolder = "/var/lib/libvirt/qemu"
 
-    private func thaw() async {
-        for attempt in 1...Self.thawAttempts {
-            if (try? await domain.thawFilesystems()) != nil { return }
-            try? await Task.sleep(for: .milliseconds(200 * attempt))
-        }
-    }
+    /// Ports on a remote host's loopback for its NBD servers: below Linux's ephemeral range.
+    static let loopbackPorts = 20000..<30000
+
+    static func loopbackPort() -> Int { Int.random(in: loopbackPorts) }
 
     /// Ends the backup job (QEMU stops its NBD server and drops the scratch
     /// files); a job already gone (the domain stopped) is fine.

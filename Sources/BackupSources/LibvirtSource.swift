@@ -5,7 +5,8 @@ import SendenseCore
 
 /// A libvirt domain. While it runs, libvirt's own backup API serves the
 /// point in time: a pull-mode backup job (QEMU exports each disk over NBD on
-/// a unix socket, fleecing what the guest overwrites into a scratch file)
+/// a unix socket, or, on another host, on that host's loopback, which ssh
+/// forwards here; fleecing what the guest overwrites into a scratch file)
 /// started together with a checkpoint (a persistent dirty bitmap per qcow2
 /// disk) that the next incremental reads its changes from. The guest agent
 /// freezes the guest's filesystems for that instant when it answers. A
@@ -52,6 +53,9 @@ public struct LibvirtSource: BackupSource {
     /// stopped and while running keeps one set of `sendense-*` bitmaps.
     public static func checkpointName(for backupID: String) -> String { QemuImageSource.checkpointName(for: backupID) }
 
+    /// How ssh reaches the domain's host; nil when it is this machine.
+    var remote: LibvirtURI.SSH? { (try? LibvirtURI(reference.uri))?.ssh }
+
     public func disks() async throws -> [SourceDisk] {
         let domain = try await LibvirtConnection.open(reference.uri).domain(uuid: reference.uuid)
         let description = try DomainDescription(xml: try await domain.xml())
@@ -82,6 +86,10 @@ public struct LibvirtSource: BackupSource {
     ) async throws -> Result {
         let domain = try await LibvirtConnection.open(reference.uri).domain(uuid: reference.uuid)
         guard try await domain.isActive() else {
+            if let remote {
+                // Its image files are on that host: the hub reads disks there only through a running QEMU.
+                throw SourceError.exportFailed("domain \(domain.name) is shut off on \(remote.host): a domain on another host is backed up while it runs")
+            }
             return try await stoppedSession(of: domain, backupID: backupID, parentCheckpoints: parentCheckpoints, replacing: obsolete, body)
         }
         return try await LiveBackup(source: self, domain: domain, backupID: backupID)

@@ -4,11 +4,11 @@ import Foundation
 import Libvirt
 import SendenseCore
 
-/// The domains of a libvirt host, and turning them into VM contexts. The
-/// hub reads a running domain's disks from QEMU's NBD export on a unix
-/// socket, so only this machine's libvirt is accepted for now.
+/// The domains of a libvirt host (this machine's, or another reached
+/// through SSH: `LibvirtURI`), and turning them into VM contexts.
 public enum LibvirtInventory {
-    public static let supportedURIs = ["qemu:///system", "qemu:///session"]
+    /// Where discovery looks when no URI is given.
+    public static let defaultURI = LibvirtURI.local[0]
 
     /// A domain as discovery shows it.
     public struct Domain: Sendable {
@@ -31,9 +31,10 @@ public enum LibvirtInventory {
     }
 
     public static func checkURI(_ uri: String) throws {
-        guard supportedURIs.contains(uri) else {
-            throw VMRegistrationError.invalid(
-                "uri must be one of \(supportedURIs.joined(separator: ", ")): the hub reads a running domain's disks on this machine (remote libvirt hosts are not supported yet)")
+        do {
+            _ = try LibvirtURI(uri)
+        } catch let invalid as LibvirtURI.Invalid {
+            throw VMRegistrationError.invalid(invalid.description)
         }
     }
 

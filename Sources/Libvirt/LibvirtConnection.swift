@@ -18,9 +18,10 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Opens `uri` read-write (backups and checkpoints change the domain).
     public static func open(_ uri: String) async throws -> LibvirtConnection {
-        try await BlockingPool.shared.run {
+        let target = (try? LibvirtURI(uri))?.connectionText ?? uri
+        return try await BlockingPool.shared.run {
             sendense_libvirt_quiet_errors()
-            guard let pointer = virConnectOpen(uri) else { throw LibvirtError.last(doing: "connecting to \(uri)") }
+            guard let pointer = virConnectOpen(target) else { throw LibvirtError.last(doing: "connecting to \(uri)") }
             return LibvirtConnection(uri: uri, pointer: pointer)
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// `POST /discovery/libvirt/discover-vms`: the domains of a libvirt host.
 public struct LibvirtDiscoverRequest: Codable, Sendable {
-    /// `qemu:///system` (the default) or `qemu:///session`.
+    /// `qemu:///system` (the default), `qemu:///session`, or `qemu+ssh://[user@]host[:port]/system[?keyfile=PATH]`.
     public var uri: String?
     /// A name pattern (`*`, `?`, `[…]`), or a part of the name.
     public var filter: String?

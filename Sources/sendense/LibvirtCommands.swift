@@ -4,13 +4,13 @@ import SendenseAPI
 
 struct LibvirtCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "libvirt", abstract: "Discover this machine's libvirt domains and protect them (backed up live while they run).",
+        commandName: "libvirt", abstract: "Discover the domains of a libvirt host (this machine, or another through SSH) and protect them (backed up live while they run).",
         subcommands: [Discover.self, Add.self], defaultSubcommand: Discover.self)
 
     struct Discover: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the domains of a libvirt host, running or not, with their disks.")
         @OptionGroup var options: ClientOptions
-        @Option(help: "libvirt URI: qemu:///system or qemu:///session.") var uri = "qemu:///system"
+        @Option(help: "libvirt URI: qemu:///system, qemu:///session, or qemu+ssh://[user@]host[:port]/system[?keyfile=PATH] (the hub user's SSH key and known_hosts).") var uri = "qemu:///system"
         @Option(help: "Name pattern (*, ?, [..]) or a part of the name.") var filter: String?
 
         func run() async throws {
@@ -32,9 +32,9 @@ struct LibvirtCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Protect domains: each becomes a VM of its name; adding one again refreshes it.",
-            discussion: "Example: sendense libvirt add web1 db1")
+            discussion: "Examples: sendense libvirt add web1 db1; sendense libvirt add --uri qemu+ssh://root@kvm1/system web7")
         @OptionGroup var options: ClientOptions
-        @Option(help: "libvirt URI: qemu:///system or qemu:///session.") var uri = "qemu:///system"
+        @Option(help: "libvirt URI: qemu:///system, qemu:///session, or qemu+ssh://[user@]host[:port]/system[?keyfile=PATH] (the hub user's SSH key and known_hosts).") var uri = "qemu:///system"
         @Argument(help: "Domain names.") var domains: [String]
 
         func run() async throws {

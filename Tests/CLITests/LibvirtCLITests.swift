@@ -64,9 +64,9 @@ struct LibvirtCLITests {
         #expect(listed["context_id"] is NSNull)
         let added = try sendense("libvirt", "add", domain.name)
         #expect(added.status == 0 && added.stdout.contains("added \(domain.name)"), "\(added.stderr)")
-        // Bad input: a remote URI is refused with a reason, an unknown domain is not found; nothing is added.
-        let remote = try sendense("libvirt", "discover", "--uri", "qemu+ssh://elsewhere/system")
-        #expect(remote.status != 0 && remote.stderr.contains("remote libvirt hosts are not supported"), "\(remote.stderr)")
+        // Bad input: a URI naming a program for ssh to run is refused with a reason, an unknown domain is not found; nothing is added.
+        let hostile = try sendense("libvirt", "discover", "--uri", "qemu+ssh://elsewhere/system?command=/bin/sh")
+        #expect(hostile.status != 0 && hostile.stderr.contains("command is not accepted"), "\(hostile.stderr)")
         let unknown = try sendense("libvirt", "add", "no-such-domain-\(UUID().uuidString.prefix(6))")
         #expect(unknown.status != 0 && unknown.stderr.contains("no domain"), "\(unknown.stderr)")
 

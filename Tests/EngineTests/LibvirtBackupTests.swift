@@ -150,4 +150,38 @@ struct LibvirtBackupTests {
         try domain.copyDisk(to: reference)
         try BackupJobTests.expectRestores(job.layout.backupDirectory("off-1"), equalTo: [reference])
     }
+
+    @Test("a domain on a host reached through SSH: a full and an incremental, each equal to the disk at its checkpoint, read through an SSH tunnel gone afterwards; stopped, it is refused in words")
+    func remoteHost() async throws {
+        let ssh = try SSHLab()
+        defer { ssh.stop() }
+        let domain = try LabDomain(writer: .raw, agent: false)
+        defer { domain.remove() }
+        let local = try Self.source(domain)
+        let source = LibvirtSource(reference: .init(uri: ssh.libvirtURI, uuid: local.reference.uuid, disks: local.reference.disks),
+                                   runDirectory: local.runDirectory)
+        #expect(try await source.disks().map(\.label) == ["vda"])
+        let repository = scratchFolder()
+        var parent: BackupJob.Parent?
+        for cycle in 0..<2 {
+            let job = BackupJob(backupID: "remote-\(cycle)", vm: Self.vm, repositoryRoot: repository, parent: parent)
+            let (manifest, reference) = try await Self.backupAtPause(domain, job, source: source)
+            try BackupJobTests.expectRestores(job.layout.backupDirectory(job.backupID), equalTo: [reference])
+            #expect(manifest.backupType == (cycle == 0 ? .full : .incremental), "\(manifest.disks[0].note ?? "")")
+            if cycle > 0 { #expect(manifest.disks[0].bytesWritten < 64 << 20, "an incremental wrote \(manifest.disks[0].bytesWritten) bytes") }
+            #expect(try domain.checkpoints() == ["sendense-remote-\(cycle)"])
+            parent = .init(backupID: job.backupID, checkpoints: [0: manifest.disks[0].checkpoint ?? ""])
+            try await Task.sleep(for: .seconds(1))
+        }
+        // No job, no tunnel, no folder left; the guest still runs.
+        #expect(try domain.virsh("domjobinfo", domain.name).contains("None"))
+        #expect(try tool(["pgrep", "-f", "ssh -N .*" + QemuWorkFolder.parent(runDirectory: source.runDirectory)]).status != 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: QemuWorkFolder.parent(runDirectory: source.runDirectory)).isEmpty)
+        #expect(try domain.virsh("domstate", domain.name).hasPrefix("running"))
+
+        _ = try domain.virsh("destroy", domain.name)
+        await #expect { try await BackupJob(backupID: "remote-off", vm: Self.vm, repositoryRoot: repository, parent: parent).run(source: source) } throws: { error in
+            "\(error)".contains("shut off on 127.0.0.1")
+        }
+    }
 }

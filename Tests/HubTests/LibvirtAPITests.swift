@@ -64,8 +64,15 @@ struct LibvirtAPITests {
             #expect((disks[2]["problem"] as? String)?.contains("network") == true, "\(disks[2])")
 
             // Bad input: nothing is added.
-            let remote = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["uri": "qemu+ssh://elsewhere/system"])
-            #expect(remote.status == .badRequest && remote.text.contains("remote libvirt hosts"), "\(remote.text)")
+            // Only plain ssh URIs: no other transport, no program for ssh or libvirt to run, no option smuggled as a host or user.
+            for (uri, words) in [("qemu+tcp://kvm1/system", "neither"), ("qemu+ssh://kvm1/system?command=/bin/sh", "command is not accepted"),
+                                 ("qemu+ssh://kvm1/system?netcat=/tmp/x", "netcat is not accepted"), ("qemu+ssh://-oProxyCommand=x/system", "host"),
+                                 ("qemu+ssh://-oProxyCommand@kvm1/system", "user"), ("qemu+ssh://kvm1/session", "/system"),
+                                 ("qemu+ssh://root:secret@kvm1/system", "no password"), ("qemu+ssh://kvm1/system?keyfile=key", "absolute path"),
+                                 ("test:///default", "neither")] {
+                let refused = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["uri": uri])
+                #expect(refused.status == .badRequest && refused.text.contains(words), "\(uri): \(refused.text)")
+            }
             #expect(try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [String]()]).status == .badRequest)
             #expect(try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: [:]).status == .badRequest)
             let unknown = try await api.request(.post, "/api/v1/discovery/libvirt/add-vms", token: token, json: ["domains": [name, "no-such-domain-x1"]])
@@ -80,6 +87,16 @@ struct LibvirtAPITests {
             #expect((first.json["disks"] as? [[String: Any]])?.map { "\($0["disk_index"] ?? "")=\($0["label"] ?? "")" } == ["0=vda", "1=vdb"])
             let again = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["filter": name])
             #expect((again.json["domains"] as? [[String: Any]])?.first?["context_id"] as? String == context["context_id"] as? String)
+
+            // The same libvirtd reached as another host, through SSH: the same domain, added to the same VM.
+            let ssh = try SSHLab()
+            defer { ssh.stop() }
+            let remote = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["uri": ssh.libvirtURI, "filter": name])
+            #expect(remote.status == .ok && remote.json["count"] as? Int == 1, "\(remote.text)")
+            #expect((remote.json["domains"] as? [[String: Any]])?.first?["uuid"] as? String == domain["uuid"] as? String)
+            let closed = "qemu+ssh://root@127.0.0.1:\(try SSHLab.freePort())/system?keyfile=\(ssh.keyFile)"
+            let unreachable = try await api.request(.post, "/api/v1/discovery/libvirt/discover-vms", token: token, json: ["uri": closed])
+            #expect(unreachable.status == .badGateway, "\(unreachable.text)")
 
             // vdb leaves the domain, vde joins: vda keeps index 0, vde gets a new one (1 is vdb's chain).
             _ = try Self.define(name, disks: Self.fileDisk(folder + "/vda.qcow2", target: "vda", format: "qcow2")

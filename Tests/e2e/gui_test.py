@@ -616,6 +616,11 @@ def other_pages(page, url, token, work):
     try:
         page.get_by_role("button", name="Discover libvirt").click()
         dialog = page.get_by_role("dialog", name="Discover libvirt domains")
+        # Any libvirt URI can be typed; one the hub does not accept says what it does.
+        dialog.get_by_label("libvirt", exact=True).fill("qemu+tcp://kvm1/system")
+        dialog.get_by_role("button", name="Discover").click()
+        expect(dialog.get_by_role("status")).to_contain_text("qemu+ssh://[user@]host[:port]/system")
+        dialog.get_by_label("libvirt", exact=True).fill("qemu:///system")
         dialog.get_by_label("Name filter", exact=True).fill(domain)
         dialog.get_by_role("button", name="Discover").click()
         expect(dialog.get_by_role("status")).to_contain_text(re.compile(r"1 domain found in \d+ ms"))
@@ -639,6 +644,11 @@ def other_pages(page, url, token, work):
         dialog.get_by_role("button", name="Add VM").click()
         expect(dialog.get_by_role("alert")).to_contain_text("nothing.qmp")
         dialog.get_by_label("QMP socket", exact=True).fill(socket_path)
+        # A guest agent socket that cannot be connected is refused too.
+        dialog.get_by_label("Guest agent socket", exact=True).fill(os.path.join(work, "nothing.qga"))
+        dialog.get_by_role("button", name="Add VM").click()
+        expect(dialog.get_by_role("alert")).to_contain_text("nothing.qga")
+        dialog.get_by_label("Guest agent socket", exact=True).fill("")
         dialog.get_by_role("button", name="Add VM").click()
         expect(page.locator("#content").get_by_role("status")).to_have_text("Added pve-101: it is backed up live.")
         expect(page.get_by_role("rowheader", name="pve-101")).to_be_visible()

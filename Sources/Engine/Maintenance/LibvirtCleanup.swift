@@ -9,7 +9,7 @@ import SendenseCore
 /// guest whose filesystems are still frozen, a checkpoint no committed backup
 /// vouches for, the folder QEMU worked in. Run at start-up and by the janitor;
 /// it touches only what no running backup owns, and only jobs that are ours
-/// (their NBD socket lies in this hub's folder).
+/// (their exports are named after a backup whose folder is this hub's).
 enum LibvirtCleanup {
     /// Answers what it did, one line each. `images`: also the bitmaps a
     /// stopped domain's image files keep (qemu-img on every disk: at start-up, not every minute).
@@ -36,7 +36,8 @@ enum LibvirtCleanup {
                let domain = await domain(of: context) {
                 // A freeze is undone whatever else happened: a frozen guest cannot write.
                 if let thawed = try? await domain.thawFilesystems(), thawed > 0 { done.append("thawed the filesystems of domain \(domain.name) (backup \(backupID))") }
-                if let job = try? await domain.backupXML(), job.contains(session) {
+                if let job = try? await domain.backupXML(),
+                   BackupDocuments.exportNames(inBackupXML: job).contains(where: { $0.hasPrefix(backupID + "/") }) {
                     try? await domain.abortJob()
                     done.append("ended the backup job \(backupID) left on domain \(domain.name)")
                 }

@@ -47,7 +47,7 @@ public enum StartupRecovery {
         if try await catalog.deleteAllMounts() > 0 { logger.notice("closed the restore sessions of the previous hub process") }
 
         for pid in OrphanProcesses.stopServers(usingSocketsIn: runDirectory) {
-            logger.warning("stopped NBD server \(pid) left by an earlier hub process")
+            logger.warning("stopped NBD server or SSH tunnel \(pid) left by an earlier hub process")
         }
         try? FileManager.default.removeItem(atPath: runDirectory)
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true,

@@ -4,13 +4,13 @@ import Foundation
 import Hummingbird
 import SendenseAPI
 
-/// `/discovery/libvirt`: the domains of this machine's libvirt, and turning
+/// `/discovery/libvirt`: the domains of a libvirt host (this machine, or one reached through SSH), and turning
 /// them into VM contexts (backed up live while they run).
 enum LibvirtDiscoveryRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         table.add(.post, "/discovery/libvirt/discover-vms", .role(.operator)) { request, _ -> LibvirtDiscoverResponse in
             let body = try await request.decodeJSON(LibvirtDiscoverRequest.self, limit: services.maxBody)
-            let uri = body.uri ?? LibvirtInventory.supportedURIs[0]
+            let uri = body.uri ?? LibvirtInventory.defaultURI
             let filter = body.filter?.nilIfBlank ?? "*"
             guard filter.count <= 256, !filter.utf8.contains(0) else { throw APIError.badRequest("filter must be a name pattern of at most 256 characters") }
             let start = ContinuousClock.now
@@ -31,7 +31,7 @@ enum LibvirtDiscoveryRoutes {
         table.add(.post, "/discovery/libvirt/add-vms", .role(.operator)) { request, _ -> EditedResponse<AddVMsResponse> in
             let body = try await request.decodeJSON(LibvirtAddVMsRequest.self, limit: services.maxBody)
             guard !body.domains.isEmpty, body.domains.count <= 10_000 else { throw APIError.badRequest("domains must list 1 to 10000 names") }
-            let saved = try await LibvirtInventory.add(uri: body.uri ?? LibvirtInventory.supportedURIs[0], domains: Array(Set(body.domains)).sorted(),
+            let saved = try await LibvirtInventory.add(uri: body.uri ?? LibvirtInventory.defaultURI, domains: Array(Set(body.domains)).sorted(),
                                                        catalog: services.catalog)
             return EditedResponse(status: .created, response: AddVMsResponse(added: saved.map(VMContextResponse.init), count: saved.count))
         }
