@@ -15,14 +15,14 @@ import Glibc
 /// is noticed meanwhile; a child that hands the socket to a daemon is never
 /// seen to end. This one inherits nothing but /dev/null and a pipe for its
 /// standard error.
-public final class SpawnedProcess: @unchecked Sendable {
-    public let pid: pid_t
-    public let executable: String
+final class SpawnedProcess: @unchecked Sendable {
+    let pid: pid_t
+    let executable: String
     private let errors: Int32
     private let lock = NSLock()
     private var status: Int32?
 
-    public init(executable: String, arguments: [String], environment: [String: String]) throws {
+    init(executable: String, arguments: [String], environment: [String: String]) throws {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { throw SpawnError(executable: executable, code: errno) }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
@@ -62,7 +62,7 @@ public final class SpawnedProcess: @unchecked Sendable {
     deinit { close(errors) }
 
     /// Whether it has not ended yet (reaping it once it has).
-    public var isRunning: Bool {
+    var isRunning: Bool {
         lock.lock()
         defer { lock.unlock() }
         guard status == nil else { return false }
@@ -75,12 +75,12 @@ public final class SpawnedProcess: @unchecked Sendable {
         return false
     }
 
-    public func signal(_ number: Int32) {
+    func signal(_ number: Int32) {
         if isRunning { kill(pid, number) }
     }
 
     /// Waits for its end, blocking: call it on the blocking pool.
-    public func wait() {
+    func wait() {
         var raw: Int32 = 0
         while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
         lock.lock()
@@ -89,7 +89,7 @@ public final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// Sends `first`; kills it if it has not ended `grace` later; waits for its end (blocking).
-    public func stop(_ first: Int32 = SIGTERM, grace: Duration = .milliseconds(20)) {
+    func stop(_ first: Int32 = SIGTERM, grace: Duration = .milliseconds(20)) {
         signal(first)
         let deadline = ContinuousClock.now + grace
         while isRunning, ContinuousClock.now < deadline { usleep(1000) }
@@ -98,7 +98,7 @@ public final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// What it wrote on its standard error so far (64 KiB at most).
-    public func errorOutput() -> String {
+    func errorOutput() -> String {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let count = read(errors, &buffer, buffer.count)
         return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
@@ -111,10 +111,10 @@ public final class SpawnedProcess: @unchecked Sendable {
     }
 }
 
-public struct SpawnError: Error, CustomStringConvertible, Sendable {
-    public var executable: String
-    public var code: Int32
-    public var description: String { "cannot start \(executable): \(String(cString: strerror(code)))" }
+struct SpawnError: Error, CustomStringConvertible, Sendable {
+    var executable: String
+    var code: Int32
+    var description: String { "cannot start \(executable): \(String(cString: strerror(code)))" }
 }
 
 /// glibc's (2.34+) posix_spawn_file_actions_addclosefrom_np, which Swift's
