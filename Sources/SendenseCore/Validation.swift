@@ -1,5 +1,6 @@
 /// Rules for names a user types, shared by the API and the CLI so both
-/// answer the same way.
+/// answer the same way. Lengths count Unicode scalars, as JSON Schema's
+/// minLength and maxLength do, so the OpenAPI document can state them exactly.
 public enum NameRules {
     public static let maxLength = 128
 
@@ -8,7 +9,7 @@ public enum NameRules {
     public static func problem(with name: String, field: String) -> String? {
         let trimmed = name.trimmingWhitespace()
         if trimmed.isEmpty { return "\(field) must not be empty" }
-        if name.count > maxLength { return "\(field) must be at most \(maxLength) characters" }
+        if name.unicodeScalars.count > maxLength { return "\(field) must be at most \(maxLength) characters" }
         if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             return "\(field) must not contain control characters"
         }
@@ -17,7 +18,7 @@ public enum NameRules {
 
     /// A user name: letters, digits and `._-@`, 1 to 64 characters.
     public static func usernameProblem(_ name: String) -> String? {
-        if name.isEmpty || name.count > 64 { return "username must be 1 to 64 characters" }
+        if name.isEmpty || name.unicodeScalars.count > 64 { return "username must be 1 to 64 characters" }
         let allowed = name.unicodeScalars.allSatisfy {
             ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains(Character($0))))
                 || "._-@".unicodeScalars.contains($0)
@@ -25,11 +26,12 @@ public enum NameRules {
         return allowed ? nil : "username may contain only letters, digits and . _ - @"
     }
 
-    /// Passwords: at least 8 characters, at most 72 bytes (bcrypt's limit;
-    /// longer ones would be silently truncated, so they are refused instead).
+    public static let maxPasswordLength = 1024
+
+    /// Passwords: 8 to 1024 characters (the hasher reads every byte of a long one).
     public static func passwordProblem(_ password: String) -> String? {
-        if password.count < 8 { return "password must be at least 8 characters" }
-        if password.utf8.count > 72 { return "password must be at most 72 bytes" }
+        let length = password.unicodeScalars.count
+        if length < 8 || length > maxPasswordLength { return "password must be 8 to \(maxPasswordLength) characters" }
         return nil
     }
 }

@@ -23,7 +23,7 @@ struct BadInputTests {
         Case(method: .post, path: "/api/v1/users", body: #"{"username":7,"password":"password1","role":"viewer"}"#, status: .badRequest, message: "field 'username' must be a string"),
         Case(method: .post, path: "/api/v1/users", body: #"{"username":"bob","password":"password1","role":"king"}"#, status: .badRequest, message: "field 'role'"),
         Case(method: .post, path: "/api/v1/users", body: #"{"username":"bob","password":null,"role":"viewer"}"#, status: .badRequest, message: "must not be null"),
-        Case(method: .post, path: "/api/v1/users", body: #"{"username":"bob","password":"short","role":"viewer"}"#, status: .badRequest, message: "at least 8"),
+        Case(method: .post, path: "/api/v1/users", body: #"{"username":"bob","password":"short","role":"viewer"}"#, status: .badRequest, message: "8 to 1024 characters"),
         Case(method: .post, path: "/api/v1/users", body: #"{"username":"bad name!","password":"password1","role":"viewer"}"#, status: .badRequest, message: "username may contain"),
         Case(method: .post, path: "/api/v1/users", body: #"{"username":"admin","password":"password1","role":"viewer"}"#, status: .conflict, message: "already exists"),
         Case(method: .put, path: "/api/v1/users/1", body: "{}", status: .badRequest, message: "nothing to change"),
@@ -48,6 +48,7 @@ struct BadInputTests {
         Case(method: .post, path: "/api/v1/repositories", body: #"{"name":"local","type":"local","path":"/tmp/other"}"#, status: .conflict, message: "already exists"),
         Case(method: .get, path: "/api/v1/no-such-thing", body: nil, status: .notFound, message: "no such route"),
         Case(method: .patch, path: "/api/v1/repositories", body: "{}", status: .methodNotAllowed, message: "use GET, POST"),
+        Case(method: .delete, path: "/api/v1/backups/nope?cascade=yes", body: nil, status: .badRequest, message: "cascade must be true or false"),
         Case(method: .delete, path: "/api/v1/health", body: nil, status: .methodNotAllowed, message: "use GET"),
     ]
 

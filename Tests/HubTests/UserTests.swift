@@ -43,6 +43,25 @@ struct UserTests {
         }
     }
 
+    @Test("a password longer than bcrypt's 72 bytes counts whole")
+    func longPassword() async throws {
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let admin = try await api.login()
+            let password = String(repeating: "p", count: 72) + "-and-more-ünïcödé"
+            let created = try await api.request(.post, "/api/v1/users", token: admin,
+                                                json: ["username": "dave", "password": password, "role": "viewer"])
+            #expect(created.status == .created, "\(created.text)")
+            _ = try await api.login("dave", password)
+            let truncated = try await api.request(.post, "/api/v1/auth/login",
+                                                  json: ["username": "dave", "password": String(password.prefix(72))])
+            #expect(truncated.status == .unauthorized)
+            let tooLong = try await api.request(.post, "/api/v1/users", token: admin,
+                                                json: ["username": "erin", "password": String(repeating: "x", count: 1025), "role": "viewer"])
+            #expect(tooLong.status == .badRequest)
+        }
+    }
+
     @Test("user names are unique regardless of case")
     func uniqueNames() async throws {
         let hub = try await TestHub.make()

@@ -54,6 +54,9 @@ struct CoreTests {
         #expect(NameRules.usernameProblem("ä") != nil)
         #expect(NameRules.passwordProblem("1234567") != nil)
         #expect(NameRules.passwordProblem("12345678") == nil)
-        #expect(NameRules.passwordProblem(String(repeating: "é", count: 37)) != nil)  // 74 bytes
+        #expect(NameRules.passwordProblem(String(repeating: "é", count: 37)) == nil)  // 74 bytes: the hasher reads them all
+        #expect(NameRules.passwordProblem(String(repeating: "e\u{301}", count: 4)) == nil)  // 4 characters as seen, 8 as counted
+        #expect(NameRules.passwordProblem(String(repeating: "x", count: 1024)) == nil)
+        #expect(NameRules.passwordProblem(String(repeating: "x", count: 1025)) != nil)
     }
 }

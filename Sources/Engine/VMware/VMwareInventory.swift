@@ -14,7 +14,7 @@ extension VMwareCredentials {
     public static func validated(_ record: VMwareCredentialRecord) throws -> VMwareCredentialRecord {
         if let problem = NameRules.problem(with: record.name, field: "name") { throw VMwareError.invalid(problem) }
         let host = record.vcenterHost
-        guard !host.isEmpty, host.count <= 253,
+        guard !host.isEmpty, host.unicodeScalars.count <= 253, !host.hasPrefix("-"),
               host.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains(Character($0)) || ".-:[]".unicodeScalars.contains($0)) }) else {
             throw VMwareError.invalid("vcenter_host must be a host name or IP address (no scheme, port or path)")
         }

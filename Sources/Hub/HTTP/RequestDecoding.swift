@@ -84,6 +84,17 @@ extension Parameters {
     }
 }
 
+/// A true/false from the query string (absent: false), or 400 saying what was wrong.
+enum QueryFlag {
+    static func parse(_ text: Substring?, _ name: String) throws -> Bool {
+        switch text {
+        case nil, "false"?: return false
+        case "true"?: return true
+        case let text?: throw APIError.badRequest("\(name) must be true or false, got '\(text)'")
+        }
+    }
+}
+
 /// A whole number from the query string (a page size, an offset), or 400 saying what was wrong.
 enum QueryNumber {
     static func parse(_ text: Substring?, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {

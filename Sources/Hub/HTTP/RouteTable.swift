@@ -31,13 +31,30 @@ public final class RouteRegistry: Sendable {
     func record(_ route: ServedRoute) { served.withLock { $0.append(route) } }
 
     /// Methods served for a concrete request path, empty when none matches.
+    /// Like the router, a literal segment wins over a parameter: `/restore/mounts`
+    /// is that route's alone, though `/restore/{mount_id}` would also fit it.
     func methods(matching path: String) -> [HTTPRequest.Method] {
         let parts = Self.segments(path)
-        return routes.filter { route in
+        var best: [Bool]?
+        var methods: [HTTPRequest.Method] = []
+        for route in routes {
             let template = Self.segments(route.path)
-            guard template.count == parts.count else { return false }
-            return zip(template, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-        }.map(\.method)
+            guard template.count == parts.count,
+                  zip(template, parts).allSatisfy({ $0.hasPrefix("{") || $0 == $1 }) else { continue }
+            let literal = template.map { !$0.hasPrefix("{") }
+            if best.map({ Self.isMoreSpecific(literal, than: $0) }) ?? true {
+                best = literal
+                methods = []
+            }
+            if literal == best, !methods.contains(route.method) { methods.append(route.method) }
+        }
+        return methods
+    }
+
+    /// The first segment where the two differ decides: a literal beats a parameter.
+    private static func isMoreSpecific(_ candidate: [Bool], than other: [Bool]) -> Bool {
+        for (mine, theirs) in zip(candidate, other) where mine != theirs { return mine }
+        return false
     }
 
     static func segments(_ path: String) -> [Substring] {

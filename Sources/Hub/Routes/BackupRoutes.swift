@@ -94,7 +94,7 @@ enum BackupRoutes {
 
         table.add(.delete, "/backups/{backup_id}", .role(.admin)) { request, context -> MessageResponse in
             let id = context.parameters.get("backup_id") ?? ""
-            let cascade = request.uri.queryParameters["cascade"] == "true"
+            let cascade = try QueryFlag.parse(request.uri.queryParameters["cascade"], "cascade")
             let deleted = try await BackupDeletion.delete(id, cascade: cascade, catalog: catalog, backups: services.backups,
                                                       sessions: services.restoreSessions)
             return MessageResponse(message: "deleted \(deleted.count) backup(s)", backupId: id, deleted: deleted)

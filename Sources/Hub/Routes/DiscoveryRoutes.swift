@@ -19,8 +19,7 @@ enum DiscoveryRoutes {
         table.add(.post, "/discovery/discover-vms", .role(.operator)) { request, _ -> DiscoverResponse in
             let body = try await request.decodeJSON(DiscoverRequest.self, limit: services.maxBody)
             let credential = try await services.vmware.credential(body.credentialId)
-            let filter = body.filter?.nilIfBlank ?? "*"
-            guard filter.count <= 256, !filter.utf8.contains(0) else { throw APIError.badRequest("filter must be a name pattern of at most 256 characters") }
+            let filter = try filterPattern(body.filter)
             let start = ContinuousClock.now
             let vms = try await services.vmware.virtualMachines(of: credential).filter { matches(filter, $0.name) }
             let elapsed = ContinuousClock.now - start
@@ -47,6 +46,15 @@ enum DiscoveryRoutes {
             let saved = try await services.vmware.record(chosen, credential: credential)
             return EditedResponse(status: .created, response: AddVMsResponse(added: saved.map(VMContextResponse.init), count: saved.count))
         }
+    }
+
+    /// The name filter of a discovery: every name when blank or left out.
+    static func filterPattern(_ given: String?) throws -> String {
+        let filter = given?.nilIfBlank ?? "*"
+        guard filter.unicodeScalars.count <= 256, !filter.utf8.contains(0) else {
+            throw APIError.badRequest("filter must be a name pattern of at most 256 characters")
+        }
+        return filter
     }
 
     /// Shell-style pattern (`*`, `?`, `[…]`), case-insensitive; a pattern without wildcards matches a part of the name.

@@ -20,11 +20,15 @@ enum DocumentRoutes {
             return Response(status: .ok, headers: [.contentType: "application/yaml"],
                             body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        root.add(.get, "/metrics", .role(.viewer)) { _, _ -> Response in
-            let counts = try await services.catalog.backupJobCountsByStatus()
-            services.metrics.setJobCounts(counts, states: BackupStatus.allCases.map(\.rawValue))
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: services.metrics.registry.emitToBuffer())))
+        // Under /api/v1 with every other route (where the document and its clients look), and at
+        // the root, where Prometheus looks by default.
+        for table in [api, root] {
+            table.add(.get, "/metrics", .role(.viewer)) { _, _ -> Response in
+                let counts = try await services.catalog.backupJobCountsByStatus()
+                services.metrics.setJobCounts(counts, states: BackupStatus.allCases.map(\.rawValue))
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: services.metrics.registry.emitToBuffer())))
+            }
         }
     }
 }

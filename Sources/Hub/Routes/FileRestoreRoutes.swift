@@ -68,11 +68,11 @@ enum FileRestoreRoutes {
             guard let path = request.uri.queryParameters["path"].map(String.init) else {
                 throw APIError.badRequest("missing query parameter path (the file to download)")
             }
+            let confirm = try QueryFlag.parse(request.uri.queryParameters["confirm"], "confirm")
             let worker = session.worker
             let entry = try await BlockingPool.shared.run { try worker.entry(at: path) }
             if entry.isDirectory {
-                return try await folderDownload(entry, format: .zip, confirm: request.uri.queryParameters["confirm"] == "true",
-                                                session: session, services)
+                return try await folderDownload(entry, format: .zip, confirm: confirm, session: session, services)
             }
             return try await fileDownload(entry, request: request, session: session, sessions)
         }
@@ -85,6 +85,7 @@ enum FileRestoreRoutes {
             guard let format = ArchiveFormat(rawValue: formatText) else {
                 throw APIError.badRequest("format must be zip or tar.gz, got '\(formatText)'")
             }
+            let confirm = try QueryFlag.parse(query["confirm"], "confirm")
             let worker = session.worker
             let entry = try await BlockingPool.shared.run { try worker.entry(at: path) }
             guard entry.isDirectory else { throw APIError.badRequest("not a folder: \(entry.path); download files with /download") }
@@ -97,9 +98,9 @@ enum FileRestoreRoutes {
                 let items = try await BlockingPool.shared.run { try selected.map { try worker.entry(at: entry.path + "/" + $0) } }
                 let name = archiveName(of: entry, session) + "-selection"
                 return try await archiveDownload(items.map { ($0, $0.name) }, name: name, format: format,
-                                                 confirm: query["confirm"] == "true", session: session, services)
+                                                 confirm: confirm, session: session, services)
             }
-            return try await folderDownload(entry, format: format, confirm: query["confirm"] == "true", session: session, services)
+            return try await folderDownload(entry, format: format, confirm: confirm, session: session, services)
         }
 
         table.add(.post, "/restore/{mount_id}/keepalive", .role(.operator)) { _, context -> KeepaliveResponse in

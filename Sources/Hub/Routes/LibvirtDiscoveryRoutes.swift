@@ -11,8 +11,7 @@ enum LibvirtDiscoveryRoutes {
         table.add(.post, "/discovery/libvirt/discover-vms", .role(.operator)) { request, _ -> LibvirtDiscoverResponse in
             let body = try await request.decodeJSON(LibvirtDiscoverRequest.self, limit: services.maxBody)
             let uri = body.uri ?? LibvirtInventory.defaultURI
-            let filter = body.filter?.nilIfBlank ?? "*"
-            guard filter.count <= 256, !filter.utf8.contains(0) else { throw APIError.badRequest("filter must be a name pattern of at most 256 characters") }
+            let filter = try DiscoveryRoutes.filterPattern(body.filter)
             let start = ContinuousClock.now
             let domains = try await LibvirtInventory.domains(uri: uri).filter { DiscoveryRoutes.matches(filter, $0.name) }
             let elapsed = ContinuousClock.now - start

@@ -53,7 +53,7 @@ enum ProtectionGroupRoutes {
 
     static func save(_ group: ProtectionGroupRecord, vmNames: [String], _ catalog: CatalogDatabase) async throws -> ProtectionGroupResponse {
         if let problem = NameRules.problem(with: group.name, field: "name") { throw APIError.badRequest(problem) }
-        if let description = group.description, description.count > 1000 { throw APIError.badRequest("description must be at most 1000 characters") }
+        if let description = group.description, description.unicodeScalars.count > 1000 { throw APIError.badRequest("description must be at most 1000 characters") }
         guard vmNames.count <= 10_000 else { throw APIError.badRequest("vm_names must list at most 10000 VMs") }
         let saved = try await catalog.saveProtectionGroup(group, vmNames: vmNames)
         return ProtectionGroupResponse(saved, members: Array(Set(vmNames)).sorted())

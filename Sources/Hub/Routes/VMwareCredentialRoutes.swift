@@ -36,7 +36,7 @@ enum VMwareCredentialRoutes {
             guard let name = body.name, let host = body.vcenterHost, let username = body.username, let password = body.password else {
                 throw APIError.badRequest("name, vcenter_host, username and password are required")
             }
-            guard !password.isEmpty, password.utf8.count <= 1024 else { throw APIError.badRequest("password must be 1 to 1024 bytes") }
+            try checkPassword(password)
             var record = VMwareCredentialRecord(
                 name: name, vcenterHost: host, vcenterPort: body.vcenterPort ?? 443, username: username,
                 passwordEncrypted: try services.secrets.seal(password), datacenter: body.datacenter?.nilIfBlank,
@@ -52,12 +52,20 @@ enum VMwareCredentialRoutes {
             if let port = body.vcenterPort { record.vcenterPort = port }
             if let username = body.username { record.username = username }
             if let password = body.password {
-                guard !password.isEmpty, password.utf8.count <= 1024 else { throw APIError.badRequest("password must be 1 to 1024 bytes") }
+                try checkPassword(password)
                 record.passwordEncrypted = try services.secrets.seal(password)
             }
             if let datacenter = body.datacenter { record.datacenter = datacenter.nilIfBlank }
-            if let thumbprint = body.thumbprint { record.thumbprint = thumbprint.nilIfBlank }
-            if let insecure = body.insecure { record.insecure = insecure }
+            // The trust asked for now replaces the stored one: a new pin ends `insecure`, and
+            // `insecure: true` drops the pin (both in one request is still refused).
+            if let thumbprint = body.thumbprint {
+                record.thumbprint = thumbprint.nilIfBlank
+                if record.thumbprint != nil, body.insecure == nil { record.insecure = false }
+            }
+            if let insecure = body.insecure {
+                record.insecure = insecure
+                if insecure, body.thumbprint == nil { record.thumbprint = nil }
+            }
             if let transport = body.transport { record.transport = transport }
             record = try VMwareCredentials.validated(record)
             record.updatedAt = Date()
@@ -77,11 +85,15 @@ enum VMwareCredentialRoutes {
         }
     }
 
+    static func checkPassword(_ password: String) throws {
+        guard (1...1024).contains(password.unicodeScalars.count) else { throw APIError.badRequest("password must be 1 to 1024 characters") }
+    }
+
     static func existing(_ context: HubContext, _ services: HubServices) async throws -> VMwareCredentialRecord {
         try await services.vmware.credential(try context.parameters.requireID("id"))
     }
 }
 
 extension String {
-    var nilIfBlank: String? { trimmingCharacters(in: .whitespaces).isEmpty ? nil : self }
+    var nilIfBlank: String? { trimmingWhitespace().isEmpty ? nil : self }
 }
