@@ -4,13 +4,14 @@ SHELL := /bin/bash
 #   make test   install test dependencies, build, check (warnings, imports, OpenAPI), run every test (Swift, then the GUI in Chromium)
 #   make bench  benchmarks against the reference tools and the hub under load (release build; not part of test)
 #   make fuzz   mutated filesystem images fed to file-restore workers for FUZZ_SECONDS (default 1800; make test runs 60)
+#   make contract  the hub against its OpenAPI document (Schemathesis); CONTRACT_SECONDS of fuzzing and stateful runs (default 900; make test gives 120)
 
 DATA_DIR ?= ./data
 PORT     ?= 8082
 BIND     ?= 0.0.0.0
 SWIFT    ?= swift
 
-.PHONY: run test bench fuzz deps test-deps build release check-openapi clean
+.PHONY: run test bench fuzz contract deps test-deps build release check-openapi clean
 
 run: deps release
 	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
@@ -26,6 +27,7 @@ test: test-deps
 	$(MAKE) check-openapi
 	scripts/run-tests.sh
 	python3 Tests/e2e/gui_test.py
+	python3 Tests/api/contract_test.py
 
 # BENCH=backup|files|discovery|telemetry|api runs one part; api is the hub under wrk (scripts/bench-api-load.sh).
 bench: test-deps
@@ -39,6 +41,11 @@ FUZZ_SECONDS ?= 1800
 fuzz: test-deps
 	$(SWIFT) build --build-tests
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --disable-xctest --filter FilesystemFuzzTests
+
+CONTRACT_SECONDS ?= 900
+contract: test-deps
+	$(SWIFT) build
+	CONTRACT_SECONDS=$(CONTRACT_SECONDS) CONTRACT_SEED=$${CONTRACT_SEED:-random} CONTRACT_STATEFUL=1 python3 Tests/api/contract_test.py
 
 deps:
 	scripts/install-deps.sh

@@ -6,23 +6,34 @@ import TestSupport
 
 @Suite("Health, OpenAPI document and metrics", .removesScratch)
 struct DocumentTests {
-    /// `path → methods` read from the served OpenAPI YAML: a path is a
-    /// two-space-indented key under `paths:`, a method a four-space one.
-    static func documentedRoutes(_ yaml: String) -> Set<String> {
-        var routes: Set<String> = []
+    /// `METHOD path → the statuses it declares`, read from the served OpenAPI YAML: a path is a
+    /// two-space-indented key under `paths:`, a method a four-space one, a status an eight-space
+    /// quoted key under the method's `responses:`.
+    static func documentedRoutes(_ yaml: String) -> [String: Set<String>] {
+        var routes: [String: Set<String>] = [:]
         var inPaths = false
-        var current: String?
+        var path: String?
+        var operation: String?
+        var inResponses = false
         for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
             if line == "paths:" { inPaths = true; continue }
             guard inPaths else { continue }
             if !line.hasPrefix(" "), !line.isEmpty { break }
-            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
-                current = String(line.dropFirst(2).dropLast())
-            } else if let current, line.hasPrefix("    "), !line.hasPrefix("     ") {
-                let key = line.trimmingCharacters(in: .whitespaces).dropLast()
-                if ["get", "post", "put", "delete", "patch"].contains(String(key)) {
-                    routes.insert("\(key.uppercased()) \(current)")
-                }
+            let indent = line.prefix { $0 == " " }.count
+            let key = line.trimmingCharacters(in: .whitespaces)
+            if indent == 2, key.hasPrefix("/"), key.hasSuffix(":") {
+                path = String(key.dropLast())
+                operation = nil
+            } else if indent == 4, let path, ["get:", "post:", "put:", "delete:", "patch:"].contains(key) {
+                operation = "\(key.dropLast().uppercased()) \(path)"
+                routes[operation!] = []
+            } else if indent == 4 {
+                operation = nil
+            } else if indent == 6, operation != nil {
+                inResponses = key == "responses:"
+            } else if indent == 8, inResponses, let operation, key.hasPrefix("\""),
+                      let status = key.dropFirst().split(separator: "\"").first {
+                routes[operation, default: []].insert(String(status))
             }
         }
         return routes
@@ -79,13 +90,13 @@ struct DocumentTests {
         }
     }
 
-    @Test("every served route is in the OpenAPI document, and every documented route is served")
+    @Test("every served route is in the OpenAPI document with the statuses its access can answer, and every documented route is served")
     func openAPICoversRoutes() async throws {
         let hub = try await TestHub.make()
-        let served = Set(hub.hub.registry.routes.map { route in
+        let access = Dictionary(hub.hub.registry.routes.map { route in
             let path = route.path.hasPrefix("/api/v1/") ? String(route.path.dropFirst("/api/v1".count)) : route.path
-            return "\(route.method.rawValue) \(path)"
-        })
+            return ("\(route.method.rawValue) \(path)", route.access)
+        }, uniquingKeysWith: { first, _ in first })
         try await hub.run { api in
             let token = try await api.login()
             let answer = try await api.request(.get, "/api/v1/openapi.yaml", token: token)
@@ -93,8 +104,43 @@ struct DocumentTests {
             #expect(answer.headers[.contentType] == "application/yaml")
             #expect(answer.text.hasPrefix("openapi: 3.1"))
             let documented = Self.documentedRoutes(answer.text)
-            #expect(served.subtracting(documented).isEmpty, "served but undocumented: \(served.subtracting(documented).sorted())")
-            #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
+            let served = Set(access.keys)
+            #expect(served.subtracting(documented.keys).isEmpty, "served but undocumented: \(served.subtracting(documented.keys).sorted())")
+            #expect(Set(documented.keys).subtracting(served).isEmpty, "documented but not served: \(Set(documented.keys).subtracting(served).sorted())")
+            for (route, rule) in access.sorted(by: { $0.key < $1.key }) {
+                let statuses = documented[route] ?? []
+                guard case .role(let role) = rule else { continue }
+                #expect(statuses.contains("401"), "\(route) needs a token but does not declare 401")
+                #expect(role == .viewer || statuses.contains("403"), "\(route) needs \(role) but does not declare 403")
+            }
+        }
+    }
+
+    @Test("405 names the methods of the route the router picks: a literal segment over a parameter")
+    func allowedMethods() async throws {
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            // /restore/mounts is its own route (GET), though /restore/{mount_id} (DELETE) would fit it.
+            let mounts = try await api.request(.delete, "/api/v1/restore/mounts", token: token)
+            #expect(mounts.status == .methodNotAllowed)
+            #expect(mounts.json["error"] as? String == "DELETE is not allowed on /api/v1/restore/mounts; use GET")
+            let chain = try await api.request(.post, "/api/v1/backups/chain", token: token)
+            #expect(chain.json["error"] as? String == "POST is not allowed on /api/v1/backups/chain; use GET")
+        }
+    }
+
+    @Test("metrics are served under /api/v1 and at the root")
+    func metricsPaths() async throws {
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            for path in ["/api/v1/metrics", "/metrics"] {
+                let answer = try await api.request(.get, path, token: token)
+                #expect(answer.status == .ok, "\(path)")
+                #expect(answer.text.contains("sendense_http_requests_total"), "\(path)")
+                #expect(try await api.request(.get, path).status == .unauthorized, "\(path)")
+            }
         }
     }
 
