@@ -91,7 +91,7 @@ if [[ "${1:-}" == "--test" ]]; then
   fi
   # Schemathesis, a client nobody here wrote, holds the hub to its OpenAPI document (Tests/api).
   if ! python3 -c "import schemathesis" 2>/dev/null; then
-    python3 -m pip install -q "schemathesis>=4,<5" 2>/dev/null \
-      || python3 -m pip install -q --break-system-packages "schemathesis>=4,<5"
+    python3 -m pip install -q "schemathesis==4.32.5" 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages "schemathesis==4.32.5"
   fi
 fi
