@@ -7,13 +7,17 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case conflict(String)
     /// No row with that id.
     case notFound(String)
+    /// The row being saved names another row that does not exist (a group
+    /// member that is no VM). Not `notFound`: that would read as "the row
+    /// being saved is gone".
+    case unknownReference(String)
     /// The change would break a rule the catalog keeps (the last admin, a
     /// repository that still holds backups).
     case refused(String)
 
     public var description: String {
         switch self {
-        case .conflict(let message), .notFound(let message), .refused(let message): message
+        case .conflict(let message), .notFound(let message), .unknownReference(let message), .refused(let message): message
         }
     }
 }

@@ -151,7 +151,7 @@ extension CatalogDatabase {
             var contexts: [String] = []
             for name in vmNames {
                 guard let context = try VMContextRecord.filter(Column("vm_name") == name).fetchOne(db) else {
-                    throw CatalogError.notFound("VM not found: vm_name=\(name)")
+                    throw CatalogError.unknownReference("VM not found: vm_name=\(name)")
                 }
                 contexts.append(context.contextId)
             }

@@ -44,13 +44,17 @@ public enum ProtectionFlows {
         guard ["vm", "group"].contains(flow.targetType) else { throw FlowError.invalid("target_type must be vm or group") }
         let schedule = try Schedule(flow.schedule, timeZone: flow.timeZone)
         if flow.targetType == "vm" {
-            guard try await catalog.vmContext(named: flow.targetId) != nil else { throw BackupError.vmNotFound(flow.targetId) }
+            guard try await catalog.vmContext(named: flow.targetId) != nil else {
+                throw FlowError.unknownReference("VM not found: vm_name=\(flow.targetId)")
+            }
         } else {
             guard let id = Int64(flow.targetId), try await catalog.protectionGroup(id: id) != nil else {
-                throw FlowError.groupNotFound(flow.targetId)
+                throw FlowError.unknownReference("protection group not found: id=\(flow.targetId)")
             }
         }
-        guard try await catalog.repository(id: flow.repositoryId) != nil else { throw BackupError.repositoryNotFound(flow.repositoryId) }
+        guard try await catalog.repository(id: flow.repositoryId) != nil else {
+            throw FlowError.unknownReference("repository not found: id=\(flow.repositoryId)")
+        }
         flow.nextRunAt = flow.enabled ? schedule.next(after: now) : nil
         return try await catalog.saveProtectionFlow(flow)
     }
@@ -59,12 +63,13 @@ public enum ProtectionFlows {
 /// Why a flow cannot be stored as described.
 public enum FlowError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalid(String)
-    case groupNotFound(String)
+    /// The flow names a VM, group or repository that does not exist: the
+    /// request's fault (422), not a missing flow (404).
+    case unknownReference(String)
 
     public var description: String {
         switch self {
-        case .invalid(let message): message
-        case .groupNotFound(let id): "protection group not found: id=\(id)"
+        case .invalid(let message), .unknownReference(let message): message
         }
     }
 }

@@ -43,16 +43,20 @@ import Testing
             #expect(group.status == .created, "\(group.text)")
             let groupID = try #require(group.json["id"] as? Int)
             #expect(group.json["vm_names"] as? [String] == ["db", "web"])
-            #expect(try await api.request(.post, "/api/v1/protection-groups", token: token, json: ["name": "x", "vm_names": ["nope"]]).status == .notFound)
+            #expect(try await api.request(.post, "/api/v1/protection-groups", token: token, json: ["name": "x", "vm_names": ["nope"]]).status == .unprocessableContent)
+            // A PUT naming a VM that does not exist is the body's fault: 422, and the group is unchanged (404 would say "no such group").
+            let badPut = try await api.request(.put, "/api/v1/protection-groups/\(groupID)", token: token, json: ["vm_names": ["web", "nope"]])
+            #expect(badPut.status == .unprocessableContent && badPut.text.contains("vm_name=nope"), "\(badPut.text)")
+            #expect(try await api.request(.get, "/api/v1/protection-groups/\(groupID)", token: token).json["vm_names"] as? [String] == ["db", "web"])
             #expect(try await api.request(.post, "/api/v1/protection-groups", token: viewer, json: ["name": "y"]).status == .forbidden)
 
-            // Bad flows answer 400 / 404 and leave nothing.
+            // Bad flows answer 400 / 422 and leave nothing.
             let base: [String: Any] = ["name": "nightly", "target_type": "group", "target_id": String(groupID), "repository_id": "1",
                                        "schedule": "0 2 * * *", "time_zone": "Europe/Berlin", "backup_type": "incremental",
                                        "full_every": 7, "retention": ["keep_last": 3]]
             for (field, value, status) in [("schedule", "0 25 * * *", HTTPResponse.Status.badRequest), ("time_zone", "Mars/Base", .badRequest),
-                                           ("target_type", "host", .badRequest), ("target_id", "999", .notFound),
-                                           ("repository_id", "99", .notFound), ("full_every", "monthly", .badRequest)] as [(String, Any, HTTPResponse.Status)] {
+                                           ("target_type", "host", .badRequest), ("target_id", "999", .unprocessableContent),
+                                           ("repository_id", "99", .unprocessableContent), ("full_every", "monthly", .badRequest)] as [(String, Any, HTTPResponse.Status)] {
                 var body = base
                 body[field] = value
                 let bad = try await api.request(.post, "/api/v1/protection-flows", token: token, json: body)

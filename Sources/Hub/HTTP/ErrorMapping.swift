@@ -18,6 +18,7 @@ extension APIError {
             switch error {
             case .conflict(let message), .refused(let message): self = .conflict(message)
             case .notFound(let message): self = .notFound(message)
+            case .unknownReference(let message): self = .unprocessable(message)
             }
         case let error as RepositoryError:
             switch error {
@@ -71,7 +72,7 @@ extension APIError {
         case let error as FlowError:
             switch error {
             case .invalid: self = .badRequest(error.description)
-            case .groupNotFound: self = .notFound(error.description)
+            case .unknownReference: self = .unprocessable(error.description)
             }
         case let error as VMRegistrationError:
             switch error {
