@@ -92,4 +92,12 @@ private final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHand
         finish(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
+
+    /// A connection that fails never becomes active: its pipeline is torn
+    /// down without channelInactive, and an unfulfilled promise traps
+    /// (NIO's leak check) — that took the hub down when a credential test
+    /// met a refused port.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(ChannelError.ioOnClosedChannel)
+    }
 }

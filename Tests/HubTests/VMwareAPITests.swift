@@ -70,6 +70,12 @@ import VSphere
             _ = try await api.request(.put, "/api/v1/vmware-credentials/\(id)", token: admin, json: ["thumbprint": String(repeating: "00", count: 20)])
             let mismatch = try await api.request(.post, "/api/v1/vmware-credentials/\(id)/test", token: admin)
             #expect((mismatch.json["message"] as? String)?.contains(sim.info.sha1_thumbprint) == true, "\(mismatch.text)")
+            // A pinned credential whose port refuses: a failed test, and the hub lives on (a refused
+            // connection once left a promise unfulfilled, which trapped in NIO's leak check).
+            _ = try await api.request(.put, "/api/v1/vmware-credentials/\(id)", token: admin, json: ["vcenter_host": "127.0.0.1", "vcenter_port": 9])
+            let refused = try await api.request(.post, "/api/v1/vmware-credentials/\(id)/test", token: admin)
+            #expect(refused.json["success"] as? Bool == false, "\(refused.text)")
+            #expect(try await api.request(.get, "/api/v1/vmware-credentials", token: admin).status == .ok)
 
             #expect(try await api.request(.delete, "/api/v1/vmware-credentials/\(id)", token: admin).status == .noContent)
             #expect(try await api.request(.post, "/api/v1/vmware-credentials/\(id)/test", token: admin).status == .notFound)
