@@ -58,6 +58,7 @@ let package = Package(
         .target(
             name: "NBD",
             dependencies: [
+                "SendenseCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -93,7 +94,7 @@ let package = Package(
         ),
         .target(
             name: "FileRestore",
-            dependencies: ["DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS", "CLZO"],
+            dependencies: ["SendenseCore", "DiskImage", "CTSK", "CArchive", "CSandbox", "CFSXFS", "CLZO"],
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),

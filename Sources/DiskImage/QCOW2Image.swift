@@ -1,3 +1,4 @@
+import SendenseCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -52,7 +53,7 @@ public final class QCOW2Image: DiskImageReader {
 
     /// QEMU resolves a relative backing name against the image's own folder.
     public static func resolve(_ name: String, relativeTo imagePath: String) -> String {
-        if name.hasPrefix("/") { return name }
+        if name.isAbsolutePath { return name }
         guard let slash = imagePath.lastIndex(of: "/") else { return name }
         return String(imagePath[...slash]) + name
     }

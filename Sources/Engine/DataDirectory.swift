@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// The hub's data dir and what it holds: the catalog, the secret key, the
 /// first admin's password, the default repository, share mount points and
@@ -11,7 +12,7 @@ public struct DataDirectory: Sendable {
     /// Makes `path` absolute and private (0700), creating it when missing:
     /// it holds the catalog, the secret key and the admin password.
     public static func prepare(_ path: String) throws -> DataDirectory {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let absolute = path.isAbsolutePath ? path : FileManager.default.currentDirectoryPath + "/" + path
         let normalized = URL(fileURLWithPath: absolute).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: normalized, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])

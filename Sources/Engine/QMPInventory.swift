@@ -16,7 +16,7 @@ public enum QMPInventory {
         if let problem = NameRules.problem(with: name, field: "vm_name") { throw VMRegistrationError.invalid(problem) }
         for (field, path) in [("socket", socket), ("agent_socket", agentSocket)] {
             guard let path else { continue }
-            guard path.hasPrefix("/"), !path.utf8.contains(0), path.utf8.count < 108 else {
+            guard path.isAbsolutePath, !path.utf8.contains(0), path.utf8.count < 108 else {
                 throw VMRegistrationError.invalid("source.\(field) must be the absolute path of a unix socket (under 108 bytes)")
             }
         }

@@ -28,8 +28,7 @@ public enum VMInventory {
         guard !given.isEmpty, given.count <= 64 else { throw VMRegistrationError.invalid("source.disks must list 1 to 64 disk images") }
         var disks: [QemuImageSource.Disk] = []
         for (index, disk) in given.enumerated() {
-            // By bytes: a combining mark after the slash would make hasPrefix("/") false.
-            guard disk.path.utf8.first == UInt8(ascii: "/"), !disk.path.utf8.contains(0) else {
+            guard disk.path.isAbsolutePath, !disk.path.utf8.contains(0) else {
                 throw VMRegistrationError.invalid("source.disks[\(index)].path must be an absolute path")
             }
             let label = disk.label ?? "disk\(index)"

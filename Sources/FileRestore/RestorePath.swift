@@ -1,3 +1,5 @@
+import SendenseCore
+
 /// Display paths of a restore session: absolute, `/`-separated, UTF-8 names
 /// as the filesystem stores them. Only names are ever looked up, one at a time,
 /// inside the image, so a path cannot leave it; still, anything that looks like
@@ -10,7 +12,7 @@ public enum RestorePath {
         guard path.utf8.count <= maxLength else { throw FileRestoreError.invalidPath("longer than \(maxLength) bytes") }
         guard !path.utf8.contains(0) else { throw FileRestoreError.invalidPath("contains a NUL byte") }
         if path.isEmpty || path == "/" { return [] }
-        guard path.hasPrefix("/") else { throw FileRestoreError.invalidPath("'\(path)' must start with /") }
+        guard path.isAbsolutePath else { throw FileRestoreError.invalidPath("'\(path)' must start with /") }
         var names: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             guard part != "..", part != "." else {

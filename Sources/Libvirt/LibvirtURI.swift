@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// Where a libvirt daemon is, as the hub accepts it: this machine's
 /// `qemu:///system` or `qemu:///session`, or another host's through SSH,
@@ -77,7 +78,7 @@ public struct LibvirtURI: Sendable, Equatable, CustomStringConvertible {
             let value = item.value ?? ""
             switch item.name {
             case "keyfile":
-                guard value.hasPrefix("/"), !value.utf8.contains(0) else { throw invalid("keyfile must be an absolute path on the hub") }
+                guard value.isAbsolutePath, !value.utf8.contains(0) else { throw invalid("keyfile must be an absolute path on the hub") }
                 ssh.keyFile = value
             case "no_verify":
                 guard ["0", "1"].contains(value) else { throw invalid("no_verify is 0 or 1") }

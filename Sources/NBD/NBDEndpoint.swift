@@ -1,4 +1,5 @@
 import Foundation
+import SendenseCore
 
 /// Where an NBD export is: `nbd://host[:port]/export` or
 /// `nbd+unix:///export?socket=/path/to.sock`.
@@ -28,7 +29,7 @@ public struct NBDEndpoint: Equatable, Sendable, CustomStringConvertible {
             guard (1...65535).contains(port) else { throw .invalidEndpoint("port \(port) is out of range") }
             self.init(transport: .tcp(host: host, port: port), exportName: export)
         case "nbd+unix":
-            guard let socket = components.queryItems?.first(where: { $0.name == "socket" })?.value, socket.hasPrefix("/") else {
+            guard let socket = components.queryItems?.first(where: { $0.name == "socket" })?.value, socket.isAbsolutePath else {
                 throw .invalidEndpoint("'\(uri)' needs ?socket=/absolute/path")
             }
             self.init(transport: .unix(path: socket), exportName: export)

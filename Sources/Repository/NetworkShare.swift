@@ -1,3 +1,5 @@
+import SendenseCore
+
 /// A network share that holds a repository, and the `mount` command line that
 /// attaches it. Every field is checked before it reaches a command line: a
 /// value that could smuggle in another mount option or argument is refused.
@@ -15,7 +17,7 @@ public enum NetworkShare: Equatable, Sendable {
             guard Self.isHost(server) else {
                 throw .invalidPath("nfs_server must be a host name or IP address, got \"\(server)\"")
             }
-            guard export.hasPrefix("/"), Self.isSafePath(export) else {
+            guard export.isAbsolutePath, Self.isSafePath(export) else {
                 throw .invalidPath("nfs_export must be an absolute path on the server such as /exports/backup, got \"\(export)\"")
             }
             try Self.checkOptions(options)

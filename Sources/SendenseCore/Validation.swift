@@ -37,6 +37,11 @@ public enum NameRules {
 }
 
 extension String {
+    /// Whether this is an absolute path, judged by its first byte as the
+    /// kernel does. `hasPrefix("/")` compares Characters: a combining mark
+    /// after the slash makes it false for a path the kernel reads as absolute.
+    public var isAbsolutePath: Bool { utf8.first == UInt8(ascii: "/") }
+
     public func trimmingWhitespace() -> Substring {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),

@@ -59,4 +59,12 @@ struct CoreTests {
         #expect(NameRules.passwordProblem(String(repeating: "x", count: 1024)) == nil)
         #expect(NameRules.passwordProblem(String(repeating: "x", count: 1025)) != nil)
     }
+
+    @Test("a path is absolute by its first byte, as the kernel reads it")
+    func absolutePaths() {
+        #expect("/srv/x".isAbsolutePath)
+        #expect("/\u{301}x".isAbsolutePath)  // hasPrefix("/") is false here: the slash and the mark are one Character
+        #expect(!"/\u{301}x".hasPrefix("/"))
+        #expect(!"srv/x".isAbsolutePath && !"".isAbsolutePath && !" /x".isAbsolutePath)
+    }
 }
