@@ -187,7 +187,8 @@ public actor NBDConnection {
         guard var entry = pending[cookie] else { return }
         let request = entry.request
         let length = UInt64(data?.readableBytes ?? Int(holeLength))
-        guard offset >= request.offset, offset + length <= request.offset + UInt64(request.length) else {
+        // Subtractions only: a hostile offset near 2^64 must not overflow (a trap).
+        guard offset >= request.offset, length <= UInt64(request.length), offset - request.offset <= UInt64(request.length) - length else {
             throw NBDError.protocolViolation("a read chunk at \(offset)+\(length) lies outside the request \(request.offset)+\(request.length)")
         }
         if let data, offset == request.offset, length == UInt64(request.length) {
@@ -203,8 +204,13 @@ public actor NBDConnection {
         pending[cookie] = entry
     }
 
-    func deliverExtents(_ cookie: UInt64, _ extents: [NBDExtent]) {
-        pending[cookie]?.extents.append(contentsOf: extents)
+    /// A command asks for one meta context, so its reply holds one block
+    /// status chunk (the protocol: exactly one per context); a second would
+    /// describe the same range again, perhaps differently.
+    func deliverExtents(_ cookie: UInt64, _ extents: [NBDExtent]) throws {
+        guard let entry = pending[cookie] else { return }
+        guard entry.extents.isEmpty else { throw NBDError.protocolViolation("a second block status chunk for one request") }
+        pending[cookie]?.extents = extents
     }
 
     func deliverError(_ cookie: UInt64, _ error: NBDError) {

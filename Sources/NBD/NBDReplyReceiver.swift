@@ -83,16 +83,20 @@ enum NBDReplyReceiver {
             try await connection.deliverRead(cookie, offset: offset, data: nil, holeLength: hole)
         case NBDProtocol.ReplyType.blockStatus:
             guard request.command == .blockStatus, length >= 12, (length - 4) % 8 == 0,
-                  let context = payload.readInteger(as: UInt32.self), context == request.contextID
+                  let context = payload.readInteger(as: UInt32.self), connection.info.metaContexts.values.contains(context)
             else { throw NBDError.protocolViolation("a malformed block status chunk") }
+            // The server answers for every negotiated context; this request asked about one.
+            guard context == request.contextID else { break }
             var extents: [NBDExtent] = []
             var position = request.offset
             while let extentLength = payload.readInteger(as: UInt32.self), let status = payload.readInteger(as: UInt32.self) {
                 guard extentLength > 0 else { throw NBDError.protocolViolation("a block status extent of length 0") }
                 extents.append(NBDExtent(offset: position, length: UInt64(extentLength), flags: status))
-                position += UInt64(extentLength)
+                let (next, overflow) = position.addingReportingOverflow(UInt64(extentLength))
+                guard !overflow else { throw NBDError.protocolViolation("block status extents run past 2^64") }
+                position = next
             }
-            await connection.deliverExtents(cookie, extents)
+            try await connection.deliverExtents(cookie, extents)
         default:
             guard type & NBDProtocol.ReplyType.errorBit != 0, length >= 6,
                   let code = payload.readInteger(as: UInt32.self), let messageLength = payload.readInteger(as: UInt16.self),

@@ -189,6 +189,42 @@ struct HostileServerTests {
         #expect(ContinuousClock.now - start < .seconds(10))
     }
 
+    @Test("random replies, shaped like the protocol's or not: data of the asked length, extents inside the request, or an NBDError")
+    func fuzz() async throws {
+        let folder = scratchFolder()
+        let seconds = Double(ProcessInfo.processInfo.environment["FUZZ_SECONDS"] ?? "") ?? 10
+        let seed = UInt64(ProcessInfo.processInfo.environment["FUZZ_SEED"] ?? "") ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        print("nbd fuzz: seed \(seed) (FUZZ_SEED=\(seed) repeats this run), \(seconds) s")
+        let server = try ServerProcess.hostile(mode: "fuzz:\(seed)", folder: folder)
+        var random = SplitMix64(seed: seed)
+        var outcomes: [String: Int] = [:]
+        let deadline = Date() + seconds
+        while Date() < deadline {
+            let length = Int(random.next() % 70_000) + 1
+            let offset = random.next() % 10 == 0 ? random.next() : random.next() % ((1 << 20) - UInt64(length))
+            do {
+                try await NBDClient.withConnection(to: server.endpoint, metaContexts: ["base:allocation"], handshakeTimeout: .seconds(2)) { nbd in
+                    for _ in 0..<3 {
+                        if random.next() % 2 == 0 {
+                            let data = try await nbd.read(offset: offset, length: length)
+                            #expect(data.readableBytes == length, "seed \(seed): a read of \(length) bytes returned \(data.readableBytes)")
+                        } else {
+                            let extents = try await nbd.blockStatus(offset: offset, length: length, context: "base:allocation")
+                            #expect(extents.first?.offset == offset && zip(extents, extents.dropFirst()).allSatisfy { $0.offset + $0.length == $1.offset },
+                                    "seed \(seed): extents do not run on from the request's offset")
+                        }
+                        outcomes["answered", default: 0] += 1
+                    }
+                }
+            } catch let error as NBDError {
+                outcomes[String("\(error)".prefix(40)), default: 0] += 1
+            }
+        }
+        print("nbd fuzz: " + outcomes.sorted { $0.value > $1.value }.prefix(12).map { "\($0.key): \($0.value)" }.joined(separator: "; "))
+        #expect(outcomes.values.reduce(0, +) > 10)
+        #expect(outcomes["answered", default: 0] > 0, "no command was ever answered: the fuzzer only tests negotiation")
+    }
+
     @Test("a server that stalls in negotiation times out")
     func stall() async throws {
         let folder = scratchFolder()
