@@ -71,13 +71,21 @@ public enum DiskImages {
     /// The deepest backing chain accepted; deeper ones are almost surely loops.
     public static let maxChainDepth = 1000
 
-    public static func open(path: String) throws -> any DiskImageReader {
-        try open(path: path, format: nil, above: [])
+    /// Opens the image at `path` and its backing chain.
+    /// - Parameter root: when set, every backing file must lie in this folder
+    ///   (symbolic links resolved). An image's header names its backing file,
+    ///   so an image from a repository someone could tamper with must not
+    ///   lead the reader to any other file on the host (`/etc/shadow` as a
+    ///   raw backing file would otherwise be served as disk content).
+    public static func open(path: String, backingsWithin root: String?) throws -> any DiskImageReader {
+        try open(path: path, format: nil, above: [], root: root.map(realPath))
     }
 
-    /// - Parameter above: the real paths of the images above this one in the
-    ///   chain, to refuse a chain that loops back on itself.
-    static func open(path: String, format: String?, above: [String]) throws -> any DiskImageReader {
+    /// - Parameters:
+    ///   - above: the real paths of the images above this one in the chain,
+    ///     to refuse a chain that loops back on itself.
+    ///   - root: the real path of the folder backing files must lie in.
+    static func open(path: String, format: String?, above: [String], root: String?) throws -> any DiskImageReader {
         guard above.count < maxChainDepth else {
             throw DiskImageError.corrupt(path: path, reason: "the backing chain is deeper than \(maxChainDepth)")
         }
@@ -85,22 +93,34 @@ public enum DiskImages {
         if above.contains(real) {
             throw DiskImageError.corrupt(path: path, reason: "the backing chain loops back to \(real)")
         }
+        if let root, !above.isEmpty, !real.hasPrefix(root.hasSuffix("/") ? root : root + "/") {
+            throw DiskImageError.corrupt(path: above.last ?? path, reason: "its backing file \(path) lies outside \(root)")
+        }
         let chain = above + [real]
-        let file = try ImageFile(path: path, flags: O_RDONLY)
+        let file = try openFile(path)
         switch format {
         case "raw":
             return try RawImage(file: file)
         case "qcow2":
-            return try QCOW2Image(file: file, chain: chain)
+            return try QCOW2Image(file: file, chain: chain, root: root)
         case nil:
             let size = try file.size
             if size >= 4, try file.read(count: 4, at: 0).beUInt32(at: 0) == QCOW2Header.magic {
-                return try QCOW2Image(file: file, chain: chain)
+                return try QCOW2Image(file: file, chain: chain, root: root)
             }
             return try RawImage(file: file)
         case let other?:
             throw DiskImageError.unsupported(path: path, feature: "backing format \(other)")
         }
+    }
+
+    /// Opens a regular file for reading. O_NONBLOCK: a FIFO put where an
+    /// image should be would otherwise block the open forever; it is then
+    /// refused with everything else that is not a regular file.
+    static func openFile(_ path: String) throws -> ImageFile {
+        let file = try ImageFile(path: path, flags: O_RDONLY | O_NONBLOCK)
+        guard try file.isRegular else { throw DiskImageError.notAnImage(path: path, reason: "not a regular file") }
+        return file
     }
 }
 

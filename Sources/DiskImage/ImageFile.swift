@@ -26,6 +26,14 @@ public final class ImageFile: Sendable {
         }
     }
 
+    var isRegular: Bool {
+        get throws {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw DiskImageError.io(path: path, operation: "stat", errno: errno) }
+            return info.st_mode & S_IFMT == S_IFREG
+        }
+    }
+
     /// Reads exactly `buffer.count` bytes at `offset`; a file that ends
     /// first is damaged (the caller asked for metadata or data it points to).
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {

@@ -83,14 +83,19 @@ struct QCOW2Header: Equatable, Sendable {
         try header.checkFeatures(path: path)
         try header.readExtensions(bytes, path: path)
         if header.backingFileOffset != 0 {
+            // Compared as UInt64 first: a hostile offset does not fit an Int.
+            guard header.backingFileOffset < UInt64(bytes.count) else {
+                throw DiskImageError.corrupt(path: path, reason: "the backing file name lies outside the first cluster")
+            }
             let start = Int(header.backingFileOffset), length = Int(header.backingFileSize)
             guard length > 0, length <= 1023, start + length <= bytes.count else {
                 throw DiskImageError.corrupt(path: path, reason: "the backing file name lies outside the first cluster")
             }
             header.backingFile = String(decoding: bytes[start..<(start + length)], as: UTF8.self)
         }
-        let l2Entries = UInt64(header.clusterSize / 8)
-        let needed = (header.size + UInt64(header.clusterSize) * l2Entries - 1) / (UInt64(header.clusterSize) * l2Entries)
+        // Bytes one L2 table maps; rounding up by division, since size + span - 1 overflows for a hostile size.
+        let span = UInt64(header.clusterSize) * UInt64(header.clusterSize / 8)
+        let needed = header.size / span + (header.size % span == 0 ? 0 : 1)
         guard UInt64(header.l1Size) >= needed, header.l1Size <= 32 * 1024 * 1024 / 8 else {
             throw DiskImageError.corrupt(path: path, reason: "L1 size \(header.l1Size) does not fit virtual size \(header.size)")
         }

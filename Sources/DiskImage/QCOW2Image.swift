@@ -28,24 +28,27 @@ public final class QCOW2Image: DiskImageReader {
     /// The backing file name as stored in the header (relative or absolute).
     public var backingFileName: String? { header.backingFile }
 
-    public convenience init(path: String) throws {
-        try self.init(file: ImageFile(path: path, flags: O_RDONLY), chain: [realPath(path)])
+    /// - Parameter root: the folder every backing file must lie in (see `DiskImages.open`).
+    public convenience init(path: String, backingsWithin root: String?) throws {
+        try self.init(file: DiskImages.openFile(path), chain: [realPath(path)], root: root.map(realPath))
     }
 
-    /// - Parameter chain: real paths from the top image down to this one.
-    init(file: ImageFile, chain: [String]) throws {
+    /// - Parameters:
+    ///   - chain: real paths from the top image down to this one.
+    ///   - root: the real path of the folder backing files must lie in.
+    init(file: ImageFile, chain: [String], root: String?) throws {
         self.file = file
         fileSize = try file.size
         let first = try file.read(count: Int(min(fileSize, 2 << 20)), at: 0)
         header = try QCOW2Header.parse(first, path: file.path)
         let l1Bytes = Int(header.l1Size) * 8
-        guard header.l1TableOffset + UInt64(l1Bytes) <= fileSize || header.l1Size == 0 else {
+        guard header.l1Size == 0 || (header.l1TableOffset <= fileSize && UInt64(l1Bytes) <= fileSize - header.l1TableOffset) else {
             throw DiskImageError.corrupt(path: file.path, reason: "the L1 table lies past the end of the file")
         }
         let raw = try file.read(count: l1Bytes, at: header.l1TableOffset)
         l1 = (0..<Int(header.l1Size)).map { raw.beUInt64(at: $0 * 8) }
         if let name = header.backingFile {
-            backing = try DiskImages.open(path: Self.resolve(name, relativeTo: file.path), format: header.backingFormat, above: chain)
+            backing = try DiskImages.open(path: Self.resolve(name, relativeTo: file.path), format: header.backingFormat, above: chain, root: root)
         } else {
             backing = nil
         }
@@ -181,7 +184,7 @@ public final class QCOW2Image: DiskImageReader {
     // MARK: extents
 
     public func extents(from offset: UInt64, length: UInt64) throws -> [ImageExtent] {
-        let end = min(virtualSize, offset + length)
+        let end = offset >= virtualSize ? offset : offset + min(length, virtualSize - offset)
         let clusterSize = UInt64(header.clusterSize)
         var result: [ImageExtent] = []
         var position = offset

@@ -24,7 +24,7 @@ public final class RawImage: DiskImageReader {
     }
 
     public func extents(from offset: UInt64, length: UInt64) throws -> [ImageExtent] {
-        let end = min(virtualSize, offset + length)
+        let end = offset >= virtualSize ? offset : offset + min(length, virtualSize - offset)
         var result: [ImageExtent] = []
         var position = offset
         while position < end {

@@ -42,7 +42,32 @@ public struct BackupLayout: Sendable {
 
     public static func diskFileName(index: Int) -> String { "disk-\(index).qcow2" }
 
+    /// The highest disk index a backup may hold.
+    public static let maxDiskIndex = 255
+
+    /// A name that is one path component: not empty, no `/` or NUL, not `.`
+    /// or `..`, at most 255 bytes. Backup ids read from a repository must be.
+    public static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 255 && name != "." && name != ".."
+            && !name.utf8.contains(UInt8(ascii: "/")) && !name.utf8.contains(0)
+    }
+
+    /// Whether `name` is a backing file name as `backingFileName` writes it:
+    /// the same disk of another backup of the VM.
+    public static func isBackingFileName(_ name: String, diskIndex: Int) -> Bool {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 3 && parts[0] == ".." && isPlainName(String(parts[1])) && parts[2] == diskFileName(index: diskIndex)
+    }
+
     public var vmDirectory: String { repositoryRoot + "/" + Self.vmsFolder + "/" + vmKey }
+    /// The folder all images of a chain lie in (the VM's folder), from the
+    /// path of one image in it (`<vm folder>/<backup_id>/disk-N.qcow2`).
+    /// Readers refuse a backing file outside it: an image's header names its
+    /// backing file, and a tampered one must not reach other files.
+    public static func chainFolder(ofImage path: String) -> String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     public func partialDirectory(_ backupID: String) -> String { vmDirectory + "/" + backupID + Self.partialSuffix }
 
     /// Where a merge writes the image that will replace `image` (renamed over it once complete).

@@ -39,7 +39,7 @@ func restoreBench(top: String, work: String, runs: Int) async throws {
     // Onto an NBD export (a qemu-nbd serving a new raw file, writing past the page cache so the
     // target's own flush does not drown the difference), as a restore onto a VM's disk goes; both
     // end with an NBD flush.
-    let size = try DiskImages.open(path: top).virtualSize
+    let size = try DiskImages.open(path: top, backingsWithin: nil).virtualSize
     var ours = Double.infinity, reference = Double.infinity
     for run in 1...runs {
         for tool in ["sendense", "qemu-img"] {

@@ -3,6 +3,10 @@ import Foundation
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("QCOW2 reader on images QEMU wrote", .removesScratch)
 struct QCOW2ReaderTests {
     /// Reads the whole image through `DiskImages.open` and compares it with
@@ -11,7 +15,7 @@ struct QCOW2ReaderTests {
     static func expectReadsLikeQEMU(_ image: String) throws {
         let raw = image + ".expected.raw"
         try mustRun(["qemu-img", "convert", "-O", "raw", image, raw])
-        let ours = try DiskImages.open(path: image)
+        let ours = try DiskImages.open(path: image, backingsWithin: nil)
         let expected = RawReference(existing: raw)
         let info = try tool(["qemu-img", "info", "--output=json", image])
         let size = (try JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [String: Any])?["virtual-size"] as? Int
@@ -117,18 +121,22 @@ struct QCOW2ReaderTests {
             try variant("l1-too-small", { putBE32(&$0, 0, at: 36) }),
             try variant("encrypted", { putBE32(&$0, 1, at: 32) }),
             try variant("unknown-feature", { putBE64(&$0, 1 << 40, at: 72) }),
+            // Values whose arithmetic overflowed (a trap, which would take the hub down) before.
+            try variant("size-max", { putBE64(&$0, .max, at: 24) }),
+            try variant("backing-offset-max", { putBE64(&$0, .max, at: 8); putBE32(&$0, 8, at: 16) }),
+            try variant("l1-offset-max", { putBE64(&$0, .max & ~0xFFFF, at: 40) }),
         ]
         for path in cases {
-            #expect(throws: DiskImageError.self, "\(path)") { _ = try QCOW2Image(path: path) }
+            #expect(throws: DiskImageError.self, "\(path)") { _ = try QCOW2Image(path: path, backingsWithin: nil) }
         }
         // An L2 table pointer past the end of the file is found on read.
         let l1Offset = good.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 40, as: UInt64.self)) }
         let badL2 = try variant("l2-past-end", { putBE64(&$0, (1 << 40) | (1 << 63), at: Int(l1Offset)) })
-        let image = try QCOW2Image(path: badL2)
+        let image = try QCOW2Image(path: badL2, backingsWithin: nil)
         #expect(throws: DiskImageError.self) { _ = try image.read(count: 4096, at: 0) }
         #expect(throws: DiskImageError.self) { _ = try image.extents() }
         // Reads past the end are refused.
-        let ok = try QCOW2Image(path: folder + "/good.qcow2")
+        let ok = try QCOW2Image(path: folder + "/good.qcow2", backingsWithin: nil)
         #expect(throws: DiskImageError.self) { _ = try ok.read(count: 2, at: ok.virtualSize - 1) }
     }
 
@@ -140,10 +148,44 @@ struct QCOW2ReaderTests {
         // Point a at b: qemu-img refuses to make a loop, so edit the header.
         try mustRun(["qemu-img", "rebase", "-u", "-b", "b.qcow2", "-F", "qcow2", folder + "/a.qcow2"])
         do {
-            _ = try DiskImages.open(path: folder + "/b.qcow2")
+            _ = try DiskImages.open(path: folder + "/b.qcow2", backingsWithin: nil)
             Issue.record("a looping chain was opened")
         } catch let error as DiskImageError {
             #expect(error.description.contains("loops"))
+        }
+    }
+
+    @Test("backing files outside the chain's folder are refused, symbolic links resolved; a FIFO is no image")
+    func confined() throws {
+        let folder = scratchFolder()
+        let vm = folder + "/repo/vms/web"
+        try FileManager.default.createDirectory(atPath: vm + "/b1", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: vm + "/b2", withIntermediateDirectories: true)
+        let secret = folder + "/secret.raw"
+        try Data(repeating: 0x5A, count: 1 << 20).write(to: URL(fileURLWithPath: secret))
+        try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", vm + "/b1/disk-0.qcow2", "1M"])
+        try FileManager.default.createSymbolicLink(atPath: vm + "/b1/link.raw", withDestinationPath: secret)
+        let top = vm + "/b2/disk-0.qcow2"
+        for backing in ["../b1/disk-0.qcow2", "../../../../secret.raw", secret, "../b1/link.raw"] {
+            try? FileManager.default.removeItem(atPath: top)
+            let format = backing.hasSuffix(".raw") ? "raw" : "qcow2"
+            try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", format, top, "1M"])
+            // Without a folder the reader follows the header (how tests and tools use it).
+            #expect(try DiskImages.open(path: top, backingsWithin: nil).read(count: 1, at: 0) == [backing == "../b1/disk-0.qcow2" ? 0 : 0x5A])
+            if backing == "../b1/disk-0.qcow2" {
+                #expect(try DiskImages.open(path: top, backingsWithin: vm).read(count: 1, at: 0) == [0])
+                continue
+            }
+            do {
+                _ = try DiskImages.open(path: top, backingsWithin: vm)
+                Issue.record("backing file \(backing) outside \(vm) was opened")
+            } catch let error as DiskImageError {
+                #expect(error.description.contains("outside"), "\(error)")
+            }
+        }
+        #expect(mkfifo(vm + "/b1/fifo.qcow2", 0o644) == 0)
+        #expect(throws: DiskImageError.notAnImage(path: vm + "/b1/fifo.qcow2", reason: "not a regular file")) {
+            _ = try DiskImages.open(path: vm + "/b1/fifo.qcow2", backingsWithin: vm)
         }
     }
 }

@@ -47,7 +47,7 @@ struct QCOW2WriterTests {
         try Self.expectSame(folder + "/disk.qcow2", folder + "/ref.raw")
 
         // Our own reader agrees, at odd offsets too.
-        let image = try QCOW2Image(path: folder + "/disk.qcow2")
+        let image = try QCOW2Image(path: folder + "/disk.qcow2", backingsWithin: nil)
         #expect(image.virtualSize == size)
         for _ in 0..<50 {
             let offset = UInt64.random(in: 0..<size, using: &random)
@@ -86,7 +86,7 @@ struct QCOW2WriterTests {
         #expect(chain?.first?["backing-filename"] as? String == "base.qcow2")
         #expect(chain?.first?["backing-filename-format"] as? String == "qcow2")
 
-        let image = try QCOW2Image(path: folder + "/top.qcow2")
+        let image = try QCOW2Image(path: folder + "/top.qcow2", backingsWithin: nil)
         #expect(try image.read(count: 5 * cluster, at: 10 * UInt64(cluster)) == [UInt8](repeating: 0, count: 5 * cluster))
         #expect(try image.read(count: Int(size), at: 0) == reference.read(count: Int(size), at: 0))
         // The incremental holds only what changed.
@@ -101,7 +101,7 @@ struct QCOW2WriterTests {
         let writer = try QCOW2Writer(path: folder + "/empty.qcow2", virtualSize: 1 << 30)
         try writer.finish()
         try Self.expectClean(folder + "/empty.qcow2")
-        let image = try QCOW2Image(path: folder + "/empty.qcow2")
+        let image = try QCOW2Image(path: folder + "/empty.qcow2", backingsWithin: nil)
         #expect(try image.extents() == [ImageExtent(offset: 0, length: 1 << 30, kind: .zero)])
     }
 
@@ -120,7 +120,7 @@ struct QCOW2WriterTests {
         try far.withUnsafeBytes { try writer.write(firstCluster: (size / 4096) - 1, $0) }
         try writer.finish()
         try Self.expectClean(folder + "/big.qcow2")
-        let image = try QCOW2Image(path: folder + "/big.qcow2")
+        let image = try QCOW2Image(path: folder + "/big.qcow2", backingsWithin: nil)
         #expect(try image.read(count: 4096, at: size - 4096) == far)
         #expect(try image.read(count: 1 << 20, at: 0) == reference.read(count: 1 << 20, at: 0))
         let extents = try image.extents()
@@ -159,7 +159,7 @@ struct QCOW2StreamTests {
         try tail.withUnsafeBytes { try top.write(firstCluster: size / 65536, $0) }
         try top.finish()
 
-        let image = try DiskImages.open(path: folder + "/top.qcow2")
+        let image = try DiskImages.open(path: folder + "/top.qcow2", backingsWithin: nil)
         let layout = QCOW2StreamLayout(virtualSize: size, clusterSize: clusterSize,
                                        dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: clusterSize))
         let output = folder + "/streamed.qcow2"

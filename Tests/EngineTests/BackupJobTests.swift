@@ -117,7 +117,7 @@ struct BackupJobTests {
         #expect(chain?.count == 10)
         #expect(chain?.first?["backing-filename"] as? String == "../backup-lab-8/disk-0.qcow2")
         // Our own reader sees the same bytes through the chain.
-        let top = try DiskImages.open(path: points[9].directory + "/disk-0.qcow2")
+        let top = try DiskImages.open(path: points[9].directory + "/disk-0.qcow2", backingsWithin: nil)
         let expected = RawReference(existing: points[9].raws[0])
         #expect(try top.read(count: 4 << 20, at: 20 << 20) == expected.read(count: 4 << 20, at: 20 << 20))
     }

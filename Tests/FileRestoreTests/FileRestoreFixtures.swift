@@ -34,7 +34,7 @@ enum Fixtures {
     }()
 
     static func browser(_ path: String) throws -> RestoreBrowser {
-        try RestoreBrowser(image: DiskImages.open(path: path))
+        try RestoreBrowser(image: DiskImages.open(path: path, backingsWithin: nil))
     }
 
     /// Reads a whole file of the session (test files are small).

@@ -25,7 +25,7 @@ struct LVMTests {
 
     @Test("a volume group over two disks: each logical volume is a folder whose files read back exactly")
     func spanningGroup() throws {
-        let browser = try RestoreBrowser(image: DiskImages.open(path: Self.disk0), companions: [DiskImages.open(path: Self.disk1)])
+        let browser = try RestoreBrowser(image: DiskImages.open(path: Self.disk0, backingsWithin: nil), companions: [DiskImages.open(path: Self.disk1, backingsWithin: nil)])
         #expect(browser.volumes.map(\.name) == [
             "Partition 1 - boot (8.0 MB)", "vgdata-root (320.0 MB)", "vgdata-home (24.0 MB)", "vgdata-stripes (16.0 MB)",
         ])
@@ -57,7 +57,7 @@ struct LVMTests {
 
     @Test("a logical volume whose other disk is missing says so; the rest still reads")
     func missingDisk() throws {
-        let alone = try RestoreBrowser(image: DiskImages.open(path: Self.disk1))
+        let alone = try RestoreBrowser(image: DiskImages.open(path: Self.disk1, backingsWithin: nil))
         let byName = Dictionary(uniqueKeysWithValues: alone.volumes.map { ($0.name, $0) })
         #expect(alone.volumes.count == 3)
         for name in ["vgdata-root (320.0 MB)", "vgdata-home (24.0 MB)", "vgdata-stripes (16.0 MB)"] {
@@ -65,7 +65,7 @@ struct LVMTests {
             #expect(byName[name]?.unsupportedReason?.contains("no disk of this restore point") == true, "\(byName[name]?.unsupportedReason ?? "")")
         }
         // Disk 1 opened with disk 0 beside it reads the same group.
-        let both = try RestoreBrowser(image: DiskImages.open(path: Self.disk1), companions: [DiskImages.open(path: Self.disk0)])
+        let both = try RestoreBrowser(image: DiskImages.open(path: Self.disk1, backingsWithin: nil), companions: [DiskImages.open(path: Self.disk0, backingsWithin: nil)])
         #expect(both.volumes.map(\.filesystemType) == ["xfs", "ext4", "ext4"])
         #expect(try Self.hashes(both, "/vgdata-home (24.0 MB)") == (try Self.expected())["home"])
     }
@@ -79,7 +79,7 @@ struct LVMTests {
         let text = bytes[4608..<(1 << 20)]
         for index in text.indices where bytes[index] == UInt8(ascii: "{") { bytes[index] = UInt8(ascii: " ") }
         try bytes.write(to: URL(fileURLWithPath: folder + "/disk1.raw"))
-        let browser = try RestoreBrowser(image: DiskImages.open(path: folder + "/disk1.raw"))
+        let browser = try RestoreBrowser(image: DiskImages.open(path: folder + "/disk1.raw", backingsWithin: nil))
         #expect(browser.volumes.count == 1 && browser.volumes[0].filesystemType == "unsupported")
         #expect(browser.volumes[0].unsupportedReason?.contains("LVM2") == true, "\(browser.volumes[0].unsupportedReason ?? "")")
     }

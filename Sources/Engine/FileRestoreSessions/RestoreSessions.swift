@@ -2,6 +2,7 @@ import Catalog
 import FileRestore
 import Foundation
 import Logging
+import Repository
 import SendenseCore
 
 /// The open file-restore sessions: a backup disk read by a worker process of
@@ -65,7 +66,8 @@ public actor RestoreSessions {
         do {
             let settings = limits.worker
             worker = try await BlockingPool.shared.run {
-                try FileRestoreWorker(imagePath: imagePath, companionPaths: companionPaths, settings: settings)
+                try FileRestoreWorker(imagePath: imagePath, companionPaths: companionPaths,
+                                      backingsWithin: BackupLayout.chainFolder(ofImage: imagePath), settings: settings)
             }
         } catch FileRestoreError.imageUnreadable(let reason) {
             throw Failure.unreadableDisk(backupID: backupID, diskIndex: diskIndex, reason: reason)

@@ -55,6 +55,8 @@ public final class FileRestoreWorker: Sendable {
     public let imagePath: String
     /// The restore point's other disks, searched for LVM2 physical volumes.
     public let companionPaths: [String]
+    /// The folder the images' backing files must lie in (nil: anywhere).
+    public let backingsWithin: String?
     /// What the first worker found on the disk; later ones find the same.
     public let opened: WorkerOpened
     private let settings: Settings
@@ -64,11 +66,12 @@ public final class FileRestoreWorker: Sendable {
     /// read the disk's partitions and filesystems.
     /// - Throws: `FileRestoreError` (`noFilesystem` for a disk with nothing
     ///   readable, `workerFailed` when the worker dies on it).
-    public init(imagePath: String, companionPaths: [String] = [], settings: Settings) throws {
+    public init(imagePath: String, companionPaths: [String] = [], backingsWithin: String? = nil, settings: Settings) throws {
         self.imagePath = imagePath
         self.companionPaths = companionPaths
+        self.backingsWithin = backingsWithin
         self.settings = settings
-        let (running, opened) = try Self.spawn(imagePath: imagePath, companionPaths: companionPaths, settings: settings, generation: 1)
+        let (running, opened) = try Self.spawn(disk: Self.diskArguments(imagePath, companionPaths, backingsWithin), settings: settings, generation: 1)
         self.opened = opened
         state = Mutex(State(running: running, generation: 1))
     }
@@ -186,7 +189,7 @@ public final class FileRestoreWorker: Sendable {
                 guard restart else { throw FileRestoreError.workerFailed(reason: "no worker runs") }
                 state.generation += 1
                 state.restarts += 1
-                state.running = try Self.spawn(imagePath: imagePath, companionPaths: companionPaths, settings: settings,
+                state.running = try Self.spawn(disk: Self.diskArguments(imagePath, companionPaths, backingsWithin), settings: settings,
                                                generation: state.generation).running
             }
             guard let running = state.running else { throw FileRestoreError.workerFailed(reason: "no worker runs") }
@@ -216,8 +219,13 @@ public final class FileRestoreWorker: Sendable {
 
     // MARK: the process
 
+    /// The worker's arguments that name its disk (see `FileRestoreWorkerProcess.run`).
+    private static func diskArguments(_ imagePath: String, _ companionPaths: [String], _ backingsWithin: String?) -> [String] {
+        ["--image", imagePath] + companionPaths.flatMap { ["--companion", $0] } + (backingsWithin.map { ["--backings-within", $0] } ?? [])
+    }
+
     /// Starts a worker and reads its first answer: what it found on the disk.
-    private static func spawn(imagePath: String, companionPaths: [String], settings: Settings,
+    private static func spawn(disk: [String], settings: Settings,
                               generation: Int) throws -> (running: Running, opened: WorkerOpened) {
         var ends: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
@@ -231,9 +239,8 @@ public final class FileRestoreWorker: Sendable {
                 _ = setsockopt(end, SOL_SOCKET, option, &size, socklen_t(MemoryLayout<Int32>.size))
             }
         }
-        let arguments = [settings.executable, FileRestoreWorkerProcess.command, "--image", imagePath,
-                         "--memory-limit", String(settings.memoryLimitBytes), "--parent", String(getpid())]
-            + companionPaths.flatMap { ["--companion", $0] }
+        let arguments = [settings.executable, FileRestoreWorkerProcess.command] + disk
+            + ["--memory-limit", String(settings.memoryLimitBytes), "--parent", String(getpid())]
         // No Swift backtrace on a crash: it takes seconds and says nothing the hub needs.
         let environment = ["SWIFT_BACKTRACE=enable=no", "LANG=C.UTF-8"]
         var pid: pid_t = 0

@@ -15,8 +15,8 @@ public enum FileRestoreWorkerProcess {
     public static let command = "flr-worker"
 
     /// Runs the worker with its command-line arguments (after the command
-    /// name): `--image PATH [--companion PATH]… [--memory-limit BYTES]
-    /// [--parent PID]`. Never returns.
+    /// name): `--image PATH [--companion PATH]… [--backings-within FOLDER]
+    /// [--memory-limit BYTES] [--parent PID]`. Never returns.
     public static func run(arguments: [String]) -> Never {
         WorkerSandbox.closeInheritedDescriptors()
         let channel = WorkerChannel(fd: STDOUT_FILENO)
@@ -25,14 +25,16 @@ public enum FileRestoreWorkerProcess {
         while let key = rest.popFirst(), key.hasPrefix("--"), let value = rest.popFirst() { options[String(key.dropFirst(2)), default: []].append(value) }
         guard let imagePath = options["image"]?.last else { fail(channel, .workerFailed(reason: "flr-worker: --image is required")) }
         let parent = options["parent"]?.last.flatMap { pid_t($0) }
+        // Opened before the sandbox is entered: the folder keeps a tampered header from naming any other file.
+        let within = options["backings-within"]?.last
         let image: any DiskImageReader
         do {
-            image = try DiskImages.open(path: imagePath)
+            image = try DiskImages.open(path: imagePath, backingsWithin: within)
         } catch {
             fail(channel, .imageUnreadable(reason: "\(error)"))
         }
         // The point's other disks: a disk that cannot be opened only hides the volume groups on it.
-        let companions = (options["companion"] ?? []).compactMap { try? DiskImages.open(path: $0) }
+        let companions = (options["companion"] ?? []).compactMap { try? DiskImages.open(path: $0, backingsWithin: within) }
         UTF8Locale.prepare()
         // The first natural-order comparison sets up ICU's collator (~100 ms):
         // done while the disk opens, not in the first listing.
