@@ -3,7 +3,8 @@ SHELL := /bin/bash
 #   make run    install system packages, build release, serve on :8082 with ./data
 #   make test   install test dependencies, build, check (warnings, imports, OpenAPI), run every test (Swift, then the GUI in Chromium)
 #   make bench  benchmarks against the reference tools and the hub under load (release build; not part of test)
-#   make fuzz   mutated filesystem images fed to file-restore workers for FUZZ_SECONDS (default 1800; make test runs 60)
+#   make fuzz   mutated filesystem images fed to file-restore workers, mutated QCOW2 images to the reader and
+#               manifests to rescan and verify, FUZZ_SECONDS each (default 1800; make test runs 60, 20 and 20)
 #   make contract  the hub against its OpenAPI document (Schemathesis); CONTRACT_SECONDS of fuzzing and stateful runs (default 900; make test gives 120)
 
 DATA_DIR ?= ./data
@@ -40,7 +41,7 @@ bench: test-deps
 FUZZ_SECONDS ?= 1800
 fuzz: test-deps
 	$(SWIFT) build --build-tests
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --disable-xctest --filter FilesystemFuzzTests
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --disable-xctest --filter 'FilesystemFuzzTests|QCOW2FuzzTests|ManifestFuzzTests'
 
 CONTRACT_SECONDS ?= 900
 contract: test-deps

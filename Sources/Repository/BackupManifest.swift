@@ -115,11 +115,68 @@ public struct BackupManifest: Codable, Equatable, Sendable {
 
     public func encoded() throws -> Data { try Self.encoder.encode(self) }
 
+    /// The largest manifest read: one run per extent of a very fragmented
+    /// multi-terabyte disk stays far below it; a file beyond it is damage.
+    static let maxFileBytes = 512 << 20
+
+    /// Reads and checks the manifest of the backup folder `directory`. A
+    /// repository may have been tampered with or damaged: every value that
+    /// later becomes a path, a catalog row or arithmetic is checked here, and
+    /// anything wrong is `RepositoryError.invalidManifest`.
     public static func read(from directory: String) throws -> BackupManifest {
         let path = directory + "/" + fileName
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RepositoryError.io("cannot read \(path)")
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard let size, size <= maxFileBytes, let data = FileManager.default.contents(atPath: path) else {
+            throw RepositoryError.io("cannot read \(path)" + ((size ?? 0) > maxFileBytes ? ": larger than \(maxFileBytes >> 20) MiB" : ""))
         }
-        return try decoder.decode(BackupManifest.self, from: data)
+        let manifest: BackupManifest
+        do {
+            manifest = try decoder.decode(BackupManifest.self, from: data)
+        } catch {
+            throw RepositoryError.invalidManifest(path: path, reason: "not a manifest: \(error)")
+        }
+        if let problem = manifest.problem(inFolder: URL(fileURLWithPath: directory).lastPathComponent) {
+            throw RepositoryError.invalidManifest(path: path, reason: problem)
+        }
+        return manifest
+    }
+
+    private static func isLowercaseHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+    }
+
+    /// What makes this manifest unusable from the folder `folder`, or nil.
+    func problem(inFolder folder: String) -> String? {
+        guard (1...Self.currentFormatVersion).contains(formatVersion) else { return "format_version \(formatVersion) is not one this hub reads" }
+        guard BackupLayout.isPlainName(backupId), folder == backupId || folder == backupId + BackupLayout.partialSuffix else {
+            return "backup_id \(backupId) does not name its folder \(folder)"
+        }
+        if let parentId, !BackupLayout.isPlainName(parentId) || parentId == backupId { return "parent_id \(parentId) is not another backup" }
+        if let problem = NameRules.problem(with: vm.name, field: "vm.name") { return problem }
+        var indexes = Set<Int>()
+        var total: UInt64 = 0
+        for disk in disks {
+            guard (0...BackupLayout.maxDiskIndex).contains(disk.index), indexes.insert(disk.index).inserted else {
+                return "disk index \(disk.index) is out of range or repeated"
+            }
+            guard disk.file == BackupLayout.diskFileName(index: disk.index) else { return "disk \(disk.index) names file \(disk.file)" }
+            if let backing = disk.backingFile, !BackupLayout.isBackingFileName(backing, diskIndex: disk.index) {
+                return "disk \(disk.index) names backing file \(backing)"
+            }
+            let sum = total.addingReportingOverflow(disk.bytesWritten)
+            guard disk.capacityBytes <= UInt64(Int64.max), !sum.overflow, sum.partialValue <= UInt64(Int64.max) else {
+                return "disk \(disk.index): sizes beyond 2^63"
+            }
+            total = sum.partialValue
+            for run in disk.runs {
+                guard run.offset <= disk.capacityBytes, run.length <= disk.capacityBytes - run.offset else {
+                    return "disk \(disk.index): run at \(run.offset) of \(run.length) bytes is past its capacity \(disk.capacityBytes)"
+                }
+                if let hash = run.sha256, hash.utf8.count != 64 || !hash.utf8.allSatisfy(Self.isLowercaseHexDigit) {
+                    return "disk \(disk.index): run at \(run.offset) has no SHA-256 but \(hash)"
+                }
+            }
+        }
+        return nil
     }
 }

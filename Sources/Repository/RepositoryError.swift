@@ -8,6 +8,8 @@ public enum RepositoryError: Error, Equatable, Sendable, CustomStringConvertible
     case mountFailed(String)
     case unmountFailed(String)
     case io(String)
+    /// A backup's manifest.json that is not one this hub wrote: damaged or tampered with.
+    case invalidManifest(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum RepositoryError: Error, Equatable, Sendable, CustomStringConvertible
         case .mountFailed(let message): message
         case .unmountFailed(let message): message
         case .io(let message): message
+        case .invalidManifest(let path, let reason): "\(path) is damaged: \(reason)"
         }
     }
 }

@@ -78,42 +78,48 @@ public enum CatalogRebuild {
         // so a point is dated at least a millisecond after its parent.
         var importedDates: [String: Date] = [:]
         for (folder, manifest) in ordered {
-            if let parent = manifest.parentId, byID[parent] == nil, try await catalog.backup(id: parent) == nil {
-                report.skipped.append("\(manifest.backupId): its parent \(parent) is missing from the repository")
+            // The parent must be in the catalog already or imported in this run (not skipped).
+            if let parent = manifest.parentId, importedDates[parent] == nil, try await catalog.backup(id: parent) == nil {
+                report.skipped.append("\(manifest.backupId): its parent \(parent) is missing from the repository or was skipped")
                 continue
             }
-            let context = try await ensureContext(for: manifest, report: &report, catalog: catalog)
-            var createdAt = manifest.createdAt
-            if let parent = manifest.parentId {
-                let known = try await catalog.backup(id: parent)?.createdAt
-                if let parentDate = importedDates[parent] ?? known { createdAt = max(createdAt, parentDate.addingTimeInterval(0.001)) }
-            }
-            importedDates[manifest.backupId] = createdAt
-            var job = BackupJobRecord(backupId: manifest.backupId, vmBackupContextId: 0, repositoryId: repository.id ?? 0,
-                                      vmName: context.vmName, backupType: manifest.backupType, parentBackupId: manifest.parentId,
-                                      note: "imported from the repository", createdAt: createdAt)
-            job.status = .completed
-            job.consistency = manifest.consistency
-            job.currentPhase = BackupStatus.completed.rawValue
-            job.startedAt = manifest.createdAt
-            job.completedAt = manifest.completedAt
-            let bytes = manifest.disks.reduce(UInt64(0)) { $0 + $1.bytesWritten }
-            job.bytesTransferred = Int64(bytes)
-            job.totalBytes = Int64(bytes)
-            let disks = manifest.disks.map { disk in
-                var record = BackupDiskRecord(backupId: manifest.backupId, diskIndex: disk.index, capacityBytes: Int64(disk.capacityBytes),
-                                              qcow2Path: folder + "/" + disk.file)
-                record.status = .completed
-                record.bytesTransferred = Int64(disk.bytesWritten)
-                record.checkpoint = disk.checkpoint
-                record.vmwareDiskKey = manifest.vm.identity["disk.\(disk.index).key"].flatMap(Int.init)
-                return record
-            }
-            let vmKey = URL(fileURLWithPath: folder).deletingLastPathComponent().lastPathComponent
-            if try await catalog.importBackup(job, contextID: context.contextId, vmKey: vmKey, disks: disks) {
-                report.backupsImported += 1
-            } else {
-                report.backupsKnown += 1
+            do {
+                let context = try await ensureContext(for: manifest, report: &report, catalog: catalog)
+                var createdAt = manifest.createdAt
+                if let parent = manifest.parentId {
+                    let known = try await catalog.backup(id: parent)?.createdAt
+                    if let parentDate = importedDates[parent] ?? known { createdAt = max(createdAt, parentDate.addingTimeInterval(0.001)) }
+                }
+                var job = BackupJobRecord(backupId: manifest.backupId, vmBackupContextId: 0, repositoryId: repository.id ?? 0,
+                                          vmName: context.vmName, backupType: manifest.backupType, parentBackupId: manifest.parentId,
+                                          note: "imported from the repository", createdAt: createdAt)
+                job.status = .completed
+                job.consistency = manifest.consistency
+                job.currentPhase = BackupStatus.completed.rawValue
+                job.startedAt = manifest.createdAt
+                job.completedAt = manifest.completedAt
+                let bytes = manifest.disks.reduce(UInt64(0)) { $0 + $1.bytesWritten }
+                job.bytesTransferred = Int64(bytes)
+                job.totalBytes = Int64(bytes)
+                let disks = manifest.disks.map { disk in
+                    var record = BackupDiskRecord(backupId: manifest.backupId, diskIndex: disk.index, capacityBytes: Int64(disk.capacityBytes),
+                                                  qcow2Path: folder + "/" + disk.file)
+                    record.status = .completed
+                    record.bytesTransferred = Int64(disk.bytesWritten)
+                    record.checkpoint = disk.checkpoint
+                    record.vmwareDiskKey = manifest.vm.identity["disk.\(disk.index).key"].flatMap(Int.init)
+                    return record
+                }
+                let vmKey = URL(fileURLWithPath: folder).deletingLastPathComponent().lastPathComponent
+                if try await catalog.importBackup(job, contextID: context.contextId, vmKey: vmKey, disks: disks) {
+                    report.backupsImported += 1
+                } else {
+                    report.backupsKnown += 1
+                }
+                importedDates[manifest.backupId] = createdAt
+            } catch {
+                // One backup the catalog cannot take does not stop the others; the report says why.
+                report.skipped.append("\(manifest.backupId): \(error)")
             }
         }
         logger.notice("rescan of \(repository.name): \(report.backupsImported) backups imported, \(report.vmContextsCreated.count) VMs created, \(report.skipped.count) skipped")

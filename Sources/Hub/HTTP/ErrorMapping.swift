@@ -24,7 +24,7 @@ extension APIError {
             switch error {
             case .invalidPath, .notWritable, .overlapsRepository, .foreignRepository: self = .unprocessable(error.description)
             case .mountFailed, .unmountFailed: self = .badGateway(error.description)
-            case .io: self = .init(.internalServerError, error.description)
+            case .io, .invalidManifest: self = .init(.internalServerError, error.description)
             }
         case let error as BackupError:
             switch error {
