@@ -292,9 +292,15 @@ extension CatalogDatabase {
         try await pool.read { db in try BackupJobRecord.filter(Column("parent_backup_id") == backupID).fetchAll(db) }
     }
 
+    /// Removes a point's row. Failed and cancelled backups that were to
+    /// build on it keep their rows (the history of what went wrong) without
+    /// the parent; a completed or running child still holds it (the foreign
+    /// key refuses), which the callers rule out first.
     public func deleteBackupRow(_ backupID: String) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE vm_backup_contexts SET last_backup_id = NULL WHERE last_backup_id = ?", arguments: [backupID])
+            try db.execute(sql: "UPDATE backup_jobs SET parent_backup_id = NULL WHERE parent_backup_id = ? AND status IN (?, ?)",
+                           arguments: [backupID, BackupStatus.failed.rawValue, BackupStatus.cancelled.rawValue])
             _ = try BackupJobRecord.deleteOne(db, key: backupID)
         }
     }

@@ -120,6 +120,27 @@ struct CatalogTests {
         #expect(try await catalog.repositories().isEmpty)
     }
 
+    @Test("a point's row goes although failed and cancelled backups named it as parent; a completed child still holds it")
+    func deleteWithFailedChildren() async throws {
+        let catalog = try await Self.catalogWithVM()
+        try await catalog.pool.write { db in
+            for (id, parent, status) in [("b1", nil, "completed"), ("b2", "b1", "failed"), ("b3", "b1", "cancelled"), ("b4", "b1", "completed")] {
+                try db.execute(sql: """
+                    INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, parent_backup_id, status, created_at)
+                        VALUES (?, 1, 1, 'vm', 'incremental', ?, ?, datetime('now'))
+                    """, arguments: [id, parent, status])
+            }
+        }
+        // The completed child was not reparented (a merge does that first): refused, nothing changed.
+        await #expect(throws: (any Error).self) { try await catalog.deleteBackupRow("b1") }
+        #expect(try await catalog.backup(id: "b2")?.parentBackupId == "b1")
+        try await catalog.reparentBackup("b4", parent: nil, type: .full)
+        try await catalog.deleteBackupRow("b1")
+        #expect(try await catalog.backup(id: "b1") == nil)
+        #expect(try await catalog.backup(id: "b2")?.parentBackupId == nil)
+        #expect(try await catalog.backup(id: "b3")?.parentBackupId == nil)
+    }
+
     @Test("the job list's backups: every running one, however old, and the newest N, once each, newest first")
     func runningAndRecent() async throws {
         let catalog = try await Self.catalogWithVM()
