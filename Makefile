@@ -28,6 +28,8 @@ test: test-deps
 	$(MAKE) check-openapi
 	scripts/run-tests.sh
 	python3 Tests/e2e/gui_test.py
+	python3 Tests/faults/disk_full_test.py
+	python3 Tests/faults/kill_campaign_test.py
 	python3 Tests/api/contract_test.py
 
 # BENCH=backup|files|discovery|telemetry|api runs one part; api is the hub under wrk (scripts/bench-api-load.sh).

@@ -30,6 +30,7 @@ if [[ "${1:-}" == "--test" ]]; then
     fdisk          # sfdisk: GPT and MBR disks for the file-restore tests
     e2fsprogs      # mkfs.ext4 -d, debugfs
     ntfs-3g        # mkntfs, and ntfs-3g (FUSE) to fill an NTFS image without a loop device
+    fuse2fs        # an ext4 image mounted through FUSE: the small repository the disk-full test fills
     dosfstools     # mkfs.vfat
     mtools         # mcopy into a FAT image
     xfsprogs       # xfs_db: what an XFS inode says, to check file restore's XFS reader against

@@ -268,7 +268,7 @@ public actor BackupService {
             await reporter.value
             let reason = running[backupID]?.failureReason
             let cancelled = (error is CancellationError || Task.isCancelled) && !shuttingDown && reason == nil
-            let message = shuttingDown ? "interrupted by hub shutdown" : reason ?? (cancelled ? "cancelled by user" : "\(error)")
+            let message = shuttingDown ? "interrupted by hub shutdown" : reason ?? (cancelled ? "cancelled by user" : JobFailure.describe(error))
             let status: BackupStatus = cancelled ? .cancelled : .failed
             do {
                 try await Task { [catalog] in

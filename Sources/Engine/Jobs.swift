@@ -216,7 +216,7 @@ public actor Jobs {
 
     private func end(of error: any Error) -> JobEnd {
         if shuttingDown { return .failed("interrupted by hub shutdown") }
-        return error is CancellationError ? JobEnd(state: .cancelled, detail: "cancelled by user") : .failed("\(error)")
+        return error is CancellationError ? JobEnd(state: .cancelled, detail: "cancelled by user") : .failed(JobFailure.describe(error))
     }
 
     private static func newID(_ kind: JobKind) -> String {

@@ -25,6 +25,9 @@ public enum DurableFile {
                 try fsyncOrThrow(fd, path: temporary.string)
             }
             try renameOrThrow(from: temporary.string, to: path)
+        } catch let error as Errno where error == .noSpace || error == .diskQuotaExceeded {
+            _ = unlink(temporary.string)
+            throw RepositoryError.outOfSpace(path: path)
         } catch {
             _ = unlink(temporary.string)
             throw error
@@ -42,6 +45,8 @@ public enum DurableFile {
     static func fsyncOrThrow(_ fd: FileDescriptor, path: String) throws {
         // swift-system has no fsync; call the C function.
         if fsync(fd.rawValue) != 0 {
+            // Delayed allocation: a full filesystem may only say so here.
+            if errno == ENOSPC || errno == EDQUOT { throw RepositoryError.outOfSpace(path: path) }
             throw RepositoryError.io("fsync of \(path) failed: \(String(cString: strerror(errno)))")
         }
     }

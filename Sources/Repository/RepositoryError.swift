@@ -8,6 +8,8 @@ public enum RepositoryError: Error, Equatable, Sendable, CustomStringConvertible
     case mountFailed(String)
     case unmountFailed(String)
     case io(String)
+    /// The filesystem holding the repository (or the data dir) has no room left.
+    case outOfSpace(path: String)
     /// A backup's manifest.json that is not one this hub wrote: damaged or tampered with.
     case invalidManifest(path: String, reason: String)
 
@@ -21,6 +23,7 @@ public enum RepositoryError: Error, Equatable, Sendable, CustomStringConvertible
         case .mountFailed(let message): message
         case .unmountFailed(let message): message
         case .io(let message): message
+        case .outOfSpace(let path): "no space left to write \(path)"
         case .invalidManifest(let path, let reason): "\(path) is damaged: \(reason)"
         }
     }

@@ -17,6 +17,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.headers = headers
     }
 
+    /// 507: the repository or the data dir has no space left.
+    public static func insufficientStorage(_ message: String) -> APIError { .init(.init(code: 507, reasonPhrase: "Insufficient Storage"), message) }
     public static func badRequest(_ message: String) -> APIError { .init(.badRequest, message) }
     public static func notFound(_ message: String) -> APIError { .init(.notFound, message) }
     public static func conflict(_ message: String) -> APIError { .init(.conflict, message) }

@@ -11,6 +11,11 @@ import SendenseCore
 /// error that is none of these is a bug: 500, details in the log only.
 extension APIError {
     init?(mapping error: any Error) {
+        // A full repository or data dir, whichever layer noticed: 507, in words an admin acts on.
+        if JobFailure.isOutOfSpace(error) {
+            self = .insufficientStorage(JobFailure.describe(error))
+            return
+        }
         switch error {
         case let error as APIError:
             self = error
@@ -24,7 +29,7 @@ extension APIError {
             switch error {
             case .invalidPath, .notWritable, .overlapsRepository, .foreignRepository: self = .unprocessable(error.description)
             case .mountFailed, .unmountFailed: self = .badGateway(error.description)
-            case .io, .invalidManifest: self = .init(.internalServerError, error.description)
+            case .io, .invalidManifest, .outOfSpace: self = .init(.internalServerError, error.description)  // outOfSpace: 507 above
             }
         case let error as BackupError:
             switch error {
