@@ -36,3 +36,15 @@ func mapUniqueViolation<T>(_ message: @autoclosure () -> String, _ body: () thro
         throw CatalogError.conflict(message())
     }
 }
+
+/// Runs `body`, which updates a row the caller read before: a row another
+/// request deleted in between is `notFound`, the answer the caller would
+/// have had a moment earlier (GRDB's own error would be a 500).
+func mapMissingRow<T>(_ message: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as RecordError {
+        guard case .recordNotFound = error else { throw error }
+        throw CatalogError.notFound(message())
+    }
+}

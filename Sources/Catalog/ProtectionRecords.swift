@@ -156,7 +156,7 @@ extension CatalogDatabase {
                 contexts.append(context.contextId)
             }
             try mapUniqueViolation("a protection group named \(group.name) already exists") {
-                if group.id == nil { try group.insert(db) } else { try group.update(db) }
+                if group.id == nil { try group.insert(db) } else { try mapMissingRow("protection group not found: id=\(group.id ?? 0)") { try group.update(db) } }
             }
             let id = group.id ?? 0
             try ProtectionGroupMemberRecord.filter(Column("group_id") == id).deleteAll(db)
@@ -193,7 +193,7 @@ extension CatalogDatabase {
         try await pool.write { db in
             var flow = flow
             try mapUniqueViolation("a protection flow named \(flow.name) already exists") {
-                if flow.id == nil { try flow.insert(db) } else { try flow.update(db) }
+                if flow.id == nil { try flow.insert(db) } else { try mapMissingRow("protection flow not found: id=\(flow.id ?? 0)") { try flow.update(db) } }
             }
             return flow
         }

@@ -61,7 +61,9 @@ extension CatalogDatabase {
 
     public func updateVMwareCredential(_ record: VMwareCredentialRecord) async throws {
         try await pool.write { db in
-            try mapUniqueViolation("a vCenter credential named \(record.name) already exists") { try record.update(db) }
+            try mapMissingRow("vCenter credential not found: id=\(record.id ?? 0)") {
+                try mapUniqueViolation("a vCenter credential named \(record.name) already exists") { try record.update(db) }
+            }
         }
     }
 

@@ -22,7 +22,7 @@ public enum DiskRestore {
             do {
                 return .nbd(try NBDEndpoint(uri: uri))
             } catch {
-                throw RestoreTargetError.invalid("\(error)")
+                throw RestoreTargetError.unusableURI("target.uri: \(error)")
             }
         }
     }

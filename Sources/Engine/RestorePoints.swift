@@ -99,6 +99,8 @@ public struct RestorePoints: Sendable {
 /// Why a disk restore may not write where it was asked to.
 public enum RestoreTargetError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalid(String)
+    /// An NBD target URI that does not parse as one (the document can only say how it starts).
+    case unusableURI(String)
     case exists(String)
     case noFolder(String)
     /// Inside a repository or the hub's data dir.
@@ -106,7 +108,7 @@ public enum RestoreTargetError: Error, Equatable, Sendable, CustomStringConverti
 
     public var description: String {
         switch self {
-        case .invalid(let message): message
+        case .invalid(let message), .unusableURI(let message): message
         case .exists(let path): "\(path) already exists; restores never overwrite"
         case .noFolder(let folder): "the folder \(folder) does not exist"
         case .protected(let path, let inside): "\(path) lies inside \(inside), which belongs to the hub"

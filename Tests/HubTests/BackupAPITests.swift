@@ -118,6 +118,12 @@ struct BackupAPITests {
             let intoRepo = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
                 "backup_id": incID, "disk_index": 0, "target": ["type": "file", "path": hub.dataDirectory + "/repository/x.raw"]])
             #expect(intoRepo.status == .unprocessableContent)
+            // An NBD target whose URI does not parse: 422, as the document says (it can only give the scheme).
+            for uri in ["nbd://[", "nbd+unix:///x", "http://host/x"] {
+                let badURI = try await api.request(.post, "/api/v1/restore/disk", token: token, json: [
+                    "backup_id": incID, "disk_index": 0, "target": ["type": "nbd", "uri": uri]])
+                #expect(badURI.status == .unprocessableContent && badURI.text.contains("target.uri"), "\(uri): \(badURI.text)")
+            }
 
             // Download the raw image: the bytes of the disk now.
             let download = try await api.request(.get, "/api/v1/backups/\(incID)/disks/1/image?format=raw", token: token)

@@ -29,7 +29,10 @@ REVOKED = LOGOUT_TOKENS[0]
 # The document's own string formats (a client generating data needs their grammar, as for any format).
 schemathesis.openapi.format("schedule", st.one_of(
     st.sampled_from(["0 2 * * *", "*/15 * * * *", "30 1 * * mon-fri", "0 0 1 * *", "0 3 * jan,jul sun", "5,35 8-18/2 * * *"]),
-    st.builds(lambda count, unit: f"every {count}{unit}", st.integers(1, 48), st.sampled_from("mhd"))))
+    # Intervals of 5 minutes to 31 days, as the document says.
+    st.builds(lambda count: f"every {count}m", st.integers(5, 600)),
+    st.builds(lambda count: f"every {count}h", st.integers(1, 744)),
+    st.builds(lambda count: f"every {count}d", st.integers(1, 31))))
 schemathesis.openapi.format("time-zone", st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"]))
 
 

@@ -65,7 +65,7 @@ extension APIError {
             switch error {
             case .invalid: self = .badRequest(error.description)
             case .exists: self = .conflict(error.description)
-            case .noFolder, .protected: self = .unprocessable(error.description)
+            case .noFolder, .protected, .unusableURI: self = .unprocessable(error.description)
             }
         case let error as VMwareError:
             switch error {
