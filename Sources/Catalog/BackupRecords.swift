@@ -271,6 +271,18 @@ extension CatalogDatabase {
     }
 
     /// Completed backups of a VM in a repository, oldest first.
+    /// How many disks each of these backups has, in one read (a list page once read each backup's disks).
+    public func diskCounts(of backupIDs: [String]) async throws -> [String: Int] {
+        guard !backupIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT backup_id, COUNT(*) AS disks FROM backup_disks WHERE backup_id IN (\(Array(repeating: "?", count: backupIDs.count).joined(separator: ",")))
+                GROUP BY backup_id
+                """, arguments: StatementArguments(backupIDs))
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["backup_id"] as String, $0["disks"] as Int) })
+        }
+    }
+
     public func chain(vmName: String, repositoryID: Int64) async throws -> [BackupJobRecord] {
         try await pool.read { db in
             try BackupJobRecord

@@ -11,7 +11,20 @@ enum CatalogMigrations {
         migrator.registerMigration("v4-job-history", migrate: addJobHistory)
         migrator.registerMigration("v5-restore-history", migrate: addRestoreHistory)
         migrator.registerMigration("v6-libvirt-live-backups", migrate: addLibvirtLiveBackups)
+        migrator.registerMigration("v7-backup-list-order", migrate: addBackupListOrder)
         return migrator
+    }
+
+    /// Indexes for a catalog of 50,000 points (scripts/seed-catalog.py): the
+    /// backup list pages newest first over every backup (SQLite sorted the
+    /// whole table for each page), and a VM's chain in a repository is read
+    /// by VM, repository and status (SQLite walked every completed backup
+    /// through the status index instead).
+    private static func addBackupListOrder(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE INDEX backup_jobs_created ON backup_jobs(created_at, backup_id);
+            CREATE INDEX backup_jobs_chain ON backup_jobs(vm_name, repository_id, status, created_at);
+            """)
     }
 
     /// libvirt domains and QMP-reached QEMUs as sources (SQLite cannot change a CHECK: the table is

@@ -185,6 +185,35 @@ extension CatalogDatabase {
         try await pool.read { db in try ProtectionFlowRecord.order(Column("name")).fetchAll(db) }
     }
 
+    /// A flow as lists show it: its target's name, how many VMs it covers, its last execution.
+    public struct FlowSummary: Sendable {
+        public var flow: ProtectionFlowRecord
+        public var targetName: String?
+        public var vmCount: Int
+        public var lastExecution: FlowExecutionRecord?
+    }
+
+    /// Every flow with its summary, in one read: a list of a hundred flows
+    /// once cost three awaited reads each.
+    public func protectionFlowSummaries() async throws -> [FlowSummary] {
+        try await pool.read { db in
+            try ProtectionFlowRecord.order(Column("name")).fetchAll(db).map { try Self.summary(of: $0, db) }
+        }
+    }
+
+    public func protectionFlowSummary(_ flow: ProtectionFlowRecord) async throws -> FlowSummary {
+        try await pool.read { db in try Self.summary(of: flow, db) }
+    }
+
+    static func summary(of flow: ProtectionFlowRecord, _ db: Database) throws -> FlowSummary {
+        let group = flow.targetType == "group" ? Int64(flow.targetId) : nil
+        let targetName = try group.map { try String.fetchOne(db, sql: "SELECT name FROM protection_groups WHERE id = ?", arguments: [$0]) }
+            ?? flow.targetId
+        let vmCount = try Self.vmNames(coveredBy: flow, db).count
+        let last = try FlowExecutionRecord.filter(Column("flow_id") == flow.id).order(Column("started_at").desc, Column("id").desc).fetchOne(db)
+        return FlowSummary(flow: flow, targetName: targetName, vmCount: vmCount, lastExecution: last)
+    }
+
     public func protectionFlow(id: Int64) async throws -> ProtectionFlowRecord? {
         try await pool.read { db in try ProtectionFlowRecord.fetchOne(db, key: id) }
     }
@@ -222,11 +251,34 @@ extension CatalogDatabase {
 
     /// The VM names a flow covers now (a group's current members).
     public func vmNames(coveredBy flow: ProtectionFlowRecord) async throws -> [String] {
+        try await pool.read { db in try Self.vmNames(coveredBy: flow, db) }
+    }
+
+    static func vmNames(coveredBy flow: ProtectionFlowRecord, _ db: Database) throws -> [String] {
+        if flow.targetType == "vm" {
+            return try VMContextRecord.filter(Column("vm_name") == flow.targetId).fetchOne(db).map { [$0.vmName] } ?? []
+        }
+        return try memberNames(of: Int64(flow.targetId) ?? -1, db)
+    }
+
+    /// A VM a flow covers, with its newest backup and its restore points in the flow's repository.
+    public struct FlowMachine: Sendable {
+        public var vmName: String
+        public var vm: VMContextRecord?
+        public var lastBackup: BackupJobRecord?
+        public var restorePoints: Int
+    }
+
+    /// The VMs a flow covers, in one read (a group of a hundred VMs once cost three reads each).
+    public func flowMachines(_ flow: ProtectionFlowRecord) async throws -> [FlowMachine] {
         try await pool.read { db in
-            if flow.targetType == "vm" {
-                return try VMContextRecord.filter(Column("vm_name") == flow.targetId).fetchOne(db).map { [$0.vmName] } ?? []
+            try Self.vmNames(coveredBy: flow, db).map { name in
+                let backups = BackupJobRecord.filter(Column("vm_name") == name && Column("repository_id") == flow.repositoryId)
+                return FlowMachine(
+                    vmName: name, vm: try VMContextRecord.filter(Column("vm_name") == name).fetchOne(db),
+                    lastBackup: try backups.order(Column("created_at").desc, Column("backup_id").desc).fetchOne(db),
+                    restorePoints: try backups.filter(Column("status") == BackupStatus.completed).fetchCount(db))
             }
-            return try Self.memberNames(of: Int64(flow.targetId) ?? -1, db)
         }
     }
 

@@ -48,15 +48,14 @@ enum BackupRoutes {
                 filter.offset = value
             }
             let (records, total) = try await catalog.backups(filter)
-            var items: [BackupListResponse.Item] = []
-            for record in records {
-                let disks = try await catalog.backupDisks(of: record.backupId)
-                items.append(.init(
+            let diskCounts = try await catalog.diskCounts(of: records.map(\.backupId))
+            let items = records.map { record in
+                BackupListResponse.Item(
                     backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId),
                     backupType: record.backupType, status: record.status, totalSizeGb: gibibytes(record.bytesTransferred),
-                    diskCount: disks.count, createdAt: record.createdAt, completedAt: record.completedAt,
+                    diskCount: diskCounts[record.backupId] ?? 0, createdAt: record.createdAt, completedAt: record.completedAt,
                     durationSeconds: record.completedAt.map { Int($0.timeIntervalSince(record.startedAt ?? record.createdAt).rounded()) },
-                    consistency: record.consistency))
+                    consistency: record.consistency)
             }
             return BackupListResponse(backups: items, totalCount: total)
         }

@@ -7,6 +7,10 @@ import SendenseAPI
 import SendenseCore
 
 extension ProtectionFlowResponse {
+    init(_ summary: CatalogDatabase.FlowSummary) {
+        self.init(flow: summary.flow, targetName: summary.targetName, vmCount: summary.vmCount, lastExecution: summary.lastExecution)
+    }
+
     init(flow: ProtectionFlowRecord, targetName: String?, vmCount: Int, lastExecution: FlowExecutionRecord?) {
         self.init(id: flow.id ?? 0, name: flow.name, targetType: flow.targetType, targetId: flow.targetId, targetName: targetName,
                   repositoryId: String(flow.repositoryId), schedule: flow.schedule, timeZone: flow.timeZone, backupType: flow.backupType,
@@ -36,8 +40,7 @@ enum ProtectionFlowRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
         table.add(.get, "/protection-flows", .role(.viewer)) { _, _ -> ProtectionFlowListResponse in
-            var list: [ProtectionFlowResponse] = []
-            for flow in try await catalog.protectionFlows() { list.append(try await response(flow, catalog)) }
+            let list = try await catalog.protectionFlowSummaries().map(ProtectionFlowResponse.init)
             return ProtectionFlowListResponse(flows: list, count: list.count)
         }
         table.add(.get, "/protection-flows/{id}", .role(.viewer)) { _, context -> ProtectionFlowResponse in
@@ -93,15 +96,12 @@ enum ProtectionFlowRoutes {
         registerPrune(table, services)
         table.add(.get, "/protection-flows/{id}/machines", .role(.viewer)) { _, context -> FlowMachineListResponse in
             let flow = try await existing(context, catalog)
-            var machines: [FlowMachineResponse] = []
-            for name in try await catalog.vmNames(coveredBy: flow) {
-                let vm = try await catalog.vmContext(named: name)
-                let last = try await catalog.backups(BackupListFilter(vmName: name, repositoryId: flow.repositoryId, limit: 1)).records.first
-                let points = try await catalog.chain(vmName: name, repositoryID: flow.repositoryId).count
-                machines.append(FlowMachineResponse(
-                    vmName: name, powerState: vm?.powerState, lastBackupId: last?.backupId, lastBackupAt: last?.completedAt ?? last?.createdAt,
-                    lastBackupStatus: last?.status, lastBackupType: last?.backupType, restorePoints: points,
-                    nextRunAt: flow.enabled ? flow.nextRunAt : nil))
+            let machines = try await catalog.flowMachines(flow).map { machine in
+                let last = machine.lastBackup
+                return FlowMachineResponse(
+                    vmName: machine.vmName, powerState: machine.vm?.powerState, lastBackupId: last?.backupId,
+                    lastBackupAt: last?.completedAt ?? last?.createdAt, lastBackupStatus: last?.status, lastBackupType: last?.backupType,
+                    restorePoints: machine.restorePoints, nextRunAt: flow.enabled ? flow.nextRunAt : nil)
             }
             return FlowMachineListResponse(machines: machines, count: machines.count)
         }
@@ -150,13 +150,6 @@ enum ProtectionFlowRoutes {
     }
 
     static func response(_ flow: ProtectionFlowRecord, _ catalog: CatalogDatabase) async throws -> ProtectionFlowResponse {
-        let targetName: String? = if flow.targetType == "group", let id = Int64(flow.targetId) {
-            try await catalog.protectionGroup(id: id)?.0.name
-        } else {
-            flow.targetId
-        }
-        return ProtectionFlowResponse(
-            flow: flow, targetName: targetName, vmCount: try await catalog.vmNames(coveredBy: flow).count,
-            lastExecution: try await catalog.executions(flowID: flow.id ?? 0, limit: 1).first?.0)
+        ProtectionFlowResponse(try await catalog.protectionFlowSummary(flow))
     }
 }
