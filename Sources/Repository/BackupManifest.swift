@@ -152,7 +152,8 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             return "backup_id \(backupId) does not name its folder \(folder)"
         }
         if let parentId, !BackupLayout.isPlainName(parentId) || parentId == backupId { return "parent_id \(parentId) is not another backup" }
-        if let problem = NameRules.problem(with: vm.name, field: "vm.name") { return problem }
+        // Not NameRules: names the hub took before those rules must still read. The VM's folder name comes from vmKey(for:).
+        if vm.name.isEmpty || vm.name.utf8.contains(0) { return "vm.name is empty or holds a NUL byte" }
         var indexes = Set<Int>()
         var total: UInt64 = 0
         for disk in disks {
