@@ -5,7 +5,7 @@ SHELL := /bin/bash
 #   make bench  benchmarks against the reference tools and the hub under load (release build; not part of test)
 #   make fuzz   mutated filesystem images fed to file-restore workers, mutated QCOW2 images to the reader and
 #               manifests to rescan and verify, FUZZ_SECONDS each (default 1800; make test runs 60, 20 and 20)
-#   make contract  the hub against its OpenAPI document (Schemathesis) with a random seed; CONTRACT_SECONDS of fuzzing and stateful runs (default 900; make test gives 120, fixed seed)
+#   make contract  the hub against its OpenAPI document (Schemathesis) with a random seed; CONTRACT_SECONDS of fuzzing and stateful runs (default 900; make test gives 180, fixed seed)
 
 DATA_DIR ?= ./data
 PORT     ?= 8082

@@ -185,8 +185,13 @@ def main():
     server.listen(1)
     if mode.startswith("fuzz:"):
         rng = random.Random(int(mode.split(":")[1]))
+        server.settimeout(30)  # no client for 30 s: the test is over (or died) and stops no one
         while True:
-            conn, _ = server.accept()
+            try:
+                conn, _ = server.accept()
+            except socket.timeout:
+                return
+            conn.settimeout(None)
             try:
                 fuzz(conn, rng)
             except (EOFError, OSError, struct.error, IndexError):
