@@ -162,7 +162,7 @@ public actor BackupPruner {
             let output = BackupLayout.mergeOutput(replacing: path)
             let disks = Double(manifest.disks.count)
             // Merging reads and writes whole images: on the blocking pool.
-            let outcome = try await BlockingPool.shared.run { [layers, backing] in
+            let outcome = try await BlockingPool.jobs.run { [layers, backing] in
                 try ChainMerge.collapse(layers: layers, backing: backing, output: output) { done in
                     progress((Double(position) + done) / disks)
                 }

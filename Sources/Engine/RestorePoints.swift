@@ -83,7 +83,7 @@ public struct RestorePoints: Sendable {
         }
         let directory = BackupLayout(repositoryRoot: repository.path, vmName: record.vmName).backupDirectory(backupID)
         // Re-reading a disk is long, blocking file I/O: on the blocking pool.
-        return try await jobs.run(.verify, vmName: record.vmName, on: BlockingPool.shared) { _ in
+        return try await jobs.run(.verify, vmName: record.vmName, on: BlockingPool.jobs) { _ in
             let report: BackupVerifier.Report
             do {
                 report = try BackupVerifier.verify(backupDirectory: directory)

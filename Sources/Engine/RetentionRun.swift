@@ -9,7 +9,7 @@ public enum RetentionRun {
                       pruner: BackupPruner, jobs: Jobs, logger: Logger) async throws -> PruneReport {
         do {
             // Merges and removals are whole-file work: the blocking pool runs them.
-            return try await jobs.run(.prune, vmName: vmName, on: BlockingPool.shared) { progress in
+            return try await jobs.run(.prune, vmName: vmName, on: BlockingPool.jobs) { progress in
                 let report = try await pruner.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: timeZone,
                                                     dryRun: dryRun) { progress.report(percent: $0) }
                 if !dryRun {

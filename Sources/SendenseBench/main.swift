@@ -49,10 +49,10 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Where backups and restores run: as the hub runs those of a local
-/// repository (RepositoryKind.jobExecutor); BENCH_EXECUTOR=blocking runs them
-/// on the blocking pool, as for a share, to compare.
-let jobExecutor: (any TaskExecutor)? = environment["BENCH_EXECUTOR"] == "blocking" ? BlockingPool.shared : RepositoryKind.local.jobExecutor
+/// Where backups and restores run: as the hub runs them (RepositoryKind.jobExecutor,
+/// the jobs pool at a lower priority); BENCH_EXECUTOR=cooperative runs them on
+/// Swift's cooperative pool, where local ones ran before, to compare.
+let jobExecutor: (any TaskExecutor)? = environment["BENCH_EXECUTOR"] == "cooperative" ? nil : RepositoryKind.local.jobExecutor
 
 func seconds(_ body: () async throws -> Void) async throws -> Double {
     let start = ContinuousClock.now
@@ -97,7 +97,7 @@ if only == "files" {
     exit(0)
 }
 let source = work + "/source.qcow2"
-print("backups and restores run on \(jobExecutor == nil ? "the cooperative pool, as for a local repository" : "the blocking pool, as for a share (BENCH_EXECUTOR=blocking)")")
+print("backups and restores run on \(jobExecutor == nil ? "the cooperative pool (BENCH_EXECUTOR=cooperative)" : "the jobs pool, as in the hub")")
 print("preparing \(diskSize >> 30) GiB disk with \(dataBytes >> 30) GiB random data in \(work) ...")
 do {
     let raw = work + "/seed.raw"

@@ -8,14 +8,13 @@ public enum RepositoryKind: String, Codable, Sendable, CaseIterable {
     case cifs
 
     /// Where a backup or disk restore whose data lives in such a repository
-    /// runs. A share can hang for good (an NFS server gone under a hard
-    /// mount): its jobs run on `BlockingPool`, so a stuck read or write holds
-    /// one of its threads, never one of the cooperative threads that answer
-    /// requests. A local disk does not hang for good, and its jobs stay on
-    /// the cooperative pool (nil), which serves their many small steps faster.
-    /// `make bench` (BENCH=backup, best of runs, each pool in its own run of
-    /// one series): incremental 0.096-0.136 s there, 0.134-0.222 s on the
-    /// blocking pool; full 2.01 s and 2.18-2.24 s (0.3 s more CPU); restore
-    /// to qcow2 1.20 s and 1.65-1.73 s.
-    public var jobExecutor: (any TaskExecutor)? { self == .local ? nil : BlockingPool.shared }
+    /// runs: `BlockingPool.jobs` for every kind. A share can hang for good
+    /// (an NFS server gone under a hard mount): a stuck read or write holds
+    /// one of its threads, never one that answers requests. A local disk was
+    /// on the cooperative pool, which serves a job's many small steps faster
+    /// (`make bench` BENCH=backup: incremental 0.10-0.14 s there, 0.13-0.22 s
+    /// on a pool; full 2.01 s and 2.18-2.24 s), but four backups then took
+    /// both cooperative threads from the requests (BENCH=api: p50 of GET
+    /// /health 178 ms); the jobs pool's threads run at a lower priority.
+    public var jobExecutor: any TaskExecutor { BlockingPool.jobs }
 }
