@@ -50,6 +50,8 @@ struct BadInputTests {
         Case(method: .patch, path: "/api/v1/repositories", body: "{}", status: .methodNotAllowed, message: "use GET, POST"),
         Case(method: .delete, path: "/api/v1/backups/nope?cascade=yes", body: nil, status: .badRequest, message: "cascade must be true or false"),
         Case(method: .delete, path: "/api/v1/health", body: nil, status: .methodNotAllowed, message: "use GET"),
+        // A route reads one value of a scalar parameter: a second would be dropped silently.
+        Case(method: .get, path: "/api/v1/backups?limit=5&limit=true", body: nil, status: .badRequest, message: "query parameter limit is given more than once"),
     ]
 
     @Test("each bad request", arguments: cases)

@@ -84,7 +84,8 @@ def main():
                              else f"write -z {offset} {size}" if kind < 0.85 else f"discard {offset} {size}"]
             run_tool("qemu-io", "-f", "qcow2", *commands, disk)
             chain, _ = api(url, "/backups/chain?vm_name=vm&repository_id=1", token=token)
-            action = "prune" if len(chain["chain"]) >= 3 and rng.random() < 0.4 else "backup"
+            points = len(chain["chain"])
+            action = "prune" if points >= 2 and rng.random() < 0.4 else "backup"
             if action == "backup":
                 raw = os.path.join(work, f"truth-{cycle}.raw")
                 run_tool("qemu-img", "convert", "-q", "-O", "raw", disk, raw)
@@ -92,8 +93,9 @@ def main():
                                  body={"vm_name": "vm", "repository_id": "1", "backup_type": "incremental"})
                 truths[started["backup_id"]] = raw
             else:
+                # Keep fewer than there are: the prune removes, and merges into the kept ones.
                 api(url, f"/protection-flows/{flow['id']}", token=token, method="PUT",
-                    body={"retention": {"keep_last": rng.randrange(1, 4)}})
+                    body={"retention": {"keep_last": rng.randrange(1, points)}})
 
                 def prune():
                     try:
@@ -101,8 +103,8 @@ def main():
                     except (urllib.error.URLError, ConnectionError, OSError):
                         pass  # the hub was killed under it
                 threading.Thread(target=prune, daemon=True).start()
-            # Log-uniform from 1 ms to 0.6 s: as often inside a short backup or merge as after it.
-            time.sleep(10 ** rng.uniform(-3, -0.22))
+            # Log-uniform from 1 ms to 2 s: inside a backup or merge, or after it (so chains grow).
+            time.sleep(10 ** rng.uniform(-3, 0.3))
             hub.kill()
             hub.wait()
             kills[action] += 1

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import SendenseCore
 import Synchronization
 
@@ -71,10 +72,14 @@ struct RouteTable {
     /// Prefix for every path given to `add`, e.g. `/api/v1`.
     var prefix: String
 
+    /// - Parameter repeatable: the query parameters the route reads as lists
+    ///   (`?select=a&select=b`); any other given twice is a 400, since a
+    ///   route reads one value and would silently drop the rest.
     func add<Output: ResponseGenerator>(
         _ method: HTTPRequest.Method,
         _ path: String,
         _ access: RouteAccess,
+        repeatable: Set<Substring> = [],
         _ handler: @escaping @Sendable (Request, HubContext) async throws -> Output
     ) {
         let fullPath = prefix + path
@@ -85,8 +90,17 @@ struct RouteTable {
             if case .role(let required) = access {
                 context.user = try await authenticator.authenticate(request, requiring: required)
             }
+            if let twice = Self.repeatedKey(request.uri.queryParameters, allowed: repeatable) {
+                throw APIError.badRequest("query parameter \(twice) is given more than once")
+            }
             return try await handler(request, context)
         }
+    }
+
+    static func repeatedKey(_ query: FlatDictionary<Substring, Substring>, allowed: Set<Substring>) -> Substring? {
+        var seen = Set<Substring>()
+        for (key, _) in query where !allowed.contains(key) && !seen.insert(key).inserted { return key }
+        return nil
     }
 
     /// `/users/{id}` → `/users/:id`.

@@ -77,7 +77,7 @@ enum FileRestoreRoutes {
             return try await fileDownload(entry, request: request, session: session, sessions)
         }
 
-        table.add(.get, "/restore/{mount_id}/download-directory", .role(.operator)) { request, context -> Response in
+        table.add(.get, "/restore/{mount_id}/download-directory", .role(.operator), repeatable: ["select"]) { request, context -> Response in
             let session = try await touch(context, sessions)
             let query = request.uri.queryParameters
             let path = query["path"].map(String.init) ?? "/"
