@@ -34,6 +34,11 @@ public enum NameRules {
         if length < 8 || length > maxPasswordLength { return "password must be 8 to \(maxPasswordLength) characters" }
         return nil
     }
+
+    /// A vCenter account's password: the hub only stores it, so any 1 to 1024 characters.
+    public static func vCenterPasswordProblem(_ password: String) -> String? {
+        (1...maxPasswordLength).contains(password.unicodeScalars.count) ? nil : "password must be 1 to \(maxPasswordLength) characters"
+    }
 }
 
 extension String {

@@ -58,6 +58,9 @@ struct CoreTests {
         #expect(NameRules.passwordProblem(String(repeating: "e\u{301}", count: 4)) == nil)  // 4 characters as seen, 8 as counted
         #expect(NameRules.passwordProblem(String(repeating: "x", count: 1024)) == nil)
         #expect(NameRules.passwordProblem(String(repeating: "x", count: 1025)) != nil)
+        #expect(NameRules.vCenterPasswordProblem("x") == nil && NameRules.vCenterPasswordProblem(String(repeating: "x", count: 1024)) == nil)
+        #expect(NameRules.vCenterPasswordProblem("") == "password must be 1 to 1024 characters")
+        #expect(NameRules.vCenterPasswordProblem(String(repeating: "x", count: 1025)) != nil)
     }
 
     @Test("a path is absolute by its first byte, as the kernel reads it")

@@ -86,7 +86,7 @@ enum VMwareCredentialRoutes {
     }
 
     static func checkPassword(_ password: String) throws {
-        guard (1...1024).contains(password.unicodeScalars.count) else { throw APIError.badRequest("password must be 1 to 1024 characters") }
+        if let problem = NameRules.vCenterPasswordProblem(password) { throw APIError.badRequest(problem) }
     }
 
     static func existing(_ context: HubContext, _ services: HubServices) async throws -> VMwareCredentialRecord {
