@@ -91,7 +91,7 @@ public struct BackupJob: Sendable {
             if case .changedSinceParent = export.plan {
                 let path = layout.backupDirectory(parent.backupID) + "/" + file
                 do {
-                    parentImage = try await BlockingPool.shared.run { try DiskImages.open(path: path, backingsWithin: layout.vmDirectory) }
+                    parentImage = try await BlockingPool.shared.run { try BackupImages.open(path) }
                 } catch {
                     // Nothing to compare with: this disk starts over.
                     backing = nil

@@ -148,7 +148,7 @@ public actor BackupPruner {
             var layers = [path]
             var backing: String?
             var current = path
-            while let name = try QCOW2Image(path: current, backingsWithin: layout.vmDirectory).backingFileName {
+            while let name = try BackupImages.qcow2(current).backingFileName {
                 let resolved = QCOW2Image.resolve(name, relativeTo: current)
                 let owner = URL(fileURLWithPath: resolved).deletingLastPathComponent().lastPathComponent
                 guard folded.contains(owner) else {

@@ -18,8 +18,7 @@ public enum BackupVerifier {
         let manifest = try BackupManifest.read(from: backupDirectory)
         var report = Report(ok: true, runsChecked: 0, bytesChecked: 0)
         for disk in manifest.disks {
-            let path = backupDirectory + "/" + disk.file
-            let image = try DiskImages.open(path: path, backingsWithin: BackupLayout.chainFolder(ofImage: path))
+            let image = try BackupImages.open(backupDirectory + "/" + disk.file)
             guard image.virtualSize == disk.capacityBytes else {
                 return fail(report, "disk \(disk.index): image size \(image.virtualSize) differs from manifest \(disk.capacityBytes)")
             }

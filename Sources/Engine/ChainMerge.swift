@@ -22,7 +22,7 @@ enum ChainMerge {
     ///   - progress: told the fraction of the disk gone through, now and then.
     static func collapse(layers paths: [String], backing: String?, output: String, maxChunk: Int = 4 << 20,
                          progress: (Double) -> Void = { _ in }) throws -> Outcome {
-        let layers = try paths.map { try QCOW2Image(path: $0, backingsWithin: BackupLayout.chainFolder(ofImage: $0)) }
+        let layers = try paths.map(BackupImages.qcow2)
         guard let top = layers.first else { throw DiskImageError.invalidArgument("nothing to merge") }
         let clusterSize = top.clusterSize
         guard layers.allSatisfy({ $0.clusterSize == clusterSize }) else {

@@ -1,6 +1,5 @@
 import DiskImage
 import NIOCore
-import Repository
 import SendenseCore
 
 /// A restore point's disk streamed to a client as one file: `raw` (the
@@ -25,7 +24,7 @@ public struct DiskDownload: Sendable {
     public static func open(path: String, as format: Format) async throws -> DiskDownload {
         let image: any DiskImageReader
         do {
-            image = try await BlockingPool.shared.run { try DiskImages.open(path: path, backingsWithin: BackupLayout.chainFolder(ofImage: path)) }
+            image = try await BlockingPool.shared.run { try BackupImages.open(path) }
         } catch {
             throw DiskDownloadError.unreadable(path: path, reason: "\(error)")
         }

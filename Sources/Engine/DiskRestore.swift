@@ -30,7 +30,7 @@ public enum DiskRestore {
     static let chunk: UInt64 = 4 << 20
 
     public static func restore(image path: String, to target: Target, progress: JobProgress = JobProgress()) async throws {
-        let image = try DiskImages.open(path: path, backingsWithin: BackupLayout.chainFolder(ofImage: path))
+        let image = try BackupImages.open(path)
         let extents = try image.extents()
         progress.setTotal(image.virtualSize)
         switch target {
