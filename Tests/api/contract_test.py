@@ -25,7 +25,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "harness"))
-from hub import ROOT, admin_password, api, make_files_vm, start_hub, wait_backup  # noqa: E402
+from checks import processes_naming  # noqa: E402
+from hub import ROOT, admin_password, api, login, make_files_vm, start_hub, wait_backup  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = ROOT / "test-output" / "contract"
@@ -44,20 +45,6 @@ def seed_catalog(url, token, work):
     api(url, "/protection-flows", token, "POST", {"name": "nightly", "target_type": "group", "target_id": group["id"],
                                                    "repository_id": "1", "schedule": "0 2 * * *", "enabled": False})
     api(url, "/users", token, "POST", {"username": "viewer", "password": "contract-viewer", "role": "viewer"})
-
-
-def login(url, password, seconds=None):
-    body = {"username": "admin", "password": password}
-    if seconds:
-        body["expires_in_seconds"] = seconds
-    answer, _ = api(url, "/auth/login", method="POST", body=body)
-    return answer["token"]
-
-
-def processes_using(folder):
-    """Processes whose command line names the folder (NBD servers, file-restore workers, mounts)."""
-    result = subprocess.run(["pgrep", "-f", folder], capture_output=True, text=True)
-    return [int(pid) for pid in result.stdout.split()]
 
 
 def schemathesis(document, url, seed, seconds, env, report, phases):
@@ -125,7 +112,7 @@ def main():
                 except subprocess.TimeoutExpired:
                     hub.kill()
                     failed.append("the hub did not stop within 30 s of SIGTERM")
-        leftovers = processes_using(work)
+        leftovers = processes_naming(work)
         if leftovers:
             failed.append(f"processes the hub started outlived it: {leftovers}")
         shutil.rmtree(work, ignore_errors=True)

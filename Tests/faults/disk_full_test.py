@@ -14,16 +14,11 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "harness"))
-from hub import admin_password, api, make_data_vm, run_tool, start_hub, wait_backup  # noqa: E402
-
-
-def expect(condition, message):
-    if not condition:
-        raise AssertionError(message)
+from checks import expect, half_written, restores_as, verifies  # noqa: E402
+from hub import admin_password, api, login, make_data_vm, run_tool, start_hub, wait_backup  # noqa: E402
 
 
 def free_bytes(path):
@@ -45,34 +40,6 @@ def fill(path, leave):
     return ballast
 
 
-def leftovers(repository):
-    found = []
-    for folder, directories, files in os.walk(repository):
-        found += [os.path.join(folder, name) for name in directories + files if name.endswith((".partial", ".merging", ".deleting"))]
-    return found
-
-
-def restores_as(url, token, work, backup_id, expected_raw):
-    """Restores the point to a raw file and compares it with `expected_raw`."""
-    out = os.path.join(work, f"restored-{backup_id}-{time.monotonic_ns()}.raw")
-    started, _ = api(url, "/restore/disk", token=token, method="POST",
-                     body={"backup_id": backup_id, "disk_index": 0, "target": {"type": "file", "path": out, "format": "raw"}})
-    for _ in range(600):
-        state, _ = api(url, "/restore/disk/" + started["job_id"], token=token)
-        if state["status"] not in ("queued", "running", "started", "in_progress"):
-            break
-        time.sleep(0.1)
-    expect(state["status"] == "completed", f"restore of {backup_id}: {state}")
-    compare = subprocess.run(["qemu-img", "compare", "-q", "-f", "raw", "-F", "raw", out, expected_raw])
-    os.remove(out)
-    expect(compare.returncode == 0, f"{backup_id} does not restore as the disk was")
-
-
-def verify(url, token, backup_id):
-    report, _ = api(url, f"/backups/{backup_id}/verify", token=token, method="POST")
-    expect(report["status"] == "ok", f"verify of {backup_id}: {report}")
-
-
 def main():
     work = tempfile.mkdtemp(prefix="sendense-diskfull-")
     mount = os.path.join(work, "fs")
@@ -84,9 +51,7 @@ def main():
     hub = None
     try:
         hub, url = start_hub(os.path.join(work, "data"), os.path.join(work, "hub.log"))
-        login, _ = api(url, "/auth/login", method="POST",
-                       body={"username": "admin", "password": admin_password(os.path.join(work, "data"))})
-        token = login["token"]
+        token = login(url, admin_password(os.path.join(work, "data")))
         repository_path = os.path.join(mount, "repo")
         repository, _ = api(url, "/repositories", token=token, method="POST",
                             body={"name": "small", "type": "local", "path": repository_path})
@@ -115,8 +80,8 @@ def main():
         failed = backup()
         message = failed.get("error_message") or ""
         expect(failed["status"] == "failed" and "repository full" in message, f"backup into a full repository: {failed}")
-        expect(not leftovers(repository_path), f"left behind: {leftovers(repository_path)}")
-        verify(url, token, first["backup_id"])
+        expect(not half_written(repository_path), f"left behind: {half_written(repository_path)}")
+        verifies(url, token, first["backup_id"])
         restores_as(url, token, work, first["backup_id"], first_raw)
         print(f"disk full: mid-backup -> failed ({message[:120]}), nothing left, the earlier point restores")
 
@@ -138,22 +103,22 @@ def main():
         except urllib.error.HTTPError as error:
             body = error.read().decode()
             expect(error.code == 507 and "repository full" in body, f"prune into a full repository: {error.code} {body}")
-        expect(not leftovers(repository_path), f"left behind: {leftovers(repository_path)}")
+        expect(not half_written(repository_path), f"left behind: {half_written(repository_path)}")
         chain, _ = api(url, f"/backups/chain?vm_name=vm&repository_id={repo_id}", token=token)
         expect([point["backup_id"] for point in chain["chain"]] == [first["backup_id"], second["backup_id"]], f"chain: {chain}")
         for point, raw in ((first, first_raw), (second, second_raw)):
-            verify(url, token, point["backup_id"])
+            verifies(url, token, point["backup_id"])
             restores_as(url, token, work, point["backup_id"], raw)
         print("disk full: mid-merge -> 507, nothing left, both points restore")
 
         os.remove(ballast)
         pruned, _ = api(url, f"/protection-flows/{flow['id']}/prune", token=token, method="POST", body={"dry_run": False})
         expect(pruned["results"][0]["removed"] == [first["backup_id"]], f"prune with room: {pruned}")
-        verify(url, token, second["backup_id"])
+        verifies(url, token, second["backup_id"])
         restores_as(url, token, work, second["backup_id"], second_raw)
         check = subprocess.run(["qemu-img", "check", "-q", os.path.join(repository_path, "vms", "vm", second["backup_id"], "disk-0.qcow2")])
         expect(check.returncode == 0, "qemu-img check of the merged image")
-        expect(not leftovers(repository_path), f"left behind: {leftovers(repository_path)}")
+        expect(not half_written(repository_path), f"left behind: {half_written(repository_path)}")
         print("disk full: with room again the prune merges, and the kept point restores bit for bit")
         expect(hub.poll() is None, "the hub exited")
     except BaseException:

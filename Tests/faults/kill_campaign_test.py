@@ -18,26 +18,8 @@ import time
 import urllib.error
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "harness"))
-from hub import admin_password, api, make_data_vm, run_tool, start_hub, wait_backup  # noqa: E402
-from disk_full_test import expect, leftovers, restores_as  # noqa: E402
-
-
-def login(url, data):
-    answer, _ = api(url, "/auth/login", method="POST", body={"username": "admin", "password": admin_password(data)})
-    return answer["token"]
-
-
-def survivors(work, hub_pid):
-    """Processes other than the hub whose command line names the work folder (qemu-nbd, workers)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = pathlib.Path("/proc", pid, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if work in command and int(pid) not in (hub_pid, os.getpid()) and "kill_campaign_test" not in command:
-            found.append(f"{pid}: {command[:160]}")
-    return found
+from hub import admin_password, api, login, make_data_vm, run_tool, start_hub, wait_backup  # noqa: E402
+from checks import expect, half_written, processes_naming, restores_as  # noqa: E402
 
 
 def settled(url, token, repository, work, hub_pid):
@@ -46,8 +28,8 @@ def settled(url, token, repository, work, hub_pid):
     while True:
         jobs, _ = api(url, "/jobs?limit=200", token=token)
         running = [job for job in jobs["jobs"] if job["status"] == "running"]
-        left = leftovers(repository)
-        strays = survivors(work, hub_pid)
+        left = half_written(repository)
+        strays = processes_naming(work, excluding=(hub_pid,))
         if not running and not left and not strays:
             return
         if time.time() > deadline:
@@ -66,7 +48,7 @@ def main():
     truths = {}  # backup id -> raw copy of the disk when it was taken
     hub, url = start_hub(data, os.path.join(work, "hub.log"))
     try:
-        token = login(url, data)
+        token = login(url, admin_password(data))
         disk = make_data_vm(url, token, work, "vm", size="48M", data="8M")
         flow, _ = api(url, "/protection-flows", token=token, method="POST",
                       body={"name": "retention", "target_type": "vm", "target_id": "vm", "repository_id": "1",
@@ -109,7 +91,7 @@ def main():
             hub.wait()
             kills[action] += 1
             hub, url = start_hub(data, os.path.join(work, f"hub-{cycle}.log"))
-            token = login(url, data)
+            token = login(url, admin_password(data))
             settled(url, token, repository, work, hub.pid)
             if action == "backup":
                 state, _ = api(url, "/backups/" + started["backup_id"], token=token)

@@ -49,6 +49,15 @@ def admin_password(data_dir):
     return pathlib.Path(data_dir, "admin-password").read_text().strip()
 
 
+def login(url, password, seconds=None):
+    """A token of the admin account (for `seconds` when given, else the hub's default lifetime)."""
+    body = {"username": "admin", "password": password}
+    if seconds:
+        body["expires_in_seconds"] = seconds
+    answer, _ = api(url, "/auth/login", method="POST", body=body)
+    return answer["token"]
+
+
 def api(url, path, token=None, method="GET", body=None):
     request = urllib.request.Request(url + "/api/v1" + path, method=method,
                                      data=None if body is None else json.dumps(body).encode())
