@@ -29,6 +29,15 @@ public struct APITokenRecord: CatalogRecord, Sendable {
             .filter(Column("user_id") == userID && Column("revoked_at") == nil)
             .updateAll(db, Column("revoked_at").set(to: now))
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case userId = "user_id"
+        case tokenHash = "token_hash"
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case revokedAt = "revoked_at"
+    }
 }
 
 extension CatalogDatabase {

@@ -41,6 +41,48 @@ public struct BackupJobRecord: CatalogRecord, Sendable, Equatable {
         self.note = note
         self.createdAt = createdAt
     }
+
+    /// Read column by column rather than through `Decodable`, whose keyed lookups took a third of the
+    /// time a list of a thousand took to answer.
+    public init(row: Row) throws {
+        backupId = try row.decode(forColumn: CodingKeys.backupId.rawValue)
+        vmBackupContextId = try row.decode(forColumn: CodingKeys.vmBackupContextId.rawValue)
+        repositoryId = try row.decode(forColumn: CodingKeys.repositoryId.rawValue)
+        vmName = try row.decode(forColumn: CodingKeys.vmName.rawValue)
+        backupType = try row.decode(forColumn: CodingKeys.backupType.rawValue)
+        status = try row.decode(forColumn: CodingKeys.status.rawValue)
+        parentBackupId = try row.decode(forColumn: CodingKeys.parentBackupId.rawValue)
+        currentPhase = try row.decode(forColumn: CodingKeys.currentPhase.rawValue)
+        bytesTransferred = try row.decode(forColumn: CodingKeys.bytesTransferred.rawValue)
+        totalBytes = try row.decode(forColumn: CodingKeys.totalBytes.rawValue)
+        errorMessage = try row.decode(forColumn: CodingKeys.errorMessage.rawValue)
+        note = try row.decode(forColumn: CodingKeys.note.rawValue)
+        consistency = try row.decode(forColumn: CodingKeys.consistency.rawValue)
+        performanceMetrics = try row.decode(forColumn: CodingKeys.performanceMetrics.rawValue)
+        createdAt = try row.decode(forColumn: CodingKeys.createdAt.rawValue)
+        startedAt = try row.decode(forColumn: CodingKeys.startedAt.rawValue)
+        completedAt = try row.decode(forColumn: CodingKeys.completedAt.rawValue)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case backupId = "backup_id"
+        case vmBackupContextId = "vm_backup_context_id"
+        case repositoryId = "repository_id"
+        case vmName = "vm_name"
+        case backupType = "backup_type"
+        case status
+        case parentBackupId = "parent_backup_id"
+        case currentPhase = "current_phase"
+        case bytesTransferred = "bytes_transferred"
+        case totalBytes = "total_bytes"
+        case errorMessage = "error_message"
+        case note
+        case consistency
+        case performanceMetrics = "performance_metrics"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case completedAt = "completed_at"
+    }
 }
 
 public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
@@ -66,6 +108,18 @@ public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case backupId = "backup_id"
+        case diskIndex = "disk_index"
+        case vmwareDiskKey = "vmware_disk_key"
+        case capacityBytes = "capacity_bytes"
+        case qcow2Path = "qcow2_path"
+        case status
+        case bytesTransferred = "bytes_transferred"
+        case checkpoint
+    }
 }
 
 /// Progress of one disk, as the engine reports it.

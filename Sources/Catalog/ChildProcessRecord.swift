@@ -18,6 +18,14 @@ public struct ChildProcessRecord: CatalogRecord, Sendable, Equatable {
         self.jobId = jobId
         self.createdAt = createdAt
     }
+
+    enum CodingKeys: String, CodingKey {
+        case pid
+        case startTime = "start_time"
+        case command
+        case jobId = "job_id"
+        case createdAt = "created_at"
+    }
 }
 
 extension CatalogDatabase {

@@ -37,6 +37,21 @@ public struct JobHistoryRecord: CatalogRecord, Sendable, Equatable {
         self.bytesDone = bytesDone
         self.totalBytes = totalBytes
     }
+
+    enum CodingKeys: String, CodingKey {
+        case jobId = "job_id"
+        case type
+        case status
+        case vmName = "vm_name"
+        case detail
+        case errorMessage = "error_message"
+        case createdAt = "created_at"
+        case completedAt = "completed_at"
+        case backupId = "backup_id"
+        case diskIndex = "disk_index"
+        case bytesDone = "bytes_done"
+        case totalBytes = "total_bytes"
+    }
 }
 
 extension CatalogDatabase {

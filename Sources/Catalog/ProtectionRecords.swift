@@ -20,12 +20,25 @@ public struct ProtectionGroupRecord: CatalogRecord, Sendable, Equatable {
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case name
+        case description
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
 }
 
 struct ProtectionGroupMemberRecord: CatalogRecord {
     static let databaseTableName = "protection_group_members"
     var groupId: Int64
     var contextId: String
+
+    enum CodingKeys: String, CodingKey {
+        case groupId = "group_id"
+        case contextId = "context_id"
+    }
 }
 
 /// What to back up (a VM or a group), where, when, how, and what to keep.
@@ -74,9 +87,11 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, targetType, targetId, repositoryId, schedule, timeZone, backupType, fullEvery, fullWeekly
-        case retention = "retentionJson"
-        case enabled, nextRunAt, lastRunAt, createdAt, updatedAt
+        case id, name, schedule, enabled
+        case targetType = "target_type", targetId = "target_id", repositoryId = "repository_id", timeZone = "time_zone"
+        case backupType = "backup_type", fullEvery = "full_every", fullWeekly = "full_weekly"
+        case retention = "retention_json"
+        case nextRunAt = "next_run_at", lastRunAt = "last_run_at", createdAt = "created_at", updatedAt = "updated_at"
     }
 }
 
@@ -101,6 +116,16 @@ public struct FlowExecutionRecord: CatalogRecord, Sendable, Equatable {
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case flowId = "flow_id"
+        case status
+        case trigger
+        case errorMessage = "error_message"
+        case startedAt = "started_at"
+        case completedAt = "completed_at"
+    }
 }
 
 public struct FlowExecutionVMRecord: CatalogRecord, Sendable, Equatable {
@@ -119,6 +144,14 @@ public struct FlowExecutionVMRecord: CatalogRecord, Sendable, Equatable {
         self.status = status
         self.backupId = backupId
         self.errorMessage = errorMessage
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case executionId = "execution_id"
+        case vmName = "vm_name"
+        case backupId = "backup_id"
+        case status
+        case errorMessage = "error_message"
     }
 }
 
@@ -195,23 +228,45 @@ extension CatalogDatabase {
 
     /// Every flow with its summary, in one read: a list of a hundred flows
     /// once cost three awaited reads each.
+    /// Every flow with its target's name, VM count and last run: four queries
+    /// whatever the number of flows (three per flow took 30 ms for a hundred).
     public func protectionFlowSummaries() async throws -> [FlowSummary] {
         try await pool.read { db in
-            try ProtectionFlowRecord.order(Column("name")).fetchAll(db).map { try Self.summary(of: $0, db) }
+            let flows = try ProtectionFlowRecord.order(Column("name")).fetchAll(db)
+            var groups: [String: (name: String, members: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT g.id, g.name, (SELECT COUNT(*) FROM protection_group_members m JOIN vm_contexts c ON c.context_id = m.context_id
+                                      WHERE m.group_id = g.id) AS members
+                FROM protection_groups g
+                """) {
+                groups[String(row["id"] as Int64)] = (row["name"], row["members"])
+            }
+            let vms = Set(try String.fetchAll(db, sql: """
+                SELECT vm_name FROM vm_contexts WHERE vm_name IN (SELECT target_id FROM protection_flows WHERE target_type = 'vm')
+                """))
+            // Each flow's newest run (newest start, then highest id), by the flow_executions_flow index.
+            let runs = try FlowExecutionRecord.fetchAll(db, sql: """
+                SELECT e.* FROM protection_flows f JOIN flow_executions e ON e.id = (
+                    SELECT id FROM flow_executions WHERE flow_id = f.id ORDER BY started_at DESC, id DESC LIMIT 1)
+                """)
+            let lastRun = Dictionary(runs.map { ($0.flowId, $0) }, uniquingKeysWith: { first, _ in first })
+            return flows.map { flow in
+                let group = flow.targetType == "group" ? groups[flow.targetId] : nil
+                let count = flow.targetType == "group" ? group?.members ?? 0 : (vms.contains(flow.targetId) ? 1 : 0)
+                return FlowSummary(flow: flow, targetName: group?.name ?? flow.targetId, vmCount: count, lastExecution: flow.id.flatMap { lastRun[$0] })
+            }
         }
     }
 
     public func protectionFlowSummary(_ flow: ProtectionFlowRecord) async throws -> FlowSummary {
-        try await pool.read { db in try Self.summary(of: flow, db) }
-    }
-
-    static func summary(of flow: ProtectionFlowRecord, _ db: Database) throws -> FlowSummary {
-        let group = flow.targetType == "group" ? Int64(flow.targetId) : nil
-        let targetName = try group.map { try String.fetchOne(db, sql: "SELECT name FROM protection_groups WHERE id = ?", arguments: [$0]) }
-            ?? flow.targetId
-        let vmCount = try Self.vmNames(coveredBy: flow, db).count
-        let last = try FlowExecutionRecord.filter(Column("flow_id") == flow.id).order(Column("started_at").desc, Column("id").desc).fetchOne(db)
-        return FlowSummary(flow: flow, targetName: targetName, vmCount: vmCount, lastExecution: last)
+        try await pool.read { db in
+            let group = flow.targetType == "group" ? Int64(flow.targetId) : nil
+            let targetName = try group.map { try String.fetchOne(db, sql: "SELECT name FROM protection_groups WHERE id = ?", arguments: [$0]) }
+                ?? flow.targetId
+            let vmCount = try Self.vmNames(coveredBy: flow, db).count
+            let last = try FlowExecutionRecord.filter(Column("flow_id") == flow.id).order(Column("started_at").desc, Column("id").desc).fetchOne(db)
+            return FlowSummary(flow: flow, targetName: targetName, vmCount: vmCount, lastExecution: last)
+        }
     }
 
     public func protectionFlow(id: Int64) async throws -> ProtectionFlowRecord? {

@@ -50,6 +50,24 @@ public struct RepositoryRecord: CatalogRecord, Sendable, Equatable {
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case name
+        case type
+        case path
+        case repositoryUuid = "repository_uuid"
+        case nfsServer = "nfs_server"
+        case nfsExport = "nfs_export"
+        case cifsShare = "cifs_share"
+        case username
+        case passwordEncrypted = "password_encrypted"
+        case mountOptions = "mount_options"
+        case enabled
+        case immutable
+        case immutableDays = "immutable_days"
+        case createdAt = "created_at"
+    }
 }
 
 extension CatalogDatabase {

@@ -29,6 +29,18 @@ public struct RestoreMountRecord: CatalogRecord, Sendable, Equatable {
         self.lastUsedAt = createdAt
         self.expiresAt = expiresAt
     }
+
+    enum CodingKeys: String, CodingKey {
+        case mountId = "mount_id"
+        case backupId = "backup_id"
+        case backupDiskId = "backup_disk_id"
+        case diskIndex = "disk_index"
+        case filesystemType = "filesystem_type"
+        case status
+        case createdAt = "created_at"
+        case lastUsedAt = "last_used_at"
+        case expiresAt = "expires_at"
+    }
 }
 
 extension CatalogDatabase {

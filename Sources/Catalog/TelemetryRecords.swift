@@ -16,6 +16,16 @@ struct TelemetrySnapshotRecord: CatalogRecord {
     var sample: TelemetrySample {
         TelemetrySample(timestamp: timestamp, bytesTransferred: bytesTransferred, speedBps: speedBps, progressPercent: progressPercent, phase: phase)
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case jobId = "job_id"
+        case timestamp
+        case bytesTransferred = "bytes_transferred"
+        case speedBps = "speed_bps"
+        case progressPercent = "progress_percent"
+        case phase
+    }
 }
 
 /// What `GET /telemetry/summary` counts.

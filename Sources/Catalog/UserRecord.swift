@@ -23,6 +23,15 @@ public struct UserRecord: CatalogRecord, Sendable, Equatable {
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case username
+        case passwordHash = "password_hash"
+        case role
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
 }
 
 extension CatalogDatabase {

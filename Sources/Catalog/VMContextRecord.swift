@@ -35,6 +35,50 @@ public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
         self.createdAt = now
         self.updatedAt = now
     }
+
+    /// Read column by column rather than through `Decodable`, whose keyed lookups took a third of the
+    /// time a list of a thousand took to answer.
+    public init(row: Row) throws {
+        contextId = try row.decode(forColumn: CodingKeys.contextId.rawValue)
+        vmName = try row.decode(forColumn: CodingKeys.vmName.rawValue)
+        sourceType = try row.decode(forColumn: CodingKeys.sourceType.rawValue)
+        sourceJson = try row.decode(forColumn: CodingKeys.sourceJson.rawValue)
+        vmPath = try row.decode(forColumn: CodingKeys.vmPath.rawValue)
+        vcenterHost = try row.decode(forColumn: CodingKeys.vcenterHost.rawValue)
+        datacenter = try row.decode(forColumn: CodingKeys.datacenter.rawValue)
+        moref = try row.decode(forColumn: CodingKeys.moref.rawValue)
+        instanceUuid = try row.decode(forColumn: CodingKeys.instanceUuid.rawValue)
+        currentStatus = try row.decode(forColumn: CodingKeys.currentStatus.rawValue)
+        cpuCount = try row.decode(forColumn: CodingKeys.cpuCount.rawValue)
+        memoryMb = try row.decode(forColumn: CodingKeys.memoryMb.rawValue)
+        osType = try row.decode(forColumn: CodingKeys.osType.rawValue)
+        powerState = try row.decode(forColumn: CodingKeys.powerState.rawValue)
+        credentialId = try row.decode(forColumn: CodingKeys.credentialId.rawValue)
+        lastBackupAt = try row.decode(forColumn: CodingKeys.lastBackupAt.rawValue)
+        createdAt = try row.decode(forColumn: CodingKeys.createdAt.rawValue)
+        updatedAt = try row.decode(forColumn: CodingKeys.updatedAt.rawValue)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case contextId = "context_id"
+        case vmName = "vm_name"
+        case sourceType = "source_type"
+        case sourceJson = "source_json"
+        case vmPath = "vm_path"
+        case vcenterHost = "vcenter_host"
+        case datacenter
+        case moref
+        case instanceUuid = "instance_uuid"
+        case currentStatus = "current_status"
+        case cpuCount = "cpu_count"
+        case memoryMb = "memory_mb"
+        case osType = "os_type"
+        case powerState = "power_state"
+        case credentialId = "credential_id"
+        case lastBackupAt = "last_backup_at"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
 }
 
 public struct VMDiskRecord: CatalogRecord, Sendable, Equatable {
@@ -60,11 +104,30 @@ public struct VMDiskRecord: CatalogRecord, Sendable, Equatable {
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case contextId = "context_id"
+        case diskIndex = "disk_index"
+        case vmwareDiskKey = "vmware_disk_key"
+        case label
+        case capacityBytes = "capacity_bytes"
+        case datastore
+        case path
+    }
 }
 
 extension CatalogDatabase {
     public func vmContexts() async throws -> [VMContextRecord] {
         try await pool.read { db in try VMContextRecord.order(Column("vm_name")).fetchAll(db) }
+    }
+
+    /// A page of the VMs by name (all from `offset` when `limit` is nil), and how many there are.
+    public func vmContexts(limit: Int?, offset: Int) async throws -> (page: [VMContextRecord], total: Int) {
+        try await pool.read { db in
+            let page = try VMContextRecord.order(Column("vm_name")).limit(limit ?? -1, offset: offset).fetchAll(db)
+            return (page, try VMContextRecord.fetchCount(db))
+        }
     }
 
     public func vmContext(named name: String) async throws -> VMContextRecord? {

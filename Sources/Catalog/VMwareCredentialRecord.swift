@@ -40,6 +40,21 @@ public struct VMwareCredentialRecord: CatalogRecord, Sendable, Equatable {
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case name
+        case vcenterHost = "vcenter_host"
+        case vcenterPort = "vcenter_port"
+        case username
+        case passwordEncrypted = "password_encrypted"
+        case datacenter
+        case thumbprint
+        case insecure
+        case transport
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
 }
 
 extension CatalogDatabase {
