@@ -2,13 +2,12 @@ import Foundation
 import SendenseCore
 
 /// The API's JSON, for the hub and its clients alike: snake_case keys (every
-/// API type names its keys in its CodingKeys), ISO 8601 UTC timestamps with
-/// whole seconds.
+/// type the API sends names its keys in its CodingKeys: no key strategy, whose
+/// conversion of every key of every item doubled the time a long list took to
+/// encode), ISO 8601 UTC timestamps with whole seconds.
 public enum APIJSON {
     public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        // Types outside this target (reports of Engine) rely on it; ours name their keys.
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(Timestamp.format(date))

@@ -18,7 +18,18 @@ public struct HubContext: RequestContext {
     }
 
     public var requestDecoder: JSONDecoder { APIJSON.decoder }
-    public var responseEncoder: JSONEncoder { APIJSON.encoder }
+    public var responseEncoder: APIResponseEncoder { APIResponseEncoder() }
+}
+
+/// Responses' JSON bodies, written by `APIJSON.encode` (one pass, no tree of boxed values).
+public struct APIResponseEncoder: ResponseEncoder {
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+        let body = try APIJSON.encode(value)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
 }
 
 /// Who made a request, once authenticated.

@@ -12,6 +12,8 @@ struct DownloadLinkRequest: Decodable {
 struct DownloadLinkResponse: ResponseEncodable {
     var url: String
     var expiresAt: Date
+
+    enum CodingKeys: String, CodingKey { case url, expiresAt = "expires_at" }
 }
 
 struct CurrentUserResponse: ResponseEncodable {
