@@ -29,7 +29,7 @@ public final class BlockingPool: TaskExecutor, @unchecked Sendable {
     /// so the kernel gives the threads that answer requests the CPU first.
     /// Four backups on two cores once left none for the API: GET /health
     /// took 180 ms at 16 req/s (`make bench`, BENCH=api).
-    public static let jobs = BlockingPool(maxThreads: 64, niceness: 10)
+    public static let jobs = BlockingPool(maxThreads: 64, niceness: ThreadNiceness.jobs)
 
     private enum Work {
         case closure(@Sendable () -> Void)
@@ -89,8 +89,7 @@ public final class BlockingPool: TaskExecutor, @unchecked Sendable {
         condition.unlock()
         if start {
             let thread = Thread { [self] in
-                // who = 0 is the calling thread: on Linux nice is per thread.
-                if niceness != 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+                ThreadNiceness.lowerCurrentThread(by: niceness)
                 workerLoop()
             }
             thread.stackSize = 1 << 20
