@@ -39,7 +39,7 @@ public struct QemuImageSource: BackupSource {
     /// on every write and is never used again. Answers the names removed;
     /// an image that cannot be read or changed is left as it is.
     public static func removeStaleCheckpoints(of path: String, keep: (_ backupID: String) async -> Bool) async -> [String] {
-        guard let info = try? await QemuImageTool.info(path), info.format == "qcow2" else { return [] }
+        guard QCOW2Probe.mayHaveBitmaps(path), let info = try? await QemuImageTool.info(path), info.format == "qcow2" else { return [] }
         var removed: [String] = []
         for name in info.bitmaps.keys.sorted() where name.hasPrefix(checkpointPrefix) {
             guard await !keep(String(name.dropFirst(checkpointPrefix.count))) else { continue }

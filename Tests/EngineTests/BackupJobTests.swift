@@ -211,6 +211,30 @@ struct BackupJobTests {
         #expect(leftovers.output.isEmpty, "qemu-nbd left running: \(leftovers.output)")
     }
 
+    @Test("stale sendense bitmaps go at start; images without bitmaps, raw files, FIFOs and missing files are passed over")
+    func staleCheckpoints() async throws {
+        let folder = scratchFolder()
+        let image = folder + "/with-bitmaps.qcow2"
+        try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "64M"])
+        for name in ["sendense-old", "sendense-kept", "someone-elses"] { try mustRun(["qemu-img", "bitmap", "--add", image, name]) }
+        let removed = await QemuImageSource.removeStaleCheckpoints(of: image) { $0 == "kept" }
+        #expect(removed == ["sendense-old"])
+        let left = try mustRun(["qemu-img", "info", "--output=json", image])
+        #expect(left.contains("sendense-kept") && left.contains("someone-elses") && !left.contains("sendense-old"))
+
+        let plain = folder + "/plain.qcow2"
+        try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", plain, "64M"])
+        let raw = folder + "/disk.raw"
+        try mustRun(["qemu-img", "create", "-q", "-f", "raw", raw, "64M"])
+        let fifo = folder + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let started = ContinuousClock.now
+        for path in [plain, raw, fifo, folder + "/missing.qcow2"] {
+            #expect(await QemuImageSource.removeStaleCheckpoints(of: path) { _ in false } == [], "\(path)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
     @Test("a restore point restores onto an NBD export (nbdkit memory) byte for byte")
     func restoreToNBD() async throws {
         var vm = try LabVM()
