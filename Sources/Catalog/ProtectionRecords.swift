@@ -226,8 +226,6 @@ extension CatalogDatabase {
         public var lastExecution: FlowExecutionRecord?
     }
 
-    /// Every flow with its summary, in one read: a list of a hundred flows
-    /// once cost three awaited reads each.
     /// Every flow with its target's name, VM count and last run: four queries
     /// whatever the number of flows (three per flow took 30 ms for a hundred).
     public func protectionFlowSummaries() async throws -> [FlowSummary] {
