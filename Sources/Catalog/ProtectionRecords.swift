@@ -229,41 +229,37 @@ extension CatalogDatabase {
     /// Every flow with its target's name, VM count and last run: four queries
     /// whatever the number of flows (three per flow took 30 ms for a hundred).
     public func protectionFlowSummaries() async throws -> [FlowSummary] {
-        try await pool.read { db in
-            let flows = try ProtectionFlowRecord.order(Column("name")).fetchAll(db)
-            var groups: [String: (name: String, members: Int)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT g.id, g.name, (SELECT COUNT(*) FROM protection_group_members m JOIN vm_contexts c ON c.context_id = m.context_id
-                                      WHERE m.group_id = g.id) AS members
-                FROM protection_groups g
-                """) {
-                groups[String(row["id"] as Int64)] = (row["name"], row["members"])
-            }
-            let vms = Set(try String.fetchAll(db, sql: """
-                SELECT vm_name FROM vm_contexts WHERE vm_name IN (SELECT target_id FROM protection_flows WHERE target_type = 'vm')
-                """))
-            // Each flow's newest run (newest start, then highest id), by the flow_executions_flow index.
-            let runs = try FlowExecutionRecord.fetchAll(db, sql: """
-                SELECT e.* FROM protection_flows f JOIN flow_executions e ON e.id = (
-                    SELECT id FROM flow_executions WHERE flow_id = f.id ORDER BY started_at DESC, id DESC LIMIT 1)
-                """)
-            let lastRun = Dictionary(runs.map { ($0.flowId, $0) }, uniquingKeysWith: { first, _ in first })
-            return flows.map { flow in
-                let group = flow.targetType == "group" ? groups[flow.targetId] : nil
-                let count = flow.targetType == "group" ? group?.members ?? 0 : (vms.contains(flow.targetId) ? 1 : 0)
-                return FlowSummary(flow: flow, targetName: group?.name ?? flow.targetId, vmCount: count, lastExecution: flow.id.flatMap { lastRun[$0] })
-            }
-        }
+        try await pool.read { db in try Self.summaries(of: ProtectionFlowRecord.order(Column("name")).fetchAll(db), db) }
     }
 
     public func protectionFlowSummary(_ flow: ProtectionFlowRecord) async throws -> FlowSummary {
-        try await pool.read { db in
-            let group = flow.targetType == "group" ? Int64(flow.targetId) : nil
-            let targetName = try group.map { try String.fetchOne(db, sql: "SELECT name FROM protection_groups WHERE id = ?", arguments: [$0]) }
-                ?? flow.targetId
-            let vmCount = try Self.vmNames(coveredBy: flow, db).count
-            let last = try FlowExecutionRecord.filter(Column("flow_id") == flow.id).order(Column("started_at").desc, Column("id").desc).fetchOne(db)
-            return FlowSummary(flow: flow, targetName: targetName, vmCount: vmCount, lastExecution: last)
+        try await pool.read { db in try Self.summaries(of: [flow], db)[0] }
+    }
+
+    /// The flows' targets, counts and last runs in three queries; the flows' ids
+    /// and VM targets go to SQLite as one JSON array each (no limit on their number).
+    static func summaries(of flows: [ProtectionFlowRecord], _ db: Database) throws -> [FlowSummary] {
+        func jsonArray(_ values: [some Encodable]) throws -> String { String(decoding: try JSONEncoder().encode(values), as: UTF8.self) }
+        var groups: [String: (name: String, members: Int)] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT g.id, g.name, (SELECT COUNT(*) FROM protection_group_members m JOIN vm_contexts c ON c.context_id = m.context_id
+                                  WHERE m.group_id = g.id) AS members
+            FROM protection_groups g
+            """) {
+            groups[String(row["id"] as Int64)] = (row["name"], row["members"])
+        }
+        let vms = Set(try String.fetchAll(db, sql: "SELECT vm_name FROM vm_contexts WHERE vm_name IN (SELECT value FROM json_each(?))",
+                                          arguments: [jsonArray(flows.filter { $0.targetType == "vm" }.map(\.targetId))]))
+        // Each flow's newest run (newest start, then highest id), by the flow_executions_flow index.
+        let runs = try FlowExecutionRecord.fetchAll(db, sql: """
+            SELECT e.* FROM json_each(?) f JOIN flow_executions e ON e.id = (
+                SELECT id FROM flow_executions WHERE flow_id = f.value ORDER BY started_at DESC, id DESC LIMIT 1)
+            """, arguments: [jsonArray(flows.compactMap(\.id))])
+        let lastRun = Dictionary(runs.map { ($0.flowId, $0) }, uniquingKeysWith: { first, _ in first })
+        return flows.map { flow in
+            let group = flow.targetType == "group" ? groups[flow.targetId] : nil
+            let count = flow.targetType == "group" ? group?.members ?? 0 : (vms.contains(flow.targetId) ? 1 : 0)
+            return FlowSummary(flow: flow, targetName: group?.name ?? flow.targetId, vmCount: count, lastExecution: flow.id.flatMap { lastRun[$0] })
         }
     }
 

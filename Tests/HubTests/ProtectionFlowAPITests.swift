@@ -83,6 +83,10 @@ import Testing
             let machines = try await api.request(.get, "/api/v1/protection-flows/\(groupFlow)/machines", token: viewer)
             #expect(machines.json["count"] as? Int == 2)
             #expect((machines.json["machines"] as? [[String: Any]])?.allSatisfy { $0["last_backup_status"] as? String == "completed" } == true)
+            let listed = try await api.request(.get, "/api/v1/protection-flows", token: viewer)
+            let shown = (listed.json["flows"] as? [[String: Any]])?.first { $0["id"] as? Int == groupFlow }
+            #expect(shown?["target_name"] as? String == "prod" && shown?["vm_count"] as? Int == 2, "\(listed.text)")
+            #expect(shown?["last_execution_status"] as? String == "completed", "\(listed.text)")
 
             // A flow for one VM with keep_last 3: six runs leave exactly three points, each the disk as it was.
             let single = try await api.request(.post, "/api/v1/protection-flows", token: token, json: [
