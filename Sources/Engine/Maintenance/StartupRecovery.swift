@@ -33,21 +33,16 @@ public enum StartupRecovery {
         for context in try await catalog.vmContexts() where context.sourceType == .qemuImage {
             paths += try await catalog.disks(ofContext: context.contextId).map(\.path)
         }
-        await withTaskGroup(of: (String, [String]).self) { group in
-            var next = paths.makeIterator()
-            func add() -> Bool {
-                guard let path = next.next() else { return false }
-                group.addTask {
-                    (path, await QemuImageSource.removeStaleCheckpoints(of: path) { backupID in
-                        await NeededCheckpoints.isNeeded(backupID, catalog: catalog)
-                    })
+        await withTaskGroup(of: Void.self) { group in
+            for lane in 0..<4 {
+                group.addTask { [paths] in
+                    for index in stride(from: lane, to: paths.count, by: 4) {
+                        let removed = await QemuImageSource.removeStaleCheckpoints(of: paths[index]) { backupID in
+                            await NeededCheckpoints.isNeeded(backupID, catalog: catalog)
+                        }
+                        for name in removed { logger.notice("removed stale bitmap \(name) from \(paths[index])") }
+                    }
                 }
-                return true
-            }
-            for _ in 0..<4 { guard add() else { break } }
-            while let (path, removed) = await group.next() {
-                for name in removed { logger.notice("removed stale bitmap \(name) from \(path)") }
-                _ = add()
             }
         }
 
