@@ -45,8 +45,8 @@ public final class BlockingPool: TaskExecutor, @unchecked Sendable {
     private var threads = 0
     private var idle = 0
 
-    /// - Parameter niceness: added to each of its threads' nice value (Linux
-    ///   schedules threads one by one).
+    /// - Parameter niceness: each of its threads' nice value (Linux
+    ///   schedules threads one by one); 0 leaves them as they start.
     public init(maxThreads: Int, idleLifetime: TimeInterval = 30, niceness: Int32 = 0) {
         self.maxThreads = maxThreads
         self.idleLifetime = idleLifetime
