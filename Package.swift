@@ -198,7 +198,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "DiskImage", "BackupSources", "Repository", "TestSupport", "VSphere", "Catalog", "SendenseCore",
+            dependencies: ["Engine", "DiskImage", "BackupSources", "Repository", "TestSupport", "VSphere", "Libvirt", "Catalog", "SendenseCore",
                            .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),

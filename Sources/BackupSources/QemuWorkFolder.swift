@@ -25,17 +25,27 @@ public enum QemuWorkFolder {
         return String(hash, radix: 16)
     }
 
+    /// The parent of instant recoveries' folders: apart from backups', which
+    /// the cleanup of interrupted backups empties.
+    public static func recoveryParent(runDirectory: String) -> String {
+        parent(runDirectory: runDirectory) + "-recoveries"
+    }
+
     public static func path(runDirectory: String, backupID: String) -> String {
         parent(runDirectory: runDirectory) + "/" + backupID
     }
 
     /// Makes the folder (afresh) and gives it to `owner`.
     static func make(runDirectory: String, backupID: String, owner: (uid: UInt32, gid: UInt32)?) throws -> String {
-        let parent = parent(runDirectory: runDirectory)
+        try make(in: parent(runDirectory: runDirectory), name: backupID, owner: owner)
+    }
+
+    /// Makes `parent/name` (afresh) and gives it to `owner`.
+    static func make(in parent: String, name: String, owner: (uid: UInt32, gid: UInt32)?) throws -> String {
         for path in [root, parent] where !FileManager.default.fileExists(atPath: path) {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         }
-        let folder = parent + "/" + backupID
+        let folder = parent + "/" + name
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         if let owner, chown(folder, owner.uid, owner.gid) != 0 {

@@ -88,6 +88,15 @@ final class SpawnedProcess: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Waits for its end (blocking) and answers its exit status; -1 when a signal ended it.
+    func waitForStatus() -> Int32 {
+        wait()
+        lock.lock()
+        defer { lock.unlock() }
+        guard let raw = status, raw & 0x7f == 0 else { return -1 }
+        return (raw >> 8) & 0xff
+    }
+
     /// Sends `first`; kills it if it has not ended `grace` later; waits for its end (blocking).
     func stop(_ first: Int32 = SIGTERM, grace: Duration = .milliseconds(20)) {
         signal(first)

@@ -12,7 +12,36 @@ enum CatalogMigrations {
         migrator.registerMigration("v5-restore-history", migrate: addRestoreHistory)
         migrator.registerMigration("v6-libvirt-live-backups", migrate: addLibvirtLiveBackups)
         migrator.registerMigration("v7-backup-list-order", migrate: addBackupListOrder)
+        migrator.registerMigration("v8-recoveries", migrate: addRecoveries)
         return migrator
+    }
+
+    /// Instant recoveries: VMs running from restore points. A session outlives
+    /// the hub process (its VM and disk server do), so it has rows of its own
+    /// rather than a job-history row a restart would fail. `backup_id` has no
+    /// foreign key: an ended session's row stays after its point is deleted.
+    private static func addRecoveries(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE recoveries (
+                recovery_id TEXT PRIMARY KEY,
+                backup_id TEXT NOT NULL,
+                vm_name TEXT NOT NULL,
+                domain_name TEXT NOT NULL,
+                domain_uuid TEXT,
+                libvirt_uri TEXT NOT NULL,
+                network TEXT,
+                state TEXT NOT NULL CHECK (state IN ('starting', 'running', 'stopping', 'stopped', 'failed')),
+                folder TEXT NOT NULL,
+                work_folder TEXT NOT NULL,
+                server_pid INTEGER,
+                server_start_time INTEGER,
+                error_message TEXT,
+                created_at DATETIME NOT NULL,
+                ended_at DATETIME
+            );
+            CREATE INDEX recoveries_created ON recoveries(created_at);
+            CREATE INDEX recoveries_active ON recoveries(state) WHERE state IN ('starting', 'running', 'stopping');
+            """)
     }
 
     /// Indexes for a catalog of 50,000 points (scripts/seed-catalog.py): the

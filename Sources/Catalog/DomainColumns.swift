@@ -10,3 +10,4 @@ extension JobKind: DatabaseValueConvertible {}
 extension SourceKind: DatabaseValueConvertible {}
 extension FlowRunState: DatabaseValueConvertible {}
 extension PointConsistency: DatabaseValueConvertible {}
+extension RecoveryState: DatabaseValueConvertible {}

@@ -39,13 +39,18 @@ public actor BackupPruner {
     /// Called before a point's files go (closes its file-restore sessions).
     let willDelete: @Sendable (String) async -> Void
     let isBackingUp: @Sendable (String) async -> Bool
+    /// The instant recovery running from one of a VM's points, if any: its
+    /// chain is then neither merged nor deleted.
+    let recoveryOf: @Sendable (String) async -> String?
 
     public init(catalog: CatalogDatabase, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
-                isBackingUp: @escaping @Sendable (String) async -> Bool, willDelete: @escaping @Sendable (String) async -> Void = { _ in }) {
+                isBackingUp: @escaping @Sendable (String) async -> Bool, recoveryOf: @escaping @Sendable (String) async -> String? = { _ in nil },
+                willDelete: @escaping @Sendable (String) async -> Void = { _ in }) {
         self.catalog = catalog
         self.logger = logger
         self.now = now
         self.isBackingUp = isBackingUp
+        self.recoveryOf = recoveryOf
         self.willDelete = willDelete
     }
 
@@ -61,6 +66,10 @@ public actor BackupPruner {
         guard !policy.keepsEverything else { return report }
         if await isBackingUp(vmName) {
             report.skipped = "a backup of \(vmName) is running: pruned after it"
+            return report
+        }
+        if let recovery = await recoveryOf(vmName) {
+            report.skipped = "instant recovery \(recovery) runs from a point of \(vmName): pruned after it is stopped"
             return report
         }
         let byID = Dictionary(uniqueKeysWithValues: chain.map { ($0.backupId, $0) })

@@ -122,6 +122,7 @@ public actor Jobs {
     /// A job by id: live while this process runs it, else as recorded.
     public func job(_ id: String) async throws -> Job? {
         if let live = snapshot(of: id) { return live }
+        if let recovery = try await catalog.recovery(id: id) { return Self.job(from: recovery) }
         return try await catalog.job(id: id).map(Self.job(from:))
     }
 
@@ -140,6 +141,7 @@ public actor Jobs {
         for record in try await catalog.recentJobs(limit: limit) {
             jobs.append(snapshot(of: record.jobId) ?? Self.job(from: record))
         }
+        jobs += try await catalog.recentRecoveries(limit: limit).map(Self.job(from:))
         return jobs.sorted { $0.createdAt > $1.createdAt }
     }
 
@@ -153,6 +155,7 @@ public actor Jobs {
         }
         if try await catalog.backup(id: id) != nil { return .notRunning }
         if try await catalog.job(id: id) != nil { return .notRunning }
+        if try await catalog.recovery(id: id) != nil { return .notRunning }
         return .unknown
     }
 
@@ -240,7 +243,14 @@ public actor Jobs {
             bytesDone: UInt64(max(0, record.bytesDone ?? 0)), totalBytes: UInt64(max(0, record.totalBytes ?? 0)))
     }
 
-       
+    /// An instant recovery session as a job: running while it holds its VM.
+    private static func job(from record: RecoveryRecord) -> Job {
+        Job(id: record.recoveryId, kind: .recovery, state: record.state.jobState, vmName: record.vmName,
+            detail: "domain \(record.domainName) from \(record.backupId)", errorMessage: record.errorMessage, createdAt: record.createdAt,
+            completedAt: record.endedAt, percent: record.state == .stopped ? 100 : 0, backupID: record.backupId, diskIndex: nil,
+            bytesDone: 0, totalBytes: 0)
+    }
+
     private func save(_ record: JobHistoryRecord) async {
         do {
             try await catalog.saveJob(record)

@@ -54,7 +54,12 @@ public struct Hub: Sendable {
         let sessions = RestoreSessions(catalog: catalog, limits: configuration.restoreSessions, logger: logger)
         let janitor = Janitor(catalog: catalog, backups: backups, sessions: sessions, vmware: vmware, jobs: jobs,
                               stallTimeout: configuration.stallTimeout, runDirectory: configuration.data.runDirectory, logger: logger)
+        let recoveries = InstantRecoveries(catalog: catalog, jobs: jobs, dataDirectory: configuration.dataDirectory,
+                                           runDirectory: configuration.data.runDirectory, logger: logger)
+        // VMs recovered by the previous hub process run on: their sessions are taken back (or ended) before anything may delete their points.
+        for line in await recoveries.resume() { logger.notice("\(line)") }
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
+                                  recoveryOf: { await recoveries.activeRecovery(ofVM: $0) },
                                   willDelete: { await sessions.unmountAll(backupID: $0) })
         let scheduler = FlowScheduler(
             catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups,
@@ -68,7 +73,7 @@ public struct Hub: Sendable {
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events,
-            restoreSessions: sessions,
+            restoreSessions: sessions, recoveries: recoveries,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 
@@ -139,6 +144,7 @@ public struct Hub: Sendable {
         TelemetryRoutes.register(api, services)
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
+        RecoveryRoutes.register(api, services)
         FileRestoreRoutes.register(api, services)
         DocumentRoutes.register(api: api, root: root, services)
         return router

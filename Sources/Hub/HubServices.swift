@@ -16,6 +16,7 @@ struct HubServices: Sendable {
     let jobs: Jobs
     let events: EventHub
     let restoreSessions: RestoreSessions
+    let recoveries: InstantRecoveries
     var restorePoints: RestorePoints { RestorePoints(catalog: catalog, dataDirectory: configuration.dataDirectory) }
     let secrets: SecretBox
     let vmware: VMwareCredentials

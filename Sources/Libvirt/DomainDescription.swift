@@ -29,10 +29,7 @@ public struct DomainDescription: Sendable, Equatable {
     /// The user and group a running domain's QEMU runs as (its DAC label):
     /// files QEMU must create for a backup go in a folder they own.
     public var processOwner: (uid: UInt32, gid: UInt32)? {
-        guard let label = dacLabel else { return nil }
-        let parts = label.split(separator: ":").map { $0.hasPrefix("+") ? $0.dropFirst() : $0 }
-        guard parts.count == 2, let uid = UInt32(parts[0]), let gid = UInt32(parts[1]) else { return nil }
-        return (uid, gid)
+        dacLabel.flatMap(Self.ownerOf(label:))
     }
     private var dacLabel: String?
 
@@ -63,6 +60,22 @@ public struct DomainDescription: Sendable, Equatable {
                         format: element.elements(forName: "driver").first?.attribute(forName: "type")?.stringValue,
                         readOnly: !element.elements(forName: "readonly").isEmpty)
         }
+    }
+
+    /// The DAC base label libvirt's capabilities give domains of `domainType`,
+    /// as a user and group (`<baselabel type='kvm'>+64055:+64055</baselabel>`).
+    static func baseLabel(inCapabilities xml: String, domainType: String) throws -> (uid: UInt32, gid: UInt32)? {
+        let document = try XMLDocument(xmlString: xml, options: [])
+        let labels = try document.nodes(forXPath: "//secmodel[model='dac']/baselabel[@type='\(domainType)']")
+        guard let label = labels.first?.stringValue else { return nil }
+        return ownerOf(label: label)
+    }
+
+    /// `+64055:+994` (or `64055:994`) as numbers.
+    static func ownerOf(label: String) -> (uid: UInt32, gid: UInt32)? {
+        let parts = label.split(separator: ":").map { $0.hasPrefix("+") ? $0.dropFirst() : $0 }
+        guard parts.count == 2, let uid = UInt32(parts[0]), let gid = UInt32(parts[1]) else { return nil }
+        return (uid, gid)
     }
 
     /// `<memory unit='MiB'>256</memory>` in KiB (libvirt's default unit).

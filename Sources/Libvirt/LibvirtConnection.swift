@@ -55,4 +55,25 @@ public final class LibvirtConnection: @unchecked Sendable {
             return LibvirtDomain(owning: domain, connection: self)
         }
     }
+
+    /// Starts a transient domain from `xml`: it exists while it runs, and
+    /// nothing of it stays defined once it is destroyed.
+    public func startTransientDomain(xml: String) async throws -> LibvirtDomain {
+        try await BlockingPool.shared.run { [self] in
+            guard let domain = virDomainCreateXML(pointer, xml, 0) else { throw LibvirtError.last(doing: "starting a domain on \(uri)") }
+            return LibvirtDomain(owning: domain, connection: self)
+        }
+    }
+
+    /// The user and group QEMU runs as for domains of `type` (`kvm`, `qemu`):
+    /// the DAC base label of the host's capabilities; nil where there is none
+    /// (a session daemon runs QEMU as its own user).
+    public func qemuProcessOwner(domainType: String) async throws -> (uid: UInt32, gid: UInt32)? {
+        let xml = try await BlockingPool.shared.run { [self] in
+            guard let text = virConnectGetCapabilities(pointer) else { throw LibvirtError.last(doing: "reading the capabilities of \(uri)") }
+            defer { free(text) }
+            return String(cString: text)
+        }
+        return try DomainDescription.baseLabel(inCapabilities: xml, domainType: domainType)
+    }
 }

@@ -113,4 +113,9 @@ public final class LibvirtDomain: @unchecked Sendable {
             return thawed < 0 ? nil : Int(thawed)
         }
     }
+
+    /// Stops the domain at once (a power cut); a transient domain is gone after it.
+    public func destroy() async throws {
+        _ = try await call("stopping") { virDomainDestroy($0) == 0 ? true : nil }
+    }
 }

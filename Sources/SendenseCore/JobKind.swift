@@ -9,4 +9,7 @@ public enum JobKind: String, Codable, Sendable, CaseIterable {
     case merge
     /// The janitor's sweep of stuck jobs, leftover processes and partial files.
     case cleanup
+    /// A VM running from a restore point (instant recovery): it has its own
+    /// rows (`recoveries`) and lasts until it is stopped.
+    case recovery
 }

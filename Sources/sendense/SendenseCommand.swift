@@ -14,7 +14,7 @@ struct SendenseCommand: AsyncParsableCommand {
         version: SendenseVersion.current,
         subcommands: [
             HubCommand.self, AdminCommand.self, LoginCommand.self, LogoutCommand.self,
-            VMsCommand.self, VCenterCommand.self, LibvirtCommand.self, ReposCommand.self, UsersCommand.self, BackupCommand.self, RestoreCommand.self, JobsCommand.self,
+            VMsCommand.self, VCenterCommand.self, LibvirtCommand.self, ReposCommand.self, UsersCommand.self, BackupCommand.self, RestoreCommand.self, RecoveryCommand.self, JobsCommand.self,
             FlowsCommand.self, GroupsCommand.self,
         ]
     )

@@ -10,6 +10,8 @@ extension ChainResponse: ResponseEncodable {}
 extension MessageResponse: ResponseEncodable {}
 extension VerifyResponse: ResponseEncodable {}
 extension DiskRestoreResponse: ResponseEncodable {}
+extension RecoveryResponse: ResponseEncodable {}
+extension RecoveryListResponse: ResponseEncodable {}
 extension JobListResponse: ResponseEncodable {}
 extension LoginResponse: ResponseEncodable {}
 extension UserResponse: ResponseEncodable {}

@@ -67,6 +67,15 @@ extension APIError {
             case .exists: self = .conflict(error.description)
             case .noFolder, .protected, .unusableURI: self = .unprocessable(error.description)
             }
+        case let error as RecoveryError:
+            switch error {
+            case .invalid: self = .badRequest(error.description)
+            case .notFound: self = .notFound(error.description)
+            case .notRecoverable: self = .unprocessable(error.description)
+            case .nameTaken, .notActive, .pointInUse: self = .conflict(error.description)
+            // libvirt or the disk server is the hub's upstream for a recovered VM.
+            case .hostUnreachable, .startFailed: self = .badGateway(error.description)
+            }
         case let error as VMwareError:
             switch error {
             case .credentialNotFound: self = .notFound(error.description)

@@ -1,0 +1,329 @@
+import BackupSources
+import Catalog
+import Foundation
+import Libvirt
+import Logging
+import Repository
+import SendenseCore
+
+/// Instant recovery: a VM started from a restore point within seconds,
+/// whatever the size of its disks. The point's images are the read-only
+/// backing of one overlay per disk, served by `RecoveryDiskServer`; the VM
+/// is a transient libvirt domain made from the configuration stored with
+/// the backup. While a session runs, its point and the points it builds on
+/// can be neither deleted nor merged by retention. Stopping it destroys the
+/// VM and discards its writes. Sessions outlive the hub process (the VM and
+/// the disk server run on); a restarted hub takes the running ones back and
+/// ends what a kill left half done (`resume`).
+public actor InstantRecoveries {
+    /// What an instant recovery is asked to do.
+    public struct Request: Sendable {
+        public var backupID: String
+        /// The new domain's name; nil: `<vm>-recovered-<short id>`.
+        public var name: String?
+        /// This host's libvirt daemon (the overlays and the disk server are local).
+        public var libvirtURI: String
+        public var network: RecoveredDomain.Network
+
+        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: RecoveredDomain.Network = .asStored) {
+            self.backupID = backupID
+            self.name = name
+            self.libvirtURI = libvirtURI
+            self.network = network
+        }
+
+        /// `network` as the API says it: absent (as stored), `none`, or a libvirt network's name.
+        public init(backupID: String, name: String?, libvirtURI: String, network: String?) {
+            let choice: RecoveredDomain.Network = switch network {
+            case nil: .asStored
+            case "none": .none
+            case let name?: .libvirt(name)
+            }
+            self.init(backupID: backupID, name: name, libvirtURI: libvirtURI, network: choice)
+        }
+    }
+
+    private let catalog: CatalogDatabase
+    private let jobs: Jobs
+    private let dataDirectory: String
+    private let runDirectory: String
+    private let logger: Logger
+    /// Domain names of sessions being started: two requests cannot both take one.
+    private var claimedNames: Set<String> = []
+    /// Sessions a stop is working on.
+    private var stopping: Set<String> = []
+
+    public init(catalog: CatalogDatabase, jobs: Jobs, dataDirectory: String, runDirectory: String, logger: Logger) {
+        self.catalog = catalog
+        self.jobs = jobs
+        self.dataDirectory = dataDirectory
+        self.runDirectory = runDirectory
+        self.logger = logger
+    }
+
+    /// Where sessions keep their overlays: the hub's data dir (QEMU never opens them).
+    var folderRoot: String { dataDirectory + "/recoveries" }
+
+    // MARK: starting
+
+    /// Starts the VM of a restore point and answers the running session.
+    /// What is wrong with the request is refused before anything starts; a
+    /// start that fails later leaves nothing running and a failed session.
+    public func start(_ request: Request) async throws -> RecoveryRecord {
+        let id = "recovery-" + UUID().uuidString.prefix(8).lowercased()
+        let point = try await recoverablePoint(request.backupID)
+        let name = request.name ?? "\(point.backup.vmName)-recovered-\(id.dropFirst("recovery-".count))"
+        if let problem = Self.domainNameProblem(name) { throw RecoveryError.invalid(problem) }
+        if case .libvirt(let network) = request.network, let problem = Self.domainNameProblem(network) {
+            throw RecoveryError.invalid(problem.replacingOccurrences(of: "name", with: "network"))
+        }
+        guard LibvirtURI.local.contains(request.libvirtURI) else {
+            throw RecoveryError.notRecoverable("instant recovery runs the VM on the hub's own host (\(LibvirtURI.local.joined(separator: " or "))): "
+                + "its disks are served from here")
+        }
+        guard !claimedNames.contains(name) else { throw RecoveryError.nameTaken(name) }
+        claimedNames.insert(name)
+        defer { claimedNames.remove(name) }
+        if try await catalog.activeRecovery(domainName: name) != nil { throw RecoveryError.nameTaken(name) }
+        let connection: LibvirtConnection
+        do {
+            connection = try await LibvirtConnection.open(request.libvirtURI)
+        } catch {
+            throw RecoveryError.hostUnreachable("cannot reach libvirt at \(request.libvirtURI): \(error)")
+        }
+        if (try? await connection.domain(named: name)) != nil { throw RecoveryError.nameTaken(name) }
+
+        var record = RecoveryRecord(recoveryId: id, backupId: point.backup.backupId, vmName: point.backup.vmName, domainName: name,
+                                    libvirtUri: request.libvirtURI, network: Self.column(request.network),
+                                    folder: folderRoot + "/" + id, workFolder: QemuWorkFolder.recoveryParent(runDirectory: runDirectory) + "/" + id)
+        let domain: RecoveredDomain
+        do {
+            domain = try RecoveredDomain(
+                storedXML: point.configuration, name: name,
+                disks: point.disks.map { .init(target: $0.label, socket: RecoveryDiskServer.socket(in: record.workFolder),
+                                               exportName: RecoveryDiskServer.exportName(of: $0.index)) },
+                consoleLog: record.workFolder + "/console.log", network: request.network,
+                description: "Instant recovery \(id) of \(point.backup.vmName) from backup \(point.backup.backupId) (Sendense)")
+        } catch {
+            throw RecoveryError.notRecoverable("\(error)")
+        }
+        if domain.domainType == "kvm" && !FileManager.default.fileExists(atPath: "/dev/kvm") {
+            throw RecoveryError.notRecoverable("the VM is a KVM domain and this host has no /dev/kvm")
+        }
+        let owner: (uid: UInt32, gid: UInt32)?
+        do {
+            owner = try await connection.qemuProcessOwner(domainType: domain.domainType)
+        } catch {
+            throw RecoveryError.hostUnreachable("\(error)")
+        }
+
+        try await catalog.saveRecovery(record)
+        await adopt(id)
+        do {
+            try await BlockingPool.shared.run { [folder = record.folder, root = folderRoot] in
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            }
+            _ = try RecoveryDiskServer.makeWorkFolder(runDirectory: runDirectory, recoveryID: id, owner: owner)
+            let server = try await RecoveryDiskServer.start(disks: point.disks.map { .init(index: $0.index, image: $0.image) },
+                                                            folder: record.folder, workFolder: record.workFolder, socketOwner: owner)
+            record.serverPid = server.pid
+            record.serverStartTime = Int64(server.startTime)
+            try await catalog.saveRecovery(record)
+            let started = try await connection.startTransientDomain(xml: domain.xml)
+            record.domainUuid = started.uuid
+            record.state = .running
+            try await catalog.saveRecovery(record)
+        } catch {
+            await tearDown(record)
+            record.state = .failed
+            record.errorMessage = "\(error)"
+            record.endedAt = Date()
+            try? await catalog.saveRecovery(record)
+            await jobs.release(id)
+            logger.error("instant recovery \(id) of backup \(point.backup.backupId) failed to start: \(error)")
+            throw RecoveryError.startFailed("\(error)")
+        }
+        let leftOut = domain.leftOut.isEmpty ? "" : " (disks not in the backup left out: \(domain.leftOut.joined(separator: ", ")))"
+        logger.notice("instant recovery \(id): domain \(name) runs from backup \(point.backup.backupId)\(leftOut)")
+        return record
+    }
+
+    private struct Point {
+        var backup: BackupJobRecord
+        var configuration: String
+        var disks: [(index: Int, label: String, image: String)]
+    }
+
+    /// A completed point with a libvirt configuration and every disk's image present.
+    private func recoverablePoint(_ backupID: String) async throws -> Point {
+        let backup = try await RestorePoints(catalog: catalog, dataDirectory: dataDirectory).completed(backupID, toBe: "recovered")
+        guard let repository = try await catalog.repository(id: backup.repositoryId) else { throw BackupError.repositoryNotFound(backup.repositoryId) }
+        let directory = BackupLayout(repositoryRoot: repository.path, vmName: backup.vmName).backupDirectory(backupID)
+        let manifest: BackupManifest
+        do {
+            manifest = try await BlockingPool.shared.run { try BackupManifest.read(from: directory) }
+        } catch {
+            throw RecoveryError.notRecoverable("backup \(backupID) cannot be recovered: \(error)")
+        }
+        guard let configuration = manifest.vmConfiguration, configuration.format == .libvirtDomainXML else {
+            throw RecoveryError.notRecoverable("backup \(backupID) holds no libvirt domain configuration (only backups of libvirt domains "
+                + "can be recovered as VMs today); restore its disks instead")
+        }
+        let records = try await catalog.backupDisks(of: backupID)
+        var disks: [(index: Int, label: String, image: String)] = []
+        for disk in manifest.disks.sorted(by: { $0.index < $1.index }) {
+            guard let record = records.first(where: { $0.diskIndex == disk.index }), record.status == .completed else {
+                throw BackupError.backupDiskNotFound(backupID, disk.index)
+            }
+            guard FileManager.default.fileExists(atPath: record.qcow2Path) else { throw BackupError.filesMissing(backupID, record.qcow2Path) }
+            disks.append((disk.index, disk.label, record.qcow2Path))
+        }
+        guard !disks.isEmpty else { throw RecoveryError.notRecoverable("backup \(backupID) has no disk") }
+        return Point(backup: backup, configuration: configuration.document, disks: disks)
+    }
+
+    // MARK: stopping
+
+    /// Destroys the VM, stops its disk server and discards its overlays.
+    public func stop(_ id: String) async throws -> RecoveryRecord {
+        guard var record = try await catalog.recovery(id: id) else { throw RecoveryError.notFound(id) }
+        guard record.state == .running, !stopping.contains(id) else { throw RecoveryError.notActive(id, stopping.contains(id) ? .stopping : record.state) }
+        stopping.insert(id)
+        defer { stopping.remove(id) }
+        record.state = .stopping
+        try await catalog.saveRecovery(record)
+        await tearDown(record)
+        record.state = .stopped
+        record.endedAt = Date()
+        // Recorded even when the request that asked was cancelled meanwhile.
+        try await Task { [record] in try await catalog.saveRecovery(record) }.value
+        await jobs.release(id)
+        logger.notice("instant recovery \(id) stopped: domain \(record.domainName) destroyed, its writes discarded")
+        return record
+    }
+
+    /// Everything a session started, gone: its domain (only the one it
+    /// started, by UUID), its disk server, its folders. Each step is tried
+    /// whatever the others did.
+    private func tearDown(_ record: RecoveryRecord) async {
+        if let uuid = record.domainUuid {
+            do {
+                let domain = try await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid)
+                try await domain.destroy()
+            } catch let error as LibvirtError where error.code == LibvirtError.noDomain {
+                // Ended already (the guest powered off).
+            } catch {
+                logger.error("recovery \(record.recoveryId): could not stop domain \(record.domainName): \(error)")
+            }
+        }
+        if let pid = record.serverPid, let start = record.serverStartTime {
+            await RecoveryDiskServer.stop(.init(pid: pid, startTime: UInt64(start)))
+        }
+        await BlockingPool.shared.run { [record] in
+            try? FileManager.default.removeItem(atPath: record.folder)
+            try? FileManager.default.removeItem(atPath: record.workFolder)
+        }
+    }
+
+    // MARK: what sessions hold
+
+    /// Active sessions by the point they run from.
+    public func pointsInUse() async throws -> [String: String] {
+        Dictionary(try await catalog.activeRecoveries().map { ($0.backupId, $0.recoveryId) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Refuses when a running session reads any of `backupIDs` (points to be
+    /// deleted or rewritten, with every point built on them).
+    public func checkNotInUse(_ backupIDs: [String]) async throws {
+        let used = try await pointsInUse()
+        if let backupID = backupIDs.first(where: { used[$0] != nil }) {
+            throw RecoveryError.pointInUse(backupID: backupID, recoveryID: used[backupID]!)
+        }
+    }
+
+    /// The session of a VM that runs from one of its points, if any.
+    public func activeRecovery(ofVM vmName: String) async -> String? {
+        (try? await catalog.activeRecoveries())?.first { $0.vmName == vmName }?.recoveryId
+    }
+
+    /// How the session's domain stands now: `running`, `paused`, `shut off`,
+    /// or nil when it is gone or cannot be asked.
+    public func domainState(of record: RecoveryRecord) async -> String? {
+        guard record.state.isActive, let uuid = record.domainUuid,
+              let domain = try? await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid),
+              let active = try? await domain.isActive() else { return nil }
+        return active ? "running" : "shut off"
+    }
+
+    // MARK: after a restart
+
+    /// Takes back the sessions the previous hub process left: a running one
+    /// whose disk server and domain both still run is adopted again; one cut
+    /// short while starting or stopping, or that lost its server or domain,
+    /// is ended and everything it left removed; overlay folders no session
+    /// owns are removed. Answers what it did, one line each.
+    public func resume() async -> [String] {
+        var done: [String] = []
+        let active = (try? await catalog.activeRecoveries()) ?? []
+        for var record in active {
+            let server = record.serverPid.flatMap { pid in record.serverStartTime.map { RecoveryDiskServer.Process(pid: pid, startTime: UInt64($0)) } }
+            if record.state == .running, server?.isRunning == true, await domainState(of: record) != nil {
+                await adopt(record.recoveryId)
+                done.append("instant recovery \(record.recoveryId) (domain \(record.domainName)) runs on")
+                continue
+            }
+            let reason = switch record.state {
+            case .starting: "interrupted by a hub restart while starting"
+            case .stopping: nil as String?
+            default: server?.isRunning == true ? "its VM ended while the hub was down" : "its disk server ended while the hub was down"
+            }
+            await tearDown(record)
+            record.state = reason == nil ? .stopped : .failed
+            record.errorMessage = reason
+            record.endedAt = Date()
+            try? await catalog.saveRecovery(record)
+            done.append("ended instant recovery \(record.recoveryId): \(reason ?? "stopped")")
+        }
+        let owned = Set(active.map(\.recoveryId))
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folderRoot)) ?? [] where !owned.contains(name) {
+            try? FileManager.default.removeItem(atPath: folderRoot + "/" + name)
+            done.append("removed \(folderRoot)/\(name), left by an instant recovery that never started")
+        }
+        let workRoot = QemuWorkFolder.recoveryParent(runDirectory: runDirectory)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: workRoot)) ?? [] where !owned.contains(name) {
+            try? FileManager.default.removeItem(atPath: workRoot + "/" + name)
+        }
+        return done
+    }
+
+    // MARK: the job list
+
+    /// Lists the session among the jobs; cancelling it there stops it.
+    private func adopt(_ id: String) async {
+        await jobs.adopt(id, percent: { 0 }, cancel: { [weak self] in
+            guard let self else { return false }
+            Task { _ = try? await self.stop(id) }
+            return true
+        })
+    }
+
+    // MARK: rules
+
+    /// libvirt domain names the hub hands out: 1 to 64 letters, digits, `.`, `_`, `-`, not starting with `-` or `.`.
+    static func domainNameProblem(_ name: String) -> String? {
+        let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains(Character($0)) || "._-".unicodeScalars.contains($0)) }
+        guard (1...64).contains(name.unicodeScalars.count), allowed, !name.hasPrefix("-"), !name.hasPrefix(".") else {
+            return "name must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'"
+        }
+        return nil
+    }
+
+    static func column(_ network: RecoveredDomain.Network) -> String? {
+        switch network {
+        case .asStored: nil
+        case .none: "none"
+        case .libvirt(let name): name
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A domain to start from a backup's stored domain XML: the same VM (CPU,
+/// memory, firmware, devices) under a new name and UUID, its backed-up disks
+/// read from NBD exports, its NICs with new MAC addresses. What belonged to
+/// the running original is dropped: runtime ids and aliases, security
+/// labels, CD-ROM media, NVRAM, the paths of its sockets and logs.
+public struct RecoveredDomain: Sendable {
+    /// Where one disk of the recovered VM is read and written.
+    public struct Disk: Sendable, Equatable {
+        /// The guest's name for it in the stored XML (`vda`).
+        public var target: String
+        public var socket: String
+        public var exportName: String
+
+        public init(target: String, socket: String, exportName: String) {
+            self.target = target
+            self.socket = socket
+            self.exportName = exportName
+        }
+    }
+
+    /// Where the recovered VM's NICs are attached.
+    public enum Network: Sendable, Equatable {
+        /// As the stored configuration says (with new MAC addresses).
+        case asStored
+        /// No NIC at all: an isolated VM.
+        case none
+        /// Every NIC on this libvirt network.
+        case libvirt(String)
+    }
+
+    /// `kvm` or `qemu`: what the stored XML asks of the host.
+    public let domainType: String
+    /// Targets of stored disks that have no export and were left out (not backed up).
+    public let leftOut: [String]
+    public let xml: String
+
+    public init(storedXML: String, name: String, disks: [Disk], consoleLog: String, network: Network, description: String) throws {
+        let document = try XMLDocument(xmlString: storedXML, options: [])
+        guard let root = document.rootElement(), root.name == "domain" else { throw Self.invalid("it has no <domain> element") }
+        let type = root.attribute(forName: "type")?.stringValue ?? ""
+        guard ["kvm", "qemu"].contains(type) else { throw Self.invalid("its type is \"\(type)\"; only kvm and qemu domains can be recovered") }
+        domainType = type
+        root.removeAttribute(forName: "id")
+        Self.replaceChild(of: root, named: "name", with: XMLElement(name: "name", stringValue: name))
+        Self.replaceChild(of: root, named: "description", with: XMLElement(name: "description", stringValue: description))
+        for unwanted in ["uuid", "seclabel"] { Self.removeChildren(of: root, named: unwanted) }
+        // NVRAM is the original's file (and not in the backup): libvirt makes a fresh one from its template.
+        if let os = root.elements(forName: "os").first { Self.removeChildren(of: os, named: "nvram") }
+        Self.removeDescendants(of: root, named: "alias")
+        guard let devices = root.elements(forName: "devices").first else { throw Self.invalid("it has no <devices>") }
+
+        var exports = Dictionary(disks.map { ($0.target, $0) }, uniquingKeysWith: { first, _ in first })
+        var leftOut: [String] = []
+        for disk in devices.elements(forName: "disk") {
+            let device = disk.attribute(forName: "device")?.stringValue ?? "disk"
+            let target = disk.elements(forName: "target").first?.attribute(forName: "dev")?.stringValue ?? ""
+            guard device == "disk" else {
+                // A CD-ROM or floppy stays, empty: its medium is not the VM's and may not exist here.
+                for child in ["source", "backingStore"] { Self.removeChildren(of: disk, named: child) }
+                continue
+            }
+            guard let export = exports.removeValue(forKey: target) else {
+                leftOut.append(target)
+                disk.detach()
+                continue
+            }
+            Self.publish(disk, from: export)
+        }
+        guard exports.isEmpty else { throw Self.invalid("it has no disk \(exports.keys.sorted().joined(separator: ", "))") }
+        self.leftOut = leftOut
+
+        for interface in devices.elements(forName: "interface") {
+            // libvirt gives each NIC a new MAC address and host-side device.
+            for child in ["mac", "target"] { Self.removeChildren(of: interface, named: child) }
+            switch network {
+            case .asStored: break
+            case .none: interface.detach()
+            case .libvirt(let name):
+                Self.set("type", "network", on: interface)
+                Self.removeChildren(of: interface, named: "source")
+                let source = XMLElement(name: "source")
+                source.setAttributesWith(["network": name])
+                interface.insertChild(source, at: 0)
+            }
+        }
+        Self.redirectConsole(devices, to: consoleLog)
+        for channel in devices.elements(forName: "channel") {
+            // The original's socket paths: libvirt makes the recovered VM's own.
+            if channel.attribute(forName: "type")?.stringValue == "unix" { Self.removeChildren(of: channel, named: "source") }
+            channel.elements(forName: "target").first?.removeAttribute(forName: "state")
+        }
+        for graphics in devices.elements(forName: "graphics") where graphics.attribute(forName: "autoport")?.stringValue == "yes" {
+            for attribute in ["port", "tlsPort", "websocket"] { graphics.removeAttribute(forName: attribute) }
+        }
+        xml = document.xmlString
+    }
+
+    /// The disk read and written through NBD on a unix socket (no file of
+    /// QEMU's own: the overlay that takes the writes is the server's).
+    private static func publish(_ disk: XMLElement, from export: Disk) {
+        for child in ["source", "driver", "backingStore", "mirror", "readonly", "shareable"] { removeChildren(of: disk, named: child) }
+        set("type", "network", on: disk)
+        let driver = XMLElement(name: "driver")
+        driver.setAttributesWith(["name": "qemu", "type": "raw", "discard": "unmap"])
+        let source = XMLElement(name: "source")
+        source.setAttributesWith(["protocol": "nbd", "name": export.exportName])
+        let host = XMLElement(name: "host")
+        host.setAttributesWith(["transport": "unix", "socket": export.socket])
+        source.addChild(host)
+        disk.insertChild(driver, at: 0)
+        disk.insertChild(source, at: 1)
+    }
+
+    /// The first serial port writes to `path` (a file port is moved there, a
+    /// pty keeps its console and logs there); consoles mirroring it are
+    /// dropped, libvirt adds them back.
+    private static func redirectConsole(_ devices: XMLElement, to path: String) {
+        for console in devices.elements(forName: "console")
+        where (console.elements(forName: "target").first?.attribute(forName: "type")?.stringValue ?? "serial") == "serial" {
+            console.detach()
+        }
+        for (index, serial) in devices.elements(forName: "serial").enumerated() {
+            removeChildren(of: serial, named: "log")
+            let type = serial.attribute(forName: "type")?.stringValue ?? "pty"
+            guard index == 0 else {
+                // Other ports that wrote to the original's files or sockets would now write over them.
+                if type == "file" || type == "unix" { serial.detach() }
+                continue
+            }
+            // A file port's path and a pty's device are the original's.
+            if type == "file" || type == "pty" { removeChildren(of: serial, named: "source") }
+            if type == "file" {
+                let source = XMLElement(name: "source")
+                source.setAttributesWith(["path": path])
+                serial.insertChild(source, at: 0)
+            } else {
+                let log = XMLElement(name: "log")
+                log.setAttributesWith(["file": path, "append": "off"])
+                serial.addChild(log)
+            }
+        }
+    }
+
+    /// Sets one attribute, keeping the others (`setAttributesWith` replaces them all).
+    private static func set(_ name: String, _ value: String, on element: XMLElement) {
+        element.removeAttribute(forName: name)
+        element.addAttribute(XMLNode.attribute(withName: name, stringValue: value) as! XMLNode)
+    }
+
+    private static func replaceChild(of element: XMLElement, named name: String, with replacement: XMLElement) {
+        if let existing = element.elements(forName: name).first {
+            element.replaceChild(at: existing.index, with: replacement)
+        } else {
+            element.insertChild(replacement, at: 0)
+        }
+    }
+
+    private static func removeChildren(of element: XMLElement, named name: String) {
+        for child in element.elements(forName: name) { child.detach() }
+    }
+
+    private static func removeDescendants(of element: XMLElement, named name: String) {
+        for child in element.children?.compactMap({ $0 as? XMLElement }) ?? [] {
+            if child.name == name { child.detach() } else { removeDescendants(of: child, named: name) }
+        }
+    }
+
+    private static func invalid(_ reason: String) -> LibvirtError {
+        LibvirtError(code: -1, message: "the stored domain XML cannot be recovered: \(reason)")
+    }
+}

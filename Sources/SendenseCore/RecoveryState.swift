@@ -1,0 +1,26 @@
+/// How an instant recovery stands: a VM started from a restore point, its
+/// writes kept apart from the point until the session is stopped.
+public enum RecoveryState: String, Codable, Sendable, CaseIterable {
+    /// Its disks are being published and its VM defined.
+    case starting
+    /// The VM was started and the session holds its restore point.
+    case running
+    /// Its VM, disks and files are being removed.
+    case stopping
+    /// Ended by a stop: the VM and everything it wrote are gone.
+    case stopped
+    /// Could not start, or lost what it ran on (see its error).
+    case failed
+
+    /// Whether the session still holds its restore point and files.
+    public var isActive: Bool { self == .starting || self == .running || self == .stopping }
+
+    /// The job-list state of a session in this state.
+    public var jobState: JobState {
+        switch self {
+        case .starting, .running, .stopping: .running
+        case .stopped: .completed
+        case .failed: .failed
+        }
+    }
+}
