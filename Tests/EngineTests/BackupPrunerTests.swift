@@ -57,12 +57,13 @@ import Testing
             points.append((id, raw))
         }
 
-        func pruner(now: String = "2025-03-01T00:00:00Z") -> BackupPruner {
+        func pruner(now: String = "2025-03-01T00:00:00Z", recovery: String? = nil) -> BackupPruner {
             var logger = Logger(label: "test")
             logger.logLevel = .error
             let date = try! Date(now, strategy: .iso8601)
             let backups = scheduler.backups
-            return BackupPruner(catalog: catalog, logger: logger, now: { date }, isBackingUp: { await backups.isBackingUp(vmName: $0) })
+            return BackupPruner(catalog: catalog, logger: logger, now: { date }, isBackingUp: { await backups.isBackingUp(vmName: $0) },
+                                recoveryOf: { $0 == "vm" ? recovery : nil })
         }
 
         func directory(_ id: String) -> String {
@@ -93,6 +94,11 @@ import Testing
         #expect(dry.removed == lab.points.prefix(3).map(\.id))
         #expect(dry.merged == [lab.points[3].id: [lab.points[2].id, lab.points[1].id, lab.points[0].id]])
         #expect(try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID).count == 6, "a dry run changes nothing")
+
+        // While an instant recovery runs from one of the VM's points, its chain is left as it is.
+        let held = try await lab.pruner(recovery: "recovery-1").prune(vmName: "vm", repositoryID: lab.scheduler.repositoryID, policy: .init(keepLast: 3))
+        #expect(held.removed.isEmpty && held.skipped?.contains("recovery-1") == true, "\(held)")
+        #expect(try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID).count == 6)
 
         let heard = Mutex<[Double]>([])
         let report = try await pruner.prune(vmName: "vm", repositoryID: lab.scheduler.repositoryID, policy: .init(keepLast: 3)) { percent in
