@@ -30,7 +30,8 @@ enum CatalogMigrations {
                 domain_uuid TEXT,
                 libvirt_uri TEXT NOT NULL,
                 network TEXT,
-                state TEXT NOT NULL CHECK (state IN ('starting', 'running', 'stopping', 'stopped', 'failed')),
+                state TEXT NOT NULL CHECK (state IN ('starting', 'running', 'migrating', 'stopping', 'stopped', 'migrated', 'failed')),
+                migrated_to TEXT,
                 folder TEXT NOT NULL,
                 work_folder TEXT NOT NULL,
                 server_pid INTEGER,
@@ -40,7 +41,7 @@ enum CatalogMigrations {
                 ended_at DATETIME
             );
             CREATE INDEX recoveries_created ON recoveries(created_at);
-            CREATE INDEX recoveries_active ON recoveries(state) WHERE state IN ('starting', 'running', 'stopping');
+            CREATE INDEX recoveries_active ON recoveries(state) WHERE state IN ('starting', 'running', 'migrating', 'stopping');
             """)
     }
 

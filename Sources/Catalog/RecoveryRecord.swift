@@ -25,6 +25,8 @@ public struct RecoveryRecord: CatalogRecord, Sendable, Equatable {
     public var serverPid: Int32?
     /// The server's kernel start time: a reused PID is never taken for it.
     public var serverStartTime: Int64?
+    /// The folder its disks were copied to by a migration.
+    public var migratedTo: String?
     public var errorMessage: String?
     public var createdAt: Date
     public var endedAt: Date?
@@ -54,6 +56,7 @@ public struct RecoveryRecord: CatalogRecord, Sendable, Equatable {
         case workFolder = "work_folder"
         case serverPid = "server_pid"
         case serverStartTime = "server_start_time"
+        case migratedTo = "migrated_to"
         case errorMessage = "error_message"
         case createdAt = "created_at"
         case endedAt = "ended_at"
@@ -72,10 +75,10 @@ extension CatalogDatabase {
         try await pool.read { db in try RecoveryRecord.fetchOne(db, key: id) }
     }
 
-    /// Sessions that hold their restore point and files (starting, running, stopping).
+    /// Sessions that hold their restore point and files (starting, running, migrating, stopping).
     public func activeRecoveries() async throws -> [RecoveryRecord] {
         try await pool.read { db in
-            try RecoveryRecord.fetchAll(db, sql: "SELECT * FROM recoveries WHERE state IN ('starting', 'running', 'stopping') ORDER BY created_at")
+            try RecoveryRecord.fetchAll(db, sql: "SELECT * FROM recoveries WHERE state IN ('starting', 'running', 'migrating', 'stopping') ORDER BY created_at")
         }
     }
 
@@ -83,7 +86,7 @@ extension CatalogDatabase {
     public func recentRecoveries(limit: Int) async throws -> [RecoveryRecord] {
         try await pool.read { db in
             try RecoveryRecord.fetchAll(db, sql: """
-                SELECT * FROM recoveries WHERE state IN ('starting', 'running', 'stopping')
+                SELECT * FROM recoveries WHERE state IN ('starting', 'running', 'migrating', 'stopping')
                 UNION
                 SELECT * FROM (SELECT * FROM recoveries ORDER BY created_at DESC, recovery_id DESC LIMIT ?)
                 ORDER BY created_at DESC, recovery_id DESC
@@ -94,7 +97,7 @@ extension CatalogDatabase {
     /// Whether a domain name is taken by an active session (on any host: names are the hub's to hand out).
     public func activeRecovery(domainName: String) async throws -> RecoveryRecord? {
         try await pool.read { db in
-            try RecoveryRecord.fetchOne(db, sql: "SELECT * FROM recoveries WHERE domain_name = ? AND state IN ('starting', 'running', 'stopping')",
+            try RecoveryRecord.fetchOne(db, sql: "SELECT * FROM recoveries WHERE domain_name = ? AND state IN ('starting', 'running', 'migrating', 'stopping')",
                                         arguments: [domainName])
         }
     }

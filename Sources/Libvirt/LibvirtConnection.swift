@@ -76,4 +76,12 @@ public final class LibvirtConnection: @unchecked Sendable {
         }
         return try DomainDescription.baseLabel(inCapabilities: xml, domainType: domainType)
     }
+
+    /// Defines a domain (makes a running transient domain persistent, with this XML as its definition).
+    public func define(xml: String) async throws {
+        try await BlockingPool.shared.run { [self] in
+            guard let domain = virDomainDefineXML(pointer, xml) else { throw LibvirtError.last(doing: "defining a domain on \(uri)") }
+            virDomainFree(domain)
+        }
+    }
 }

@@ -118,4 +118,34 @@ public final class LibvirtDomain: @unchecked Sendable {
     public func destroy() async throws {
         _ = try await call("stopping") { virDomainDestroy($0) == 0 ? true : nil }
     }
+
+    /// Starts copying a disk (`target`, as the guest names it) into the
+    /// file `destinationXML` describes, while the guest runs: QEMU mirrors
+    /// every new write, so once the copy is ready it stays ready.
+    public func startCopy(of target: String, destinationXML: String) async throws {
+        _ = try await call("starting a copy of \(target)") { domain -> Bool? in
+            virDomainBlockCopy(domain, target, destinationXML, nil, 0, 0) == 0 ? true : nil
+        }
+    }
+
+    /// A disk's block job: bytes done and to do; nil when it has none.
+    public func blockJob(of target: String) async throws -> (done: UInt64, total: UInt64)? {
+        try await call("reading the block job of \(target)") { domain -> (UInt64, UInt64)?? in
+            var info = virDomainBlockJobInfo()
+            switch virDomainGetBlockJobInfo(domain, target, &info, 0) {
+            case 1: return .some((info.cur, info.end))
+            case 0: return .some(nil)
+            default: return nil
+            }
+        }
+    }
+
+    /// Ends a disk's block job: `pivot` makes a ready copy the disk (the
+    /// guest goes on from it, no pause); without it the copy is abandoned.
+    public func endBlockJob(of target: String, pivot: Bool) async throws {
+        let flags = pivot ? UInt32(VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT.rawValue) : 0
+        _ = try await call(pivot ? "switching \(target) to its copy" : "abandoning the copy of \(target)") { domain -> Bool? in
+            virDomainBlockJobAbort(domain, target, flags) == 0 ? true : nil
+        }
+    }
 }

@@ -100,6 +100,40 @@ public struct RecoveredDomain: Sendable {
         xml = document.xmlString
     }
 
+    /// The definition a recovered domain keeps once its disks are its own
+    /// (after a migration): its live XML without what pointed into the
+    /// session's `folder`, which goes with the session (a serial port's log
+    /// or file; the port becomes a pty).
+    public static func definition(liveXML: String, leaving folder: String) throws -> String {
+        let document = try XMLDocument(xmlString: liveXML, options: [])
+        guard let root = document.rootElement(), let devices = root.elements(forName: "devices").first else {
+            throw invalid("it has no <devices>")
+        }
+        root.removeAttribute(forName: "id")
+        func inFolder(_ path: String?) -> Bool { path?.hasPrefix(folder + "/") == true }
+        for serial in devices.elements(forName: "serial") + devices.elements(forName: "console") {
+            for log in serial.elements(forName: "log") where inFolder(log.attribute(forName: "file")?.stringValue) { log.detach() }
+            if serial.elements(forName: "source").contains(where: { inFolder($0.attribute(forName: "path")?.stringValue) }) {
+                removeChildren(of: serial, named: "source")
+                set("type", "pty", on: serial)
+            }
+        }
+        return document.xmlString
+    }
+
+    /// The `<disk>` a block copy writes: a new qcow2 file.
+    public static func copyDestination(file: String) -> String {
+        let disk = XMLElement(name: "disk")
+        disk.setAttributesWith(["type": "file"])
+        let source = XMLElement(name: "source")
+        source.setAttributesWith(["file": file])
+        let driver = XMLElement(name: "driver")
+        driver.setAttributesWith(["type": "qcow2"])
+        disk.addChild(source)
+        disk.addChild(driver)
+        return disk.xmlString
+    }
+
     /// The disk read and written through NBD on a unix socket (no file of
     /// QEMU's own: the overlay that takes the writes is the server's).
     private static func publish(_ disk: XMLElement, from export: Disk) {

@@ -35,6 +35,14 @@ public struct RecoveryRequest: Codable, Sendable {
     }
 }
 
+/// `POST /recoveries/{id}/migrate`: where the recovered VM's disks go for good.
+public struct RecoveryMigrateRequest: Codable, Sendable {
+    /// An existing folder outside the repositories and the hub's data dir; each disk becomes `<domain>-<disk>.qcow2` in it.
+    public var directory: String
+
+    public init(directory: String) { self.directory = directory }
+}
+
 /// An instant recovery session.
 public struct RecoveryResponse: Codable, Sendable {
     public var recoveryId: String
@@ -48,12 +56,15 @@ public struct RecoveryResponse: Codable, Sendable {
     public var state: RecoveryState
     /// How its domain stands now (`running`, `shut off`); null once ended or when libvirt cannot say.
     @Nullable public var vmState: String?
+    /// Where a migration copies (or copied) its disks.
+    @Nullable public var migratedTo: String?
     @Nullable public var errorMessage: String?
     public var createdAt: Date
     @Nullable public var endedAt: Date?
 
     public init(recoveryId: String, backupId: String, vmName: String, domainName: String, domainUuid: String?, libvirtUri: String,
-                network: String?, state: RecoveryState, vmState: String?, errorMessage: String?, createdAt: Date, endedAt: Date?) {
+                network: String?, state: RecoveryState, vmState: String?, migratedTo: String?, errorMessage: String?, createdAt: Date,
+                endedAt: Date?) {
         self.recoveryId = recoveryId
         self.backupId = backupId
         self.vmName = vmName
@@ -63,6 +74,7 @@ public struct RecoveryResponse: Codable, Sendable {
         self.network = network
         self.state = state
         self.vmState = vmState
+        self.migratedTo = migratedTo
         self.errorMessage = errorMessage
         self.createdAt = createdAt
         self.endedAt = endedAt
@@ -70,7 +82,7 @@ public struct RecoveryResponse: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case recoveryId = "recovery_id", backupId = "backup_id", vmName = "vm_name", domainName = "domain_name"
-        case domainUuid = "domain_uuid", libvirtUri = "libvirt_uri", network, state, vmState = "vm_state"
+        case domainUuid = "domain_uuid", libvirtUri = "libvirt_uri", network, state, vmState = "vm_state", migratedTo = "migrated_to"
         case errorMessage = "error_message", createdAt = "created_at", endedAt = "ended_at"
     }
 }

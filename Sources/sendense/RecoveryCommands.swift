@@ -6,7 +6,7 @@ import SendenseCore
 struct RecoveryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recovery", abstract: "Instant recovery: run a restore point's VM from the backup itself, list the sessions, stop one.",
-        subcommands: [Start.self, List.self, Show.self, Stop.self], defaultSubcommand: List.self)
+        subcommands: [Start.self, List.self, Show.self, Migrate.self, Stop.self], defaultSubcommand: List.self)
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start the VM of a restore point on this host's libvirt; prints the session.")
@@ -55,6 +55,28 @@ struct RecoveryCommand: AsyncParsableCommand {
                   backup:  \(session.backupId) of \(session.vmName)
                   network: \(session.network ?? "as stored")
                 """ + (session.errorMessage.map { "\n  error:   \($0)" } ?? ""))
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a recovered VM's disks to production storage while it runs, then switch to them; the VM stays, defined for good.")
+        @OptionGroup var options: ClientOptions
+        @Argument var recoveryID: String
+        @Option(help: "An existing folder on this host; each disk becomes <domain>-<disk>.qcow2 in it.") var to: String
+        @Flag(help: "Wait until the migration ends.") var wait = false
+
+        func run() async throws {
+            let client = try APIClient.make(options)
+            var answer = try await client.send(.POST, "/recoveries/\(recoveryID)/migrate", body: RecoveryMigrateRequest(directory: to),
+                                               as: RecoveryResponse.self)
+            while wait && answer.value.state == .migrating {
+                try await Task.sleep(for: .milliseconds(500))
+                answer = try await client.send(.GET, "/recoveries/\(recoveryID)", as: RecoveryResponse.self)
+            }
+            if options.json { return try answer.printJSON() }
+            print("\(recoveryID): \(answer.value.state.rawValue)" + (answer.value.errorMessage.map { " (\($0))" } ?? ""))
+            if wait && answer.value.state != .migrated { throw CLIError("migration of \(recoveryID) did not complete") }
         }
     }
 

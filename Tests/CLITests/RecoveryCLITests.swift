@@ -39,7 +39,7 @@ struct RecoveryCLITests {
         return Int(found.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    @Test("a live backup's VM runs from the point in seconds, its writes kept apart; the point cannot be deleted meanwhile; the VM outlives a hub kill; stop leaves nothing; bad input starts nothing")
+    @Test("a live backup's VM runs from the point in seconds, its writes kept apart; the point cannot be deleted meanwhile; the VM outlives a hub kill; stop leaves nothing; migrate moves it to its own disks while it writes; bad input starts nothing")
     func instantRecovery() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build first: \(CLITests.binary) is missing")
         let original = try LabDomain(diskMiB: 256, writer: .filesystem, agent: true)
@@ -145,6 +145,47 @@ struct RecoveryCLITests {
         let ended = CLITests.json(try sendense("jobs", "list", "--type", "recovery", "--json"))
         #expect((ended["jobs"] as? [[String: Any]])?.first?["status"] as? String == "completed", "\(ended)")
         #expect(try sendense("backup", "verify", backupID).status == 0)
+
+        // Migrate while the guest writes: the VM ends up on its own file, defined for good, holding every write
+        // (before the copy, during it, after the switch); no disk server, overlay or session folder remains.
+        let second = CLITests.json(try sendense("recovery", "start", backupID, "--name", name + "-m", "--json"))
+        let secondID = try #require(second["recovery_id"] as? String, "\(second)")
+        let migrated = name + "-m"
+        defer { _ = try? tool(LibvirtLab.virsh + ["destroy", migrated]); _ = try? tool(LibvirtLab.virsh + ["undefine", migrated]) }
+        func guestIO(_ command: String) throws -> String {
+            try mustRun(LibvirtLab.virsh + ["qemu-monitor-command", migrated, "--hmp", "qemu-io -d \(device) \"\(command)\""])
+        }
+        _ = try guestIO("write -P 0x61 100M 1M")
+        let production = workspace.work + "/production"
+        try FileManager.default.createDirectory(atPath: production, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let inRepository = try sendense("recovery", "migrate", secondID, "--to", workspace.data + "/repository")
+        #expect(inRepository.status != 0 && inRepository.stderr.contains("belongs to the hub"), "\(inRepository.stderr)")
+        let moving = CLITests.json(try sendense("recovery", "migrate", secondID, "--to", production, "--json"))
+        #expect(["migrating", "migrated"].contains(moving["state"] as? String), "\(moving)")
+        _ = try guestIO("write -P 0x62 150M 1M")
+        var final: [String: Any] = [:]
+        for _ in 0..<600 where final["state"] as? String != "migrated" && final["state"] as? String != "running" {
+            usleep(100_000)
+            final = CLITests.json(try sendense("recovery", "show", secondID, "--json"))
+        }
+        #expect(final["state"] as? String == "migrated" && final["migrated_to"] as? String == production, "\(final)")
+        _ = try guestIO("write -P 0x63 200M 1M")
+        let file = production + "/\(migrated)-vda.qcow2"
+        #expect(try mustRun(LibvirtLab.virsh + ["domblklist", migrated]).contains(file))
+        #expect(try mustRun(LibvirtLab.virsh + ["dominfo", migrated]).contains("Persistent:     yes"))
+        #expect(try Self.storageDaemons() == daemonsBefore && Self.workFolder(secondID) == nil)
+        #expect(!FileManager.default.fileExists(atPath: workspace.data + "/recoveries/\(secondID)"))
+        // Paused, QEMU has flushed the guest's writes to the file: each is there, and the image is clean.
+        _ = try mustRun(LibvirtLab.virsh + ["suspend", migrated])
+        for (pattern, offset) in [("0x61", "100M"), ("0x62", "150M"), ("0x63", "200M")] {
+            let read = try tool(["qemu-io", "-r", "-U", "-f", "qcow2", "-c", "read -P \(pattern) \(offset) 1M", file])
+            #expect(read.status == 0 && !read.output.contains("Pattern verification failed"), "\(pattern): \(read.output)")
+        }
+        let check = try tool(["qemu-img", "check", "-U", file])
+        #expect(check.status == 0 && check.output.contains("No errors"), "\(check.output)")
+        let jobsAfter = CLITests.json(try sendense("jobs", "list", "--type", "recovery", "--json"))
+        #expect((jobsAfter["jobs"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "completed" } == true, "\(jobsAfter)")
+
         #expect(try sendense("backup", "delete", backupID).status == 0)
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()

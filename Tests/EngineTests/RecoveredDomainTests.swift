@@ -129,6 +129,24 @@ struct RecoveredDomainTests {
         #expect(try Self.values(moved, "devices/serial/log").isEmpty)
     }
 
+    @Test("after a migration the definition keeps nothing of the session's folder: its console log goes, a file port becomes a pty")
+    func definitionAfterMigration() throws {
+        let live = """
+            <domain type='kvm' id='9'><name>web1-dr</name><devices>
+              <disk type='file' device='disk'><source file='/srv/vm/web1-dr-vda.qcow2'/><target dev='vda' bus='virtio'/></disk>
+              <serial type='pty'><source path='/dev/pts/2'/><log file='/run/sendense/h-recoveries/r1/console.log' append='off'/><target port='0'/></serial>
+              <serial type='file'><source path='/run/sendense/h-recoveries/r1/second.log'/><target port='1'/></serial>
+              <serial type='file'><source path='/var/log/keep.log'/><target port='2'/></serial>
+            </devices></domain>
+            """
+        let root = try Self.parse(RecoveredDomain.definition(liveXML: live, leaving: "/run/sendense/h-recoveries/r1"))
+        #expect(root.attribute(forName: "id") == nil)
+        #expect(try Self.values(root, "devices/serial/log").isEmpty)
+        #expect(try Self.values(root, "devices/serial/@type") == ["pty", "pty", "file"])
+        #expect(try Self.values(root, "devices/serial/source/@path") == ["/dev/pts/2", "/var/log/keep.log"])
+        #expect(try Self.values(root, "devices/disk/source/@file") == ["/srv/vm/web1-dr-vda.qcow2"])
+    }
+
     @Test("refused: a disk with no export in the XML, a domain that is not KVM or QEMU, no domain at all")
     func refused() {
         #expect(throws: LibvirtError.self) {

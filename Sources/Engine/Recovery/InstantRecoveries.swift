@@ -226,6 +226,95 @@ public actor InstantRecoveries {
         }
     }
 
+    // MARK: migrating
+
+    /// Copies the running VM's disks into new qcow2 files in `directory`
+    /// (`<domain>-<disk>.qcow2`) while the guest runs and writes, switches the
+    /// VM to them without a pause, and defines the domain for good: the
+    /// session ends `migrated`, its disk server and overlays gone. Answers at
+    /// once (the copy runs in the background); a copy that fails leaves the
+    /// session running from the backup, its partial files removed.
+    public func migrate(_ id: String, to directory: String) async throws -> RecoveryRecord {
+        guard var record = try await catalog.recovery(id: id) else { throw RecoveryError.notFound(id) }
+        guard record.state == .running, !stopping.contains(id) else { throw RecoveryError.notActive(id, stopping.contains(id) ? .stopping : record.state) }
+        guard let uuid = record.domainUuid else { throw RecoveryError.notActive(id, record.state) }
+        let domain: LibvirtDomain
+        let targets: [String]
+        do {
+            domain = try await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid)
+            targets = try DomainDescription(xml: try await domain.xml()).disks.filter { $0.sourceType == "network" }.map(\.target)
+        } catch {
+            throw RecoveryError.hostUnreachable("cannot read domain \(record.domainName): \(error)")
+        }
+        let points = RestorePoints(catalog: catalog, dataDirectory: dataDirectory)
+        var files: [(target: String, path: String)] = []
+        for target in targets {
+            // New files only, in a folder that exists, outside every repository and the data dir.
+            files.append((target, try await points.fileTarget(directory + "/\(record.domainName)-\(target).qcow2")))
+        }
+        record.state = .migrating
+        record.migratedTo = directory
+        record.errorMessage = nil
+        try await catalog.saveRecovery(record)
+        Task { [record, files] in await self.copyAndSwitch(record, domain: domain, files: files) }
+        logger.notice("instant recovery \(id): copying \(files.count) disk(s) of \(record.domainName) to \(directory)")
+        return record
+    }
+
+    private func copyAndSwitch(_ record: RecoveryRecord, domain: LibvirtDomain, files: [(target: String, path: String)]) async {
+        var record = record
+        var switched: Set<String> = []
+        do {
+            for file in files {
+                try await domain.startCopy(of: file.target, destinationXML: RecoveredDomain.copyDestination(file: file.path))
+            }
+            // Ready once a copy has caught up; QEMU then mirrors each write to both until the switch.
+            for file in files {
+                while true {
+                    guard let job = try await domain.blockJob(of: file.target) else {
+                        throw RecoveryError.startFailed("the copy of \(file.target) ended before it was ready")
+                    }
+                    if job.total > 0 && job.done == job.total { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            for file in files {
+                try await domain.endBlockJob(of: file.target, pivot: true)
+                switched.insert(file.target)
+            }
+            let definition = try RecoveredDomain.definition(liveXML: try await domain.xml(), leaving: record.workFolder)
+            try await domain.connection.define(xml: definition)
+            if let pid = record.serverPid, let start = record.serverStartTime {
+                await RecoveryDiskServer.stop(.init(pid: pid, startTime: UInt64(start)))
+            }
+            await BlockingPool.shared.run { [record] in
+                try? FileManager.default.removeItem(atPath: record.folder)
+                try? FileManager.default.removeItem(atPath: record.workFolder)
+            }
+            record.state = .migrated
+            record.endedAt = Date()
+            try? await catalog.saveRecovery(record)
+            await jobs.release(record.recoveryId)
+            logger.notice("instant recovery \(record.recoveryId): domain \(record.domainName) runs from its own disks in \(record.migratedTo ?? "")")
+        } catch {
+            await abandonCopies(of: domain, files.filter { !switched.contains($0.target) })
+            // The VM goes on; disks not switched read the backup as before (a
+            // switched one is the VM's own file now), so the session keeps running.
+            record.state = .running
+            record.errorMessage = "migration failed: \(error)"
+            try? await catalog.saveRecovery(record)
+            logger.error("instant recovery \(record.recoveryId): migration failed: \(error)")
+        }
+    }
+
+    /// Ends the copies of these disks and removes their files.
+    private func abandonCopies(of domain: LibvirtDomain, _ files: [(target: String, path: String)]) async {
+        for file in files {
+            try? await domain.endBlockJob(of: file.target, pivot: false)
+            try? FileManager.default.removeItem(atPath: file.path)
+        }
+    }
+
     // MARK: what sessions hold
 
     /// Active sessions by the point they run from.
@@ -268,6 +357,16 @@ public actor InstantRecoveries {
         let active = (try? await catalog.activeRecoveries()) ?? []
         for var record in active {
             let server = record.serverPid.flatMap { pid in record.serverStartTime.map { RecoveryDiskServer.Process(pid: pid, startTime: UInt64($0)) } }
+            if record.state == .migrating, server?.isRunning == true, await domainState(of: record) != nil,
+               let uuid = record.domainUuid, let domain = try? await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid),
+               let description = try? DomainDescription(xml: try await domain.xml()) {
+                // A copy cut short by the restart is abandoned; the VM goes on from the backup.
+                let copying = description.disks.filter { $0.sourceType == "network" }.map(\.target)
+                await abandonCopies(of: domain, copying.map { ($0, (record.migratedTo ?? "") + "/\(record.domainName)-\($0).qcow2") })
+                record.state = .running
+                record.errorMessage = "migration interrupted by a hub restart; start it again"
+                try? await catalog.saveRecovery(record)
+            }
             if record.state == .running, server?.isRunning == true, await domainState(of: record) != nil {
                 await adopt(record.recoveryId)
                 done.append("instant recovery \(record.recoveryId) (domain \(record.domainName)) runs on")

@@ -30,6 +30,13 @@ enum RecoveryRoutes {
             return await response(record, services)
         }
 
+        table.add(.post, "/recoveries/{recovery_id}/migrate", .role(.operator)) { request, context -> EditedResponse<RecoveryResponse> in
+            let id = context.parameters.get("recovery_id") ?? ""
+            let body = try await request.decodeJSON(RecoveryMigrateRequest.self, limit: services.maxBody)
+            let record = try await services.recoveries.migrate(id, to: body.directory)
+            return EditedResponse(status: .accepted, response: await response(record, services))
+        }
+
         table.add(.post, "/recoveries/{recovery_id}/stop", .role(.operator)) { _, context -> RecoveryResponse in
             let id = context.parameters.get("recovery_id") ?? ""
             return await response(try await services.recoveries.stop(id), services)
@@ -39,7 +46,7 @@ enum RecoveryRoutes {
     static func response(_ record: RecoveryRecord, _ services: HubServices) async -> RecoveryResponse {
         RecoveryResponse(recoveryId: record.recoveryId, backupId: record.backupId, vmName: record.vmName, domainName: record.domainName,
                          domainUuid: record.domainUuid, libvirtUri: record.libvirtUri, network: record.network, state: record.state,
-                         vmState: await services.recoveries.domainState(of: record), errorMessage: record.errorMessage,
+                         vmState: await services.recoveries.domainState(of: record), migratedTo: record.migratedTo, errorMessage: record.errorMessage,
                          createdAt: record.createdAt, endedAt: record.endedAt)
     }
 }
