@@ -101,6 +101,9 @@ public struct Hub: Sendable {
                                         work: { await scheduler.tick() }),
                        RepeatingService(description: "janitor", interval: configuration.janitorInterval, atStart: true,
                                         work: { _ = await janitor.run(always: false) }),
+                       // A recovered VM whose guest powered off leaves its disk server and overlays: its session ends.
+                       RepeatingService(description: "recovery watcher", interval: configuration.janitorInterval,
+                                        work: { for line in await recoveries.endVanished() { logger.notice("\(line)") } }),
                        // The event stream's once-a-second progress; every stream ends at shutdown.
                        RepeatingService(description: "event ticker", interval: .seconds(1),
                                         work: { await events.tick(backups: backups, catalog: catalog) }, atShutdown: { await events.closeAll() })],

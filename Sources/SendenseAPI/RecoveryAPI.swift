@@ -55,7 +55,7 @@ public struct RecoveryResponse: Codable, Sendable {
     @Nullable public var network: String?
     public var state: RecoveryState
     /// How its domain stands now (`running`, `shut off`); null once ended or when libvirt cannot say.
-    @Nullable public var vmState: String?
+    @Nullable public var vmState: RecoveredVMState?
     /// Where a migration copies (or copied) its disks.
     @Nullable public var migratedTo: String?
     @Nullable public var errorMessage: String?
@@ -63,7 +63,7 @@ public struct RecoveryResponse: Codable, Sendable {
     @Nullable public var endedAt: Date?
 
     public init(recoveryId: String, backupId: String, vmName: String, domainName: String, domainUuid: String?, libvirtUri: String,
-                network: String?, state: RecoveryState, vmState: String?, migratedTo: String?, errorMessage: String?, createdAt: Date,
+                network: String?, state: RecoveryState, vmState: RecoveredVMState?, migratedTo: String?, errorMessage: String?, createdAt: Date,
                 endedAt: Date?) {
         self.recoveryId = recoveryId
         self.backupId = backupId

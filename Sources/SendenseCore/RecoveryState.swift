@@ -28,3 +28,9 @@ public enum RecoveryState: String, Codable, Sendable, CaseIterable {
         }
     }
 }
+
+/// Whether a recovered VM's domain runs now, in libvirt's words (`virsh domstate`).
+public enum RecoveredVMState: String, Codable, Sendable, CaseIterable {
+    case running
+    case shutOff = "shut off"
+}

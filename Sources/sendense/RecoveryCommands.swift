@@ -51,7 +51,7 @@ struct RecoveryCommand: AsyncParsableCommand {
             let session = answer.value
             print("""
                 \(session.recoveryId): \(session.state.rawValue)
-                  domain:  \(session.domainName) (\(session.vmState ?? "-")) on \(session.libvirtUri)
+                  domain:  \(session.domainName) (\(session.vmState?.rawValue ?? "-")) on \(session.libvirtUri)
                   backup:  \(session.backupId) of \(session.vmName)
                   network: \(session.network ?? "as stored")
                 """ + (session.errorMessage.map { "\n  error:   \($0)" } ?? ""))

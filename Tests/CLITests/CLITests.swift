@@ -40,10 +40,10 @@ struct CLITests {
 
     /// Starts `sendense hub` on a free loopback port and waits for the line
     /// that says which port it got.
-    static func startHub(dataDirectory: String, log: FileHandle, home: String) async throws -> (Process, String) {
+    static func startHub(dataDirectory: String, log: FileHandle, home: String, arguments: [String] = []) async throws -> (Process, String) {
         let hub = Process()
         hub.executableURL = URL(fileURLWithPath: Self.binary)
-        hub.arguments = ["hub", "--data-dir", dataDirectory, "--port", "0", "--bind", "127.0.0.1"]
+        hub.arguments = ["hub", "--data-dir", dataDirectory, "--port", "0", "--bind", "127.0.0.1"] + arguments
         hub.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home]
         let pipe = Pipe()
         hub.standardOutput = log
@@ -87,8 +87,8 @@ struct CLITests {
         }
 
         /// Starts `sendense hub` on the data dir and logs the client in as admin (the password of this data dir's first start).
-        func startHubAndLogIn() async throws -> (Process, String) {
-            let (hub, url) = try await CLITests.startHub(dataDirectory: data, log: log, home: work)
+        func startHubAndLogIn(arguments: [String] = []) async throws -> (Process, String) {
+            let (hub, url) = try await CLITests.startHub(dataDirectory: data, log: log, home: work, arguments: arguments)
             let password = try String(contentsOfFile: data + "/admin-password", encoding: .utf8)
             let login = try CLITests.sendense(["login", "--url", url, "--password-stdin"], input: password, environment: environment)
             guard login.status == 0 else {

@@ -39,13 +39,15 @@ struct RecoveryCLITests {
         return Int(found.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    @Test("a live backup's VM runs from the point in seconds, its writes kept apart; the point cannot be deleted meanwhile; the VM outlives a hub kill; stop leaves nothing; migrate moves it to its own disks while it writes; bad input starts nothing")
+    @Test("a live backup's VM runs from the point in seconds, its writes kept apart; the point cannot be deleted meanwhile; the VM outlives a hub kill; stop leaves nothing; migrate moves it to its own disks while it writes; a powered-off VM ends its session; bad input starts nothing")
     func instantRecovery() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build first: \(CLITests.binary) is missing")
         let original = try LabDomain(diskMiB: 256, writer: .filesystem, agent: true)
         defer { original.remove() }
         let workspace = try CLITests.Workspace("recovery")
-        var (hub, url) = try await workspace.startHubAndLogIn()
+        // The janitor's interval is also that of the watcher that ends sessions whose VM powered off.
+        let fastWatch = ["--janitor-interval-seconds", "5"]
+        var (hub, url) = try await workspace.startHubAndLogIn(arguments: fastWatch)
         defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
         var environment = workspace.environment
         func sendense(_ arguments: String...) throws -> CLITests.Output { try CLITests.sendense(arguments, environment: environment) }
@@ -125,7 +127,7 @@ struct RecoveryCLITests {
         kill(hub.processIdentifier, SIGKILL)
         hub.waitUntilExit()
         #expect(try mustRun(LibvirtLab.virsh + ["domstate", name]).hasPrefix("running"))
-        (hub, url) = try await CLITests.startHub(dataDirectory: workspace.data, log: workspace.log, home: workspace.work)
+        (hub, url) = try await CLITests.startHub(dataDirectory: workspace.data, log: workspace.log, home: workspace.work, arguments: fastWatch)
         environment["SENDENSE_URL"] = url
         let resumed = CLITests.json(try sendense("recovery", "show", recoveryID, "--json"))
         #expect(resumed["state"] as? String == "running" && resumed["vm_state"] as? String == "running", "\(resumed)")
@@ -185,6 +187,18 @@ struct RecoveryCLITests {
         #expect(check.status == 0 && check.output.contains("No errors"), "\(check.output)")
         let jobsAfter = CLITests.json(try sendense("jobs", "list", "--type", "recovery", "--json"))
         #expect((jobsAfter["jobs"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "completed" } == true, "\(jobsAfter)")
+
+        // A recovered VM whose guest powers off (here: destroyed behind the hub's back) ends its session within a janitor interval.
+        let third = CLITests.json(try sendense("recovery", "start", backupID, "--name", name + "-p", "--json"))
+        let thirdID = try #require(third["recovery_id"] as? String, "\(third)")
+        _ = try mustRun(LibvirtLab.virsh + ["destroy", name + "-p"])
+        var watched: [String: Any] = [:]
+        for _ in 0..<300 where watched["state"] as? String != "stopped" {
+            usleep(100_000)
+            watched = CLITests.json(try sendense("recovery", "show", thirdID, "--json"))
+        }
+        #expect(watched["state"] as? String == "stopped" && (watched["error_message"] as? String)?.contains("powered off") == true, "\(watched)")
+        #expect(try Self.storageDaemons() == daemonsBefore && Self.workFolder(thirdID) == nil)
 
         #expect(try sendense("backup", "delete", backupID).status == 0)
         kill(hub.processIdentifier, SIGTERM)

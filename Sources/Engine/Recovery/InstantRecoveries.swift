@@ -336,13 +336,44 @@ public actor InstantRecoveries {
         (try? await catalog.activeRecoveries())?.first { $0.vmName == vmName }?.recoveryId
     }
 
-    /// How the session's domain stands now: `running`, `paused`, `shut off`,
+    /// How the session's domain stands now (running or shut off),
     /// or nil when it is gone or cannot be asked.
-    public func domainState(of record: RecoveryRecord) async -> String? {
+    public func domainState(of record: RecoveryRecord) async -> RecoveredVMState? {
         guard record.state.isActive, let uuid = record.domainUuid,
               let domain = try? await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid),
               let active = try? await domain.isActive() else { return nil }
-        return active ? "running" : "shut off"
+        return active ? .running : .shutOff
+    }
+
+    // MARK: VMs that ended
+
+    /// Ends the running sessions whose VM is gone: a recovered domain is
+    /// transient, so a guest that powers off (or a `virsh destroy`) ends it,
+    /// and its disk server and overlays would otherwise stay. Run every
+    /// janitor interval; answers what it did, one line each.
+    public func endVanished() async -> [String] {
+        var done: [String] = []
+        for var record in (try? await catalog.activeRecoveries()) ?? [] where record.state == .running && !stopping.contains(record.recoveryId) {
+            guard let uuid = record.domainUuid else { continue }
+            do {
+                _ = try await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid)
+                continue
+            } catch let error as LibvirtError where error.code == LibvirtError.noDomain {
+                // Gone: ended below.
+            } catch {
+                continue  // libvirt cannot be asked: nothing is known
+            }
+            stopping.insert(record.recoveryId)
+            defer { stopping.remove(record.recoveryId) }
+            await tearDown(record)
+            record.state = .stopped
+            record.errorMessage = "its VM was powered off (a recovered VM ends with its guest); what it wrote is discarded"
+            record.endedAt = Date()
+            try? await catalog.saveRecovery(record)
+            await jobs.release(record.recoveryId)
+            done.append("instant recovery \(record.recoveryId) ended: domain \(record.domainName) was powered off")
+        }
+        return done
     }
 
     // MARK: after a restart
