@@ -5,6 +5,7 @@ import { vms } from "/vms.js";
 import { progressPage } from "/progress.js";
 import { backupsPage } from "/backups.js";
 import { restorePage } from "/restore.js";
+import { recoveriesPage } from "/recoveries.js";
 import { jobsPage } from "/jobs.js";
 import { flowsPage } from "/flows.js";
 import { repositoriesPage } from "/repositories.js";
@@ -51,6 +52,7 @@ const pages = {
   vms: ["Virtual Machines", vms],
   backups: ["Backups", backupsPage],
   restore: ["Restore", restorePage],
+  recoveries: ["Recoveries", recoveriesPage],
   jobs: ["Jobs", jobsPage],
   flows: ["Protection", flowsPage],
   repositories: ["Repositories", repositoriesPage],

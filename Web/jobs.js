@@ -7,7 +7,7 @@ import { el, badge, dateTime, duration } from "/dom.js";
 export async function jobsPage(root, _args, signal) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   const typeFilter = el("select", { "aria-label": "Job type" },
-    ["", "backup", "restore", "verify", "prune", "merge", "cleanup"].map((type) => el("option", { value: type }, type || "All types")));
+    ["", "backup", "restore", "verify", "prune", "merge", "cleanup", "recovery"].map((type) => el("option", { value: type }, type || "All types")));
   const statusFilter = el("select", { "aria-label": "Job status" },
     ["", "running", "completed", "failed", "cancelled"].map((status) => el("option", { value: status }, status || "Any status")));
   const cleanup = el("button", { class: "secondary" }, "Clean up now");
@@ -31,6 +31,7 @@ export async function jobsPage(root, _args, signal) {
     if (job.status === "running") bars.set(job.job_id, [bar, percent]);
     const actions = el("td", { class: "row-actions" });
     if (job.type === "backup") actions.append(el("a", { href: `#progress/${encodeURIComponent(job.job_id)}` }, "Details"));
+    if (job.type === "recovery") actions.append(el("a", { href: "#recoveries" }, "Details"));
     if (job.status === "running" && job.type !== "cleanup") {
       const cancel = el("button", { class: "link danger-text" }, "Cancel");
       cancel.addEventListener("click", async () => {

@@ -1,6 +1,7 @@
-// Restore: pick a restore point (or reopen a mounted one), pick a disk, then
-// browse and download files, download the whole disk image, or write it to
-// a path on the hub.
+// Restore: pick a restore point (or reopen a mounted one), then get the whole
+// VM back (run it now from the backup, or restore it as a new libvirt
+// domain), or pick a disk and browse and download files, download the whole
+// disk image, or write it to a path on the hub.
 import { api, download } from "/api.js";
 import { el, bytes, badge, dateTime, field } from "/dom.js";
 import { fileBrowser } from "/browser.js";
@@ -106,6 +107,7 @@ async function restorePoint(root, backupId, signal) {
   });
 
   const actions = el("div", { class: "restore-actions" },
+    wholeVM(backup, signal),
     diskChoice,
     el("div", { class: "card" }, el("h2", {}, "Files and folders"),
       el("p", { class: "muted" }, "Open the disk read-only and download single files, a selection or whole folders."), browse),
@@ -114,22 +116,95 @@ async function restorePoint(root, backupId, signal) {
   root.replaceChildren(heading, intro, status, actions, area);
 }
 
-/** A disk restore to a path, polled until it ends. */
-function followRestore(job, box, signal) {
+/** Run the point's VM now (instant recovery) or restore it as a new libvirt
+ *  domain with disks of its own. Points without a libvirt configuration are
+ *  refused by the hub, in words shown here. */
+function wholeVM(backup, signal) {
+  const network = () => el("select", {},
+    el("option", { value: "" }, "As the VM had them"), el("option", { value: "none" }, "No network (isolated)"));
+  const chosenNetwork = (select, other) => other.value.trim() || select.value || null;
+
+  const runName = el("input", { name: "recovery-name", placeholder: `${backup.vm_name}-recovered-…` });
+  const runNetwork = network();
+  const runOther = el("input", { name: "recovery-network", placeholder: "a libvirt network, e.g. default" });
+  const runStatus = el("p", { role: "status" });
+  const runButton = el("button", { type: "submit" }, "Start instant recovery");
+  const run = el("form", { class: "wizard", "aria-label": "Instant recovery" },
+    el("div", { class: "row" }, field("Domain name", runName, "Empty for a name of the hub's"), field("NICs", runNetwork),
+      field("Or on libvirt network", runOther)),
+    el("p", { class: "actions" }, runButton), runStatus);
+  run.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    runButton.disabled = true;
+    runStatus.textContent = "Starting…";
+    try {
+      const session = await api("/recoveries", { method: "POST", body: {
+        backup_id: backup.backup_id, name: runName.value.trim() || null, network: chosenNetwork(runNetwork, runOther) } });
+      runStatus.replaceChildren(`Domain ${session.domain_name} runs from this backup. `,
+        el("a", { href: "#recoveries" }, "Manage it on the Recoveries page"), ".");
+    } catch (failure) {
+      runStatus.textContent = `Not started: ${failure.message}`;
+    } finally {
+      runButton.disabled = false;
+    }
+  });
+
+  const name = el("input", { name: "restore-vm-name", placeholder: `${backup.vm_name}-restored-…` });
+  const folder = el("input", { name: "restore-vm-folder", placeholder: "/var/lib/libvirt/images" });
+  const pool = el("input", { name: "restore-vm-pool", placeholder: "default" });
+  const restoreNetwork = network();
+  const restoreOther = el("input", { name: "restore-vm-network", placeholder: "a libvirt network, e.g. default" });
+  const keepMacs = el("input", { type: "checkbox", name: "keep_macs" });
+  const start = el("input", { type: "checkbox", name: "start" });
+  const progress = el("div");
+  const restoreButton = el("button", { type: "submit", class: "secondary" }, "Restore VM");
+  const restore = el("form", { class: "wizard", "aria-label": "Restore the VM" },
+    el("div", { class: "row" }, field("New domain name", name, "Empty for a name of the hub's"),
+      field("NICs", restoreNetwork), field("Or on libvirt network", restoreOther)),
+    el("div", { class: "row" }, field("Disks into folder", folder, "On the hub's host; each disk becomes <domain>-<disk>.qcow2"),
+      field("Or into storage pool", pool, "A libvirt pool of files (dir, fs, netfs)")),
+    el("div", { class: "row" }, el("label", { class: "choice" }, keepMacs, " Keep the MAC addresses"),
+      el("label", { class: "choice" }, start, " Start it once defined")),
+    el("p", { class: "actions" }, restoreButton), progress);
+  restore.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const target = { type: "libvirt" };
+    if (folder.value.trim()) target.directory = folder.value.trim();
+    if (pool.value.trim()) target.pool = pool.value.trim();
+    try {
+      const job = await api("/restore/vm", { method: "POST", body: {
+        backup_id: backup.backup_id, target, name: name.value.trim() || null, network: chosenNetwork(restoreNetwork, restoreOther),
+        keep_macs: keepMacs.checked, start: start.checked } });
+      followRestore(job, progress, signal, `/restore/vm/${encodeURIComponent(job.job_id)}`,
+        (state) => `Domain ${state.domain_name} ${state.start ? "defined and started" : "defined"}: ${state.disks.map((disk) => disk.path).join(", ")}.`);
+    } catch (failure) {
+      progress.replaceChildren(el("p", { class: "error", role: "alert" }, `Not started: ${failure.message}`));
+    }
+  });
+
+  return el("div", { class: "card" }, el("h2", {}, "Whole VM"),
+    el("p", { class: "muted" }, "For restore points of libvirt domains: run the VM now, straight from the backup, or restore it as a new domain with disks of its own."),
+    el("h3", {}, "Instant recovery"), run, el("h3", {}, "Restore as a new domain"), restore);
+}
+
+/** A restore job, polled until it ends: a disk's, or with `route` and `done`, a VM's. */
+function followRestore(job, box, signal, route = `/restore/disk/${encodeURIComponent(job.job_id)}`,
+  done = (state) => `Restored ${bytes(state.total_bytes)}.`) {
   const bar = el("progress", { max: 100, value: job.progress_percent, "aria-label": "Restore progress" });
   const words = el("span", { role: "status" });
   box.replaceChildren(el("p", {}, bar, " ", words));
   const show = (state) => {
     bar.value = state.progress_percent;
-    words.textContent = state.status === "completed" ? `Restored ${bytes(state.total_bytes)}.` :
-      state.status === "failed" ? `Failed: ${state.error_message}` : `${bytes(state.bytes_done)} of ${bytes(state.total_bytes)}`;
+    words.textContent = state.status === "completed" ? done(state) :
+      state.status === "failed" || state.status === "cancelled" ? `${state.status === "failed" ? "Failed" : "Cancelled"}: ${state.error_message}` :
+        `${bytes(state.bytes_done)} of ${bytes(state.total_bytes)}`;
   };
   show(job);
   const timer = setInterval(async () => {
     try {
-      const state = await api(`/restore/disk/${encodeURIComponent(job.job_id)}`);
+      const state = await api(route);
       show(state);
-      if (state.status === "completed" || state.status === "failed") clearInterval(timer);
+      if (state.status !== "in_progress") clearInterval(timer);
     } catch (failure) {
       words.textContent = `${failure.message} (retrying)`;
     }

@@ -13,7 +13,32 @@ enum CatalogMigrations {
         migrator.registerMigration("v6-libvirt-live-backups", migrate: addLibvirtLiveBackups)
         migrator.registerMigration("v7-backup-list-order", migrate: addBackupListOrder)
         migrator.registerMigration("v8-recoveries", migrate: addRecoveries)
+        migrator.registerMigration("v9-vm-restores", migrate: addVMRestores)
         return migrator
+    }
+
+    /// VM restores: what each one writes and defines beside its job-history
+    /// row (which has its state and progress). `settled` is 0 while a failure
+    /// or a restart would have to remove its files and domain.
+    private static func addVMRestores(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE vm_restores (
+                job_id TEXT PRIMARY KEY,
+                backup_id TEXT NOT NULL,
+                vm_name TEXT NOT NULL,
+                domain_name TEXT NOT NULL,
+                domain_uuid TEXT,
+                libvirt_uri TEXT NOT NULL,
+                storage_pool TEXT,
+                network TEXT,
+                keep_macs BOOLEAN NOT NULL,
+                start BOOLEAN NOT NULL,
+                disks_json TEXT NOT NULL,
+                settled BOOLEAN NOT NULL DEFAULT 0,
+                created_at DATETIME NOT NULL
+            );
+            CREATE INDEX vm_restores_unsettled ON vm_restores(settled) WHERE settled = 0;
+            """)
     }
 
     /// Instant recoveries: VMs running from restore points. A session outlives

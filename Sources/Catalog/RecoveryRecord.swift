@@ -94,11 +94,14 @@ extension CatalogDatabase {
         }
     }
 
-    /// Whether a domain name is taken by an active session (on any host: names are the hub's to hand out).
-    public func activeRecovery(domainName: String) async throws -> RecoveryRecord? {
+    /// Whether a domain name is held by an active session or by a VM restore
+    /// that has not settled (on any host: these names are the hub's to hand out).
+    public func domainNameHeld(_ name: String) async throws -> Bool {
         try await pool.read { db in
-            try RecoveryRecord.fetchOne(db, sql: "SELECT * FROM recoveries WHERE domain_name = ? AND state IN ('starting', 'running', 'migrating', 'stopping')",
-                                        arguments: [domainName])
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM recoveries WHERE domain_name = ? AND state IN ('starting', 'running', 'migrating', 'stopping'))
+                    OR EXISTS (SELECT 1 FROM vm_restores WHERE domain_name = ? AND settled = 0)
+                """, arguments: [name, name]) ?? false
         }
     }
 }

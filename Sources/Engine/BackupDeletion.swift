@@ -8,7 +8,7 @@ import SendenseCore
 /// first, so no remaining image ever loses its backing file.
 public enum BackupDeletion {
     public static func delete(_ backupID: String, cascade: Bool, catalog: CatalogDatabase, backups: BackupService,
-                              sessions: RestoreSessions, recoveries: InstantRecoveries) async throws -> [String] {
+                              sessions: RestoreSessions, recoveries: InstantRecoveries, jobs: Jobs) async throws -> [String] {
         guard let record = try await catalog.backup(id: backupID) else {
             throw BackupError.backupNotFound(backupID)
         }
@@ -25,8 +25,12 @@ public enum BackupDeletion {
         for item in order where await backups.isRunning(item.backupId) {
             throw BackupError.running(item.backupId)
         }
-        // A recovered VM reads its point and every point that point builds on.
+        // A recovered VM, or a restore, reads its point and every point that point builds on.
         try await recoveries.checkNotInUse(order.map(\.backupId))
+        let ids = Set(order.map(\.backupId))
+        if let restore = await jobs.restoresRunning().first(where: { ids.contains($0.backupID) }) {
+            throw BackupError.beingRestored(restore.backupID, jobID: restore.jobID)
+        }
         if let repository = try await catalog.repository(id: record.repositoryId), let days = repository.immutableDays, days > 0 {
             for item in order {
                 let until = item.createdAt.addingTimeInterval(Double(days) * 86400)

@@ -39,18 +39,18 @@ public actor BackupPruner {
     /// Called before a point's files go (closes its file-restore sessions).
     let willDelete: @Sendable (String) async -> Void
     let isBackingUp: @Sendable (String) async -> Bool
-    /// The instant recovery running from one of a VM's points, if any: its
-    /// chain is then neither merged nor deleted.
-    let recoveryOf: @Sendable (String) async -> String?
+    /// What reads one of a VM's points now, if anything ("instant recovery
+    /// recovery-1a2b", "restore restore-…"): its chain is then neither merged nor deleted.
+    let readerOf: @Sendable (String) async -> String?
 
     public init(catalog: CatalogDatabase, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
-                isBackingUp: @escaping @Sendable (String) async -> Bool, recoveryOf: @escaping @Sendable (String) async -> String? = { _ in nil },
+                isBackingUp: @escaping @Sendable (String) async -> Bool, readerOf: @escaping @Sendable (String) async -> String? = { _ in nil },
                 willDelete: @escaping @Sendable (String) async -> Void = { _ in }) {
         self.catalog = catalog
         self.logger = logger
         self.now = now
         self.isBackingUp = isBackingUp
-        self.recoveryOf = recoveryOf
+        self.readerOf = readerOf
         self.willDelete = willDelete
     }
 
@@ -68,8 +68,8 @@ public actor BackupPruner {
             report.skipped = "a backup of \(vmName) is running: pruned after it"
             return report
         }
-        if let recovery = await recoveryOf(vmName) {
-            report.skipped = "instant recovery \(recovery) runs from a point of \(vmName): pruned after it is stopped"
+        if let reader = await readerOf(vmName) {
+            report.skipped = "\(reader) reads a point of \(vmName): pruned after it ends"
             return report
         }
         let byID = Dictionary(uniqueKeysWithValues: chain.map { ($0.backupId, $0) })

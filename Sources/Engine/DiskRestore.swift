@@ -29,10 +29,15 @@ public enum DiskRestore {
 
     static let chunk: UInt64 = 4 << 20
 
-    public static func restore(image path: String, to target: Target, progress: JobProgress = JobProgress()) async throws {
+    /// What a disk holds as the guest sees it, in bytes.
+    public static func virtualSize(of path: String) throws -> UInt64 { try BackupImages.open(path).virtualSize }
+
+    /// `setsTotal`: the disk's size is the job's whole total (one disk);
+    /// a job restoring several sets the sum itself.
+    public static func restore(image path: String, to target: Target, progress: JobProgress = JobProgress(), setsTotal: Bool = true) async throws {
         let image = try BackupImages.open(path)
         let extents = try image.extents()
-        progress.setTotal(image.virtualSize)
+        if setsTotal { progress.setTotal(image.virtualSize) }
         switch target {
         case .file(let output, let format):
             try restoreToFile(image, extents: extents, output: output, format: format, progress: progress)

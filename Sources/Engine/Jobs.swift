@@ -15,7 +15,7 @@ public struct Job: Sendable, Equatable {
     public var createdAt: Date
     public var completedAt: Date?
     public var percent: Double
-    /// A disk restore's restore point and disk, and its bytes.
+    /// A restore's restore point (and disk, for a disk restore), and its bytes.
     public var backupID: String?
     public var diskIndex: Int?
     public var bytesDone: UInt64
@@ -76,10 +76,11 @@ public actor Jobs {
     /// Starts a job in the background and answers it as recorded (running).
     /// `executor`: where its work runs (nil: the cooperative pool); work
     /// that blocks on files or a share belongs on `BlockingPool`.
-    public func start(_ kind: JobKind, vmName: String? = nil, detail: String? = nil, restoring disk: (backupID: String, index: Int)? = nil,
+    /// `id`: one made beforehand with `newID` (the job's own rows are written under it first).
+    public func start(_ kind: JobKind, id: String? = nil, vmName: String? = nil, detail: String? = nil, restoring point: (backupID: String, diskIndex: Int?)? = nil,
                       on executor: (any TaskExecutor)? = nil, cancellable: Bool = true,
                       _ work: @escaping @Sendable (JobProgress) async throws -> JobEnd) async -> Job {
-        let (id, progress) = await begin(kind, vmName: vmName, detail: detail, restoring: disk, cancellable: cancellable)
+        let (id, progress) = await begin(kind, id: id, vmName: vmName, detail: detail, restoring: point, cancellable: cancellable)
         running[id]?.task = Task(executorPreference: executor) {
             let end: JobEnd
             do {
@@ -97,7 +98,7 @@ public actor Jobs {
     /// client that goes away does not cut it short; `cancel` does.
     public func run<Value: Sendable>(_ kind: JobKind, vmName: String? = nil, on executor: (any TaskExecutor)? = nil, cancellable: Bool = true,
                                      _ work: @escaping @Sendable (JobProgress) async throws -> (Value, JobEnd)) async throws -> Value {
-        let (id, progress) = await begin(kind, vmName: vmName, detail: nil, restoring: nil, cancellable: cancellable)
+        let (id, progress) = await begin(kind, id: nil, vmName: vmName, detail: nil, restoring: nil, cancellable: cancellable)
         let task = Task(executorPreference: executor) { () async throws -> Value in
             do {
                 let (value, end) = try await work(progress)
@@ -168,6 +169,15 @@ public actor Jobs {
         case unknown
     }
 
+    /// The restores running now and the point each reads: such a point (and
+    /// every one it builds on) is neither deleted nor merged meanwhile.
+    public func restoresRunning() -> [(jobID: String, backupID: String, vmName: String?)] {
+        running.values.compactMap { entry in
+            guard entry.job.kind == .restore, let backupID = entry.job.backupID else { return nil }
+            return (entry.job.id, backupID, entry.job.vmName)
+        }
+    }
+
     /// Waits until a job started here has ended (tests, shutdown).
     public func wait(for id: String) async { await running[id]?.task?.value }
 
@@ -182,11 +192,11 @@ public actor Jobs {
 
     // MARK: the life of one job
 
-    private func begin(_ kind: JobKind, vmName: String?, detail: String?, restoring disk: (backupID: String, index: Int)?,
+    private func begin(_ kind: JobKind, id: String?, vmName: String?, detail: String?, restoring point: (backupID: String, diskIndex: Int?)?,
                        cancellable: Bool) async -> (String, JobProgress) {
-        let id = Self.newID(kind)
+        let id = id ?? Self.newID(kind)
         let job = Job(id: id, kind: kind, state: .running, vmName: vmName, detail: detail, errorMessage: nil, createdAt: Date(),
-                      completedAt: nil, percent: 0, backupID: disk?.backupID, diskIndex: disk?.index, bytesDone: 0, totalBytes: 0)
+                      completedAt: nil, percent: 0, backupID: point?.backupID, diskIndex: point?.diskIndex, bytesDone: 0, totalBytes: 0)
         let progress = JobProgress()
         running[id] = Running(job: job, progress: progress, cancellable: cancellable)
         await save(Self.record(of: job))  // recorded as running before it can end
@@ -222,7 +232,7 @@ public actor Jobs {
         return error is CancellationError ? JobEnd(state: .cancelled, detail: "cancelled by user") : .failed(JobFailure.describe(error))
     }
 
-    private static func newID(_ kind: JobKind) -> String {
+    public static func newID(_ kind: JobKind) -> String {
         // A restore's id has always been the longer form; clients keep it.
         kind == .restore ? "restore-" + UUID().uuidString.lowercased() : "\(kind.rawValue)-\(UUID().uuidString.prefix(8).lowercased())"
     }

@@ -58,8 +58,14 @@ public struct Hub: Sendable {
                                            runDirectory: configuration.data.runDirectory, logger: logger)
         // VMs recovered by the previous hub process run on: their sessions are taken back (or ended) before anything may delete their points.
         for line in await recoveries.resume() { logger.notice("\(line)") }
+        // VM restores the previous process cut short (their jobs were failed above) leave no files or domain.
+        let vmRestores = VMRestores(catalog: catalog, jobs: jobs, dataDirectory: configuration.dataDirectory, logger: logger)
+        for line in await vmRestores.resume() { logger.warning("\(line)") }
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
-                                  recoveryOf: { await recoveries.activeRecovery(ofVM: $0) },
+                                  readerOf: { vmName in
+                                      if let recovery = await recoveries.activeRecovery(ofVM: vmName) { return "instant recovery \(recovery)" }
+                                      return await jobs.restoresRunning().first { $0.vmName == vmName }.map { "restore \($0.jobID)" }
+                                  },
                                   willDelete: { await sessions.unmountAll(backupID: $0) })
         let scheduler = FlowScheduler(
             catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups,
@@ -73,7 +79,7 @@ public struct Hub: Sendable {
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events,
-            restoreSessions: sessions, recoveries: recoveries,
+            restoreSessions: sessions, recoveries: recoveries, vmRestores: vmRestores,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 

@@ -17,6 +17,7 @@ struct HubServices: Sendable {
     let events: EventHub
     let restoreSessions: RestoreSessions
     let recoveries: InstantRecoveries
+    let vmRestores: VMRestores
     var restorePoints: RestorePoints { RestorePoints(catalog: catalog, dataDirectory: configuration.dataDirectory) }
     let secrets: SecretBox
     let vmware: VMwareCredentials

@@ -77,11 +77,38 @@ public final class LibvirtConnection: @unchecked Sendable {
         return try DomainDescription.baseLabel(inCapabilities: xml, domainType: domainType)
     }
 
-    /// Defines a domain (makes a running transient domain persistent, with this XML as its definition).
-    public func define(xml: String) async throws {
+    /// Defines a domain (a new one, or a running transient domain made
+    /// persistent with this XML as its definition).
+    @discardableResult
+    public func define(xml: String) async throws -> LibvirtDomain {
         try await BlockingPool.shared.run { [self] in
             guard let domain = virDomainDefineXML(pointer, xml) else { throw LibvirtError.last(doing: "defining a domain on \(uri)") }
-            virDomainFree(domain)
+            return LibvirtDomain(owning: domain, connection: self)
+        }
+    }
+
+    /// The folder of a storage pool whose volumes are files (types `dir`,
+    /// `fs`, `netfs`), which must be active: a restore writes its disks there.
+    public func storagePoolFolder(named name: String) async throws -> String {
+        let xml = try await BlockingPool.shared.run { [self] in
+            guard let pool = virStoragePoolLookupByName(pointer, name) else { throw LibvirtError.last(doing: "looking up storage pool \(name) on \(uri)") }
+            defer { virStoragePoolFree(pool) }
+            guard virStoragePoolIsActive(pool) == 1 else {
+                throw LibvirtError(code: Int(VIR_ERR_OPERATION_INVALID.rawValue), message: "storage pool \(name) is not active (virsh pool-start \(name))")
+            }
+            guard let text = virStoragePoolGetXMLDesc(pool, 0) else { throw LibvirtError.last(doing: "reading storage pool \(name)") }
+            defer { free(text) }
+            return String(cString: text)
+        }
+        return try StoragePoolDescription(xml: xml, name: name).folder
+    }
+
+    /// Has the pool list its volumes again (files written into its folder).
+    public func refreshStoragePool(named name: String) async throws {
+        try await BlockingPool.shared.run { [self] in
+            guard let pool = virStoragePoolLookupByName(pointer, name) else { throw LibvirtError.last(doing: "looking up storage pool \(name) on \(uri)") }
+            defer { virStoragePoolFree(pool) }
+            guard virStoragePoolRefresh(pool, 0) == 0 else { throw LibvirtError.last(doing: "refreshing storage pool \(name)") }
         }
     }
 }

@@ -114,6 +114,17 @@ public final class LibvirtDomain: @unchecked Sendable {
         }
     }
 
+    /// Starts a defined domain.
+    public func start() async throws {
+        _ = try await call("starting") { virDomainCreate($0) == 0 ? true : nil }
+    }
+
+    /// Removes a stopped domain's definition, with the NVRAM file libvirt made for it.
+    public func undefine() async throws {
+        let flags = UInt32(VIR_DOMAIN_UNDEFINE_NVRAM.rawValue)
+        _ = try await call("undefining") { virDomainUndefineFlags($0, flags) == 0 ? true : nil }
+    }
+
     /// Stops the domain at once (a power cut); a transient domain is gone after it.
     public func destroy() async throws {
         _ = try await call("stopping") { virDomainDestroy($0) == 0 ? true : nil }

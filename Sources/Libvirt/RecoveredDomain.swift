@@ -3,29 +3,35 @@ import Foundation
 import FoundationXML
 #endif
 
-/// A domain to start from a backup's stored domain XML: the same VM (CPU,
+/// A domain made from a backup's stored domain XML: the same VM (CPU,
 /// memory, firmware, devices) under a new name and UUID, its backed-up disks
-/// read from NBD exports, its NICs with new MAC addresses. What belonged to
+/// read from NBD exports (instant recovery) or from restored files (VM
+/// restore), its NICs with new MAC addresses unless kept. What belonged to
 /// the running original is dropped: runtime ids and aliases, security
 /// labels, CD-ROM media, NVRAM, the paths of its sockets and logs.
 public struct RecoveredDomain: Sendable {
-    /// Where one disk of the recovered VM is read and written.
+    /// Where one disk of the new VM is read and written.
     public struct Disk: Sendable, Equatable {
         /// The guest's name for it in the stored XML (`vda`).
         public var target: String
-        public var socket: String
-        public var exportName: String
+        public var source: Source
 
-        public init(target: String, socket: String, exportName: String) {
+        public init(target: String, source: Source) {
             self.target = target
-            self.socket = socket
-            self.exportName = exportName
+            self.source = source
         }
     }
 
-    /// Where the recovered VM's NICs are attached.
+    public enum Source: Sendable, Equatable {
+        /// An export on a unix socket (no file of QEMU's own: the overlay that takes the writes is the server's).
+        case nbd(socket: String, exportName: String)
+        /// A qcow2 file of its own.
+        case qcow2File(String)
+    }
+
+    /// Where the new VM's NICs are attached.
     public enum Network: Sendable, Equatable {
-        /// As the stored configuration says (with new MAC addresses).
+        /// As the stored configuration says.
         case asStored
         /// No NIC at all: an isolated VM.
         case none
@@ -39,7 +45,12 @@ public struct RecoveredDomain: Sendable {
     public let leftOut: [String]
     public let xml: String
 
-    public init(storedXML: String, name: String, disks: [Disk], consoleLog: String, network: Network, description: String) throws {
+    /// `consoleLog`: where the first serial port writes (a recovered VM's
+    /// log, kept by the hub); nil for a VM of its own, whose file ports
+    /// become ptys. `keepMACs`: the NICs keep the original's MAC addresses
+    /// (a VM restored to replace the lost original); else libvirt makes new ones.
+    public init(storedXML: String, name: String, disks: [Disk], consoleLog: String?, network: Network, keepMACs: Bool = false,
+                description: String) throws {
         let document = try XMLDocument(xmlString: storedXML, options: [])
         guard let root = document.rootElement(), root.name == "domain" else { throw Self.invalid("it has no <domain> element") }
         let type = root.attribute(forName: "type")?.stringValue ?? ""
@@ -69,14 +80,17 @@ public struct RecoveredDomain: Sendable {
                 disk.detach()
                 continue
             }
-            Self.publish(disk, from: export)
+            switch export.source {
+            case .nbd(let socket, let exportName): Self.publish(disk, socket: socket, exportName: exportName)
+            case .qcow2File(let path): Self.attach(disk, file: path)
+            }
         }
         guard exports.isEmpty else { throw Self.invalid("it has no disk \(exports.keys.sorted().joined(separator: ", "))") }
         self.leftOut = leftOut
 
         for interface in devices.elements(forName: "interface") {
-            // libvirt gives each NIC a new MAC address and host-side device.
-            for child in ["mac", "target"] { Self.removeChildren(of: interface, named: child) }
+            // libvirt gives each NIC a new host-side device, and a new MAC address unless it is kept.
+            for child in keepMACs ? ["target"] : ["mac", "target"] { Self.removeChildren(of: interface, named: child) }
             switch network {
             case .asStored: break
             case .none: interface.detach()
@@ -88,7 +102,7 @@ public struct RecoveredDomain: Sendable {
                 interface.insertChild(source, at: 0)
             }
         }
-        Self.redirectConsole(devices, to: consoleLog)
+        Self.placeConsole(devices, log: consoleLog)
         for channel in devices.elements(forName: "channel") {
             // The original's socket paths: libvirt makes the recovered VM's own.
             if channel.attribute(forName: "type")?.stringValue == "unix" { Self.removeChildren(of: channel, named: "source") }
@@ -134,26 +148,44 @@ public struct RecoveredDomain: Sendable {
         return disk.xmlString
     }
 
-    /// The disk read and written through NBD on a unix socket (no file of
-    /// QEMU's own: the overlay that takes the writes is the server's).
-    private static func publish(_ disk: XMLElement, from export: Disk) {
+    /// The disk read and written through NBD on a unix socket.
+    private static func publish(_ disk: XMLElement, socket: String, exportName: String) {
         for child in ["source", "driver", "backingStore", "mirror", "readonly", "shareable"] { removeChildren(of: disk, named: child) }
         set("type", "network", on: disk)
         let driver = XMLElement(name: "driver")
         driver.setAttributesWith(["name": "qemu", "type": "raw", "discard": "unmap"])
         let source = XMLElement(name: "source")
-        source.setAttributesWith(["protocol": "nbd", "name": export.exportName])
+        source.setAttributesWith(["protocol": "nbd", "name": exportName])
         let host = XMLElement(name: "host")
-        host.setAttributesWith(["transport": "unix", "socket": export.socket])
+        host.setAttributesWith(["transport": "unix", "socket": socket])
         source.addChild(host)
         disk.insertChild(driver, at: 0)
         disk.insertChild(source, at: 1)
     }
 
-    /// The first serial port writes to `path` (a file port is moved there, a
-    /// pty keeps its console and logs there); consoles mirroring it are
-    /// dropped, libvirt adds them back.
-    private static func redirectConsole(_ devices: XMLElement, to path: String) {
+    /// The disk in a qcow2 file; the original's driver options (cache, io,
+    /// discard) stay, its format becomes the file's.
+    private static func attach(_ disk: XMLElement, file: String) {
+        for child in ["source", "backingStore", "mirror", "readonly", "shareable"] { removeChildren(of: disk, named: child) }
+        set("type", "file", on: disk)
+        let driver = disk.elements(forName: "driver").first ?? {
+            let driver = XMLElement(name: "driver")
+            disk.insertChild(driver, at: 0)
+            return driver
+        }()
+        set("name", "qemu", on: driver)
+        set("type", "qcow2", on: driver)
+        let source = XMLElement(name: "source")
+        source.setAttributesWith(["file": file])
+        disk.insertChild(source, at: driver.index + 1)
+    }
+
+    /// Serial ports that wrote to the original's files: the first one writes
+    /// to `log` (a file port is moved there, a pty keeps its console and logs
+    /// there) or, with no log, becomes a pty; other file and socket ports are
+    /// dropped (they would write over the original's). Consoles mirroring
+    /// the first port are dropped too: libvirt adds them back.
+    private static func placeConsole(_ devices: XMLElement, log path: String?) {
         for console in devices.elements(forName: "console")
         where (console.elements(forName: "target").first?.attribute(forName: "type")?.stringValue ?? "serial") == "serial" {
             console.detach()
@@ -162,12 +194,18 @@ public struct RecoveredDomain: Sendable {
             removeChildren(of: serial, named: "log")
             let type = serial.attribute(forName: "type")?.stringValue ?? "pty"
             guard index == 0 else {
-                // Other ports that wrote to the original's files or sockets would now write over them.
                 if type == "file" || type == "unix" { serial.detach() }
                 continue
             }
             // A file port's path and a pty's device are the original's.
             if type == "file" || type == "pty" { removeChildren(of: serial, named: "source") }
+            guard let path else {
+                if type == "file" || type == "unix" {
+                    removeChildren(of: serial, named: "source")
+                    set("type", "pty", on: serial)
+                }
+                continue
+            }
             if type == "file" {
                 let source = XMLElement(name: "source")
                 source.setAttributesWith(["path": path])

@@ -5,12 +5,12 @@ import SendenseCore
 public struct RecoveryRequest: Codable, Sendable {
     /// Where the VM runs: this host's libvirt daemon.
     public struct Target: Codable, Sendable {
-        /// `libvirt` (the only kind today).
-        public var type: String
+        /// `libvirt` (the only kind today, and the default).
+        public var type: String?
         /// `qemu:///system` (the default) or `qemu:///session`.
         public var uri: String?
 
-        public init(type: String = "libvirt", uri: String? = nil) {
+        public init(type: String? = "libvirt", uri: String? = nil) {
             self.type = type
             self.uri = uri
         }

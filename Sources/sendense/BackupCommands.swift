@@ -157,8 +157,8 @@ func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "restore", abstract: "Get disks, files and folders back from backups.",
-        subcommands: [Disk.self, FileRestoreCommands.Mount.self, FileRestoreCommands.Mounts.self, FileRestoreCommands.List.self,
+        commandName: "restore", abstract: "Get VMs, disks, files and folders back from backups.",
+        subcommands: [Disk.self, VM.self, FileRestoreCommands.Mount.self, FileRestoreCommands.Mounts.self, FileRestoreCommands.List.self,
                       FileRestoreCommands.Get.self, FileRestoreCommands.Unmount.self])
 
     struct Disk: AsyncParsableCommand {

@@ -57,13 +57,13 @@ import Testing
             points.append((id, raw))
         }
 
-        func pruner(now: String = "2025-03-01T00:00:00Z", recovery: String? = nil) -> BackupPruner {
+        func pruner(now: String = "2025-03-01T00:00:00Z", reader: String? = nil) -> BackupPruner {
             var logger = Logger(label: "test")
             logger.logLevel = .error
             let date = try! Date(now, strategy: .iso8601)
             let backups = scheduler.backups
             return BackupPruner(catalog: catalog, logger: logger, now: { date }, isBackingUp: { await backups.isBackingUp(vmName: $0) },
-                                recoveryOf: { $0 == "vm" ? recovery : nil })
+                                readerOf: { $0 == "vm" ? reader : nil })
         }
 
         func directory(_ id: String) -> String {
@@ -95,8 +95,8 @@ import Testing
         #expect(dry.merged == [lab.points[3].id: [lab.points[2].id, lab.points[1].id, lab.points[0].id]])
         #expect(try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID).count == 6, "a dry run changes nothing")
 
-        // While an instant recovery runs from one of the VM's points, its chain is left as it is.
-        let held = try await lab.pruner(recovery: "recovery-1").prune(vmName: "vm", repositoryID: lab.scheduler.repositoryID, policy: .init(keepLast: 3))
+        // While an instant recovery runs from one of the VM's points (or a restore reads one), its chain is left as it is.
+        let held = try await lab.pruner(reader: "instant recovery recovery-1").prune(vmName: "vm", repositoryID: lab.scheduler.repositoryID, policy: .init(keepLast: 3))
         #expect(held.removed.isEmpty && held.skipped?.contains("recovery-1") == true, "\(held)")
         #expect(try await lab.catalog.chain(vmName: "vm", repositoryID: lab.scheduler.repositoryID).count == 6)
 

@@ -69,8 +69,9 @@ struct RecoveredDomainTests {
         try root.nodes(forXPath: path).compactMap(\.stringValue)
     }
 
-    static let disks = [RecoveredDomain.Disk(target: "vda", socket: "/run/sendense/h-recoveries/r1/nbd.sock", exportName: "disk0"),
-                        RecoveredDomain.Disk(target: "vdb", socket: "/run/sendense/h-recoveries/r1/nbd.sock", exportName: "disk1")]
+    static let socket = "/run/sendense/h-recoveries/r1/nbd.sock"
+    static let disks = [RecoveredDomain.Disk(target: "vda", source: .nbd(socket: socket, exportName: "disk0")),
+                        RecoveredDomain.Disk(target: "vdb", source: .nbd(socket: socket, exportName: "disk1"))]
 
     @Test("new name and identity, backed-up disks on NBD, the rest of the original's left out, NICs with new MACs")
     func recovered() throws {
@@ -90,7 +91,7 @@ struct RecoveredDomainTests {
         #expect(try Self.values(root, "devices/disk[@device='disk']/@type") == ["network", "network"])
         #expect(try Self.values(root, "devices/disk[@device='disk']/source/@name") == ["disk0", "disk1"])
         #expect(try Self.values(root, "devices/disk[@device='disk']/source/@protocol") == ["nbd", "nbd"])
-        #expect(try Self.values(root, "devices/disk[@device='disk']/source/host/@socket") == [Self.disks[0].socket, Self.disks[1].socket])
+        #expect(try Self.values(root, "devices/disk[@device='disk']/source/host/@socket") == [Self.socket, Self.socket])
         #expect(try Self.values(root, "devices/disk[@device='disk']/driver/@type") == ["raw", "raw"])
         #expect(try Self.values(root, "devices/disk[target/@dev='vda']/boot/@order") == ["1"])
         #expect(try Self.values(root, "devices/disk[target/@dev='vda']/address/@bus") == ["0x04"])
@@ -147,10 +148,33 @@ struct RecoveredDomainTests {
         #expect(try Self.values(root, "devices/disk/source/@file") == ["/srv/vm/web1-dr-vda.qcow2"])
     }
 
+    @Test("a restored VM: disks in qcow2 files keeping their driver options, MACs kept when asked, serial ports that wrote to files become ptys")
+    func restored() throws {
+        let files = [RecoveredDomain.Disk(target: "vda", source: .qcow2File("/srv/vm/web1-r-vda.qcow2")),
+                     RecoveredDomain.Disk(target: "vdb", source: .qcow2File("/srv/vm/web1-r-vdb.qcow2"))]
+        let fileSerial = Self.stored.replacingOccurrences(of: "<serial type='pty'><source path='/dev/pts/4'/>",
+                                                          with: "<serial type='file'><source path='/var/log/web1.log'/>")
+        let domain = try RecoveredDomain(storedXML: fileSerial, name: "web1-r", disks: files, consoleLog: nil, network: .asStored,
+                                         keepMACs: true, description: "restored")
+        #expect(domain.leftOut == ["vdc"])
+        let root = try Self.parse(domain.xml)
+        #expect(try Self.values(root, "devices/disk[@device='disk']/@type") == ["file", "file"])
+        #expect(try Self.values(root, "devices/disk[@device='disk']/source/@file") == ["/srv/vm/web1-r-vda.qcow2", "/srv/vm/web1-r-vdb.qcow2"])
+        #expect(try Self.values(root, "devices/disk[@device='disk']/driver/@type") == ["qcow2", "qcow2"])
+        #expect(try Self.values(root, "devices/disk[target/@dev='vda']/driver/@cache") == ["none"])
+        #expect(try Self.values(root, "devices/disk[@device='disk']/backingStore").isEmpty && !domain.xml.contains("/dev/vg0"))
+        #expect(try Self.values(root, "devices/interface/mac/@address") == ["52:54:00:aa:bb:cc"])
+        #expect(try Self.values(root, "devices/interface/target").isEmpty)
+        #expect(try Self.values(root, "devices/serial/@type") == ["pty"])
+        #expect(try Self.values(root, "devices/serial/source").isEmpty && Self.values(root, "devices/serial/log").isEmpty)
+        #expect(!domain.xml.contains("/var/log/web1.log"))
+        #expect(try Self.values(root, "uuid").isEmpty && Self.values(root, "os/nvram").isEmpty)
+    }
+
     @Test("refused: a disk with no export in the XML, a domain that is not KVM or QEMU, no domain at all")
     func refused() {
         #expect(throws: LibvirtError.self) {
-            try RecoveredDomain(storedXML: Self.stored, name: "a", disks: Self.disks + [.init(target: "vdz", socket: "/s", exportName: "disk9")],
+            try RecoveredDomain(storedXML: Self.stored, name: "a", disks: Self.disks + [.init(target: "vdz", source: .qcow2File("/s"))],
                                 consoleLog: "/c", network: .asStored, description: "")
         }
         #expect(throws: LibvirtError.self) {

@@ -3,7 +3,6 @@ import Catalog
 import Foundation
 import Libvirt
 import Logging
-import Repository
 import SendenseCore
 
 /// Instant recovery: a VM started from a restore point within seconds,
@@ -23,23 +22,14 @@ public actor InstantRecoveries {
         public var name: String?
         /// This host's libvirt daemon (the overlays and the disk server are local).
         public var libvirtURI: String
-        public var network: RecoveredDomain.Network
+        /// absent (as stored), `none`, or a libvirt network's name.
+        public var network: String?
 
-        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: RecoveredDomain.Network = .asStored) {
+        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: String? = nil) {
             self.backupID = backupID
             self.name = name
             self.libvirtURI = libvirtURI
             self.network = network
-        }
-
-        /// `network` as the API says it: absent (as stored), `none`, or a libvirt network's name.
-        public init(backupID: String, name: String?, libvirtURI: String, network: String?) {
-            let choice: RecoveredDomain.Network = switch network {
-            case nil: .asStored
-            case "none": .none
-            case let name?: .libvirt(name)
-            }
-            self.init(backupID: backupID, name: name, libvirtURI: libvirtURI, network: choice)
         }
     }
 
@@ -71,12 +61,10 @@ public actor InstantRecoveries {
     /// start that fails later leaves nothing running and a failed session.
     public func start(_ request: Request) async throws -> RecoveryRecord {
         let id = "recovery-" + UUID().uuidString.prefix(8).lowercased()
-        let point = try await recoverablePoint(request.backupID)
+        let point = try await RecoverablePoint.load(request.backupID, toBe: "recovered", catalog: catalog, dataDirectory: dataDirectory)
         let name = request.name ?? "\(point.backup.vmName)-recovered-\(id.dropFirst("recovery-".count))"
-        if let problem = Self.domainNameProblem(name) { throw RecoveryError.invalid(problem) }
-        if case .libvirt(let network) = request.network, let problem = Self.domainNameProblem(network) {
-            throw RecoveryError.invalid(problem.replacingOccurrences(of: "name", with: "network"))
-        }
+        if let problem = RecoverablePoint.domainNameProblem(name) { throw RecoveryError.invalid(problem) }
+        let network = try RecoveredDomain.Network(choice: request.network)
         guard LibvirtURI.local.contains(request.libvirtURI) else {
             throw RecoveryError.notRecoverable("instant recovery runs the VM on the hub's own host (\(LibvirtURI.local.joined(separator: " or "))): "
                 + "its disks are served from here")
@@ -84,7 +72,7 @@ public actor InstantRecoveries {
         guard !claimedNames.contains(name) else { throw RecoveryError.nameTaken(name) }
         claimedNames.insert(name)
         defer { claimedNames.remove(name) }
-        if try await catalog.activeRecovery(domainName: name) != nil { throw RecoveryError.nameTaken(name) }
+        if try await catalog.domainNameHeld(name) { throw RecoveryError.nameTaken(name) }
         let connection: LibvirtConnection
         do {
             connection = try await LibvirtConnection.open(request.libvirtURI)
@@ -94,15 +82,15 @@ public actor InstantRecoveries {
         if (try? await connection.domain(named: name)) != nil { throw RecoveryError.nameTaken(name) }
 
         var record = RecoveryRecord(recoveryId: id, backupId: point.backup.backupId, vmName: point.backup.vmName, domainName: name,
-                                    libvirtUri: request.libvirtURI, network: Self.column(request.network),
+                                    libvirtUri: request.libvirtURI, network: request.network,
                                     folder: folderRoot + "/" + id, workFolder: QemuWorkFolder.recoveryParent(runDirectory: runDirectory) + "/" + id)
         let domain: RecoveredDomain
         do {
             domain = try RecoveredDomain(
                 storedXML: point.configuration, name: name,
-                disks: point.disks.map { .init(target: $0.label, socket: RecoveryDiskServer.socket(in: record.workFolder),
-                                               exportName: RecoveryDiskServer.exportName(of: $0.index)) },
-                consoleLog: record.workFolder + "/console.log", network: request.network,
+                disks: point.disks.map { .init(target: $0.label, source: .nbd(socket: RecoveryDiskServer.socket(in: record.workFolder),
+                                                                              exportName: RecoveryDiskServer.exportName(of: $0.index))) },
+                consoleLog: record.workFolder + "/console.log", network: network,
                 description: "Instant recovery \(id) of \(point.backup.vmName) from backup \(point.backup.backupId) (Sendense)")
         } catch {
             throw RecoveryError.notRecoverable("\(error)")
@@ -147,40 +135,6 @@ public actor InstantRecoveries {
         let leftOut = domain.leftOut.isEmpty ? "" : " (disks not in the backup left out: \(domain.leftOut.joined(separator: ", ")))"
         logger.notice("instant recovery \(id): domain \(name) runs from backup \(point.backup.backupId)\(leftOut)")
         return record
-    }
-
-    private struct Point {
-        var backup: BackupJobRecord
-        var configuration: String
-        var disks: [(index: Int, label: String, image: String)]
-    }
-
-    /// A completed point with a libvirt configuration and every disk's image present.
-    private func recoverablePoint(_ backupID: String) async throws -> Point {
-        let backup = try await RestorePoints(catalog: catalog, dataDirectory: dataDirectory).completed(backupID, toBe: "recovered")
-        guard let repository = try await catalog.repository(id: backup.repositoryId) else { throw BackupError.repositoryNotFound(backup.repositoryId) }
-        let directory = BackupLayout(repositoryRoot: repository.path, vmName: backup.vmName).backupDirectory(backupID)
-        let manifest: BackupManifest
-        do {
-            manifest = try await BlockingPool.shared.run { try BackupManifest.read(from: directory) }
-        } catch {
-            throw RecoveryError.notRecoverable("backup \(backupID) cannot be recovered: \(error)")
-        }
-        guard let configuration = manifest.vmConfiguration, configuration.format == .libvirtDomainXML else {
-            throw RecoveryError.notRecoverable("backup \(backupID) holds no libvirt domain configuration (only backups of libvirt domains "
-                + "can be recovered as VMs today); restore its disks instead")
-        }
-        let records = try await catalog.backupDisks(of: backupID)
-        var disks: [(index: Int, label: String, image: String)] = []
-        for disk in manifest.disks.sorted(by: { $0.index < $1.index }) {
-            guard let record = records.first(where: { $0.diskIndex == disk.index }), record.status == .completed else {
-                throw BackupError.backupDiskNotFound(backupID, disk.index)
-            }
-            guard FileManager.default.fileExists(atPath: record.qcow2Path) else { throw BackupError.filesMissing(backupID, record.qcow2Path) }
-            disks.append((disk.index, disk.label, record.qcow2Path))
-        }
-        guard !disks.isEmpty else { throw RecoveryError.notRecoverable("backup \(backupID) has no disk") }
-        return Point(backup: backup, configuration: configuration.document, disks: disks)
     }
 
     // MARK: stopping
@@ -436,24 +390,5 @@ public actor InstantRecoveries {
             Task { _ = try? await self.stop(id) }
             return true
         })
-    }
-
-    // MARK: rules
-
-    /// libvirt domain names the hub hands out: 1 to 64 letters, digits, `.`, `_`, `-`, not starting with `-` or `.`.
-    static func domainNameProblem(_ name: String) -> String? {
-        let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains(Character($0)) || "._-".unicodeScalars.contains($0)) }
-        guard (1...64).contains(name.unicodeScalars.count), allowed, !name.hasPrefix("-"), !name.hasPrefix(".") else {
-            return "name must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'"
-        }
-        return nil
-    }
-
-    static func column(_ network: RecoveredDomain.Network) -> String? {
-        switch network {
-        case .asStored: nil
-        case .none: "none"
-        case .libvirt(let name): name
-        }
     }
 }

@@ -11,6 +11,7 @@ extension MessageResponse: ResponseEncodable {}
 extension VerifyResponse: ResponseEncodable {}
 extension DiskRestoreResponse: ResponseEncodable {}
 extension RecoveryResponse: ResponseEncodable {}
+extension VMRestoreResponse: ResponseEncodable {}
 extension RecoveryListResponse: ResponseEncodable {}
 extension JobListResponse: ResponseEncodable {}
 extension LoginResponse: ResponseEncodable {}

@@ -35,7 +35,7 @@ extension APIError {
             switch error {
             case .vmNotFound, .backupNotFound, .repositoryNotFound, .diskNotFound, .backupDiskNotFound: self = .notFound(error.description)
             case .noDiskChosen: self = .badRequest(error.description)
-            case .repositoryDisabled, .alreadyRunning, .hasDependents, .running, .immutable, .notCompleted, .filesMissing:
+            case .repositoryDisabled, .alreadyRunning, .hasDependents, .running, .beingRestored, .immutable, .notCompleted, .filesMissing:
                 self = .conflict(error.description)
             case .sourceUnavailable: self = .unprocessable(error.description)
             }

@@ -95,7 +95,7 @@ enum BackupRoutes {
             let id = context.parameters.get("backup_id") ?? ""
             let cascade = try QueryFlag.parse(request.uri.queryParameters["cascade"], "cascade")
             let deleted = try await BackupDeletion.delete(id, cascade: cascade, catalog: catalog, backups: services.backups,
-                                                      sessions: services.restoreSessions, recoveries: services.recoveries)
+                                                      sessions: services.restoreSessions, recoveries: services.recoveries, jobs: services.jobs)
             return MessageResponse(message: "deleted \(deleted.count) backup(s)", backupId: id, deleted: deleted)
         }
 

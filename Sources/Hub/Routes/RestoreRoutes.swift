@@ -7,19 +7,39 @@ import SendenseAPI
 import NIOCore
 import SendenseCore
 
+extension Job {
+    /// A restore's status as the restore routes have always said it: `in_progress` while it runs.
+    var restoreStatus: BackupStatus { state == .running ? .inProgress : BackupStatus(rawValue: state.rawValue) ?? .failed }
+
+    /// Bytes done of the total, to a tenth of a percent.
+    var restorePercent: Double {
+        let percent = state == .completed ? 100 : totalBytes == 0 ? 0 : Double(bytesDone) * 100 / Double(totalBytes)
+        return (percent * 10).rounded() / 10
+    }
+}
+
 extension DiskRestoreResponse {
     init(_ job: Job) {
-        let percent = job.state == .completed ? 100 : job.totalBytes == 0 ? 0 : Double(job.bytesDone) * 100 / Double(job.totalBytes)
-        // This route has always said `in_progress` for a running restore.
-        self.init(jobId: job.id, backupId: job.backupID ?? "", diskIndex: job.diskIndex ?? 0,
-                  status: job.state == .running ? .inProgress : BackupStatus(rawValue: job.state.rawValue) ?? .failed,
-                  bytesDone: job.bytesDone, totalBytes: job.totalBytes, progressPercent: (percent * 10).rounded() / 10,
+        self.init(jobId: job.id, backupId: job.backupID ?? "", diskIndex: job.diskIndex ?? 0, status: job.restoreStatus,
+                  bytesDone: job.bytesDone, totalBytes: job.totalBytes, progressPercent: job.restorePercent,
+                  errorMessage: job.errorMessage, createdAt: job.createdAt, completedAt: job.completedAt)
+    }
+}
+
+extension VMRestoreResponse {
+    init(_ record: VMRestoreRecord, _ job: Job) {
+        self.init(jobId: record.jobId, backupId: record.backupId, vmName: record.vmName, domainName: record.domainName,
+                  domainUuid: record.domainUuid, libvirtUri: record.libvirtUri, pool: record.storagePool, network: record.network,
+                  keepMacs: record.keepMacs, start: record.start,
+                  disks: record.disks.map { .init(target: $0.target, diskIndex: $0.diskIndex, path: $0.path) },
+                  status: job.restoreStatus, bytesDone: job.bytesDone, totalBytes: job.totalBytes, progressPercent: job.restorePercent,
                   errorMessage: job.errorMessage, createdAt: job.createdAt, completedAt: job.completedAt)
     }
 }
 
 /// Whole-disk restore: into a new file or onto an NBD export, as a job; or
-/// streamed to the client as a raw image.
+/// streamed to the client as a raw image. Whole-VM restore: a new libvirt
+/// domain with its disks restored to files, as a job.
 enum RestoreRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         table.add(.post, "/restore/disk", .role(.operator)) { request, _ -> EditedResponse<DiskRestoreResponse> in
@@ -41,8 +61,8 @@ enum RestoreRoutes {
             let kind = try await services.catalog.repository(id: backup.repositoryId)?.type ?? .local
             let image = disk.qcow2Path
             // Reads the chain with blocking calls: from a share, on the blocking pool.
-            let job = await services.jobs.start(.restore, detail: "\(body.backupId) disk \(body.diskIndex)",
-                                                restoring: (body.backupId, body.diskIndex), on: kind.jobExecutor) { progress in
+            let job = await services.jobs.start(.restore, vmName: backup.vmName, detail: "\(body.backupId) disk \(body.diskIndex)",
+                                                restoring: (body.backupId, Optional(body.diskIndex)), on: kind.jobExecutor) { progress in
                 try await DiskRestore.restore(image: image, to: target, progress: progress)
                 return .completed()
             }
@@ -56,6 +76,29 @@ enum RestoreRoutes {
                 throw APIError.notFound("restore job not found: job_id=\(id)")
             }
             return DiskRestoreResponse(job)
+        }
+
+        table.add(.post, "/restore/vm", .role(.operator)) { request, _ -> EditedResponse<VMRestoreResponse> in
+            let body = try await request.decodeJSON(VMRestoreRequest.self, limit: services.maxBody)
+            guard (body.target.type ?? "libvirt") == "libvirt" else { throw APIError.badRequest("target.type must be libvirt") }
+            let destination: VMRestores.Request.Destination
+            switch (body.target.directory, body.target.pool) {
+            case (let directory?, nil): destination = .folder(directory)
+            case (nil, let pool?): destination = .storagePool(pool)
+            default: throw APIError.badRequest("give exactly one of target.directory and target.pool")
+            }
+            let (record, job) = try await services.vmRestores.start(
+                .init(backupID: body.backupId, name: body.name, libvirtURI: body.target.uri ?? "qemu:///system", destination: destination,
+                      network: body.network, keepMACs: body.keepMacs ?? false, start: body.start ?? false))
+            return EditedResponse(status: .accepted, response: VMRestoreResponse(record, job))
+        }
+
+        table.add(.get, "/restore/vm/{job_id}", .role(.viewer)) { _, context -> VMRestoreResponse in
+            let id = context.parameters.get("job_id") ?? ""
+            guard let record = try await services.catalog.vmRestore(jobID: id), let job = try await services.jobs.job(id) else {
+                throw APIError.notFound("VM restore job not found: job_id=\(id)")
+            }
+            return VMRestoreResponse(record, job)
         }
 
         table.add(.get, "/backups/{backup_id}/disks/{disk_index}/image", .role(.operator)) { request, context -> Response in
