@@ -64,3 +64,22 @@ export async function probe(path) {
     controller.abort();
   }
 }
+
+/** A small image route's answer (a boot check's screenshot) as a data: URL
+ *  an <img> can show (it cannot send the token itself). */
+export async function imageURL(path) {
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${session.token}` } });
+  } catch {
+    throw new APIError(0, "The hub cannot be reached. Check the network and retry.");
+  }
+  if (!response.ok) throw new APIError(response.status, (await response.json().catch(() => null))?.error ?? `The hub answered ${response.status}.`);
+  const blob = await response.blob();
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(new APIError(0, "The image could not be read."));
+    reader.readAsDataURL(blob);
+  });
+}

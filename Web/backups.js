@@ -1,7 +1,7 @@
 // Backups: every restore point (or one VM's), with its chain per repository
 // (full → incrementals), restore and delete.
 import { api } from "/api.js";
-import { el, bytes, duration, badge, consistencyBadge, dateTime, confirmAction, plural } from "/dom.js";
+import { el, bytes, duration, badge, consistencyBadge, bootBadge, dateTime, confirmAction, plural } from "/dom.js";
 
 const PAGE = 50;
 
@@ -86,6 +86,7 @@ export async function backupsPage(root, [vmName]) {
           el("li", { class: point.is_restorable ? "" : "broken" },
             badge(point.backup_type),
             consistencyBadge(point.consistency),
+            bootBadge(point.boot_check),
             el("span", {}, dateTime(point.created_at)),
             el("span", { class: "muted" }, bytes(point.size_gb * 2 ** 30)),
             point.is_restorable ? el("a", { href: `#restore/${encodeURIComponent(point.backup_id)}` }, "Restore")

@@ -52,6 +52,14 @@ export function consistencyBadge(consistency) {
   return consistency ? el("span", { class: `badge ${consistency}`, title: titles[consistency] ?? "" }, words[consistency] ?? consistency) : "";
 }
 
+/** A restore point's newest boot check, as a badge; nothing when never checked. */
+export function bootBadge(verdict) {
+  const words = { passed: "boots", failed: "boot failed", error: "boot check error" };
+  const titles = { passed: "Booted in a sandbox: its guest showed a heartbeat", failed: "Booted in a sandbox: no heartbeat in time",
+    error: "The boot check could not judge this point" };
+  return verdict ? el("span", { class: `badge boot-${verdict}`, title: titles[verdict] ?? "" }, words[verdict] ?? verdict) : "";
+}
+
 /** "2 Dec 2026, 14:05" in the reader's locale. */
 export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "–";

@@ -2,8 +2,8 @@
 // VM back (run it now from the backup, or restore it as a new libvirt
 // domain), or pick a disk and browse and download files, download the whole
 // disk image, or write it to a path on the hub.
-import { api, download } from "/api.js";
-import { el, bytes, badge, dateTime, field } from "/dom.js";
+import { api, download, imageURL } from "/api.js";
+import { el, bytes, badge, bootBadge, dateTime, field } from "/dom.js";
 import { fileBrowser } from "/browser.js";
 
 export async function restorePage(root, [backupId], signal) {
@@ -184,7 +184,53 @@ function wholeVM(backup, signal) {
 
   return el("div", { class: "card" }, el("h2", {}, "Whole VM"),
     el("p", { class: "muted" }, "For restore points of libvirt domains: run the VM now, straight from the backup, or restore it as a new domain with disks of its own."),
-    el("h3", {}, "Instant recovery"), run, el("h3", {}, "Restore as a new domain"), restore);
+    el("h3", {}, "Instant recovery"), run, el("h3", {}, "Restore as a new domain"), restore,
+    el("h3", {}, "Boot check"), bootCheck(backup, signal));
+}
+
+/** Boot the point in a sandbox until its guest agent answers; the newest verdict with its screenshot. */
+function bootCheck(backup, signal) {
+  const verdict = el("div", { role: "status" });
+  const button = el("button", { class: "secondary" }, "Boot-check this point");
+  const show = async (check) => {
+    const words = check.status === "running" ? "Booting in a sandbox…" :
+      `${{ passed: "Passed", failed: "Failed", error: "Could not judge" }[check.status]}: ${check.reason ?? ""}` +
+      (check.heartbeat_seconds ? ` (heartbeat after ${check.heartbeat_seconds.toFixed(1)} s)` : "") + `, ${dateTime(check.created_at)}.`;
+    const image = check.screenshot_url ?
+      el("img", { class: "screenshot", alt: `The guest's screen at the end of boot check ${check.check_id}`,
+        src: await imageURL(check.screenshot_url.replace(/^\/api\/v1/, "")).catch(() => "") }) : null;
+    verdict.replaceChildren(el("p", {}, check.status === "running" ? "" : bootBadge(check.status), " ", words), image ?? "");
+  };
+  const follow = (id) => {
+    const timer = setInterval(async () => {
+      try {
+        const check = await api(`/boot-checks/${encodeURIComponent(id)}`);
+        if (check.status !== "running") { clearInterval(timer); button.disabled = false; await show(check); }
+      } catch (failure) {
+        verdict.textContent = `${failure.message} (retrying)`;
+      }
+    }, 2000);
+    signal.addEventListener("abort", () => clearInterval(timer));
+  };
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const check = await api(`/backups/${encodeURIComponent(backup.backup_id)}/boot-check`, { method: "POST" });
+      await show(check);
+      follow(check.check_id);
+    } catch (failure) {
+      verdict.textContent = `Not started: ${failure.message}`;
+      button.disabled = false;
+    }
+  });
+  api(`/backups/${encodeURIComponent(backup.backup_id)}/boot-checks`).then(async (list) => {
+    const newest = list.boot_checks[0];
+    if (!newest) return;
+    await show(newest);
+    if (newest.status === "running") { button.disabled = true; follow(newest.check_id); }
+  }).catch(() => {});
+  return el("div", {}, el("p", { class: "muted" }, "Starts the VM with no network until its guest agent answers, captures its screen, then discards it."),
+    el("p", { class: "actions" }, button), verdict);
 }
 
 /** A restore job, polled until it ends: a disk's, or with `route` and `done`, a VM's. */

@@ -14,7 +14,32 @@ enum CatalogMigrations {
         migrator.registerMigration("v7-backup-list-order", migrate: addBackupListOrder)
         migrator.registerMigration("v8-recoveries", migrate: addRecoveries)
         migrator.registerMigration("v9-vm-restores", migrate: addVMRestores)
+        migrator.registerMigration("v10-boot-checks", migrate: addBootChecks)
         return migrator
+    }
+
+    /// Boot checks: a restore point booted in a sandbox, and the verdict kept
+    /// with it. `backup_id` has no foreign key: the verdict outlives the point
+    /// (its screenshot goes with the point's deletion, `screenshot` then null).
+    private static func addBootChecks(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE boot_checks (
+                check_id TEXT PRIMARY KEY,
+                backup_id TEXT NOT NULL,
+                vm_name TEXT NOT NULL,
+                heartbeat TEXT NOT NULL CHECK (heartbeat IN ('agent', 'console')),
+                console_pattern TEXT,
+                timeout_seconds INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('running', 'passed', 'failed', 'error')),
+                reason TEXT,
+                heartbeat_seconds REAL,
+                screenshot TEXT,
+                recovery_id TEXT,
+                created_at DATETIME NOT NULL,
+                completed_at DATETIME
+            );
+            CREATE INDEX boot_checks_backup ON boot_checks(backup_id, created_at);
+            """)
     }
 
     /// VM restores: what each one writes and defines beside its job-history

@@ -40,7 +40,7 @@ public enum BackupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .hasDependents(let id, let children):
             "\(children.count) later backup(s) depend on \(id) (\(children.joined(separator: ", "))); delete them first or use ?cascade=true"
         case .running(let id): "backup \(id) is running; cancel it first"
-        case .beingRestored(let id, let jobID): "backup \(id) is being read by restore \(jobID); wait for it to end or cancel it"
+        case .beingRestored(let id, let jobID): "backup \(id) is being read by job \(jobID) (a restore or a boot check); wait for it to end or cancel it"
         case .immutable(let id, let until, let repository, let days):
             "backup \(id) is immutable until \(until.formatted(.iso8601)) (repository \(repository) keeps restore points \(days) days)"
         case .repositoryNotFound(let id): "repository not found: id=\(id)"

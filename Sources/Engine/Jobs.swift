@@ -169,11 +169,11 @@ public actor Jobs {
         case unknown
     }
 
-    /// The restores running now and the point each reads: such a point (and
-    /// every one it builds on) is neither deleted nor merged meanwhile.
+    /// The restores (and boot checks) running now and the point each reads:
+    /// such a point (and every one it builds on) is neither deleted nor merged meanwhile.
     public func restoresRunning() -> [(jobID: String, backupID: String, vmName: String?)] {
         running.values.compactMap { entry in
-            guard entry.job.kind == .restore, let backupID = entry.job.backupID else { return nil }
+            guard [.restore, .bootCheck].contains(entry.job.kind), let backupID = entry.job.backupID else { return nil }
             return (entry.job.id, backupID, entry.job.vmName)
         }
     }

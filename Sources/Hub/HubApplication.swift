@@ -61,12 +61,14 @@ public struct Hub: Sendable {
         // VM restores the previous process cut short (their jobs were failed above) leave no files or domain.
         let vmRestores = VMRestores(catalog: catalog, jobs: jobs, dataDirectory: configuration.dataDirectory, logger: logger)
         for line in await vmRestores.resume() { logger.warning("\(line)") }
+        let bootChecks = BootChecks(catalog: catalog, jobs: jobs, recoveries: recoveries, dataDirectory: configuration.dataDirectory, logger: logger)
+        for line in await bootChecks.resume() { logger.warning("\(line)") }
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
                                   readerOf: { vmName in
                                       if let recovery = await recoveries.activeRecovery(ofVM: vmName) { return "instant recovery \(recovery)" }
-                                      return await jobs.restoresRunning().first { $0.vmName == vmName }.map { "restore \($0.jobID)" }
+                                      return await jobs.restoresRunning().first { $0.vmName == vmName }.map { "job \($0.jobID)" }
                                   },
-                                  willDelete: { await sessions.unmountAll(backupID: $0) })
+                                  willDelete: { await sessions.unmountAll(backupID: $0); await bootChecks.forget(backupID: $0) })
         let scheduler = FlowScheduler(
             catalog: catalog, backups: backups, maxConcurrentBackups: configuration.maxConcurrentBackups,
             pruner: { vmName, repositoryID, policy, zone in
@@ -79,7 +81,7 @@ public struct Hub: Sendable {
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events,
-            restoreSessions: sessions, recoveries: recoveries, vmRestores: vmRestores,
+            restoreSessions: sessions, recoveries: recoveries, vmRestores: vmRestores, bootChecks: bootChecks,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 
@@ -154,6 +156,7 @@ public struct Hub: Sendable {
         BackupRoutes.register(api, services)
         RestoreRoutes.register(api, services)
         RecoveryRoutes.register(api, services)
+        BootCheckRoutes.register(api, services)
         FileRestoreRoutes.register(api, services)
         DocumentRoutes.register(api: api, root: root, services)
         return router

@@ -125,6 +125,29 @@ public final class LibvirtDomain: @unchecked Sendable {
         _ = try await call("undefining") { virDomainUndefineFlags($0, flags) == 0 ? true : nil }
     }
 
+    /// Whether the guest agent answers `guest-ping` within `seconds`.
+    public func agentAnswers(within seconds: Int32) async -> Bool {
+        (try? await call("pinging the guest agent") { domain -> Bool? in
+            guard let answer = virDomainQemuAgentCommand(domain, #"{"execute":"guest-ping"}"#, seconds, 0) else { return nil }
+            free(answer)
+            return true
+        }) == true
+    }
+
+    /// Has QEMU write the guest's screen to `file` as PNG (QMP `screendump`;
+    /// QEMU's user must be able to write there). libvirt marks the domain
+    /// tainted by a monitor command: only for the short-lived domains of boot checks.
+    public func screenshot(to file: String) async throws {
+        let command = #"{"execute":"screendump","arguments":{"filename":"\#(file)","format":"png"}}"#
+        let answer = try await call("capturing the screen") { domain -> String? in
+            var result: UnsafeMutablePointer<CChar>?
+            guard virDomainQemuMonitorCommand(domain, command, &result, 0) == 0, let result else { return nil }
+            defer { free(result) }
+            return String(cString: result)
+        }
+        if answer.contains("\"error\"") { throw LibvirtError(code: -1, message: "capturing the screen of domain \(name): \(answer)") }
+    }
+
     /// Stops the domain at once (a power cut); a transient domain is gone after it.
     public func destroy() async throws {
         _ = try await call("stopping") { virDomainDestroy($0) == 0 ? true : nil }

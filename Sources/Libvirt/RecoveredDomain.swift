@@ -49,8 +49,10 @@ public struct RecoveredDomain: Sendable {
     /// log, kept by the hub); nil for a VM of its own, whose file ports
     /// become ptys. `keepMACs`: the NICs keep the original's MAC addresses
     /// (a VM restored to replace the lost original); else libvirt makes new ones.
+    /// `withScreen`: a VM without a video device gets a VGA one, so its screen
+    /// can be captured (a boot check's screenshot).
     public init(storedXML: String, name: String, disks: [Disk], consoleLog: String?, network: Network, keepMACs: Bool = false,
-                description: String) throws {
+                withScreen: Bool = false, description: String) throws {
         let document = try XMLDocument(xmlString: storedXML, options: [])
         guard let root = document.rootElement(), root.name == "domain" else { throw Self.invalid("it has no <domain> element") }
         let type = root.attribute(forName: "type")?.stringValue ?? ""
@@ -107,6 +109,13 @@ public struct RecoveredDomain: Sendable {
             // The original's socket paths: libvirt makes the recovered VM's own.
             if channel.attribute(forName: "type")?.stringValue == "unix" { Self.removeChildren(of: channel, named: "source") }
             channel.elements(forName: "target").first?.removeAttribute(forName: "state")
+        }
+        if withScreen && devices.elements(forName: "video").isEmpty {
+            let video = XMLElement(name: "video")
+            let model = XMLElement(name: "model")
+            model.setAttributesWith(["type": "vga"])
+            video.addChild(model)
+            devices.addChild(video)
         }
         for graphics in devices.elements(forName: "graphics") where graphics.attribute(forName: "autoport")?.stringValue == "yes" {
             for attribute in ["port", "tlsPort", "websocket"] { graphics.removeAttribute(forName: attribute) }

@@ -232,10 +232,16 @@ public struct ChainResponse: Codable, Sendable {
         public var parentBackupId: String?
         public var isRestorable: Bool
         @Nullable public var consistency: PointConsistency?
+        /// The newest boot check's verdict (passed, failed, error); null when never boot-checked.
+        @Nullable public var bootCheck: BootCheckStatus?
+        @Nullable public var bootCheckId: String?
 
         public init(backupId: String, backupType: BackupType, sequenceNumber: Int, createdAt: Date, sizeGb: Double,
-                    parentBackupId: String?, isRestorable: Bool, consistency: PointConsistency? = nil) {
+                    parentBackupId: String?, isRestorable: Bool, consistency: PointConsistency? = nil, bootCheck: BootCheckStatus? = nil,
+                    bootCheckId: String? = nil) {
             self.consistency = consistency
+            self.bootCheck = bootCheck
+            self.bootCheckId = bootCheckId
             self.backupId = backupId
             self.backupType = backupType
             self.sequenceNumber = sequenceNumber
@@ -248,6 +254,7 @@ public struct ChainResponse: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case backupId = "backup_id", backupType = "backup_type", sequenceNumber = "sequence_number", createdAt = "created_at"
             case sizeGb = "size_gb", parentBackupId = "parent_backup_id", isRestorable = "is_restorable", consistency
+            case bootCheck = "boot_check", bootCheckId = "boot_check_id"
         }
     }
 

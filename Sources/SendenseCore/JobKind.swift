@@ -12,4 +12,6 @@ public enum JobKind: String, Codable, Sendable, CaseIterable {
     /// A VM running from a restore point (instant recovery): it has its own
     /// rows (`recoveries`) and lasts until it is stopped.
     case recovery
+    /// A restore point booted in a sandbox until its guest shows a heartbeat.
+    case bootCheck = "boot_check"
 }

@@ -6,7 +6,7 @@ import SendenseCore
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Start, watch, list, cancel and verify backups.",
-        subcommands: [Start.self, List.self, Show.self, Chain.self, Cancel.self, Verify.self, Delete.self])
+        subcommands: [Start.self, List.self, Show.self, Chain.self, Cancel.self, Verify.self, BootCheck.self, BootChecks.self, Delete.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Back up a VM; with --wait, follow it to the end.")

@@ -683,6 +683,24 @@ def whole_vm(page, url, token, work):
         page.get_by_role("link", name="Jobs").click()
         page.get_by_label("Job type").select_option("recovery")
         expect(page.locator("tbody tr").first).to_contain_text("completed")
+
+        # A boot check (asked through the API with a short timeout: this disk boots nothing) shows on the point
+        # with the reason and the screen it left, and on the chain as a badge.
+        check, _ = api(url, f"/backups/{backup['backup_id']}/boot-check", token=token, method="POST", body={"timeout_seconds": 10})
+        for _ in range(300):
+            check, _ = api(url, f"/boot-checks/{check['check_id']}", token=token)
+            if check["status"] != "running":
+                break
+            time.sleep(0.2)
+        assert check["status"] == "failed" and check["screenshot_url"], check
+        page.goto(url + f"/#restore/{backup['backup_id']}")
+        expect(page.get_by_text("Failed: no heartbeat within 10 s")).to_be_visible()
+        screen = page.get_by_role("img", name=re.compile("The guest's screen"))
+        expect(screen).to_be_visible()
+        assert page.evaluate("(image) => image.naturalWidth", screen.element_handle()) > 100
+        shot(page, "boot-check")
+        page.goto(url + f"/#backups/{domain}")
+        expect(page.locator(".timeline li").first.get_by_text("boot failed")).to_be_visible()
     finally:
         for name in (recovered, restored, domain):
             subprocess.run(["virsh", "-c", "qemu:///system", "destroy", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

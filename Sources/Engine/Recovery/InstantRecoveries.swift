@@ -24,12 +24,19 @@ public actor InstantRecoveries {
         public var libvirtURI: String
         /// absent (as stored), `none`, or a libvirt network's name.
         public var network: String?
+        /// What the session is for, in its domain's description (a boot check's sandbox says so).
+        public var purpose: String?
+        /// Give a VM without a video device a VGA one (its screen can then be captured).
+        public var withScreen: Bool
 
-        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: String? = nil) {
+        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: String? = nil, purpose: String? = nil,
+                    withScreen: Bool = false) {
             self.backupID = backupID
             self.name = name
             self.libvirtURI = libvirtURI
             self.network = network
+            self.purpose = purpose
+            self.withScreen = withScreen
         }
     }
 
@@ -90,8 +97,8 @@ public actor InstantRecoveries {
                 storedXML: point.configuration, name: name,
                 disks: point.disks.map { .init(target: $0.label, source: .nbd(socket: RecoveryDiskServer.socket(in: record.workFolder),
                                                                               exportName: RecoveryDiskServer.exportName(of: $0.index))) },
-                consoleLog: record.workFolder + "/console.log", network: network,
-                description: "Instant recovery \(id) of \(point.backup.vmName) from backup \(point.backup.backupId) (Sendense)")
+                consoleLog: record.workFolder + "/console.log", network: network, withScreen: request.withScreen,
+                description: "\(request.purpose ?? "Instant recovery") \(id) of \(point.backup.vmName) from backup \(point.backup.backupId) (Sendense)")
         } catch {
             throw RecoveryError.notRecoverable("\(error)")
         }

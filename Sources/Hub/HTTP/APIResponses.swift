@@ -12,6 +12,8 @@ extension VerifyResponse: ResponseEncodable {}
 extension DiskRestoreResponse: ResponseEncodable {}
 extension RecoveryResponse: ResponseEncodable {}
 extension VMRestoreResponse: ResponseEncodable {}
+extension BootCheckResponse: ResponseEncodable {}
+extension BootCheckListResponse: ResponseEncodable {}
 extension RecoveryListResponse: ResponseEncodable {}
 extension JobListResponse: ResponseEncodable {}
 extension LoginResponse: ResponseEncodable {}

@@ -67,10 +67,13 @@ enum BackupRoutes {
                 throw APIError.badRequest("query parameter repository_id must be a repository id")
             }
             let chain = try await services.restorePoints.chain(vmName: vmName, repositoryID: repositoryID)
+            let checks = try await services.catalog.latestBootChecks(backupIDs: chain.map(\.backup.backupId))
             let links = chain.enumerated().map { index, point -> ChainResponse.Link in
-                .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
-                      createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
-                      parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable, consistency: point.backup.consistency)
+                let check = checks[point.backup.backupId]
+                return .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
+                             createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
+                             parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable, consistency: point.backup.consistency,
+                             bootCheck: check?.status, bootCheckId: check?.checkId)
             }
             return ChainResponse(vmName: vmName, repositoryId: String(repositoryID), chain: links, totalBackups: links.count,
                                  chainSizeGb: gibibytes(chain.reduce(0) { $0 + $1.backup.bytesTransferred }))
@@ -96,6 +99,7 @@ enum BackupRoutes {
             let cascade = try QueryFlag.parse(request.uri.queryParameters["cascade"], "cascade")
             let deleted = try await BackupDeletion.delete(id, cascade: cascade, catalog: catalog, backups: services.backups,
                                                       sessions: services.restoreSessions, recoveries: services.recoveries, jobs: services.jobs)
+            for backupID in deleted { await services.bootChecks.forget(backupID: backupID) }
             return MessageResponse(message: "deleted \(deleted.count) backup(s)", backupId: id, deleted: deleted)
         }
 
