@@ -52,7 +52,7 @@ public actor BootChecks {
                 throw RecoveryError.invalid("a console heartbeat needs console_pattern: 1 to 256 characters the guest prints when it is up")
             }
         case .agent:
-            guard request.consolePattern == nil else { throw RecoveryError.invalid("console_pattern is for a console heartbeat") }
+            break  // a console_pattern has nothing to do then: not kept
         }
         guard request.timeout >= .seconds(10) && request.timeout <= .seconds(3600) else {
             throw RecoveryError.invalid("timeout_seconds must be 10 to 3600")
@@ -61,7 +61,7 @@ public actor BootChecks {
         let point = try await RecoverablePoint.load(request.backupID, toBe: "boot-checked", catalog: catalog, dataDirectory: dataDirectory)
         let id = Jobs.newID(.bootCheck)
         let record = BootCheckRecord(checkId: id, backupId: point.backup.backupId, vmName: point.backup.vmName, heartbeat: request.heartbeat,
-                                     consolePattern: request.consolePattern, timeoutSeconds: Int(request.timeout.components.seconds))
+                                     consolePattern: request.heartbeat == .console ? request.consolePattern : nil, timeoutSeconds: Int(request.timeout.components.seconds))
         try await catalog.saveBootCheck(record)
         let job = await jobs.start(.bootCheck, id: id, vmName: point.backup.vmName, detail: "boot check of \(point.backup.backupId)",
                                    restoring: (point.backup.backupId, nil)) { _ in
