@@ -79,14 +79,7 @@ public actor InstantRecoveries {
         guard !claimedNames.contains(name) else { throw RecoveryError.nameTaken(name) }
         claimedNames.insert(name)
         defer { claimedNames.remove(name) }
-        if try await catalog.domainNameHeld(name) { throw RecoveryError.nameTaken(name) }
-        let connection: LibvirtConnection
-        do {
-            connection = try await LibvirtConnection.open(request.libvirtURI)
-        } catch {
-            throw RecoveryError.hostUnreachable("cannot reach libvirt at \(request.libvirtURI): \(error)")
-        }
-        if (try? await connection.domain(named: name)) != nil { throw RecoveryError.nameTaken(name) }
+        let connection = try await RecoverablePoint.connection(request.libvirtURI, forNewDomain: name, catalog: catalog)
 
         var record = RecoveryRecord(recoveryId: id, backupId: point.backup.backupId, vmName: point.backup.vmName, domainName: name,
                                     libvirtUri: request.libvirtURI, network: request.network,
@@ -102,9 +95,7 @@ public actor InstantRecoveries {
         } catch {
             throw RecoveryError.notRecoverable("\(error)")
         }
-        if domain.domainType == "kvm" && !FileManager.default.fileExists(atPath: "/dev/kvm") {
-            throw RecoveryError.notRecoverable("the VM is a KVM domain and this host has no /dev/kvm")
-        }
+        try RecoverablePoint.checkHostRuns(domain)
         let owner: (uid: UInt32, gid: UInt32)?
         do {
             owner = try await connection.qemuProcessOwner(domainType: domain.domainType)

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Libvirt
 import Repository
 import SendenseCore
 
@@ -45,6 +46,28 @@ struct RecoverablePoint: Sendable {
         }
         guard !disks.isEmpty else { throw RecoveryError.notRecoverable("backup \(backupID) has no disk") }
         return RecoverablePoint(backup: backup, configuration: configuration.document, disks: disks)
+    }
+
+    /// This host's libvirt, for a new domain named `name`: refused when the
+    /// hub holds the name (an active recovery, an unsettled VM restore) or
+    /// libvirt has a domain of it.
+    static func connection(_ uri: String, forNewDomain name: String, catalog: CatalogDatabase) async throws -> LibvirtConnection {
+        if try await catalog.domainNameHeld(name) { throw RecoveryError.nameTaken(name) }
+        let connection: LibvirtConnection
+        do {
+            connection = try await LibvirtConnection.open(uri)
+        } catch {
+            throw RecoveryError.hostUnreachable("cannot reach libvirt at \(uri): \(error)")
+        }
+        if (try? await connection.domain(named: name)) != nil { throw RecoveryError.nameTaken(name) }
+        return connection
+    }
+
+    /// Refused when the domain needs KVM and this host has none.
+    static func checkHostRuns(_ domain: RecoveredDomain) throws {
+        if domain.domainType == "kvm" && !FileManager.default.fileExists(atPath: "/dev/kvm") {
+            throw RecoveryError.notRecoverable("the VM is a KVM domain and this host has no /dev/kvm")
+        }
     }
 
     /// libvirt domain names the hub hands out: 1 to 64 letters, digits, `.`, `_`, `-`, not starting with `-` or `.`.

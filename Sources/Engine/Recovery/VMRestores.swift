@@ -73,14 +73,7 @@ public actor VMRestores {
         guard !claimedNames.contains(name) else { throw RecoveryError.nameTaken(name) }
         claimedNames.insert(name)
         defer { claimedNames.remove(name) }
-        if try await catalog.domainNameHeld(name) { throw RecoveryError.nameTaken(name) }
-        let connection: LibvirtConnection
-        do {
-            connection = try await LibvirtConnection.open(request.libvirtURI)
-        } catch {
-            throw RecoveryError.hostUnreachable("cannot reach libvirt at \(request.libvirtURI): \(error)")
-        }
-        if (try? await connection.domain(named: name)) != nil { throw RecoveryError.nameTaken(name) }
+        let connection = try await RecoverablePoint.connection(request.libvirtURI, forNewDomain: name, catalog: catalog)
 
         let folder: String
         switch request.destination {
@@ -112,9 +105,7 @@ public actor VMRestores {
         } catch {
             throw RecoveryError.notRecoverable("\(error)")
         }
-        if domain.domainType == "kvm" && !FileManager.default.fileExists(atPath: "/dev/kvm") {
-            throw RecoveryError.notRecoverable("the VM is a KVM domain and this host has no /dev/kvm")
-        }
+        try RecoverablePoint.checkHostRuns(domain)
 
         var pool: String? = nil
         if case .storagePool(let name) = request.destination { pool = name }
