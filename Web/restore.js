@@ -57,10 +57,12 @@ async function restorePoint(root, backupId, signal) {
 
   const status = el("p", { class: "status", role: "status" });
   const browse = el("button", {}, "Browse & download files");
-  const imageFormat = el("select", { "aria-label": "Image format" }, el("option", { value: "raw" }, "raw"), el("option", { value: "qcow2" }, "qcow2"));
+  const imageFormat = el("select", { "aria-label": "Image format" }, el("option", { value: "raw" }, "raw"), el("option", { value: "qcow2" }, "qcow2"),
+    el("option", { value: "vmdk" }, "vmdk (VMware)"));
   const imageButton = el("button", { class: "secondary" }, "Download disk image");
   const targetPath = el("input", { name: "target", placeholder: "/var/lib/libvirt/images/restored.raw", required: true });
-  const targetFormat = el("select", { "aria-label": "Restored file format" }, el("option", { value: "raw" }, "raw"), el("option", { value: "qcow2" }, "qcow2"));
+  const targetFormat = el("select", { "aria-label": "Restored file format" }, el("option", { value: "raw" }, "raw"), el("option", { value: "qcow2" }, "qcow2"),
+    el("option", { value: "vmdk" }, "vmdk (VMware)"));
   const toPath = el("form", { class: "inline-form", "aria-label": "Restore to a path" },
     field("Restore the disk to a new file on the hub", targetPath, "The file must not exist yet; its folder must."), targetFormat,
     el("button", { type: "submit", class: "secondary" }, "Restore to path"));

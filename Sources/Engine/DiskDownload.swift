@@ -3,20 +3,22 @@ import NIOCore
 import SendenseCore
 
 /// A restore point's disk streamed to a client as one file: `raw` (the
-/// flattened disk) or `qcow2` (the chain flattened into one standalone
-/// image, tables first). Pieces are read from the chain as they are sent,
+/// flattened disk), `qcow2` (the chain flattened into one standalone
+/// image, tables first) or `vmdk` (streamOptimized, what VMware imports). Pieces are read from the chain as they are sent,
 /// on the blocking pool, at most 4 MiB at a time: memory stays bounded
 /// whatever the disk's size.
 public struct DiskDownload: Sendable {
     public enum Format: String, Sendable, CaseIterable {
         case raw
         case qcow2
+        case vmdk
     }
 
-    /// Bytes the client receives.
-    public let size: UInt64
+    /// Bytes the client receives; nil when only the end tells (compressed grains of a VMDK).
+    public let size: UInt64?
     private let image: any DiskImageReader
     private let layout: QCOW2StreamLayout?
+    private let vmdk: StreamOptimizedVMDK?
 
     static let piece: UInt64 = 4 << 20
 
@@ -28,13 +30,22 @@ public struct DiskDownload: Sendable {
         } catch {
             throw DiskDownloadError.unreadable(path: path, reason: "\(error)")
         }
-        guard format == .qcow2 else { return DiskDownload(size: image.virtualSize, image: image, layout: nil) }
-        let layout = try await BlockingPool.shared.run {
-            QCOW2StreamLayout(virtualSize: image.virtualSize,
-                              dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
+        switch format {
+        case .raw:
+            return DiskDownload(size: image.virtualSize, image: image, layout: nil, vmdk: nil)
+        case .qcow2:
+            let layout = try await BlockingPool.shared.run {
+                QCOW2StreamLayout(virtualSize: image.virtualSize,
+                                  dataClusters: QCOW2StreamLayout.dataClusters(of: try image.extents(), clusterSize: 65536))
+            }
+            return DiskDownload(size: layout.fileSize, image: image, layout: layout, vmdk: nil)
+        case .vmdk:
+            return DiskDownload(size: nil, image: image, layout: nil, vmdk: StreamOptimizedVMDK(virtualSize: image.virtualSize))
         }
-        return DiskDownload(size: layout.fileSize, image: image, layout: layout)
     }
+
+    /// The guest's size of the disk.
+    public var virtualSize: UInt64 { image.virtualSize }
 
     /// Hands the file to `send` piece by piece, in order.
     public func forEachPiece(_ send: (ByteBuffer) async throws -> Void) async throws {
@@ -45,6 +56,15 @@ public struct DiskDownload: Sendable {
             try await withoutActuallyEscaping(send) { send in
                 try await withTaskExecutorPreference(BlockingPool.shared) {
                     try await layout.forEachPiece(of: image) { piece in try await send(ByteBuffer(bytes: piece)) }
+                }
+            }
+            return
+        }
+        if let vmdk {
+            // Deflating grains is CPU work: on the blocking pool, like the reads.
+            try await withoutActuallyEscaping(send) { send in
+                try await withTaskExecutorPreference(BlockingPool.shared) {
+                    try await vmdk.forEachPiece(of: image, extents: try image.extents()) { piece in try await send(ByteBuffer(bytes: piece)) }
                 }
             }
             return

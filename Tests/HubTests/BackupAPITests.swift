@@ -135,6 +135,12 @@ struct BackupAPITests {
             try qcow2.body.write(to: URL(fileURLWithPath: out + "/download.qcow2"))
             #expect(try mustRun(["qemu-img", "check", out + "/download.qcow2"]).contains("No errors"))
             #expect(try mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", out + "/download.qcow2", vm.vda]).contains("identical"))
+            // And as a streamOptimized VMDK (chunked: its size is known only at its end), for VMware.
+            let vmdk = try await api.request(.get, "/api/v1/backups/\(incID)/disks/0/image?format=vmdk", token: token)
+            #expect(vmdk.status == .ok && vmdk.headers[.contentLength] == nil)
+            try vmdk.body.write(to: URL(fileURLWithPath: out + "/download.vmdk"))
+            #expect(try mustRun(["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", out + "/download.vmdk", vm.vda]).contains("identical"))
+            #expect(try await api.request(.get, "/api/v1/backups/\(incID)/disks/0/image?format=vhd", token: token).status == .badRequest)
 
             let verify = try await api.request(.post, "/api/v1/backups/\(incID)/verify", token: token)
             #expect(verify.json["status"] as? String == "ok", "\(verify.text)")

@@ -107,14 +107,18 @@ enum RestoreRoutes {
                 throw APIError.badRequest("disk_index must be a number")
             }
             let asked = request.uri.queryParameters["format"].map(String.init) ?? "raw"
-            guard let format = DiskDownload.Format(rawValue: asked) else { throw APIError.badRequest("format must be raw or qcow2") }
+            guard let format = DiskDownload.Format(rawValue: asked) else {
+                throw APIError.badRequest("format must be " + DiskDownload.Format.allCases.map(\.rawValue).joined(separator: ", "))
+            }
             let path = try await services.restorePoints.disk(id, index: index).disk.qcow2Path
             let download = try await DiskDownload.open(path: path, as: format)
+            var headers: HTTPFields = [.contentType: "application/octet-stream",
+                                       .contentDisposition: "attachment; filename=\"\(id)-disk\(index).\(format.rawValue)\""]
+            // A VMDK's size is known once its grains are deflated: sent chunked.
+            if let size = download.size { headers[.contentLength] = String(size) }
             return Response(
                 status: .ok,
-                headers: [.contentType: "application/octet-stream",
-                          .contentDisposition: "attachment; filename=\"\(id)-disk\(index).\(format.rawValue)\"",
-                          .contentLength: String(download.size)],
+                headers: headers,
                 body: .init { writer in
                     try await download.forEachPiece { piece in try await writer.write(piece) }
                     try await writer.finish(nil)
