@@ -1,5 +1,6 @@
 import Foundation
 import NBD
+import SendenseCore
 import VSphere
 
 #if canImport(Glibc)
@@ -77,7 +78,7 @@ struct VMwareSession {
         _ snapshot: ManagedObjectReference, vm: VirtualMachineInfo, parentCheckpoints: [Int: String]?, notes: [String],
         _ body: (BackupSession) async throws -> (result: Result, committed: Bool)
     ) async throws -> Result {
-        let atSnapshot = try await client.snapshotDisks(snapshot)
+        let (hardware, atSnapshot) = try await client.snapshotConfiguration(snapshot)
         var planned: [(disk: Disk, info: VirtualDiskInfo, plan: CopyPlan)] = []
         for disk in source.disksToCopy {
             guard let info = atSnapshot.first(where: { $0.key == disk.key }) else {
@@ -89,7 +90,12 @@ struct VMwareSession {
         }
         let keepAlive = Task { [client, interval = source.keepAliveInterval] in await client.keepAlive(every: interval) }
         defer { keepAlive.cancel() }
-        let outcome = try await withExports(planned[...], snapshot: snapshot, body)
+        let configuration = VMConfiguration(format: .vmwareHardware, document: try hardware.json())
+        let outcome = try await withExports(planned[...], snapshot: snapshot) { session in
+            var session = session
+            session.configuration = configuration
+            return try await body(session)
+        }
         return outcome.result
     }
 

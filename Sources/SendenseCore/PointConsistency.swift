@@ -18,6 +18,8 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
         case libvirtDomainXML = "libvirt_domain_xml"
         /// What a QEMU says of itself through QMP (JSON: query-cpus-fast, -memory-size-summary, -block, -pci, -name, -uuid).
         case qemuQMP = "qemu_qmp"
+        /// A VMware VM's hardware read from its snapshot (JSON: CPU, memory, firmware, guest id, controllers, NICs, disks).
+        case vmwareHardware = "vmware_hardware"
     }
 
     public var format: Format

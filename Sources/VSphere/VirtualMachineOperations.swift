@@ -88,11 +88,6 @@ extension VSphereClient {
         try await runTask("RemoveSnapshot_Task", on: snapshot, SOAP.element("removeChildren", "false") + SOAP.element("consolidate", "true"))
     }
 
-    /// The disks as the snapshot holds them, each with its change id at that point.
-    public func snapshotDisks(_ snapshot: ManagedObjectReference) async throws -> [VirtualDiskInfo] {
-        VirtualDiskInfo.disks(in: try await properties(of: snapshot, ["config.hardware.device"])["config.hardware.device"])
-    }
-
     /// The snapshots of a VM, flattened from its snapshot tree: name and reference.
     public func snapshots(vm moref: String) async throws -> [(name: String, snapshot: ManagedObjectReference)] {
         let vm = ManagedObjectReference(type: "VirtualMachine", value: moref)

@@ -62,6 +62,11 @@ import VSphere
         let first = try await full.run(source: lab.source())
         #expect(first.backupType == .full)
         #expect(first.disks[0].note?.contains("Changed Block Tracking was off") == true)
+        // The VM's hardware is kept with the point, for a restore to recreate the VM.
+        let configuration = try #require(first.vmConfiguration)
+        #expect(configuration.format == .vmwareHardware)
+        let hardware = try VMwareHardware(json: configuration.document)
+        #expect(hardware.name == lab.vm.name && hardware.memoryMB == lab.vm.memoryMB && hardware.disks.count == lab.vm.disks.count)
         let fullRaw = try lab.copyOfDisk("full")
         try BackupJobTests.expectRestores(full.layout.backupDirectory("vm-full"), equalTo: [fullRaw])
         // Only the allocated areas were read: 6 writes of 200 KiB, each within five 64 KiB blocks.

@@ -97,7 +97,15 @@ import TestSupport
             file.write(Data(repeating: 0x5A, count: 4096))
         }
         let first = try await vc.createSnapshot(vm: vm.moref, name: "sendense-test", description: "test", quiesce: false)
-        let disk = try #require(try await vc.snapshotDisks(first).first)
+        let (hardware, disks) = try await vc.snapshotConfiguration(first)
+        let disk = try #require(disks.first)
+        // The hardware a restore recreates, as the snapshot holds it.
+        #expect(hardware.name == vm.name && hardware.cpuCount == vm.cpuCount && hardware.memoryMB == vm.memoryMB)
+        #expect(hardware.disks.map(\.key) == disks.map(\.key) && hardware.disks.first?.capacityBytes == disk.capacityBytes)
+        #expect(hardware.controllers.contains { $0.key == hardware.disks.first?.controllerKey })
+        #expect(!hardware.nics.isEmpty && hardware.nics.allSatisfy { $0.network != nil }, "\(hardware.nics)")
+        #expect(try VMwareHardware(json: hardware.json()) == hardware)
+        print("vcsim VM hardware: \(try hardware.json())")
         let changeId = try #require(disk.changeId)
         let allocated = try await vc.changedAreas(vm: vm.moref, snapshot: first, deviceKey: disk.key, capacity: UInt64(disk.capacityBytes), since: "*")
         #expect(allocated == [ChangedArea(start: 0, length: 65536), ChangedArea(start: 1 << 20, length: 65536), ChangedArea(start: 3 << 20, length: 65536)])
