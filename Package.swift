@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VSphereTests",
-            dependencies: ["VSphere", "TestSupport"],
+            dependencies: ["VSphere", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

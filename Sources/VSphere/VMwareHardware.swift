@@ -113,10 +113,11 @@ public struct VMwareHardware: Codable, Sendable, Equatable {
         case memoryMB = "memory_mb", controllers, nics, disks
     }
 
-    static let controllerTypes: Set<String> = [
+    /// SCSI controllers: they carry a bus-sharing mode.
+    static let scsiControllerTypes: Set<String> = [
         "ParaVirtualSCSIController", "VirtualLsiLogicController", "VirtualLsiLogicSASController", "VirtualBusLogicController",
-        "VirtualAHCIController", "VirtualNVMEController", "VirtualIDEController",
     ]
+    static let controllerTypes = scsiControllerTypes.union(["VirtualAHCIController", "VirtualNVMEController", "VirtualIDEController"])
     static let nicTypes: Set<String> = [
         "VirtualVmxnet3", "VirtualVmxnet3Vrdma", "VirtualVmxnet2", "VirtualVmxnet", "VirtualE1000", "VirtualE1000e", "VirtualPCNet32",
     ]

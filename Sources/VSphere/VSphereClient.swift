@@ -127,7 +127,7 @@ public actor VSphereClient {
         }
     }
 
-    private func httpClient() async throws -> HTTPClient {
+    func httpClient() async throws -> HTTPClient {
         if let http { return http }
         var tls = TLSConfiguration.makeClientConfiguration()
         switch endpoint.trust {

@@ -10,6 +10,8 @@ public enum VSphereError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreachable(String)
     case certificateMismatch(expected: String, presented: String)
     case badResponse(String)
+    /// What was asked for (a datastore, a host, a network) is not in this vCenter.
+    case notFound(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum VSphereError: Error, Sendable, Equatable, CustomStringConvertible {
         case .certificateMismatch(let expected, let presented):
             "the vCenter certificate does not match the pinned thumbprint (pinned \(expected), presented \(presented))"
         case .badResponse(let message): "unexpected answer from vCenter: \(message)"
+        case .notFound(let what): "vCenter has no \(what)"
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 import TestSupport
 @testable import VSphere
@@ -135,6 +136,47 @@ import TestSupport
             guard case .fault(let fault)? = error as? VSphereError else { return false }
             return fault.type == "ManagedObjectNotFound"
         }
+        await vc.close()
+    }
+
+    @Test("a VM is created from kept hardware by ImportVApp, its disk uploaded through the lease, and destroyed again")
+    func importVMFromHardware() async throws {
+        let sim = try VCSim(vms: 2, diskMB: 4)
+        let vc = client(sim)
+        let vm = try #require(try await vc.virtualMachines().first)
+        let snapshot = try await vc.createSnapshot(vm: vm.moref, name: "kept", description: "", quiesce: false)
+        let hardware = try await vc.snapshotConfiguration(snapshot).hardware
+        let placement = try await vc.placement(host: nil, datastore: sim.info.datastore)
+        let nic = try #require(hardware.nics.first)
+        let network = try #require(placement.network(of: nic), "\(placement.networks)")
+        let spec = VMwareImportSpec(name: "restored-vm", annotation: "Restored by Sendense (restore-test)", hardware: hardware,
+                                    networks: [nic.key: network], keepMACs: true)
+        let (lease, created) = try await vc.importVM(spec, at: placement)
+        let disks = try await vc.leaseDisks(lease)
+        #expect(disks.count == hardware.disks.count, "\(disks)")
+        let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await vc.upload(try #require(disks.first)) { send in
+            // In pieces, as a disk is sent.
+            for start in stride(from: 0, to: content.count, by: 65536) {
+                try await send(ByteBuffer(bytes: content[start..<min(content.count, start + 65536)]))
+            }
+        }
+        try await vc.leaseProgress(lease, percent: 100)
+        try await vc.completeLease(lease)
+        let uploaded = try FileManager.default.contentsOfDirectory(atPath: sim.uploadFolder)
+        #expect(uploaded.count == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: sim.uploadFolder + "/" + (uploaded.first ?? ""))) == Data(content))
+
+        // Read back: what was kept is what vCenter now has.
+        let properties = try await vc.properties(of: created, VMwareHardware.configProperties)
+        let made = try VMwareHardware(properties)
+        #expect(made.name == "restored-vm" && made.cpuCount == hardware.cpuCount && made.memoryMB == hardware.memoryMB)
+        #expect(made.guestId == hardware.guestId && made.firmware == hardware.firmware)
+        #expect(made.disks.map(\.capacityBytes) == hardware.disks.map(\.capacityBytes))
+        #expect(made.nics.map(\.network) == [nic.network] && made.nics.first?.macAddress == nic.macAddress, "\(made.nics)")
+        #expect(try await vc.virtualMachines(named: "restored-vm", annotated: "(restore-test)") == [created])
+        try await vc.destroyVM(created)
+        #expect(try await vc.virtualMachines(named: "restored-vm", annotated: "(restore-test)").isEmpty)
         await vc.close()
     }
 

@@ -10,6 +10,8 @@
 //     flat extent (disk1-flat.vmdk next to disk1.vmdk, as on ESXi), which the
 //     datastore HTTP interface (/folder/…, honouring Range) serves; /folder
 //     requires the session cookie as vCenter does.
+//   - Import lease uploads (/nfc/…) are kept in <datastore>/_nfc_uploads/
+//     (vcsim discards them) and need the session cookie.
 //   - Test hooks: POST /_sendense/fail?method=CreateSnapshot_Task&count=N makes
 //     the next N calls of that task method start tasks that fail.
 //
@@ -180,6 +182,22 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, inner http.Handl
 		t.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		return
+	case strings.HasPrefix(r.URL.Path, "/nfc/") && (r.Method == http.MethodPost || r.Method == http.MethodPut):
+		// vcsim 0.24 reads an import lease's uploads and throws them away: keep
+		// each in <datastore>/_nfc_uploads/<disk file name> for the tests to judge.
+		if _, err := r.Cookie("vmware_soap_session"); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		dir := path.Join(simulator.Map.Any("Datastore").(*simulator.Datastore).Info.GetDatastoreInfo().Url, "_nfc_uploads")
+		_ = os.MkdirAll(dir, 0o700)
+		kept, err := os.Create(path.Join(dir, path.Base(r.URL.Path)))
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		defer kept.Close()
+		r.Body = io.NopCloser(io.TeeReader(r.Body, kept))
 	case strings.HasPrefix(r.URL.Path, "/folder/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		if _, err := r.Cookie("vmware_soap_session"); err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
