@@ -15,7 +15,40 @@ enum CatalogMigrations {
         migrator.registerMigration("v8-recoveries", migrate: addRecoveries)
         migrator.registerMigration("v9-vm-restores", migrate: addVMRestores)
         migrator.registerMigration("v10-boot-checks", migrate: addBootChecks)
+        migrator.registerMigration("v11-vcenter-restores", migrate: addVCenterRestores)
         return migrator
+    }
+
+    /// VM restores into vCenter: `libvirt_uri` may now be null, and
+    /// `vcenter_json` says where in vCenter the VM is made (exactly one of
+    /// the two is set). SQLite cannot drop a NOT NULL: the table is rebuilt.
+    private static func addVCenterRestores(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE vm_restores_v11 (
+                job_id TEXT PRIMARY KEY,
+                backup_id TEXT NOT NULL,
+                vm_name TEXT NOT NULL,
+                domain_name TEXT NOT NULL,
+                domain_uuid TEXT,
+                libvirt_uri TEXT,
+                vcenter_json TEXT,
+                storage_pool TEXT,
+                network TEXT,
+                keep_macs BOOLEAN NOT NULL,
+                start BOOLEAN NOT NULL,
+                disks_json TEXT NOT NULL,
+                settled BOOLEAN NOT NULL DEFAULT 0,
+                created_at DATETIME NOT NULL,
+                CHECK ((libvirt_uri IS NULL) != (vcenter_json IS NULL))
+            );
+            INSERT INTO vm_restores_v11 (job_id, backup_id, vm_name, domain_name, domain_uuid, libvirt_uri, storage_pool, network,
+                                         keep_macs, start, disks_json, settled, created_at)
+                SELECT job_id, backup_id, vm_name, domain_name, domain_uuid, libvirt_uri, storage_pool, network,
+                       keep_macs, start, disks_json, settled, created_at FROM vm_restores;
+            DROP TABLE vm_restores;
+            ALTER TABLE vm_restores_v11 RENAME TO vm_restores;
+            CREATE INDEX vm_restores_unsettled ON vm_restores(settled) WHERE settled = 0;
+            """)
     }
 
     /// Boot checks: a restore point booted in a sandbox, and the verdict kept

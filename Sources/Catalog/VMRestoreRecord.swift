@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 
 /// A VM restore: the domain it defines from a restore point and the files
-/// it writes. Its job-history row (same id) has its state and progress.
+/// it writes, or the VM it creates in vCenter. Its job-history row (same
+/// id) has its state and progress.
 public struct VMRestoreRecord: CatalogRecord, Sendable, Equatable {
     public static let databaseTableName = "vm_restores"
 
@@ -24,13 +25,39 @@ public struct VMRestoreRecord: CatalogRecord, Sendable, Equatable {
         }
     }
 
+    /// Where in vCenter a VM restore creates its VM.
+    public struct VCenterTarget: Codable, Sendable, Equatable {
+        public var credentialId: Int64
+        public var datacenter: String
+        /// The ESXi host's name as vCenter knows it.
+        public var host: String
+        public var datastore: String
+        /// The VM's managed object id, once vCenter has created it.
+        public var vmMoref: String?
+
+        public init(credentialId: Int64, datacenter: String, host: String, datastore: String, vmMoref: String? = nil) {
+            self.credentialId = credentialId
+            self.datacenter = datacenter
+            self.host = host
+            self.datastore = datastore
+            self.vmMoref = vmMoref
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case credentialId = "credential_id", datacenter, host, datastore, vmMoref = "vm_moref"
+        }
+    }
+
     public var jobId: String
     public var backupId: String
     public var vmName: String
     public var domainName: String
-    /// Set once the domain is defined.
+    /// Set once the domain is defined (a vCenter VM's instance UUID once created).
     public var domainUuid: String?
-    public var libvirtUri: String
+    /// The libvirt the domain is defined in; nil for a restore into vCenter.
+    public var libvirtUri: String?
+    /// Where in vCenter; nil for a restore into libvirt.
+    public var vcenter: VCenterTarget?
     /// The storage pool the disks went into, if one was asked for.
     public var storagePool: String?
     /// nil: NICs as stored; `none`; or a libvirt network.
@@ -43,13 +70,14 @@ public struct VMRestoreRecord: CatalogRecord, Sendable, Equatable {
     public var settled: Bool
     public var createdAt: Date
 
-    public init(jobId: String, backupId: String, vmName: String, domainName: String, libvirtUri: String, storagePool: String?,
-                network: String?, keepMacs: Bool, start: Bool, disks: [Disk], createdAt: Date = Date()) {
+    public init(jobId: String, backupId: String, vmName: String, domainName: String, libvirtUri: String?, vcenter: VCenterTarget? = nil,
+                storagePool: String?, network: String?, keepMacs: Bool, start: Bool, disks: [Disk], createdAt: Date = Date()) {
         self.jobId = jobId
         self.backupId = backupId
         self.vmName = vmName
         self.domainName = domainName
         self.libvirtUri = libvirtUri
+        self.vcenter = vcenter
         self.storagePool = storagePool
         self.network = network
         self.keepMacs = keepMacs
@@ -66,6 +94,7 @@ public struct VMRestoreRecord: CatalogRecord, Sendable, Equatable {
         case domainName = "domain_name"
         case domainUuid = "domain_uuid"
         case libvirtUri = "libvirt_uri"
+        case vcenter = "vcenter_json"
         case storagePool = "storage_pool"
         case network
         case keepMacs = "keep_macs"

@@ -43,8 +43,9 @@ public struct StreamOptimizedVMDK: Sendable {
     var tables: Int { Int((grains + UInt64(Self.tableEntries) - 1) / UInt64(Self.tableEntries)) }
 
     /// Produces the file: `extents` are the image's runs (from `image.extents()`).
+    /// `reached` hears how far into the guest's disk the pieces handed out go.
     public func forEachPiece(of image: any DiskImageReader, extents: [ImageExtent], maxPiece: Int = 4 << 20,
-                             _ body: ([UInt8]) async throws -> Void) async throws {
+                             reached: (UInt64) -> Void = { _ in }, _ body: ([UInt8]) async throws -> Void) async throws {
         // Grain tables hold 32-bit sector numbers: 2 TiB is the format's limit.
         guard capacitySectors < UInt64(UInt32.max) - capacitySectors / 64 else {
             throw DiskImageError.corrupt(path: extentName, reason: "a streamOptimized VMDK holds at most 2 TiB; this disk is \(virtualSize) bytes")
@@ -87,7 +88,10 @@ public struct StreamOptimizedVMDK: Sendable {
                 writer.append(compressed[0..<12 + size])
                 writer.padToSector()
             }
-            if writer.bytes.count >= maxPiece { try await body(writer.take()) }
+            if writer.bytes.count >= maxPiece {
+                try await body(writer.take())
+                reached(min(virtualSize, offset + UInt64(wanted)))
+            }
             index = end
         }
         if let done = tableIndex { directory[done] = writeTable(&table, into: &writer) }
@@ -102,6 +106,7 @@ public struct StreamOptimizedVMDK: Sendable {
         writer.append(header(descriptorSectors: descriptorCount, overhead: overhead, gdOffset: gdOffset))
         writer.append(marker(.endOfStream, sectors: 0))
         try await body(writer.take())
+        reached(virtualSize)
     }
 
     /// Writes a table's marker and entries; answers its sector and clears it.

@@ -61,6 +61,10 @@ public struct Hub: Sendable {
         // VM restores the previous process cut short (their jobs were failed above) leave no files or domain.
         let vmRestores = VMRestores(catalog: catalog, jobs: jobs, dataDirectory: configuration.dataDirectory, logger: logger)
         for line in await vmRestores.resume() { logger.warning("\(line)") }
+        let vcenterRestores = VCenterRestores(catalog: catalog, jobs: jobs, credentials: vmware, dataDirectory: configuration.dataDirectory,
+                                              logger: logger)
+        // A vCenter that cannot be reached now keeps its rows for the next start; the hub does not wait for it.
+        Task { for line in await vcenterRestores.resume() { logger.warning("\(line)") } }
         let bootChecks = BootChecks(catalog: catalog, jobs: jobs, recoveries: recoveries, dataDirectory: configuration.dataDirectory, logger: logger)
         for line in await bootChecks.resume() { logger.warning("\(line)") }
         let pruner = BackupPruner(catalog: catalog, logger: logger, isBackingUp: { await backups.isBackingUp(vmName: $0) },
@@ -81,7 +85,7 @@ public struct Hub: Sendable {
             configuration: configuration, catalog: catalog, hasher: hasher,
             loginLimiter: LoginRateLimiter(limits: configuration.loginLimits), repositories: repositories, backups: backups,
             scheduler: scheduler, pruner: pruner, janitor: janitor, jobs: jobs, events: events,
-            restoreSessions: sessions, recoveries: recoveries, vmRestores: vmRestores, bootChecks: bootChecks,
+            restoreSessions: sessions, recoveries: recoveries, vmRestores: vmRestores, vcenterRestores: vcenterRestores, bootChecks: bootChecks,
             secrets: secrets, vmware: vmware, metrics: HubMetrics(), registry: registry, logger: logger)
         let router = makeRouter(services)
 

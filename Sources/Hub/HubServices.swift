@@ -18,6 +18,7 @@ struct HubServices: Sendable {
     let restoreSessions: RestoreSessions
     let recoveries: InstantRecoveries
     let vmRestores: VMRestores
+    let vcenterRestores: VCenterRestores
     let bootChecks: BootChecks
     var restorePoints: RestorePoints { RestorePoints(catalog: catalog, dataDirectory: configuration.dataDirectory) }
     let secrets: SecretBox

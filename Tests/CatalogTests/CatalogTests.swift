@@ -27,7 +27,7 @@ struct CatalogTests {
     @Test("migrates an empty file, in WAL mode with foreign keys on")
     func migrateFromEmpty() async throws {
         let catalog = try CatalogDatabase(path: Self.freshPath())
-        #expect(try await catalog.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history", "v6-libvirt-live-backups", "v7-backup-list-order", "v8-recoveries", "v9-vm-restores", "v10-boot-checks"])
+        #expect(try await catalog.appliedMigrations() == catalogMigrations)
         let (mode, foreignKeys) = try await catalog.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
@@ -50,7 +50,7 @@ struct CatalogTests {
         try first.close()
         let second = try CatalogDatabase(path: path)
         #expect(try await second.userCount() == 1)
-        #expect(try await second.appliedMigrations() == ["v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history", "v6-libvirt-live-backups", "v7-backup-list-order", "v8-recoveries", "v9-vm-restores", "v10-boot-checks"])
+        #expect(try await second.appliedMigrations() == catalogMigrations)
         try second.close()
     }
 

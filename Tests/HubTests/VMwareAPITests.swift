@@ -162,6 +162,112 @@ import VSphere
         }
     }
 
+    @Test("a VMware point restored into vCenter: refused bad input leaves no VM; the VM is made with the kept hardware and its disk uploaded exactly; a failure removes the VM")
+    func restoreIntoVCenter() async throws {
+        let sim = try VCSim(vms: 2, diskMB: 8)
+        let hub = try await TestHub.make()
+        let vc = VSphereClient(endpoint: VCenterEndpoint(host: sim.host, port: sim.port, trust: .insecure),
+                               username: sim.info.username, password: sim.info.password)
+        @Sendable func vmNames() async throws -> [String] { try await vc.virtualMachines().map(\.name) }
+        try await hub.run { api in
+            let token = try await api.login()
+            let created = try await api.request(.post, "/api/v1/vmware-credentials", token: token, json: Self.credentialBody(sim))
+            let credential = try #require(created.json["id"] as? Int)
+            _ = try await api.request(.post, "/api/v1/discovery/add-vms", token: token, json: ["credential_id": credential, "vm_names": ["DC0_H0_VM0"]])
+            var random = SplitMix64(seed: 11)
+            let file = RawReference(existing: sim.flatExtent(vm: "DC0_H0_VM0"), writable: true)
+            for offset in [0, 3 << 20, (8 << 20) - (300 << 10)] { file.write(random.bytes(300 << 10), at: UInt64(offset)) }
+            let backup = try await api.request(.post, "/api/v1/backups", token: token,
+                                               json: ["vm_name": "DC0_H0_VM0", "repository_id": "1", "backup_type": "full"])
+            let backupID = try #require(backup.json["backup_id"] as? String)
+            #expect(try await api.waitForBackup(backupID, token: token).json["status"] as? String == "completed")
+            let original = try #require(try await vc.virtualMachines().first { $0.name == "DC0_H0_VM0" })
+            let before = try await vmNames()
+
+            func restore(_ target: [String: Any], name: String? = nil, network: String? = nil, extra: [String: Any] = [:]) async throws -> APIAnswer {
+                var body: [String: Any] = ["backup_id": backupID, "target": target]
+                if let name { body["name"] = name }
+                if let network { body["network"] = network }
+                body.merge(extra) { $1 }
+                return try await api.request(.post, "/api/v1/restore/vm", token: token, json: body)
+            }
+            let target: [String: Any] = ["type": "vcenter", "credential_id": credential, "datastore": sim.info.datastore]
+            // Refused, each saying why, and nothing made in vCenter.
+            let noDatastore = try await restore(["type": "vcenter", "credential_id": credential])
+            #expect(noDatastore.status == .badRequest && noDatastore.text.contains("datastore"), "\(noDatastore.text)")
+            let wrongDatastore = try await restore(["type": "vcenter", "credential_id": credential, "datastore": "nope"])
+            #expect(wrongDatastore.status == .badRequest && wrongDatastore.text.contains("LocalDS_0"), "\(wrongDatastore.text)")
+            let wrongHost = try await restore(target.merging(["host": "esx-nope"]) { $1 })
+            #expect(wrongHost.status == .badRequest && wrongHost.text.contains("esx-nope"), "\(wrongHost.text)")
+            let wrongNetwork = try await restore(target, network: "no-such-net")
+            #expect(wrongNetwork.status == .badRequest && wrongNetwork.text.contains("no-such-net"), "\(wrongNetwork.text)")
+            let taken = try await restore(target, name: "DC0_H0_VM0")
+            #expect(taken.status == .conflict, "\(taken.text)")
+            let noCredential = try await restore(["type": "vcenter", "credential_id": 999, "datastore": sim.info.datastore])
+            #expect(noCredential.status == .notFound, "\(noCredential.text)")
+            let mixed = try await restore(target.merging(["directory": "/tmp"]) { $1 })
+            #expect(mixed.status == .badRequest, "\(mixed.text)")
+            let asLibvirt = try await restore(["type": "libvirt", "directory": scratchFolder()])
+            #expect(asLibvirt.status == .unprocessableContent && asLibvirt.text.contains("libvirt domain configuration"), "\(asLibvirt.text)")
+            #expect(try await vmNames() == before)
+
+            // The restore: the kept hardware, the NIC on the network it was on with its MAC, powered on.
+            let started = try await restore(target, name: "DC0_H0_VM0-back", extra: ["keep_macs": true, "start": true])
+            #expect(started.status == .accepted, "\(started.text)")
+            #expect(started.json["target_type"] as? String == "vcenter" && started.json["libvirt_uri"] is NSNull)
+            let jobID = try #require(started.json["job_id"] as? String)
+            var answer = started
+            for _ in 0..<300 where answer.json["status"] as? String == "in_progress" {
+                try await Task.sleep(for: .milliseconds(100))
+                answer = try await api.request(.get, "/api/v1/restore/vm/\(jobID)", token: token)
+            }
+            #expect(answer.json["status"] as? String == "completed", "\(answer.text)")
+            #expect(answer.json["progress_percent"] as? Double == 100)
+            let place = try #require(answer.json["vcenter"] as? [String: Any])
+            #expect(place["datastore"] as? String == sim.info.datastore && place["datacenter"] as? String == "DC0")
+            let moref = try #require(place["vm_moref"] as? String)
+            let vm = ManagedObjectReference(type: "VirtualMachine", value: moref)
+            let made = try await vc.properties(of: vm, ["name", "config.hardware.numCPU", "config.hardware.memoryMB", "config.guestId",
+                                                        "config.hardware.device", "runtime.powerState"])
+            #expect(made["name"]?.text == "DC0_H0_VM0-back" && made["runtime.powerState"]?.text == "poweredOn")
+            #expect(made["config.hardware.numCPU"].flatMap { Int($0.text) } == original.cpuCount)
+            #expect(made["config.hardware.memoryMB"].flatMap { Int($0.text) } == original.memoryMB)
+            #expect(made["config.guestId"]?.text == original.guestId)
+            let devices = made["config.hardware.device"]?.children ?? []
+            let disk = try #require(devices.first { $0.type == "VirtualDisk" })
+            #expect(disk.int64("capacityInBytes") == 8 << 20)
+            let originalDevices = try await vc.properties(of: ManagedObjectReference(type: "VirtualMachine", value: original.moref),
+                                                          ["config.hardware.device"])["config.hardware.device"]?.children ?? []
+            let nic = try #require(devices.first { $0.type == "VirtualE1000" })
+            let originalNIC = try #require(originalDevices.first { $0.type == "VirtualE1000" })
+            #expect(nic.text("macAddress") == originalNIC.text("macAddress"))
+            #expect(nic["backing"]?["port"]?.text("portgroupKey") == originalNIC["backing"]?["port"]?.text("portgroupKey"))
+            // What vCenter was sent is a streamOptimized VMDK of exactly the backed-up disk.
+            let uploads = try FileManager.default.contentsOfDirectory(atPath: sim.uploadFolder)
+            #expect(uploads.count == 1)
+            let upload = sim.uploadFolder + "/" + (uploads.first ?? "")
+            #expect(try mustRun(["qemu-img", "info", "-f", "vmdk", upload]).contains("streamOptimized"))
+            #expect(try mustRun(["qemu-img", "compare", "-f", "vmdk", "-F", "raw", upload, sim.flatExtent(vm: "DC0_H0_VM0")]).contains("identical"))
+            let restores = try await api.request(.get, "/api/v1/jobs?type=restore", token: token)
+            #expect((restores.json["jobs"] as? [[String: Any]])?.contains { $0["job_id"] as? String == jobID && $0["status"] as? String == "completed" } == true)
+
+            // vCenter refuses to power the next one on: the job fails saying so, and its VM is removed.
+            try sim.failNext("PowerOnVM_Task")
+            let failing = try await restore(target, name: "DC0_H0_VM0-fails", extra: ["start": true])
+            let failingID = try #require(failing.json["job_id"] as? String)
+            var failed = failing
+            for _ in 0..<300 where failed.json["status"] as? String == "in_progress" {
+                try await Task.sleep(for: .milliseconds(100))
+                failed = try await api.request(.get, "/api/v1/restore/vm/\(failingID)", token: token)
+            }
+            #expect(failed.json["status"] as? String == "failed" && (failed.json["error_message"] as? String)?.contains("PowerOn") == true,
+                    "\(failed.text)")
+            #expect(try await vmNames() == (before + ["DC0_H0_VM0-back"]).sorted())
+            #expect(try await hub.hub.catalog.unsettledVMRestores().isEmpty)
+        }
+        await vc.close()
+    }
+
     @Test("a restarted hub removes the sendense-* snapshots its killed predecessor left, and no other snapshot")
     func leftoverSnapshotsAtStart() async throws {
         let sim = try VCSim(vms: 2, diskMB: 4)

@@ -158,3 +158,11 @@ public let packageRoot: String = URL(fileURLWithPath: #filePath)
 /// The `sendense` binary `swift build` made (`SENDENSE_BINARY` overrides):
 /// the command line as users run it, and the file-restore worker hubs start.
 public let sendenseBinary: String = ProcessInfo.processInfo.environment["SENDENSE_BINARY"] ?? packageRoot + "/.build/debug/sendense"
+
+/// The catalog's migrations, in order, as a hub of this version applies
+/// them: the tests that check a catalog's schema compare against it (one
+/// list, so a new migration is named once).
+public let catalogMigrations = [
+    "v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history", "v6-libvirt-live-backups",
+    "v7-backup-list-order", "v8-recoveries", "v9-vm-restores", "v10-boot-checks", "v11-vcenter-restores",
+]

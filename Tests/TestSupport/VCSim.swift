@@ -62,7 +62,7 @@ public final class VCSim: @unchecked Sendable {
     /// Where the simulator keeps what import leases were sent (`<disk file name>`).
     public var uploadFolder: String { info.datastore_dir + "/_nfc_uploads" }
 
-    /// Makes the next `count` calls of a task method (CreateSnapshot_Task, RemoveSnapshot_Task, ReconfigVM_Task) start failing tasks.
+    /// Makes the next `count` calls of a task method (CreateSnapshot_Task, RemoveSnapshot_Task, ReconfigVM_Task, PowerOnVM_Task) start failing tasks.
     public func failNext(_ method: String, count: Int = 1) throws {
         try mustRun(["curl", "-sfk", "-X", "POST", info.url + "/_sendense/fail?method=\(method)&count=\(count)"])
     }

@@ -227,6 +227,9 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, inner http.Handl
 		case strings.Contains(text, "<ReconfigVM_Task") && t.takeFailure("ReconfigVM_Task"):
 			t.failingTask(w, "ReconfigVM_Task", text)
 			return
+		case strings.Contains(text, "<PowerOnVM_Task") && t.takeFailure("PowerOnVM_Task"):
+			t.failingTask(w, "PowerOnVM_Task", text)
+			return
 		}
 	}
 	inner.ServeHTTP(w, r)

@@ -4,9 +4,10 @@ import Libvirt
 import Repository
 import SendenseCore
 
-/// A restore point a whole VM can be made from: completed, with the libvirt
-/// domain XML its backup stored and every disk's image present. Instant
-/// recovery and VM restore both start here.
+/// A restore point a whole VM can be made from: completed, with the VM
+/// configuration its backup stored (libvirt domain XML; VMware hardware for
+/// a restore into vCenter) and every disk's image present. Instant
+/// recovery, VM restore and boot checks all start here.
 struct RecoverablePoint: Sendable {
     struct Disk: Sendable {
         var index: Int
@@ -16,12 +17,13 @@ struct RecoverablePoint: Sendable {
     }
 
     var backup: BackupJobRecord
-    /// The stored domain XML.
+    /// The stored configuration's document (domain XML, or VMware hardware as JSON).
     var configuration: String
     var disks: [Disk]
 
     /// `purpose` says what for in errors ("recovered", "restored as a VM").
-    static func load(_ backupID: String, toBe purpose: String, catalog: CatalogDatabase, dataDirectory: String) async throws -> RecoverablePoint {
+    static func load(_ backupID: String, toBe purpose: String, configuration format: VMConfiguration.Format = .libvirtDomainXML,
+                     catalog: CatalogDatabase, dataDirectory: String) async throws -> RecoverablePoint {
         let backup = try await RestorePoints(catalog: catalog, dataDirectory: dataDirectory).completed(backupID, toBe: purpose)
         guard let repository = try await catalog.repository(id: backup.repositoryId) else { throw BackupError.repositoryNotFound(backup.repositoryId) }
         let directory = BackupLayout(repositoryRoot: repository.path, vmName: backup.vmName).backupDirectory(backupID)
@@ -31,9 +33,10 @@ struct RecoverablePoint: Sendable {
         } catch {
             throw RecoveryError.notRecoverable("backup \(backupID) cannot be \(purpose): \(error)")
         }
-        guard let configuration = manifest.vmConfiguration, configuration.format == .libvirtDomainXML else {
-            throw RecoveryError.notRecoverable("backup \(backupID) holds no libvirt domain configuration (only backups of libvirt domains "
-                + "can be \(purpose) today); restore its disks instead")
+        guard let configuration = manifest.vmConfiguration, configuration.format == format else {
+            let which = format == .vmwareHardware ? "VMware VM configuration (only backups of VMware VMs keep one)"
+                : "libvirt domain configuration (only backups of libvirt domains can be \(purpose) today)"
+            throw RecoveryError.notRecoverable("backup \(backupID) holds no \(which); restore its disks instead")
         }
         let records = try await catalog.backupDisks(of: backupID)
         var disks: [Disk] = []

@@ -8,7 +8,7 @@ public enum RecoveryError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(String)
     /// The point or the host cannot run the VM (no stored configuration, a remote host, no KVM).
     case notRecoverable(String)
-    /// A domain of that name exists, or another session is to start one.
+    /// A domain (or vCenter VM) of that name exists, or another session is to make one.
     case nameTaken(String)
     /// The session has ended (or is ending) already.
     case notActive(String, RecoveryState)
@@ -23,7 +23,7 @@ public enum RecoveryError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .invalid(let message), .notRecoverable(let message), .hostUnreachable(let message): message
         case .notFound(let id): "recovery not found: recovery_id=\(id)"
-        case .nameTaken(let name): "a domain named \(name) exists on the host (or is being started); choose another name"
+        case .nameTaken(let name): "a VM named \(name) exists where it would be made (or is being made); choose another name"
         case .notActive(let id, let state): "recovery \(id) is \(state.rawValue)"
         case .pointInUse(let backupID, let recoveryID):
             "backup \(backupID) is in use by instant recovery \(recoveryID) (its VM runs from it); stop the recovery first"

@@ -117,7 +117,7 @@ public actor VMRestores {
         let images = Dictionary(uniqueKeysWithValues: point.disks.map { ($0.index, $0.image) })
         let job = await jobs.start(.restore, id: id, vmName: point.backup.vmName, detail: "backup \(point.backup.backupId) as VM \(name)",
                                    restoring: (point.backup.backupId, nil), on: BlockingPool.jobs) { progress in
-            try await self.run(record, xml: domain.xml, images: images, progress: progress)
+            try await self.run(record, uri: request.libvirtURI, xml: domain.xml, images: images, progress: progress)
         }
         let leftOut = domain.leftOut.isEmpty ? "" : " (disks not in the backup left out: \(domain.leftOut.joined(separator: ", ")))"
         logger.notice("VM restore \(id): backup \(point.backup.backupId) as domain \(name) in \(folder)\(leftOut)")
@@ -126,7 +126,7 @@ public actor VMRestores {
 
     /// The job's work: every disk to its file, then the domain defined (and
     /// started). Any failure or a cancel removes all it made.
-    private func run(_ record: VMRestoreRecord, xml: String, images: [Int: String], progress: JobProgress) async throws -> JobEnd {
+    private func run(_ record: VMRestoreRecord, uri: String, xml: String, images: [Int: String], progress: JobProgress) async throws -> JobEnd {
         var record = record
         do {
             var total: UInt64 = 0
@@ -137,7 +137,7 @@ public actor VMRestores {
                                               progress: progress, setsTotal: false)
             }
             try Task.checkCancellation()
-            let connection = try await LibvirtConnection.open(record.libvirtUri)
+            let connection = try await LibvirtConnection.open(uri)
             let domain = try await connection.define(xml: xml)
             record.domainUuid = domain.uuid
             try await catalog.saveVMRestore(record)
@@ -164,7 +164,9 @@ public actor VMRestores {
     /// restore), its files, their partial copies. Then its row is settled.
     private func undo(_ record: VMRestoreRecord) async {
         var record = record
-        if let connection = try? await LibvirtConnection.open(record.libvirtUri) {
+        guard let uri = record.libvirtUri else { return }
+        let connection = try? await LibvirtConnection.open(uri)
+        if let connection {
             var domain: LibvirtDomain? = nil
             if let uuid = record.domainUuid {
                 domain = try? await connection.domain(uuid: uuid)
@@ -184,9 +186,7 @@ public actor VMRestores {
                 unlink(DurableFile.partialPath(of: disk.path))
             }
         }
-        if let pool = record.storagePool, let connection = try? await LibvirtConnection.open(record.libvirtUri) {
-            try? await connection.refreshStoragePool(named: pool)
-        }
+        if let pool = record.storagePool, let connection { try? await connection.refreshStoragePool(named: pool) }
         record.settled = true
         try? await catalog.saveVMRestore(record)
     }
@@ -195,7 +195,7 @@ public actor VMRestores {
     /// (their jobs were failed by the start-up sweep). Answers what it did.
     public func resume() async -> [String] {
         var done: [String] = []
-        for record in (try? await catalog.unsettledVMRestores()) ?? [] {
+        for record in (try? await catalog.unsettledVMRestores()) ?? [] where record.libvirtUri != nil {
             await undo(record)
             done.append("VM restore \(record.jobId) was interrupted by a hub restart: its files and domain \(record.domainName) were removed")
         }

@@ -29,7 +29,10 @@ extension DiskRestoreResponse {
 extension VMRestoreResponse {
     init(_ record: VMRestoreRecord, _ job: Job) {
         self.init(jobId: record.jobId, backupId: record.backupId, vmName: record.vmName, domainName: record.domainName,
-                  domainUuid: record.domainUuid, libvirtUri: record.libvirtUri, pool: record.storagePool, network: record.network,
+                  domainUuid: record.domainUuid, libvirtUri: record.libvirtUri,
+                  vcenter: record.vcenter.map { .init(credentialId: $0.credentialId, datacenter: $0.datacenter, host: $0.host,
+                                                      datastore: $0.datastore, vmMoref: $0.vmMoref) },
+                  pool: record.storagePool, network: record.network,
                   keepMacs: record.keepMacs, start: record.start,
                   disks: record.disks.map { .init(target: $0.target, diskIndex: $0.diskIndex, path: $0.path) },
                   status: job.restoreStatus, bytesDone: job.bytesDone, totalBytes: job.totalBytes, progressPercent: job.restorePercent,
@@ -80,17 +83,36 @@ enum RestoreRoutes {
 
         table.add(.post, "/restore/vm", .role(.operator)) { request, _ -> EditedResponse<VMRestoreResponse> in
             let body = try await request.decodeJSON(VMRestoreRequest.self, limit: services.maxBody)
-            guard (body.target.type ?? "libvirt") == "libvirt" else { throw APIError.badRequest("target.type must be libvirt") }
-            let destination: VMRestores.Request.Destination
-            switch (body.target.directory, body.target.pool) {
-            case (let directory?, nil): destination = .folder(directory)
-            case (nil, let pool?): destination = .storagePool(pool)
-            default: throw APIError.badRequest("give exactly one of target.directory and target.pool")
+            let target = body.target
+            switch target.type ?? "libvirt" {
+            case "libvirt":
+                guard target.credentialId == nil, target.host == nil, target.datastore == nil else {
+                    throw APIError.badRequest("target.credential_id, target.host and target.datastore are for a vcenter target")
+                }
+                let destination: VMRestores.Request.Destination
+                switch (target.directory, target.pool) {
+                case (let directory?, nil): destination = .folder(directory)
+                case (nil, let pool?): destination = .storagePool(pool)
+                default: throw APIError.badRequest("give exactly one of target.directory and target.pool")
+                }
+                let (record, job) = try await services.vmRestores.start(
+                    .init(backupID: body.backupId, name: body.name, libvirtURI: target.uri ?? "qemu:///system", destination: destination,
+                          network: body.network, keepMACs: body.keepMacs ?? false, start: body.start ?? false))
+                return EditedResponse(status: .accepted, response: VMRestoreResponse(record, job))
+            case "vcenter":
+                guard target.uri == nil, target.directory == nil, target.pool == nil else {
+                    throw APIError.badRequest("target.uri, target.directory and target.pool are for a libvirt target")
+                }
+                guard let credential = target.credentialId, let datastore = target.datastore else {
+                    throw APIError.badRequest("a vcenter target needs target.credential_id and target.datastore")
+                }
+                let (record, job) = try await services.vcenterRestores.start(
+                    .init(backupID: body.backupId, name: body.name, credentialID: credential, host: target.host, datastore: datastore,
+                          network: body.network, keepMACs: body.keepMacs ?? false, powerOn: body.start ?? false))
+                return EditedResponse(status: .accepted, response: VMRestoreResponse(record, job))
+            default:
+                throw APIError.badRequest("target.type must be libvirt or vcenter")
             }
-            let (record, job) = try await services.vmRestores.start(
-                .init(backupID: body.backupId, name: body.name, libvirtURI: body.target.uri ?? "qemu:///system", destination: destination,
-                      network: body.network, keepMACs: body.keepMacs ?? false, start: body.start ?? false))
-            return EditedResponse(status: .accepted, response: VMRestoreResponse(record, job))
         }
 
         table.add(.get, "/restore/vm/{job_id}", .role(.viewer)) { _, context -> VMRestoreResponse in
