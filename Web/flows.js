@@ -40,7 +40,8 @@ export async function flowsPage(root) {
       el("th", { scope: "row" }, flow.name, flow.enabled ? "" : el("span", { class: "muted" }, " (paused)")),
       el("td", {}, `${flow.target_type === "group" ? "group" : "VM"} ${flow.target_name ?? flow.target_id} (${flow.vm_count})`),
       el("td", {}, flow.schedule, el("div", { class: "muted small" }, flow.next_run_at ? `next ${relativeTime(flow.next_run_at)}` : "")),
-      el("td", {}, `${flow.backup_type}${flow.full_every ? `, full ${flow.full_every === "weekly" ? "weekly" : "every " + flow.full_every}` : ""}`),
+      el("td", {}, `${flow.backup_type}${flow.full_every ? `, full ${flow.full_every === "weekly" ? "weekly" : "every " + flow.full_every}` : ""}`,
+        flow.boot_check ? el("div", { class: "muted small" }, "verified by booting") : ""),
       el("td", {}, keep || "keep all"),
       el("td", {}, flow.last_execution_status ? badge(flow.last_execution_status) : el("span", { class: "muted" }, "never run")),
       el("td", { class: "row-actions" }, run, history, edit, remove));
@@ -84,6 +85,7 @@ function flowDialog(flow, { groups, contexts, repositories }, reload) {
   const fullEvery = el("input", { name: "full_every", value: flow?.full_every ?? "", placeholder: "7 or weekly" });
   const keeps = RETENTION.map(([key, label]) => field(label, el("input", { type: "number", min: 0, name: key, value: flow?.retention?.[key] ?? "" })));
   const enabled = el("input", { type: "checkbox", name: "enabled", checked: flow?.enabled ?? true });
+  const bootCheck = el("input", { type: "checkbox", name: "boot_check", checked: flow?.boot_check ?? false });
   const error = el("p", { class: "error", role: "alert" });
   const save = el("button", { type: "submit" }, flow ? "Save" : "Create flow");
   const form = el("form", { class: "wizard" },
@@ -92,7 +94,9 @@ function flowDialog(flow, { groups, contexts, repositories }, reload) {
     el("div", { class: "row" }, field("Schedule", schedule, "Cron (minute hour day month weekday) or every 4h"), field("Time zone", timeZone)),
     el("div", { class: "row" }, field("Backup type", backupType), field("Full backup every", fullEvery, "A number of runs, or weekly; empty for never")),
     el("fieldset", {}, el("legend", {}, "Keep restore points"), el("div", { class: "row" }, keeps)),
-    el("label", { class: "choice" }, enabled, " Enabled"), error, el("p", { class: "actions" }, save));
+    el("div", { class: "row" }, el("label", { class: "choice" }, enabled, " Enabled"),
+      el("label", { class: "choice" }, bootCheck, " Verify each backup by booting it")),
+    error, el("p", { class: "actions" }, save));
   const dialog = openDialog(flow ? `Edit ${flow.name}` : "New protection flow", form);
   submitDialog(form, { button: save, error, dialog,
     send: () => {
@@ -104,7 +108,8 @@ function flowDialog(flow, { groups, contexts, repositories }, reload) {
       const every = fullEvery.value.trim();
       const body = { name: name.value.trim(), target_type: targetType.value, target_id: target.value, repository_id: repository.value,
         schedule: schedule.value.trim(), time_zone: timeZone.value.trim() || undefined, backup_type: backupType.value,
-        full_every: every === "" ? null : every === "weekly" ? "weekly" : Number(every), retention, enabled: enabled.checked };
+        full_every: every === "" ? null : every === "weekly" ? "weekly" : Number(every), retention, enabled: enabled.checked,
+        boot_check: bootCheck.checked };
       return api(flow ? `/protection-flows/${flow.id}` : "/protection-flows", { method: flow ? "PUT" : "POST", body });
     },
     done: () => reload(flow ? `Saved ${name.value.trim()}.` : `Created ${name.value.trim()}.`) });

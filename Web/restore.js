@@ -185,9 +185,48 @@ function wholeVM(backup, signal) {
   });
 
   return el("div", { class: "card" }, el("h2", {}, "Whole VM"),
-    el("p", { class: "muted" }, "For restore points of libvirt domains: run the VM now, straight from the backup, or restore it as a new domain with disks of its own."),
+    el("p", { class: "muted" }, "For restore points of libvirt domains: run the VM now, straight from the backup, or restore it as a new domain with disks of its own. "
+      + "For restore points of VMware VMs: restore it as a new VM in vCenter."),
     el("h3", {}, "Instant recovery"), run, el("h3", {}, "Restore as a new domain"), restore,
+    el("h3", {}, "Restore into vCenter"), intoVCenter(backup, signal),
     el("h3", {}, "Boot check"), bootCheck(backup, signal));
+}
+
+/** A VMware point as a new VM in vCenter: its kept hardware, its disks uploaded from the backup. */
+function intoVCenter(backup, signal) {
+  const credential = el("select", { name: "vcenter-credential", "aria-label": "vCenter" });
+  api("/vmware-credentials").then((list) => {
+    credential.replaceChildren(...list.credentials.map((entry) => el("option", { value: entry.id }, `${entry.name} (${entry.vcenter_host})`)));
+    if (!list.credentials.length) credential.append(el("option", { value: "" }, "No vCenter credential yet"));
+  }).catch((failure) => credential.replaceChildren(el("option", { value: "" }, failure.message)));
+  const datastore = el("input", { name: "vcenter-datastore", placeholder: "datastore1", required: true });
+  const host = el("input", { name: "vcenter-host", placeholder: "Any host that sees the datastore" });
+  const name = el("input", { name: "vcenter-vm-name", placeholder: `${backup.vm_name}-restored-…` });
+  const network = el("input", { name: "vcenter-network", placeholder: "As the VM had them; none for no NIC" });
+  const keepMacs = el("input", { type: "checkbox", name: "vcenter-keep-macs" });
+  const powerOn = el("input", { type: "checkbox", name: "vcenter-power-on" });
+  const progress = el("div");
+  const button = el("button", { type: "submit", class: "secondary" }, "Restore into vCenter");
+  const form = el("form", { class: "wizard", "aria-label": "Restore into vCenter" },
+    el("div", { class: "row" }, field("vCenter", credential), field("Datastore", datastore), field("Host", host, "Empty: the hub picks one")),
+    el("div", { class: "row" }, field("New VM name", name, "Empty for a name of the hub's"), field("NICs on network", network)),
+    el("div", { class: "row" }, el("label", { class: "choice" }, keepMacs, " Keep the MAC addresses"),
+      el("label", { class: "choice" }, powerOn, " Power it on once made")),
+    el("p", { class: "actions" }, button), progress);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const job = await api("/restore/vm", { method: "POST", body: {
+        backup_id: backup.backup_id, name: name.value.trim() || null, network: network.value.trim() || null,
+        keep_macs: keepMacs.checked, start: powerOn.checked,
+        target: { type: "vcenter", credential_id: Number(credential.value), datastore: datastore.value.trim(), host: host.value.trim() || null } } });
+      followRestore(job, progress, signal, `/restore/vm/${encodeURIComponent(job.job_id)}`,
+        (state) => `VM ${state.domain_name} made in vCenter on ${state.vcenter.host}, datastore ${state.vcenter.datastore}${state.start ? ", powered on" : ""}.`);
+    } catch (failure) {
+      progress.replaceChildren(el("p", { class: "error", role: "alert" }, `Not started: ${failure.message}`));
+    }
+  });
+  return form;
 }
 
 /** Boot the point in a sandbox until its guest agent answers; the newest verdict with its screenshot. */

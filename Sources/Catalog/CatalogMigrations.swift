@@ -16,7 +16,13 @@ enum CatalogMigrations {
         migrator.registerMigration("v9-vm-restores", migrate: addVMRestores)
         migrator.registerMigration("v10-boot-checks", migrate: addBootChecks)
         migrator.registerMigration("v11-vcenter-restores", migrate: addVCenterRestores)
+        migrator.registerMigration("v12-flow-boot-checks", migrate: addFlowBootChecks)
         return migrator
+    }
+
+    /// A flow may verify each backup it completes by booting it.
+    private static func addFlowBootChecks(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE protection_flows ADD COLUMN boot_check BOOLEAN NOT NULL DEFAULT 0")
     }
 
     /// VM restores into vCenter: `libvirt_uri` may now be null, and

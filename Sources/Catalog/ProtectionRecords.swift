@@ -61,6 +61,8 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     /// What to keep, checked when it was set (`RetentionPolicy.problem`); stored as JSON in `retention_json`.
     public var retention: RetentionPolicy
     public var enabled: Bool
+    /// Each completed backup of the flow is verified by booting it (a boot check).
+    public var bootCheck: Bool = false
     public var nextRunAt: Date?
     public var lastRunAt: Date?
     public var createdAt: Date
@@ -87,7 +89,7 @@ public struct ProtectionFlowRecord: CatalogRecord, Sendable, Equatable {
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, schedule, enabled
+        case id, name, schedule, enabled, bootCheck = "boot_check"
         case targetType = "target_type", targetId = "target_id", repositoryId = "repository_id", timeZone = "time_zone"
         case backupType = "backup_type", fullEvery = "full_every", fullWeekly = "full_weekly"
         case retention = "retention_json"

@@ -14,12 +14,15 @@ public actor FlowScheduler {
     public typealias Clock = @Sendable () -> Date
     /// Prunes the restore points of one VM in one repository after a flow ran.
     public typealias Pruner = @Sendable (_ vmName: String, _ repositoryID: Int64, _ policy: RetentionPolicy, _ timeZone: TimeZone) async -> Void
+    /// Starts the boot check of a restore point a flow with `boot_check` completed.
+    public typealias BootChecker = @Sendable (_ backupID: String, _ flowName: String) async -> Void
 
     let catalog: CatalogDatabase
     let backups: BackupService
     let maxConcurrentBackups: Int
     let now: Clock
     let pruner: Pruner?
+    let bootChecker: BootChecker?
     let logger: Logger
 
     private struct Queued {
@@ -42,12 +45,13 @@ public actor FlowScheduler {
     private var pumpAgain = false
 
     public init(catalog: CatalogDatabase, backups: BackupService, maxConcurrentBackups: Int = 4,
-                now: @escaping Clock = { Date() }, pruner: Pruner? = nil, logger: Logger) {
+                now: @escaping Clock = { Date() }, pruner: Pruner? = nil, bootChecker: BootChecker? = nil, logger: Logger) {
         self.catalog = catalog
         self.backups = backups
         self.maxConcurrentBackups = max(1, maxConcurrentBackups)
         self.now = now
         self.pruner = pruner
+        self.bootChecker = bootChecker
         self.logger = logger
     }
 
@@ -182,6 +186,8 @@ public actor FlowScheduler {
                                         status: record?.status == .completed ? .completed : .failed, backupId: backupID)
         row.errorMessage = record?.status == .completed ? nil : (record?.errorMessage ?? "the backup ended \(record?.status.rawValue ?? "unrecorded")")
         try? await catalog.updateExecutionVM(row)
+        // Started before retention runs: the check holds its point, so retention cannot take it meanwhile.
+        if record?.status == .completed, item.flow.bootCheck, let bootChecker { await bootChecker(backupID, item.flow.name) }
         await vmDone(executionID: item.executionID)
         await pump()
     }

@@ -78,6 +78,15 @@ public struct Hub: Sendable {
             pruner: { vmName, repositoryID, policy, zone in
                 _ = try? await RetentionRun.prune(vmName: vmName, repositoryID: repositoryID, policy: policy, timeZone: zone,
                                                   dryRun: false, pruner: pruner, jobs: jobs, logger: logger)
+            },
+            bootChecker: { backupID, flowName in
+                do {
+                    let (check, _) = try await bootChecks.start(.init(backupID: backupID))
+                    logger.notice("flow \(flowName): boot check \(check.checkId) of backup \(backupID) started")
+                } catch {
+                    // A point that cannot boot here (not a libvirt domain's, no KVM) keeps its backup; the reason is logged.
+                    logger.warning("flow \(flowName): backup \(backupID) not boot-checked: \(error)")
+                }
             }, logger: logger)
 
         let registry = RouteRegistry()

@@ -43,10 +43,12 @@ public struct ProtectionFlowRequest: Codable, Sendable {
     public var fullEveryGiven = false
     public var retention: RetentionPolicy?
     public var enabled: Bool?
+    /// Verify each completed backup by booting it (a boot check with the agent heartbeat).
+    public var bootCheck: Bool?
 
     public init(name: String? = nil, targetType: String? = nil, targetId: String? = nil, repositoryId: Int64? = nil,
                 schedule: String? = nil, timeZone: String? = nil, backupType: String? = nil, fullEvery: FullEvery? = nil,
-                retention: RetentionPolicy? = nil, enabled: Bool? = nil) {
+                retention: RetentionPolicy? = nil, enabled: Bool? = nil, bootCheck: Bool? = nil) {
         self.name = name
         self.targetType = targetType
         self.targetId = targetId
@@ -58,12 +60,13 @@ public struct ProtectionFlowRequest: Codable, Sendable {
         self.fullEveryGiven = fullEvery != nil
         self.retention = retention
         self.enabled = enabled
+        self.bootCheck = bootCheck
     }
 
     enum CodingKeys: String, CodingKey {
         case name, schedule, retention, enabled
         case targetType = "target_type", targetId = "target_id", repositoryId = "repository_id", timeZone = "time_zone"
-        case backupType = "backup_type", fullEvery = "full_every"
+        case backupType = "backup_type", fullEvery = "full_every", bootCheck = "boot_check"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -84,6 +87,7 @@ public struct ProtectionFlowRequest: Codable, Sendable {
         fullEvery = try c.decodeIfPresent(FullEvery.self, forKey: .fullEvery)
         retention = try c.decodeIfPresent(RetentionPolicy.self, forKey: .retention)
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled)
+        bootCheck = try c.decodeIfPresent(Bool.self, forKey: .bootCheck)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -98,6 +102,7 @@ public struct ProtectionFlowRequest: Codable, Sendable {
         if fullEveryGiven { try c.encode(fullEvery, forKey: .fullEvery) }
         try c.encodeIfPresent(retention, forKey: .retention)
         try c.encodeIfPresent(enabled, forKey: .enabled)
+        try c.encodeIfPresent(bootCheck, forKey: .bootCheck)
     }
 }
 
@@ -115,6 +120,8 @@ public struct ProtectionFlowResponse: Codable, Sendable {
     @Nullable public var fullEvery: FullEvery?
     public var retention: RetentionPolicy
     public var enabled: Bool
+    /// Each completed backup of the flow is boot-checked.
+    public var bootCheck: Bool
     @Nullable public var nextRunAt: Date?
     @Nullable public var lastRunAt: Date?
     @Nullable public var lastExecutionStatus: FlowRunState?
@@ -124,7 +131,7 @@ public struct ProtectionFlowResponse: Codable, Sendable {
 
     public init(id: Int64, name: String, targetType: String, targetId: String, targetName: String?, repositoryId: String,
                 schedule: String, timeZone: String, backupType: BackupType, fullEvery: FullEvery?, retention: RetentionPolicy,
-                enabled: Bool, nextRunAt: Date?, lastRunAt: Date?, lastExecutionStatus: FlowRunState?, vmCount: Int,
+                enabled: Bool, bootCheck: Bool = false, nextRunAt: Date?, lastRunAt: Date?, lastExecutionStatus: FlowRunState?, vmCount: Int,
                 createdAt: Date, updatedAt: Date) {
         self.id = id
         self.name = name
@@ -138,6 +145,7 @@ public struct ProtectionFlowResponse: Codable, Sendable {
         self.fullEvery = fullEvery
         self.retention = retention
         self.enabled = enabled
+        self.bootCheck = bootCheck
         self.nextRunAt = nextRunAt
         self.lastRunAt = lastRunAt
         self.lastExecutionStatus = lastExecutionStatus
@@ -147,7 +155,7 @@ public struct ProtectionFlowResponse: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, schedule, retention, enabled
+        case id, name, schedule, retention, enabled, bootCheck = "boot_check"
         case targetType = "target_type", targetId = "target_id", targetName = "target_name", repositoryId = "repository_id"
         case timeZone = "time_zone", backupType = "backup_type", fullEvery = "full_every", nextRunAt = "next_run_at"
         case lastRunAt = "last_run_at", lastExecutionStatus = "last_execution_status", vmCount = "vm_count"

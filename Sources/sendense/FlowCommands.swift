@@ -50,6 +50,8 @@ struct FlowsCommand: AsyncParsableCommand {
         @Option(name: .customLong("keep-weekly")) var keepWeekly: Int?
         @Option(name: .customLong("keep-monthly")) var keepMonthly: Int?
         @Option(name: .customLong("keep-yearly")) var keepYearly: Int?
+        @Flag(name: .customLong("boot-check"), help: "Verify each completed backup by booting it in a sandbox (libvirt domains).")
+        var bootCheck = false
 
         func validate() throws {
             if (vm == nil) == (group == nil) { throw ValidationError("give either --vm or --group") }
@@ -68,7 +70,7 @@ struct FlowsCommand: AsyncParsableCommand {
                 name: name, targetType: vm != nil ? "vm" : "group", targetId: vm ?? String(group ?? 0), repositoryId: repositoryID,
                 schedule: schedule, timeZone: timeZone, backupType: (full ? BackupType.full : .incremental).rawValue, fullEvery: every,
                 retention: RetentionPolicy(keepLast: keepLast, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
-                                           keepYearly: keepYearly))
+                                           keepYearly: keepYearly), bootCheck: bootCheck)
             let answer = try await APIClient.make(options).send(.POST, "/protection-flows", body: request, as: ProtectionFlowResponse.self)
             if options.json { return try answer.printJSON() }
             print("created flow \(answer.value.id) \(name); next run \(cell(answer.value.nextRunAt))")

@@ -15,7 +15,7 @@ struct BootCheckCLITests {
         FileManager.default.contents(atPath: path)?.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
     }
 
-    @Test("a good point passes (guest agent, then console text) with a screenshot; a point whose disk boots nothing fails with the reason and a screenshot of it; the chain shows the verdicts; no sandbox stays; bad input starts nothing")
+    @Test("a good point passes (guest agent, then console text) with a screenshot; a point whose disk boots nothing fails with the reason and a screenshot of it; the chain shows the verdicts; a flow with boot_check verifies its backup by itself; no sandbox stays; bad input starts nothing")
     func bootCheck() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build first: \(CLITests.binary) is missing")
         let good = try LabDomain(diskMiB: 256, writer: .filesystem, agent: true)
@@ -92,11 +92,28 @@ struct BootCheckCLITests {
         let jobs = CLITests.json(try sendense("jobs", "list", "--type", "boot_check", "--json"))
         #expect((jobs["jobs"] as? [[String: Any]])?.count == 3, "\(jobs)")
 
+        // A flow that verifies by booting: its backup is boot-checked once it completes, without being asked.
+        let flow = CLITests.json(try sendense("flows", "add", "verified", "--vm", good.name, "--schedule", "0 3 * * *", "--boot-check", "--json"))
+        #expect(flow["boot_check"] as? Bool == true, "\(flow)")
+        let flowID = try #require(flow["id"] as? Int)
+        #expect(try sendense("flows", "run", String(flowID)).status == 0)
+        var flowBackup: String? = nil
+        var flowChecks: [[String: Any]] = []
+        for _ in 0..<600 where flowChecks.first?["status"] as? String ?? "running" == "running" {
+            try await Task.sleep(for: .milliseconds(200))
+            let executions = CLITests.json(try sendense("flows", "executions", String(flowID), "--json"))
+            flowBackup = ((executions["executions"] as? [[String: Any]])?.first?["vms"] as? [[String: Any]])?.first?["backup_id"] as? String
+            guard let flowBackup else { continue }
+            flowChecks = CLITests.json(try sendense("backup", "boot-checks", flowBackup, "--json"))["boot_checks"] as? [[String: Any]] ?? []
+        }
+        #expect(flowChecks.count == 1 && flowChecks.first?["status"] as? String == "passed", "\(flowBackup ?? "no backup") \(flowChecks)")
+        #expect(try RecoveryCLITests.domains() == domainsBefore && RecoveryCLITests.storageDaemons() == daemonsBefore)
+
         // Deleting a point takes its screenshots along.
         let kept = try FileManager.default.contentsOfDirectory(atPath: workspace.data + "/boot-checks")
-        #expect(kept.count == 3, "\(kept)")
+        #expect(kept.count == 4, "\(kept)")
         #expect(try sendense("backup", "delete", badID).status == 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.data + "/boot-checks").count == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.data + "/boot-checks").count == 3)
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()
     }

@@ -164,5 +164,5 @@ public let sendenseBinary: String = ProcessInfo.processInfo.environment["SENDENS
 /// list, so a new migration is named once).
 public let catalogMigrations = [
     "v1-foundation", "v2-protection-flows", "v3-child-processes", "v4-job-history", "v5-restore-history", "v6-libvirt-live-backups",
-    "v7-backup-list-order", "v8-recoveries", "v9-vm-restores", "v10-boot-checks", "v11-vcenter-restores",
+    "v7-backup-list-order", "v8-recoveries", "v9-vm-restores", "v10-boot-checks", "v11-vcenter-restores", "v12-flow-boot-checks",
 ]

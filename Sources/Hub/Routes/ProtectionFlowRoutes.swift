@@ -15,7 +15,7 @@ extension ProtectionFlowResponse {
         self.init(id: flow.id ?? 0, name: flow.name, targetType: flow.targetType, targetId: flow.targetId, targetName: targetName,
                   repositoryId: String(flow.repositoryId), schedule: flow.schedule, timeZone: flow.timeZone, backupType: flow.backupType,
                   fullEvery: flow.fullWeekly ? .weekly : flow.fullEvery.map(FullEvery.runs), retention: flow.retention,
-                  enabled: flow.enabled, nextRunAt: flow.nextRunAt, lastRunAt: flow.lastRunAt, lastExecutionStatus: lastExecution?.status,
+                  enabled: flow.enabled, bootCheck: flow.bootCheck, nextRunAt: flow.nextRunAt, lastRunAt: flow.lastRunAt, lastExecutionStatus: lastExecution?.status,
                   vmCount: vmCount, createdAt: flow.createdAt, updatedAt: flow.updatedAt)
     }
 }
@@ -141,6 +141,7 @@ enum ProtectionFlowRoutes {
             try ProtectionFlows.apply(rule, to: &flow)
         }
         if let retention = body.retention { try ProtectionFlows.apply(retention, to: &flow) }
+        if let bootCheck = body.bootCheck { flow.bootCheck = bootCheck }
     }
 
     static func backupType(_ text: String?) throws -> BackupType? {
