@@ -238,6 +238,12 @@ struct BackupAPITests {
                 let answer = try await api.request(.get, "/api/v1/vm-contexts\(bad)", token: token)
                 #expect(answer.status == .badRequest, "\(bad): \(answer.text)")
             }
+            // The backup list too, whatever its status filter says (an unknown status matches nothing, but the rest is still checked).
+            for bad in ["?offset=-1", "?status=nosuch&offset=-1", "?status=nosuch&repository_id=x", "?status=nosuch&limit=0"] {
+                let answer = try await api.request(.get, "/api/v1/backups\(bad)", token: token)
+                #expect(answer.status == .badRequest, "\(bad): \(answer.text)")
+            }
+            #expect(try await api.request(.get, "/api/v1/backups?status=nosuch", token: token).json["total_count"] as? Int == 0)
         }
     }
 

@@ -27,10 +27,19 @@ import Testing
         #expect(DownloadLinks().verify(path: path, query: query, now: now) == nil, "another hub's key")
     }
 
+    @Test("a query whose `?` or `+` carries a combining mark is split and spelled as the URL parser sees it")
+    func scalarsNotCharacters() {
+        // U+1F3FB (a skin tone) is an Extend scalar: Swift makes "?\u{1F3FB}" one Character.
+        #expect(FormQuery.canonical("/a?\u{1F3FB}x+y") == "/a?\u{1F3FB}x%20y")
+        #expect(FormQuery.canonical("/a?x+\u{301}") == "/a?x%20\u{301}")
+    }
+
     @Test("only the download routes take links", arguments: [
         ("/api/v1/restore/m/download", true), ("/api/v1/restore/m/download-directory", true),
         ("/api/v1/backups/b/disks/0/image", true), ("/api/v1/users", false), ("/api/v1/restore/m/files", false),
         ("/api/v1//m/download", false), ("/api/v1/backups/b/disks/0/image/x", false), ("api/v1/restore/m/download", false),
+        // A segment that starts with a combining mark: one Character with its `/`, still two URL segments.
+        ("/api/v1/restore/\u{301}m/download", true), ("/api/v1/restore/m\u{301}/download", true),
     ])
     func downloadable(path: String, expected: Bool) {
         #expect(DownloadLinks.isDownloadable(path: path) == expected)

@@ -21,7 +21,8 @@ struct DownloadLinks: Sendable {
 
     /// `/api/v1/restore/{id}/download`, `…/download-directory`, `/api/v1/backups/{id}/disks/{n}/image`.
     static func isDownloadable(path: String) -> Bool {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        // Split by scalar: a segment may start with a combining mark, which Swift's Characters would glue to the `/`.
+        let parts = path.unicodeScalars.split(separator: "/", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
         guard parts.count >= 5, parts[0].isEmpty, parts.dropFirst().allSatisfy({ !$0.isEmpty }), parts[1] == "api", parts[2] == "v1" else { return false }
         switch (parts[3], parts.count) {
         case ("restore", 6): return parts[5] == "download" || parts[5] == "download-directory"

@@ -20,8 +20,15 @@ struct FormQueryMiddleware<Context: RequestContext>: RouterMiddleware {
 enum FormQuery {
     /// `target` (a path with an optional query) with every `+` of its query
     /// spelled `%20`, as routes and signed download links see it.
+    /// Scalars, not Characters: a `?` or `+` followed by a combining mark is
+    /// one Character to Swift, yet still the byte the URL parser splits at.
     static func canonical(_ target: String) -> String {
-        guard let question = target.firstIndex(of: "?"), target[question...].contains("+") else { return target }
-        return String(target[..<question]) + target[question...].replacingOccurrences(of: "+", with: "%20")
+        let scalars = target.unicodeScalars
+        guard let question = scalars.firstIndex(of: "?"), scalars[question...].contains("+") else { return target }
+        var query = String.UnicodeScalarView()
+        for scalar in scalars[question...] {
+            if scalar == "+" { query.append(contentsOf: "%20".unicodeScalars) } else { query.append(scalar) }
+        }
+        return String(scalars[..<question]) + String(query)
     }
 }

@@ -36,9 +36,11 @@ enum AuthRoutes {
         table.add(.post, "/auth/download-link", .role(.viewer)) { request, context -> DownloadLinkResponse in
             guard let user = context.user else { throw APIError.unauthorized("not logged in") }
             let body = try await request.decodeJSON(DownloadLinkRequest.self, limit: services.maxBody)
-            let path = String(body.path.prefix { $0 != "?" })
-            guard DownloadLinks.isDownloadable(path: path), !body.path.contains("#"),
-                  !body.path.contains(DownloadLinks.parameter + "=") else {
+            // By scalar: a `?` or `#` with a combining mark after it is one Character to Swift, but still splits a URL.
+            let scalars = body.path.unicodeScalars
+            let path = String(String.UnicodeScalarView(scalars.prefix { $0 != "?" }))
+            guard DownloadLinks.isDownloadable(path: path), !scalars.contains("#"),
+                  Array(body.path.utf8).firstRange(of: Array((DownloadLinks.parameter + "=").utf8)) == nil else {
                 throw APIError.badRequest("path must be a download route: /api/v1/restore/{mount_id}/download, /api/v1/restore/{mount_id}/download-directory or /api/v1/backups/{backup_id}/disks/{disk_index}/image, with its query")
             }
             let link = services.downloadLinks.sign(body.path, tokenHash: user.tokenHash)

@@ -33,11 +33,6 @@ enum BackupRoutes {
             let query = request.uri.queryParameters
             var filter = BackupListFilter()
             filter.vmName = query["vm_name"].map(String.init)
-            if let status = query["status"] {
-                // A status no backup can have matches none.
-                guard let known = BackupStatus(rawValue: String(status)) else { return BackupListResponse(backups: [], totalCount: 0) }
-                filter.status = known
-            }
             if let repository = query["repository_id"] {
                 guard let id = Int64(repository) else { throw APIError.badRequest("repository_id must be a number, got '\(repository)'") }
                 filter.repositoryId = id
@@ -46,6 +41,11 @@ enum BackupRoutes {
             if let offset = query["offset"] {
                 guard let value = Int(offset), value >= 0 else { throw APIError.badRequest("offset must be 0 or more") }
                 filter.offset = value
+            }
+            // Checked after the other parameters, which are wrong whatever the status: a status no backup can have matches none.
+            if let status = query["status"] {
+                guard let known = BackupStatus(rawValue: String(status)) else { return BackupListResponse(backups: [], totalCount: 0) }
+                filter.status = known
             }
             let (records, total) = try await catalog.backups(filter)
             let diskCounts = try await catalog.diskCounts(of: records.map(\.backupId))
