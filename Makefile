@@ -12,7 +12,7 @@ PORT     ?= 8082
 BIND     ?= 0.0.0.0
 SWIFT    ?= swift
 
-.PHONY: run test bench fuzz contract deps test-deps build release check-openapi clean
+.PHONY: run test bench fuzz contract test-recovery-sizes deps test-deps build release check-openapi clean
 
 run: deps release
 	.build/release/sendense hub --data-dir $(DATA_DIR) --port $(PORT) --bind $(BIND)
@@ -44,6 +44,12 @@ FUZZ_SECONDS ?= 1800
 fuzz: test-deps
 	$(SWIFT) build --build-tests
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --disable-xctest --filter 'FilesystemFuzzTests|QCOW2FuzzTests|ManifestFuzzTests'
+
+# Instant recovery time for bigger points than CI's 4 GiB (Tests/CLITests/RecoveryCLITests.swift).
+RECOVERY_SIZES_GIB ?= 4 20
+test-recovery-sizes: test-deps
+	$(SWIFT) build --build-tests
+	RECOVERY_SIZES_GIB="$(RECOVERY_SIZES_GIB)" scripts/run-tests.sh --filter timeIndependentOfSize
 
 CONTRACT_SECONDS ?= 900
 contract: test-deps

@@ -204,4 +204,51 @@ struct RecoveryCLITests {
         kill(hub.processIdentifier, SIGTERM)
         hub.waitUntilExit()
     }
+
+    /// Disk sizes the time-to-running is shown for. CI takes the 4 GiB point;
+    /// `RECOVERY_SIZES_GIB="4 20" make test-recovery-sizes` shows the rest.
+    static let sizesGiB: [Int] = (ProcessInfo.processInfo.environment["RECOVERY_SIZES_GIB"] ?? "4").split(separator: " ").compactMap { Int($0) }
+
+    @Test("an instant recovery runs (QMP running, guest agent answering) in the same few seconds whatever the point's disk size; its writes leave the point as it was",
+          arguments: sizesGiB)
+    func timeIndependentOfSize(gib: Int) async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build first: \(CLITests.binary) is missing")
+        let original = try LabDomain(diskMiB: gib << 10, writer: .filesystem, agent: true)
+        defer { original.remove() }
+        let workspace = try CLITests.Workspace("recovery-\(gib)g")
+        let (hub, _) = try await workspace.startHubAndLogIn()
+        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+        func sendense(_ arguments: String...) throws -> CLITests.Output { try CLITests.sendense(arguments, environment: workspace.environment) }
+        #expect(try sendense("libvirt", "add", original.name).status == 0)
+        let backup = CLITests.json(try sendense("backup", "start", original.name, "--full", "--wait", "--json"))
+        let backupID = try #require(backup["backup_id"] as? String, "\(backup)")
+        try #require(backup["status"] as? String == "completed", "\(backup)")
+
+        let clock = ContinuousClock()
+        let begun = clock.now
+        let session = CLITests.json(try sendense("recovery", "start", backupID, "--network", "none", "--json"))
+        let name = try #require(session["domain_name"] as? String, "\(session)")
+        defer { _ = try? tool(LibvirtLab.virsh + ["destroy", name]) }
+        let running = clock.now - begun
+        let status = try mustRun(LibvirtLab.virsh + ["qemu-monitor-command", name, "{\"execute\":\"query-status\"}"])
+        #expect(status.contains("\"running\""), "\(status)")
+        var answered = false
+        while !answered, clock.now - begun < .seconds(120) {
+            answered = try tool(LibvirtLab.virsh + ["qemu-agent-command", name, "{\"execute\":\"guest-ping\"}"]).status == 0
+            if !answered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        let heartbeat = clock.now - begun
+        #expect(answered, "the recovered guest's agent never answered")
+        print("instant recovery of a \(gib) GiB point (\((backup["bytes_transferred"] as? Int ?? 0) >> 20) MiB stored): running \(running), guest agent \(heartbeat) after the request (TCG guest)")
+
+        // The guest writes (through QEMU, at the far end of the disk): the point stays as it was.
+        let device = "/machine/peripheral/virtio-disk0/virtio-backend"
+        let far = (gib << 10) - 8
+        let wrote = try tool(LibvirtLab.virsh + ["qemu-monitor-command", name, "--hmp", "qemu-io -d \(device) \"write -P 0x5e \(far)M 1M\""])
+        #expect(wrote.status == 0 && !wrote.output.contains("rror"), "\(wrote.output)")
+        #expect(try sendense("backup", "verify", backupID).status == 0)
+        #expect(try sendense("recovery", "stop", try #require(session["recovery_id"] as? String)).status == 0)
+        kill(hub.processIdentifier, SIGTERM)
+        hub.waitUntilExit()
+    }
 }
