@@ -1,16 +1,22 @@
 // Recoveries: VMs running from restore points (instant recovery), with
 // Migrate (to their own disks, while they run) and Stop (their writes
-// discarded); the newest ended sessions below them. Refreshed every 2 s.
-import { api } from "/api.js";
+// discarded); the newest ended sessions below them. Refreshed every 2 s;
+// each running VM's screen below, refreshed every 5 s.
+import { api, imageURL } from "/api.js";
 import { el, badge, dateTime, confirmAction, field, openDialog, submitDialog } from "/dom.js";
 
 export async function recoveriesPage(root, _args, signal) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   const status = el("p", { class: "status", role: "status" });
   const body = el("tbody");
+  const screens = el("div", { class: "screens" });
+  /** recovery_id -> its figure, kept across refreshes so an image is replaced only when a new one came. */
+  const shown = new Map();
+  let running = [];
 
   async function load() {
     const answer = await api("/recoveries?limit=50");
+    running = answer.recoveries.filter((session) => session.state === "running");
     body.replaceChildren(...answer.recoveries.map(row));
     if (answer.count === 0) {
       body.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted" },
@@ -47,6 +53,27 @@ export async function recoveriesPage(root, _args, signal) {
       actions);
   }
 
+  async function refreshScreens() {
+    for (const [id, figure] of shown) {
+      if (!running.some((session) => session.recovery_id === id)) { figure.remove(); shown.delete(id); }
+    }
+    for (const session of running) {
+      let figure = shown.get(session.recovery_id);
+      if (!figure) {
+        figure = el("figure", {}, el("img", { class: "screenshot", alt: `The screen of ${session.domain_name}` }),
+          el("figcaption", { class: "muted small" }, session.domain_name));
+        shown.set(session.recovery_id, figure);
+        screens.append(figure);
+      }
+      try {
+        figure.querySelector("img").src = await imageURL(`/recoveries/${encodeURIComponent(session.recovery_id)}/screenshot`);
+        figure.querySelector("figcaption").textContent = `${session.domain_name}, ${new Date().toLocaleTimeString()}`;
+      } catch (failure) {
+        figure.querySelector("figcaption").textContent = `${session.domain_name}: no screen (${failure.message})`;
+      }
+    }
+  }
+
   function migrateDialog(session) {
     const folder = el("input", { name: "directory", required: true, placeholder: "/var/lib/libvirt/images" });
     const error = el("p", { class: "error", role: "alert" });
@@ -70,9 +97,12 @@ export async function recoveriesPage(root, _args, signal) {
     status,
     el("div", { class: "table" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Domain", "State", "From", "Network", "Started", "Actions"].map((label) => el("th", { scope: "col" }, label)))),
-      body)));
+      body)),
+    el("h2", {}, "Screens"), screens);
   await load();
+  refreshScreens();
   // Sessions change on their own (a migration ends, a guest powers off): polled while the page is open.
   const timer = setInterval(() => load().catch((failure) => { status.textContent = `${failure.message} (retrying)`; }), 2000);
-  signal.addEventListener("abort", () => clearInterval(timer));
+  const screenTimer = setInterval(refreshScreens, 5000);
+  signal.addEventListener("abort", () => { clearInterval(timer); clearInterval(screenTimer); });
 }

@@ -1,8 +1,8 @@
 #ifndef SENDENSE_LIBVIRT_SHIM_H
 #define SENDENSE_LIBVIRT_SHIM_H
 // libvirt's C API (libvirt-dev): domains, their XML, pull-mode backups,
-// checkpoints and the guest agent's filesystem freeze; libvirt-qemu's
-// monitor and agent passthrough (a boot check's screenshot and heartbeat).
+// checkpoints, the guest agent's filesystem freeze, screenshots through a
+// stream; libvirt-qemu's agent passthrough (a boot check's heartbeat).
 #include <stdlib.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/libvirt-qemu.h>

@@ -7,7 +7,7 @@ import SendenseCore
 /// between threads.
 public final class LibvirtConnection: @unchecked Sendable {
     public let uri: String
-    private let pointer: virConnectPtr
+    let pointer: virConnectPtr
 
     private init(uri: String, pointer: virConnectPtr) {
         self.uri = uri

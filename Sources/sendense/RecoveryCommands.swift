@@ -6,7 +6,7 @@ import SendenseCore
 struct RecoveryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recovery", abstract: "Instant recovery: run a restore point's VM from the backup itself, list the sessions, stop one.",
-        subcommands: [Start.self, List.self, Show.self, Migrate.self, Stop.self], defaultSubcommand: List.self)
+        subcommands: [Start.self, List.self, Show.self, Screenshot.self, Migrate.self, Stop.self], defaultSubcommand: List.self)
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start the VM of a restore point on this host's libvirt; prints the session.")
@@ -77,6 +77,18 @@ struct RecoveryCommand: AsyncParsableCommand {
             if options.json { return try answer.printJSON() }
             print("\(recoveryID): \(answer.value.state.rawValue)" + (answer.value.errorMessage.map { " (\($0))" } ?? ""))
             if wait && answer.value.state != .migrated { throw CLIError("migration of \(recoveryID) did not complete") }
+        }
+    }
+
+    struct Screenshot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Save the running VM's screen (its console) as a PNG file.")
+        @OptionGroup var options: ClientOptions
+        @Argument var recoveryID: String
+        @Option(help: "The PNG file to write.") var to: String
+
+        func run() async throws {
+            let bytes = try await APIClient.make(options).download("/recoveries/\(recoveryID)/screenshot", to: to)
+            if !options.json { print("\(to): \(bytes) bytes") }
         }
     }
 

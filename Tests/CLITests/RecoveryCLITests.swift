@@ -110,6 +110,11 @@ struct RecoveryCLITests {
         // Network none: the recovered VM has no NIC.
         #expect(!(try mustRun(LibvirtLab.virsh + ["dumpxml", name])).contains("<interface"))
 
+        // Its screen, as the Recoveries page shows it.
+        let screen = workspace.work + "/screen.png"
+        #expect(try sendense("recovery", "screenshot", recoveryID, "--to", screen).status == 0)
+        #expect(FileManager.default.contents(atPath: screen)?.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+
         // A guest write lands in the overlay and reads back; the restore point is unchanged.
         let device = "/machine/peripheral/virtio-disk0/virtio-backend"
         _ = try mustRun(LibvirtLab.virsh + ["qemu-monitor-command", name, "--hmp", "qemu-io -d \(device) \"write -P 0x5e 100M 1M\""])
@@ -142,6 +147,8 @@ struct RecoveryCLITests {
         #expect(try Self.storageDaemons() == daemonsBefore)
         #expect(Self.workFolder(recoveryID) == nil)
         #expect(!FileManager.default.fileExists(atPath: workspace.data + "/recoveries/\(recoveryID)"))
+        let noScreen = try sendense("recovery", "screenshot", recoveryID, "--to", workspace.work + "/gone.png")
+        #expect(noScreen.status != 0 && noScreen.stderr.contains("409"), "\(noScreen.stderr)")
         let again = try sendense("recovery", "stop", recoveryID)
         #expect(again.status != 0 && again.stderr.contains("409"), "\(again.stderr)")
         let ended = CLITests.json(try sendense("jobs", "list", "--type", "recovery", "--json"))

@@ -670,6 +670,10 @@ def whole_vm(page, url, token, work):
         run.get_by_role("link", name="Manage it on the Recoveries page").click()
         row = page.locator("tbody tr").filter(has=page.get_by_role("rowheader", name=recovered))
         expect(row).to_contain_text("running (VM running)")
+        # Its screen, captured by libvirt, shows below the table.
+        screen = page.get_by_role("img", name=f"The screen of {recovered}")
+        expect(screen).to_be_visible(timeout=15000)
+        page.wait_for_function("(image) => image.naturalWidth > 100", arg=screen.element_handle(), timeout=15000)
         shot(page, "recoveries")
         # Migrate asks where to; a folder of the hub's is refused in the dialog, in words.
         row.get_by_role("button", name="Migrate").click()

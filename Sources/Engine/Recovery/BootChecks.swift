@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import Libvirt
 import Logging
+import Repository
 import SendenseCore
 
 /// Boot verification: a restore point's VM started in a sandbox (an instant
@@ -114,7 +115,7 @@ public actor BootChecks {
                 record.reason = "no heartbeat within \(record.timeoutSeconds) s (" + (record.heartbeat == .agent
                     ? "the guest agent never answered" : "the console never showed \"\(record.consolePattern ?? "")\"") + ")"
             }
-            record.screenshot = await capture(domain, workFolder: started.workFolder, checkID: record.checkId)
+            record.screenshot = await capture(domain, checkID: record.checkId)
         } catch {
             record.status = .error
             record.reason = error is CancellationError ? "cancelled before a verdict" : "\(error)"
@@ -137,16 +138,15 @@ public actor BootChecks {
     }
 
     /// The guest's screen as PNG in the data dir; nil (and a log line) when
-    /// QEMU could not capture it. QEMU writes it into the session's work
-    /// folder, the one place its user may write.
-    private func capture(_ domain: LibvirtDomain, workFolder: String, checkID: String) async -> String? {
-        let shot = workFolder + "/screen.png"
+    /// it could not be captured.
+    private func capture(_ domain: LibvirtDomain, checkID: String) async -> String? {
         do {
-            try await domain.screenshot(to: shot)
+            let (mimeType, bytes) = try await domain.screen()
+            guard mimeType == "image/png" else { throw LibvirtError(code: -1, message: "libvirt gave the screen as \(mimeType), not PNG") }
             let kept = screenshotFolder + "/\(checkID).png"
             try await BlockingPool.shared.run { [folder = screenshotFolder] in
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                try FileManager.default.copyItem(atPath: shot, toPath: kept)
+                try DurableFile.write(Data(bytes), to: kept, mode: [.ownerReadWrite])
             }
             return kept
         } catch {

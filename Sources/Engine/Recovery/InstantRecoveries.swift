@@ -297,6 +297,23 @@ public actor InstantRecoveries {
         return active ? .running : .shutOff
     }
 
+    /// The running VM's screen as PNG: the console an admin looks at on the
+    /// Recoveries page. Refused when the session is not running.
+    public func screen(of id: String) async throws -> [UInt8] {
+        guard let record = try await catalog.recovery(id: id) else { throw RecoveryError.notFound(id) }
+        guard record.state == .running, let uuid = record.domainUuid else { throw RecoveryError.notActive(id, record.state) }
+        let shot: (mimeType: String, bytes: [UInt8])
+        do {
+            shot = try await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid).screen()
+        } catch {
+            throw RecoveryError.hostUnreachable("cannot capture the screen of \(record.domainName): \(error)")
+        }
+        guard shot.mimeType == "image/png" else {
+            throw RecoveryError.hostUnreachable("libvirt gives the screen of \(record.domainName) as \(shot.mimeType), not PNG (libvirt 9 and QEMU 7.1 or later give PNG)")
+        }
+        return shot.bytes
+    }
+
     // MARK: VMs that ended
 
     /// Ends the running sessions whose VM is gone: a recovered domain is

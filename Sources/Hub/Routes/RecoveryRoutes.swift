@@ -13,7 +13,8 @@ enum RecoveryRoutes {
             let body = try await request.decodeJSON(RecoveryRequest.self, limit: services.maxBody)
             guard (body.target?.type ?? "libvirt") == "libvirt" else { throw APIError.badRequest("target.type must be libvirt") }
             let record = try await services.recoveries.start(
-                .init(backupID: body.backupId, name: body.name, libvirtURI: body.target?.uri ?? "qemu:///system", network: body.network))
+                .init(backupID: body.backupId, name: body.name, libvirtURI: body.target?.uri ?? "qemu:///system", network: body.network,
+                      withScreen: true))
             return EditedResponse(status: .created, response: await response(record, services))
         }
 
@@ -35,6 +36,13 @@ enum RecoveryRoutes {
             let body = try await request.decodeJSON(RecoveryMigrateRequest.self, limit: services.maxBody)
             let record = try await services.recoveries.migrate(id, to: body.directory)
             return EditedResponse(status: .accepted, response: await response(record, services))
+        }
+
+        table.add(.get, "/recoveries/{recovery_id}/screenshot", .role(.viewer)) { _, context -> Response in
+            let id = context.parameters.get("recovery_id") ?? ""
+            let png = try await services.recoveries.screen(of: id)
+            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: png)))
         }
 
         table.add(.post, "/recoveries/{recovery_id}/stop", .role(.operator)) { _, context -> RecoveryResponse in
