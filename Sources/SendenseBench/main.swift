@@ -58,7 +58,7 @@ func seconds(_ body: () async throws -> Void) async throws -> Double {
     let start = ContinuousClock.now
     try await body()
     let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return elapsed.inSeconds
 }
 
 /// CPU time used so far by this process and by its children that ended.

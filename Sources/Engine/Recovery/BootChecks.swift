@@ -104,7 +104,7 @@ public actor BootChecks {
             }
             if seen {
                 let elapsed = clock.now - begun
-                record.heartbeatSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                record.heartbeatSeconds = elapsed.inSeconds
                 record.status = .passed
                 record.reason = switch record.heartbeat {
                 case .agent: "the guest agent answered"

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import SendenseCore
 
 /// One log line and one metrics sample per request: method, route, status,
 /// milliseconds. The path is logged without its query string, and no header
@@ -28,7 +29,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         metrics.recordRequest(method: request.method.rawValue, route: route, status: status, duration: elapsed)
-        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let ms = elapsed.inSeconds * 1000
         context.logger.info("\(request.method.rawValue) \(request.uri.path) \(status) \(String(format: "%.1f", ms))ms",
                             metadata: ["route": "\(route)"])
     }

@@ -29,7 +29,7 @@ enum DiscoveryRoutes {
             }
             let contexts = try await catalog.vmContexts()
             let listed = vms.map { response($0, contexts: contexts, vcenter: credential.vcenterHost) }
-            let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int(elapsed.inMilliseconds)
             return DiscoverResponse(discoveredVms: listed, count: listed.count, durationMs: milliseconds, added: added)
         }
         table.add(.post, "/discovery/add-vms", .role(.operator)) { request, _ -> EditedResponse<AddVMsResponse> in

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Hummingbird
 import SendenseAPI
+import SendenseCore
 
 /// `/discovery/libvirt`: the domains of a libvirt host (this machine, or one reached through SSH), and turning
 /// them into VM contexts (backed up live while they run).
@@ -24,7 +25,7 @@ enum LibvirtDiscoveryRoutes {
                                                                  capacityBytes: $0.capacityBytes, problem: $0.problem) },
                     contextId: contexts.first { $0.vmPath == "\(uri) \(domain.uuid)" }?.contextId)
             }
-            let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int(elapsed.inMilliseconds)
             return LibvirtDiscoverResponse(uri: uri, domains: listed, count: listed.count, durationMs: milliseconds)
         }
         table.add(.post, "/discovery/libvirt/add-vms", .role(.operator)) { request, _ -> EditedResponse<AddVMsResponse> in
