@@ -48,6 +48,7 @@ if [[ "${1:-}" == "--test" ]]; then
     busybox-static               # the test guest's userland
     linux-image-amd64            # the test guest's kernel and virtio/ext4 modules
     kmod                         # modprobe --show-depends: the modules the guest needs
+    syslinux syslinux-common     # the boot loader of the test guest that boots from its own disk
     virtnbdbackup                # make bench's reference for live backups of libvirt domains
     openssh-server               # sshd: "another host" for libvirt reached through SSH (the tests start their own)
     gdb                          # scripts/run-tests.sh: where a run past its deadline hangs

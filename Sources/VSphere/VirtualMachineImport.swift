@@ -195,7 +195,13 @@ extension VSphereClient {
         }
         let response: HTTPClient.Response
         do {
-            response = try await client.execute(request: request, deadline: .now() + .hours(24)).get()
+            // A cancelled job cancels the request; the body's next write then fails, which ends `produce`.
+            let transfer = client.execute(request: request, delegate: ResponseAccumulator(request: request), deadline: .now() + .hours(24))
+            response = try await withTaskCancellationHandler {
+                try await transfer.futureResult.get()
+            } onCancel: {
+                transfer.cancel()
+            }
             if owned { try? await client.shutdown() }
         } catch {
             if owned { try? await client.shutdown() }

@@ -18,7 +18,8 @@ struct BootCheckCLITests {
     @Test("a good point passes (guest agent, then console text) with a screenshot; a point whose disk boots nothing fails with the reason and a screenshot of it; the chain shows the verdicts; a flow with boot_check verifies its backup by itself; no sandbox stays; bad input starts nothing")
     func bootCheck() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build first: \(CLITests.binary) is missing")
-        let good = try LabDomain(diskMiB: 256, writer: .filesystem, agent: true)
+        // The good point's guest boots from its own disk (MBR, SYSLINUX), as a real VM's does.
+        let good = try LabDomain(agent: true, boot: .disk)
         defer { good.remove() }
         let workspace = try CLITests.Workspace("boot-check")
         let (hub, _) = try await workspace.startHubAndLogIn()

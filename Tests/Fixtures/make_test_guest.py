@@ -5,7 +5,8 @@
 
 writes OUT_DIR/vmlinuz (this host's Debian kernel) and OUT_DIR/initramfs.img
 (gzip'd newc cpio): busybox, the QEMU guest agent with its libraries, and the
-virtio and ext4 modules of that kernel. The guest boots by direct kernel boot;
+virtio and ext4 modules of that kernel. The guest boots by direct kernel boot
+(or from a disk of its own: make_bootable_disk.py puts both files there);
 its /init reads these words of the kernel command line:
 
   sendense.agent=1     run qemu-ga on the virtio-serial port org.qemu.guest_agent.0

@@ -56,8 +56,9 @@ public struct LabError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// One test domain: a qcow2 disk (ext4 made on the host, or empty), the
-/// booted test guest, its serial console in a file. `remove()` destroys and
+/// One test domain: a qcow2 disk (ext4 made on the host, or empty, or one
+/// the guest boots from by itself), the booted test guest, its serial
+/// console in a file. `remove()` destroys and
 /// undefines it with its checkpoints.
 public final class LabDomain: Sendable {
     public enum Writer: String, Sendable {
@@ -82,6 +83,15 @@ public final class LabDomain: Sendable {
         }
     }
 
+    /// How the guest starts.
+    public enum Boot: Sendable {
+        /// libvirt hands QEMU the kernel and initramfs (`<kernel>`): quick, the disk holds only data.
+        case kernel
+        /// From its own disk, as a real VM: MBR, SYSLINUX, kernel and initramfs on a FAT partition
+        /// (Tests/Fixtures/make_bootable_disk.py). The disk holds nothing else, so the writer is none.
+        case disk
+    }
+
     public let name: String
     public let folder: String
     public let disk: String
@@ -89,7 +99,7 @@ public final class LabDomain: Sendable {
 
     /// Defines and starts the domain; answers once the guest said it runs its writer.
     public init(name: String = "sendense-test-\(UUID().uuidString.prefix(8).lowercased())", diskMiB: Int = 256,
-                writer: Writer = .filesystem, agent: Bool = true) throws {
+                writer: Writer = .filesystem, agent: Bool = true, boot: Boot = .kernel) throws {
         try LibvirtLab.ensureDaemon()
         let guest = try LibvirtLab.guestFiles()
         self.name = name
@@ -97,7 +107,16 @@ public final class LabDomain: Sendable {
         chmod(folder, 0o755)
         disk = folder + "/vda.qcow2"
         console = folder + "/console.log"
-        try writer.makeDisk(disk, MiB: diskMiB)
+        let cmdline = "console=ttyS0 quiet sendense.writer=\(boot == .disk ? "none" : writer.rawValue) sendense.agent=\(agent ? 1 : 0)"
+        let os: String
+        switch boot {
+        case .kernel:
+            try writer.makeDisk(disk, MiB: diskMiB)
+            os = "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(cmdline)</cmdline>"
+        case .disk:
+            _ = try mustRun(["python3", packageRoot + "/Tests/Fixtures/make_bootable_disk.py", disk, guest.kernel, guest.initrd, cmdline])
+            os = "<boot dev='hd'/>"
+        }
         // TCG, not KVM: on the CI machines Linux hangs in its decompressor
         // under nested KVM (all host time in the kernel); TCG boots it in seconds.
         let xml = """
@@ -105,8 +124,7 @@ public final class LabDomain: Sendable {
           <name>\(name)</name>
           <memory unit='MiB'>256</memory>
           <vcpu>1</vcpu>
-          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd>
-            <cmdline>console=ttyS0 quiet sendense.writer=\(writer.rawValue) sendense.agent=\(agent ? 1 : 0)</cmdline></os>
+          <os><type arch='x86_64' machine='pc'>hvm</type>\(os)</os>
           <devices>
             <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(disk)'/><target dev='vda' bus='virtio'/></disk>
             <serial type='file'><source path='\(console)'/><target port='0'/></serial>

@@ -63,6 +63,15 @@ def filter_case(context, case):
     return True
 
 
+# The document's Host pattern: only a value it accepts is pointed at loopback. An invalid one
+# (a negative case) must stay invalid, or the case would expect a refusal of a valid request.
+HOST = re.compile(r"^[A-Za-z0-9.:\[\]][A-Za-z0-9.:\[\]-]{0,252}$")
+
+
+def _valid_host(value):
+    return isinstance(value, str) and HOST.fullmatch(value) is not None
+
+
 def _inside_work(folder, value):
     """A path under WORK/folder named after `value` (its safe characters), so names still differ."""
     name = re.sub(r"[^A-Za-z0-9._-]", "_", value.strip("/"))[:64].strip(".") or "root"
@@ -77,7 +86,7 @@ def map_case(context, case):
     if _is(case, "POST", "/repositories"):
         if isinstance(body.get("path"), str) and body["path"].startswith("/"):
             body["path"] = _inside_work("repositories", body["path"])
-        if isinstance(body.get("nfs_server"), str):
+        if _valid_host(body.get("nfs_server")):
             body["nfs_server"] = "127.0.0.1"
         if isinstance(body.get("cifs_share"), str) and body["cifs_share"].startswith("//"):
             body["cifs_share"] = "//127.0.0.1/" + re.sub(r"[^A-Za-z0-9]", "", body["cifs_share"])[:32]
@@ -86,7 +95,7 @@ def map_case(context, case):
         if isinstance(target, dict) and isinstance(target.get("path"), str) and target["path"].startswith("/"):
             target["path"] = _inside_work("restores", target["path"])
     elif case.operation.path.startswith("/vmware-credentials") and case.operation.method.upper() in ("POST", "PUT"):
-        if isinstance(body.get("vcenter_host"), str) and body["vcenter_host"]:
+        if _valid_host(body.get("vcenter_host")):
             body["vcenter_host"] = "127.0.0.1"
             port = body.get("vcenter_port", 9)
             if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
