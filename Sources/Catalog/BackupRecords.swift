@@ -85,6 +85,36 @@ public struct BackupJobRecord: CatalogRecord, Sendable, Equatable {
     }
 }
 
+/// A backup as the job list shows it: the few columns `GET /jobs` needs.
+public struct BackupJobSummary: Sendable, Equatable {
+    public var backupId: String
+    public var vmName: String
+    public var backupType: BackupType
+    public var status: BackupStatus
+    public var bytesTransferred: Int64
+    public var totalBytes: Int64
+    public var errorMessage: String?
+    public var createdAt: Date
+    public var completedAt: Date?
+
+    init(row: Row) throws {
+        guard let type = BackupType(rawValue: row["backup_type"]), let status = BackupStatus(rawValue: row["status"]) else {
+            // What decoding the whole record would say of a broken row.
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription:
+                "backup \(row["backup_id"] as String? ?? "?") has type \(row["backup_type"] as String? ?? "?") and status \(row["status"] as String? ?? "?")"))
+        }
+        backupId = row["backup_id"]
+        vmName = row["vm_name"]
+        backupType = type
+        self.status = status
+        bytesTransferred = row["bytes_transferred"]
+        totalBytes = row["total_bytes"]
+        errorMessage = row["error_message"]
+        createdAt = row["created_at"]
+        completedAt = row["completed_at"]
+    }
+}
+
 public struct BackupDiskRecord: CatalogRecord, Sendable, Equatable {
     public static let databaseTableName = "backup_disks"
 
@@ -313,14 +343,17 @@ extension CatalogDatabase {
 
     /// For the job list: every backup still running and the newest `limit`
     /// of all, newest first, in one query.
-    public func runningAndRecentBackups(limit: Int) async throws -> [BackupJobRecord] {
+    public func runningAndRecentBackups(limit: Int) async throws -> [BackupJobSummary] {
         try await pool.read { db in
-            try BackupJobRecord.fetchAll(db, sql: """
-                SELECT * FROM backup_jobs WHERE status IN ('started', 'in_progress')
+            // The job list's columns only, read from rows: decoding whole records through Codable
+            // was most of the database's share of GET /jobs (perf, 50,000 points).
+            let columns = "backup_id, vm_name, backup_type, status, bytes_transferred, total_bytes, error_message, created_at, completed_at"
+            return try Row.fetchAll(db, sql: """
+                SELECT \(columns) FROM backup_jobs WHERE status IN ('started', 'in_progress')
                 UNION
-                SELECT * FROM (SELECT * FROM backup_jobs ORDER BY created_at DESC, backup_id DESC LIMIT ?)
+                SELECT * FROM (SELECT \(columns) FROM backup_jobs ORDER BY created_at DESC, backup_id DESC LIMIT ?)
                 ORDER BY created_at DESC, backup_id DESC
-                """, arguments: [limit])
+                """, arguments: [limit]).map(BackupJobSummary.init(row:))
         }
     }
 
