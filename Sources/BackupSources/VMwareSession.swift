@@ -67,7 +67,7 @@ struct VMwareSession {
                     try await client.removeSnapshot(snapshot)
                     return
                 } catch let error as VSphereError {
-                    if case .fault(let fault) = error, fault.type == "ManagedObjectNotFound" { return }
+                    if error.isManagedObjectNotFound { return }
                 } catch {}
                 if attempt < 3 { try? await Task.sleep(for: .seconds(attempt)) }
             }

@@ -1,4 +1,4 @@
-/// Integers in byte buffers. Big-endian: every number in QCOW2 (and XFS) is stored so.
+/// Integers in byte buffers. Big-endian: every number in QCOW2 (and XFS) is stored so; VMDK, LVM2 and btrfs are little-endian.
 extension UnsafeRawBufferPointer {
     @inline(__always)
     func beUInt64(at offset: Int) -> UInt64 {
@@ -43,5 +43,18 @@ extension [UInt8] {
 
     mutating func putBE(_ value: UInt16, at offset: Int) {
         withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self) }
+    }
+
+    /// Little-endian (VMDK).
+    mutating func putLE(_ value: UInt64, at offset: Int) {
+        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self) }
+    }
+
+    mutating func putLE(_ value: UInt32, at offset: Int) {
+        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
+    }
+
+    mutating func putLE(_ value: UInt16, at offset: Int) {
+        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self) }
     }
 }

@@ -216,17 +216,3 @@ public struct StreamOptimizedVMDK: Sendable {
         }
     }
 }
-
-extension [UInt8] {
-    mutating func putLE(_ value: UInt64, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self) }
-    }
-
-    mutating func putLE(_ value: UInt32, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
-    }
-
-    mutating func putLE(_ value: UInt16, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self) }
-    }
-}

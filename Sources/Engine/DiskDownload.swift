@@ -47,8 +47,10 @@ public struct DiskDownload: Sendable {
     /// The guest's size of the disk.
     public var virtualSize: UInt64 { image.virtualSize }
 
-    /// Hands the file to `send` piece by piece, in order.
-    public func forEachPiece(_ send: (ByteBuffer) async throws -> Void) async throws {
+    /// Hands the file to `send` piece by piece, in order. `reached` hears how
+    /// far into the guest's disk the pieces sent so far go (a job's progress:
+    /// raw and vmdk as they go; qcow2 puts its tables first and says so at its end).
+    public func forEachPiece(reached: @Sendable (UInt64) -> Void = { _ in }, _ send: (ByteBuffer) async throws -> Void) async throws {
         let image = self.image
         if let layout {
             // The layout reads the chain between pieces: on the blocking pool. (Capturing the
@@ -58,13 +60,16 @@ public struct DiskDownload: Sendable {
                     try await layout.forEachPiece(of: image) { piece in try await send(ByteBuffer(bytes: piece)) }
                 }
             }
+            reached(image.virtualSize)
             return
         }
         if let vmdk {
             // Deflating grains is CPU work: on the blocking pool, like the reads.
             try await withoutActuallyEscaping(send) { send in
                 try await withTaskExecutorPreference(BlockingPool.shared) {
-                    try await vmdk.forEachPiece(of: image, extents: try image.extents()) { piece in try await send(ByteBuffer(bytes: piece)) }
+                    try await vmdk.forEachPiece(of: image, extents: try image.extents(), reached: reached) { piece in
+                        try await send(ByteBuffer(bytes: piece))
+                    }
                 }
             }
             return
@@ -82,6 +87,7 @@ public struct DiskDownload: Sendable {
                     try await send(ByteBuffer(bytes: try await BlockingPool.shared.run { try image.read(count: count, at: at) }))
                 }
                 offset += UInt64(count)
+                reached(offset)
             }
         }
     }

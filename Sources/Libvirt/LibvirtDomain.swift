@@ -134,14 +134,14 @@ public final class LibvirtDomain: @unchecked Sendable {
         }) == true
     }
 
-    /// The guest's screen (its first head) as libvirt hands it over
-    /// (`virDomainScreenshot`, received through a stream: PNG from libvirt 9
-    /// with QEMU 7.1 or later, PPM before), and its MIME type. Unlike a
-    /// monitor command it does not taint the domain, so a production VM's
-    /// screen can be looked at. At most `maxBytes` are taken.
-    public func screen(maxBytes: Int = 32 << 20) async throws -> (mimeType: String, bytes: [UInt8]) {
+    /// The guest's screen (its first head) as PNG, from `virDomainScreenshot`
+    /// received through a stream. Unlike a monitor command it does not taint
+    /// the domain, so a production VM's screen can be looked at. libvirt 9
+    /// with QEMU 7.1 or later gives PNG; an older pair gives PPM, which is
+    /// refused here (browsers do not show it). At most `maxBytes` are taken.
+    public func screenPNG(maxBytes: Int = 32 << 20) async throws -> [UInt8] {
         let connection = self.connection
-        return try await call("capturing the screen") { domain -> (String, [UInt8])? in
+        let shot = try await call("capturing the screen") { domain -> (String, [UInt8])? in
             guard let stream = virStreamNew(connection.pointer, 0) else { return nil }
             defer { virStreamFree(stream) }
             guard let mime = virDomainScreenshot(domain, stream, 0, 0) else { return nil }
@@ -160,6 +160,10 @@ public final class LibvirtDomain: @unchecked Sendable {
             guard virStreamFinish(stream) == 0 else { return nil }
             return (String(cString: mime), bytes)
         }
+        guard shot.0 == "image/png" else {
+            throw LibvirtError(code: -1, message: "libvirt gives the screen of domain \(name) as \(shot.0), not PNG (libvirt 9 with QEMU 7.1 or later give PNG)")
+        }
+        return shot.1
     }
 
     /// Stops the domain at once (a power cut); a transient domain is gone after it.

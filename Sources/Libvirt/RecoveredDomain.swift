@@ -50,7 +50,7 @@ public struct RecoveredDomain: Sendable {
     /// become ptys. `keepMACs`: the NICs keep the original's MAC addresses
     /// (a VM restored to replace the lost original); else libvirt makes new ones.
     /// `withScreen`: a VM without a video device gets a VGA one, so its screen
-    /// can be captured (a boot check's screenshot).
+    /// can be captured (instant recoveries: the Recoveries page, boot checks).
     public init(storedXML: String, name: String, disks: [Disk], consoleLog: String?, network: Network, keepMACs: Bool = false,
                 withScreen: Bool = false, description: String) throws {
         let document = try XMLDocument(xmlString: storedXML, options: [])

@@ -151,9 +151,8 @@ public struct VMwareHardware: Codable, Sendable, Equatable {
                                 network: backing?.text("deviceName") ?? port?.text("portgroupKey"), switchUuid: port?.text("switchUuid"),
                                 macAddress: device.text("macAddress"), addressType: device.text("addressType")))
             } else if type == "VirtualDisk", let controller = device.int("controllerKey") {
-                let capacity = device.int64("capacityInBytes") ?? device.int64("capacityInKB").map { $0 * 1024 } ?? 0
                 disks.append(Disk(key: key, label: device["deviceInfo"]?.text("label") ?? "Hard disk", controllerKey: controller,
-                                  unitNumber: device.int("unitNumber") ?? 0, capacityBytes: capacity,
+                                  unitNumber: device.int("unitNumber") ?? 0, capacityBytes: VirtualDiskInfo.capacity(of: device),
                                   thinProvisioned: device["backing"]?.bool("thinProvisioned")))
             }
         }

@@ -32,6 +32,14 @@ public enum VSphereError: Error, Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// The object is gone (a removed snapshot, a destroyed VM), said by the call or by its task.
+    public var isManagedObjectNotFound: Bool {
+        switch self {
+        case .fault(let fault), .taskFailed(_, let fault): fault.type == "ManagedObjectNotFound"
+        default: false
+        }
+    }
+
     public var isInvalidLogin: Bool {
         if case .fault(let fault) = self { return fault.type == "InvalidLogin" }
         return false

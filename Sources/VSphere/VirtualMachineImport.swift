@@ -92,17 +92,10 @@ extension VSphereClient {
               let pool = try await properties(of: compute, ["resourcePool"])["resourcePool"]?.reference else {
             throw VSphereError.badResponse("host \(chosen.object.value) has no compute resource with a resource pool")
         }
-        var node: ManagedObjectReference? = compute
-        var datacenter: (name: String, folder: ManagedObjectReference)? = nil
-        for _ in 0..<64 {
-            guard let current = node else { break }
-            if current.type == "Datacenter", let properties = byRef[current], let folder = properties["vmFolder"]?.reference {
-                datacenter = (properties["name"]?.text ?? current.value, folder)
-                break
-            }
-            node = byRef[current]?["parent"]?.reference
+        guard let datacenter = Self.ancestor(of: compute, type: "Datacenter", parent: { byRef[$0]?["parent"]?.reference }),
+              let vmFolder = byRef[datacenter]?["vmFolder"]?.reference else {
+            throw VSphereError.badResponse("the datacenter of host \(chosen.object.value) was not found")
         }
-        guard let datacenter else { throw VSphereError.badResponse("the datacenter of host \(chosen.object.value) was not found") }
         var networks: [String: VMwareNetwork] = [:]
         for reference in chosen.properties["network"]?.children.compactMap(\.reference) ?? [] {
             guard let properties = byRef[reference], let name = properties["name"]?.text else { continue }
@@ -115,7 +108,8 @@ extension VSphereClient {
             }
         }
         return VMwarePlacement(host: chosen.object, hostName: chosen.properties["name"]?.text ?? chosen.object.value, resourcePool: pool,
-                               vmFolder: datacenter.folder, datacenter: datacenter.name, datastore: datastore, networks: networks)
+                               vmFolder: vmFolder, datacenter: byRef[datacenter]?["name"]?.text ?? datacenter.value, datastore: datastore,
+                               networks: networks)
     }
 
     /// Creates the VM `spec` describes through `ImportVApp` and answers the

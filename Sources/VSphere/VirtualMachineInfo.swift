@@ -59,16 +59,20 @@ public struct VirtualDiskInfo: Sendable, Equatable, Codable {
         return String(path.dropLast(5)) + "-flat.vmdk"
     }
 
+    /// A VirtualDisk device's size: `capacityInBytes`, or `capacityInKB` from vCenters that give only that.
+    static func capacity(of device: SOAPElement) -> Int64 {
+        device.int64("capacityInBytes") ?? device.int64("capacityInKB").map { $0 * 1024 } ?? 0
+    }
+
     /// Disks among `config.hardware.device` (an ArrayOfVirtualDevice).
     public static func disks(in devices: SOAPElement?) -> [VirtualDiskInfo] {
         guard let devices else { return [] }
         return devices.children.compactMap { device in
             guard device.type == "VirtualDisk", let key = device.int("key") else { return nil }
             let backing = device["backing"]
-            let capacity = device.int64("capacityInBytes") ?? device.int64("capacityInKB").map { $0 * 1024 } ?? 0
             return VirtualDiskInfo(
                 key: key, label: device["deviceInfo"]?.text("label") ?? "Hard disk",
-                capacityBytes: capacity, fileName: backing?.text("fileName") ?? "",
+                capacityBytes: capacity(of: device), fileName: backing?.text("fileName") ?? "",
                 thinProvisioned: backing?.bool("thinProvisioned"),
                 changeId: backing?.text("changeId").flatMap { $0.isEmpty ? nil : $0 },
                 hasParent: backing?["parent"] != nil)

@@ -24,14 +24,7 @@ extension VSphereClient {
             if let name = object.properties["name"]?.text { names[object.object] = name }
         }
         func datacenter(of start: ManagedObjectReference?) -> String? {
-            var node = start
-            var steps = 0
-            while let current = node, steps < 64 {
-                if current.type == "Datacenter" { return names[current] }
-                node = parents[current]
-                steps += 1
-            }
-            return nil
+            Self.ancestor(of: start, type: "Datacenter") { parents[$0] }.flatMap { names[$0] }
         }
         return objects.filter { $0.object.type == "VirtualMachine" }.map { object in
             let p = object.properties
@@ -47,6 +40,19 @@ extension VSphereClient {
                 isTemplate: p["config.template"]?.text == "true",
                 disks: VirtualDiskInfo.disks(in: p["config.hardware.device"]))
         }.sorted { $0.name < $1.name }
+    }
+
+    /// `start` itself or its nearest ancestor of `type`, walking `parent`;
+    /// at most 64 steps (inventories are shallow; a loop is not followed).
+    static func ancestor(of start: ManagedObjectReference?, type: String,
+                         parent: (ManagedObjectReference) -> ManagedObjectReference?) -> ManagedObjectReference? {
+        var node = start
+        for _ in 0..<64 {
+            guard let current = node else { return nil }
+            if current.type == type { return current }
+            node = parent(current)
+        }
+        return nil
     }
 
     /// One VM's current state (by moref), for a backup.

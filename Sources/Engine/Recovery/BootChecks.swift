@@ -78,9 +78,10 @@ public actor BootChecks {
         let clock = ContinuousClock()
         let begun = clock.now
         var session: RecoveryRecord? = nil
+        var cancelled = false
         do {
             let started = try await recoveries.start(.init(backupID: record.backupId, name: "\(record.vmName.prefix(40))-bootcheck-\(record.checkId.suffix(8))",
-                                                           network: "none", purpose: "Boot check \(record.checkId):", withScreen: true))
+                                                           network: "none", purpose: "Boot check \(record.checkId):"))
             session = started
             record.recoveryId = started.recoveryId
             try await catalog.saveBootCheck(record)
@@ -117,8 +118,9 @@ public actor BootChecks {
             }
             record.screenshot = await capture(domain, checkID: record.checkId)
         } catch {
+            cancelled = error is CancellationError
             record.status = .error
-            record.reason = error is CancellationError ? "cancelled before a verdict" : "\(error)"
+            record.reason = cancelled ? "cancelled before a verdict" : "\(error)"
         }
         // Gone whatever happened: from a task of its own, a cancelled one cannot reach the catalog.
         let ended = record
@@ -130,19 +132,15 @@ public actor BootChecks {
         }.value
         logger.notice("boot check \(record.checkId) of \(record.backupId): \(record.status.rawValue), \(record.reason ?? "")")
         let summary = "\(record.backupId): \(record.status.rawValue), \(record.reason ?? "")"
-        switch record.status {
-        case .passed: return .completed(summary)
-        case .error where record.reason == "cancelled before a verdict": return JobEnd(state: .cancelled, detail: summary)
-        default: return .failed(summary)
-        }
+        if cancelled { return JobEnd(state: .cancelled, detail: summary) }
+        return record.status == .passed ? .completed(summary) : .failed(summary)
     }
 
     /// The guest's screen as PNG in the data dir; nil (and a log line) when
     /// it could not be captured.
     private func capture(_ domain: LibvirtDomain, checkID: String) async -> String? {
         do {
-            let (mimeType, bytes) = try await domain.screen()
-            guard mimeType == "image/png" else { throw LibvirtError(code: -1, message: "libvirt gave the screen as \(mimeType), not PNG") }
+            let bytes = try await domain.screenPNG()
             let kept = screenshotFolder + "/\(checkID).png"
             try await BlockingPool.shared.run { [folder = screenshotFolder] in
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

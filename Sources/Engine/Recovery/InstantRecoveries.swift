@@ -26,17 +26,13 @@ public actor InstantRecoveries {
         public var network: String?
         /// What the session is for, in its domain's description (a boot check's sandbox says so).
         public var purpose: String?
-        /// Give a VM without a video device a VGA one (its screen can then be captured).
-        public var withScreen: Bool
 
-        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: String? = nil, purpose: String? = nil,
-                    withScreen: Bool = false) {
+        public init(backupID: String, name: String?, libvirtURI: String = "qemu:///system", network: String? = nil, purpose: String? = nil) {
             self.backupID = backupID
             self.name = name
             self.libvirtURI = libvirtURI
             self.network = network
             self.purpose = purpose
-            self.withScreen = withScreen
         }
     }
 
@@ -90,7 +86,9 @@ public actor InstantRecoveries {
                 storedXML: point.configuration, name: name,
                 disks: point.disks.map { .init(target: $0.label, source: .nbd(socket: RecoveryDiskServer.socket(in: record.workFolder),
                                                                               exportName: RecoveryDiskServer.exportName(of: $0.index))) },
-                consoleLog: record.workFolder + "/console.log", network: network, withScreen: request.withScreen,
+                consoleLog: record.workFolder + "/console.log", network: network,
+                // A screen for every recovered VM: the Recoveries page and boot checks show it.
+                withScreen: true,
                 description: "\(request.purpose ?? "Instant recovery") \(id) of \(point.backup.vmName) from backup \(point.backup.backupId) (Sendense)")
         } catch {
             throw RecoveryError.notRecoverable("\(error)")
@@ -302,16 +300,11 @@ public actor InstantRecoveries {
     public func screen(of id: String) async throws -> [UInt8] {
         guard let record = try await catalog.recovery(id: id) else { throw RecoveryError.notFound(id) }
         guard record.state == .running, let uuid = record.domainUuid else { throw RecoveryError.notActive(id, record.state) }
-        let shot: (mimeType: String, bytes: [UInt8])
         do {
-            shot = try await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid).screen()
+            return try await LibvirtConnection.open(record.libvirtUri).domain(uuid: uuid).screenPNG()
         } catch {
             throw RecoveryError.hostUnreachable("cannot capture the screen of \(record.domainName): \(error)")
         }
-        guard shot.mimeType == "image/png" else {
-            throw RecoveryError.hostUnreachable("libvirt gives the screen of \(record.domainName) as \(shot.mimeType), not PNG (libvirt 9 and QEMU 7.1 or later give PNG)")
-        }
-        return shot.bytes
     }
 
     // MARK: VMs that ended

@@ -1,9 +1,8 @@
 import Catalog
-import DiskImage
 import Foundation
 import Logging
-import NIOCore
 import SendenseCore
+import Synchronization
 import VSphere
 
 /// VM restore into vCenter: a new VM made from the hardware a VMware
@@ -101,9 +100,11 @@ public actor VCenterRestores {
         // Written before the job: a restart finds what the job may have left.
         try await catalog.saveVMRestore(record)
         let images = disks.map(\.image)
+        let total = disks.reduce(UInt64(0)) { $0 + $1.size }
         let job = await jobs.start(.restore, id: id, vmName: point.backup.vmName, detail: "backup \(point.backup.backupId) as vCenter VM \(name)",
                                    restoring: (point.backup.backupId, nil), on: BlockingPool.jobs) { progress in
-            try await self.run(record, spec: spec, placement: placement, images: images, login: login, progress: progress)
+            progress.setTotal(total)
+            return try await self.run(record, spec: spec, placement: placement, images: images, login: login, progress: progress)
         }
         logger.notice("VM restore \(id): backup \(point.backup.backupId) as vCenter VM \(name) on \(placement.hostName), datastore \(placement.datastore)")
         return (record, job)
@@ -112,6 +113,8 @@ public actor VCenterRestores {
     private struct PlannedDisk: Sendable {
         var index: Int
         var image: String
+        /// The guest's size of the image.
+        var size: UInt64
         var hardware: VMwareHardware.Disk
     }
 
@@ -128,7 +131,7 @@ public actor VCenterRestores {
             // The VM's disk must hold the whole image (a disk grown after the configuration was read).
             let size = try await BlockingPool.shared.run { try DiskRestore.virtualSize(of: disk.image) }
             device.capacityBytes = max(device.capacityBytes, Int64(size))
-            disks.append(PlannedDisk(index: disk.index, image: disk.image, hardware: device))
+            disks.append(PlannedDisk(index: disk.index, image: disk.image, size: size, hardware: device))
         }
         do {
             return try await VSphereClient.with(login) { client in
@@ -138,20 +141,20 @@ public actor VCenterRestores {
                     throw RecoveryError.nameTaken(name)
                 }
                 var networks: [Int: VMwareNetwork] = [:]
+                let known = placement.networks.keys.sorted().joined(separator: ", ")
                 for nic in hardware.nics {
                     switch request.network {
                     case "none":
                         continue
                     case let chosen?:
                         guard let network = placement.networks[chosen] else {
-                            throw RecoveryError.invalid("host \(placement.hostName) is on no network named \(chosen) (it is on: "
-                                + placement.networks.keys.sorted().joined(separator: ", ") + ")")
+                            throw RecoveryError.invalid("host \(placement.hostName) is on no network named \(chosen) (it is on: \(known))")
                         }
                         networks[nic.key] = network
                     case nil:
                         guard let network = placement.network(of: nic) else {
                             throw RecoveryError.invalid("\(nic.label) was on network \(nic.network ?? "(none)"), which host \(placement.hostName) "
-                                + "is not on: choose a network (" + placement.networks.keys.sorted().joined(separator: ", ") + ") or none")
+                                + "is not on: choose a network (\(known)) or none")
                         }
                         networks[nic.key] = network
                     }
@@ -171,9 +174,6 @@ public actor VCenterRestores {
                      progress: JobProgress) async throws -> JobEnd {
         var record = record
         do {
-            var total: UInt64 = 0
-            for image in images { total += try DiskRestore.virtualSize(of: image) }
-            progress.setTotal(total)
             record = try await VSphereClient.with(login) { [record, catalog] client in
                 var record = record
                 let (lease, vm) = try await client.importVM(spec, at: placement)
@@ -220,22 +220,20 @@ public actor VCenterRestores {
             + "\(record.disks.count) disk(s)")
     }
 
-    /// One disk: the chain read and deflated on the blocking pool, each piece
-    /// sent once the previous one is on the wire.
+    /// One disk as a VMDK download is made (the chain read and deflated on
+    /// the blocking pool), each piece sent once the previous one is on the wire.
     private static func upload(_ path: String, to url: NFCDeviceURL, client: VSphereClient, progress: JobProgress) async throws {
-        let image = try await BlockingPool.shared.run { try BackupImages.open(path) }
-        let extents = try await BlockingPool.shared.run { try image.extents() }
-        let vmdk = StreamOptimizedVMDK(virtualSize: image.virtualSize)
+        let disk = try await DiskDownload.open(path: path, as: .vmdk)
+        let counted = Mutex<UInt64>(0)
         try await client.upload(url) { send in
-            try await withTaskExecutorPreference(BlockingPool.shared) {
-                var counted: UInt64 = 0
-                try await vmdk.forEachPiece(of: image, extents: extents, reached: { offset in
-                    progress.add(offset - counted)
-                    counted = offset
-                }) { piece in
-                    try Task.checkCancellation()
-                    try await send(ByteBuffer(bytes: piece))
-                }
+            try await disk.forEachPiece(reached: { offset in
+                progress.add(counted.withLock { done in
+                    defer { done = offset }
+                    return offset - done
+                })
+            }) { piece in
+                try Task.checkCancellation()
+                try await send(piece)
             }
         }
     }
@@ -259,8 +257,7 @@ public actor VCenterRestores {
                         try await client.destroyVM(vm)
                     } catch let error as VSphereError {
                         // Gone already: an aborted lease removes what it imported.
-                        if case .fault(let fault) = error, fault.type == "ManagedObjectNotFound" { continue }
-                        if case .taskFailed(_, let fault) = error, fault.type == "ManagedObjectNotFound" { continue }
+                        if error.isManagedObjectNotFound { continue }
                         throw error
                     }
                 }

@@ -13,8 +13,7 @@ enum RecoveryRoutes {
             let body = try await request.decodeJSON(RecoveryRequest.self, limit: services.maxBody)
             guard (body.target?.type ?? "libvirt") == "libvirt" else { throw APIError.badRequest("target.type must be libvirt") }
             let record = try await services.recoveries.start(
-                .init(backupID: body.backupId, name: body.name, libvirtURI: body.target?.uri ?? "qemu:///system", network: body.network,
-                      withScreen: true))
+                .init(backupID: body.backupId, name: body.name, libvirtURI: body.target?.uri ?? "qemu:///system", network: body.network))
             return EditedResponse(status: .created, response: await response(record, services))
         }
 
