@@ -1,6 +1,12 @@
 import Foundation
 import SendenseCore
 
+/// Where a VM restore makes the VM.
+public enum VMRestoreTargetType: String, Codable, Sendable, CaseIterable {
+    case libvirt
+    case vcenter
+}
+
 /// `POST /restore/vm`: a restore point's VM as a new libvirt domain with
 /// disks of its own, or as a new VM in vCenter.
 public struct VMRestoreRequest: Codable, Sendable {
@@ -113,7 +119,7 @@ public struct VMRestoreResponse: Codable, Sendable {
     /// Set once the domain is defined (vCenter: the VM's instance UUID once created).
     @Nullable public var domainUuid: String?
     /// `libvirt` or `vcenter`.
-    public var targetType: String
+    public var targetType: VMRestoreTargetType
     /// null for a vCenter restore.
     @Nullable public var libvirtUri: String?
     /// null for a libvirt restore.
@@ -141,7 +147,7 @@ public struct VMRestoreResponse: Codable, Sendable {
         self.vmName = vmName
         self.domainName = domainName
         self.domainUuid = domainUuid
-        self.targetType = vcenter == nil ? "libvirt" : "vcenter"
+        self.targetType = vcenter == nil ? .libvirt : .vcenter
         self.libvirtUri = libvirtUri
         self.vcenter = vcenter
         self.pool = pool

@@ -37,7 +37,7 @@ extension RestoreCommand {
             let client = try APIClient.make(options)
             let target: VMRestoreRequest.Target = vcenter == nil
                 ? .init(uri: uri, directory: to, pool: pool)
-                : .init(type: "vcenter", credentialId: vcenter, host: host, datastore: datastore)
+                : .init(type: VMRestoreTargetType.vcenter.rawValue, credentialId: vcenter, host: host, datastore: datastore)
             let request = VMRestoreRequest(backupId: backupID, target: target, name: name, network: network, keepMacs: keepMacs, start: start)
             var answer = try await client.send(.POST, "/restore/vm", body: request, as: VMRestoreResponse.self)
             while answer.value.status == .inProgress {

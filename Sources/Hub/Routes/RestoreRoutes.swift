@@ -84,8 +84,11 @@ enum RestoreRoutes {
         table.add(.post, "/restore/vm", .role(.operator)) { request, _ -> EditedResponse<VMRestoreResponse> in
             let body = try await request.decodeJSON(VMRestoreRequest.self, limit: services.maxBody)
             let target = body.target
-            switch target.type ?? "libvirt" {
-            case "libvirt":
+            guard let kind = VMRestoreTargetType(rawValue: target.type ?? "libvirt") else {
+                throw APIError.badRequest("target.type must be " + VMRestoreTargetType.allCases.map(\.rawValue).joined(separator: " or "))
+            }
+            switch kind {
+            case .libvirt:
                 guard target.credentialId == nil, target.host == nil, target.datastore == nil else {
                     throw APIError.badRequest("target.credential_id, target.host and target.datastore are for a vcenter target")
                 }
@@ -99,7 +102,7 @@ enum RestoreRoutes {
                     .init(backupID: body.backupId, name: body.name, libvirtURI: target.uri ?? "qemu:///system", destination: destination,
                           network: body.network, keepMACs: body.keepMacs ?? false, start: body.start ?? false))
                 return EditedResponse(status: .accepted, response: VMRestoreResponse(record, job))
-            case "vcenter":
+            case .vcenter:
                 guard target.uri == nil, target.directory == nil, target.pool == nil else {
                     throw APIError.badRequest("target.uri, target.directory and target.pool are for a libvirt target")
                 }
@@ -110,8 +113,6 @@ enum RestoreRoutes {
                     .init(backupID: body.backupId, name: body.name, credentialID: credential, host: target.host, datastore: datastore,
                           network: body.network, keepMACs: body.keepMacs ?? false, powerOn: body.start ?? false))
                 return EditedResponse(status: .accepted, response: VMRestoreResponse(record, job))
-            default:
-                throw APIError.badRequest("target.type must be libvirt or vcenter")
             }
         }
 
