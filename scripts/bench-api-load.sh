@@ -5,7 +5,8 @@
 # connections) and at about 200 req/s (the goal: p99 under 20 ms), while four
 # full backups run over and over. Prints req/s and p50/p99 latency per route,
 # and how long a full backup took with and without the load.
-# Usage: scripts/bench-api-load.sh [seconds per route]   (BENCH_DIR, SENDENSE_BINARY override)
+# Usage: scripts/bench-api-load.sh [seconds per route]   (BENCH_DIR, SENDENSE_BINARY override;
+#        API_BENCH_BACKUPS=no stops after the first table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-5}
@@ -72,15 +73,22 @@ backup_id=$(sendense backup start files --full --wait --json | python3 -c 'impor
 mount_id=$(sendense restore mount "$backup_id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mount_id"])')
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$SENDENSE_CONFIG_DIR/config.json")
 
+hub_cpu_ticks() { awk '{print $14 + $15}' "/proc/$hub_pid/stat"; }  # the hub's user + system time, in clock ticks
 run_wrk() {  # label, paths (comma-separated)
-  local out
+  local out before after
+  before=$(hub_cpu_ticks)
   out=$(SENDENSE_TOKEN=$token SENDENSE_PATHS=$2 wrk -t2 -c"${connections:-64}" -d"${seconds}s" --timeout 5s --latency -s "$script" "$url")
-  local rps p50 p99 errors
+  after=$(hub_cpu_ticks)
+  local rps p50 p99 errors requests cpu
   rps=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
   p50=$(awk '$1 == "50%" {print $2}' <<< "$out")
   p99=$(awk '$1 == "99%" {print $2}' <<< "$out")
   errors=$(awk '/Non-2xx/ {n += $5} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<< "$out")
-  printf '%-34s %10s %10s %10s %9s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+  requests=$(awk '/requests in/ {print $1}' <<< "$out")
+  # The hub's CPU time per request: what a route costs, whatever else waits for the CPU. It counts
+  # the backups' CPU too while they run, so it is only the route's own cost in the first table.
+  cpu=$(python3 -c 'import os, sys; b, a, n = map(int, sys.argv[1:]); print("%.2f ms" % ((a - b) * 1000 / os.sysconf("SC_CLK_TCK") / max(n, 1)))' "$before" "$after" "${requests:-0}")
+  printf '%-34s %10s %10s %10s %9s %12s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" "$cpu"
 }
 files_path="/api/v1/restore/$mount_id/files?path=/docs&limit=100"
 chain_path="/api/v1/backups/chain?vm_name=load-vm-0001&repository_id=1"
@@ -96,8 +104,9 @@ routes=(
   "all of them, mixed (a page of VMs)|/api/v1/health,/api/v1/jobs,/api/v1/vm-contexts?limit=100,/api/v1/backups?limit=50,$chain_path,/api/v1/protection-flows,$files_path"
 )
 # The routes alone first, at the steady rate below (no backup running).
-printf '\n%-34s %10s %10s %10s %9s\n' "route (~200 req/s, no backups, ${seconds} s)" "req/s" "p50" "p99" "errors"
+printf '\n%-34s %10s %10s %10s %9s %12s\n' "route (~200 req/s, no backups, ${seconds} s)" "req/s" "p50" "p99" "errors" "hub CPU/req"
 for route in "${routes[@]}"; do SENDENSE_DELAY_MS=50 connections=11 run_wrk "${route%%|*}" "${route#*|}"; done
+[[ ${API_BENCH_BACKUPS:-yes} == no ]] && exit 0  # the routes' own cost only (quicker, while working on a route)
 
 # Four VMs backed up in full, again and again: first for a while alone (each backup's time goes
 # to quiet-VM.times), then while wrk runs: at saturation (saturated-VM.times, not compared) and at
@@ -113,12 +122,12 @@ done
 sleep "${QUIET_SECONDS:-40}"
 echo saturated > "$work/phase"  # not compared: the goal is about the steady rate below
 
-printf '\n%-34s %10s %10s %10s %9s\n' "route (64 connections, 4 backups, ${seconds} s)" "req/s" "p50" "p99" "errors"
+printf '\n%-34s %10s %10s %10s %9s %12s\n' "route (64 connections, 4 backups, ${seconds} s)" "req/s" "p50" "p99" "errors" "hub CPU/req"
 for route in "${routes[@]}"; do run_wrk "${route%%|*}" "${route#*|}"; done
 # The goal's load: about 200 requests a second (11 connections, each waiting 50 ms between its
 # requests: 200 a second when a request takes 5 ms), p99 under 20 ms for every route.
 echo loaded > "$work/phase"
-printf '\n%-34s %10s %10s %10s %9s\n' "route (~200 req/s, 4 backups, ${seconds} s)" "req/s" "p50" "p99" "errors"
+printf '\n%-34s %10s %10s %10s %9s %12s\n' "route (~200 req/s, 4 backups, ${seconds} s)" "req/s" "p50" "p99" "errors" "hub CPU/req"
 vmstat 1 > "$work/vmstat.txt" & vmstat_pid=$!
 for route in "${routes[@]}"; do SENDENSE_DELAY_MS=50 connections=11 run_wrk "${route%%|*}" "${route#*|}"; done
 kill "$vmstat_pid"
@@ -129,14 +138,21 @@ rm -f "$work/keep-backing-up"
 wait $(jobs -p | grep -v "^$hub_pid$") 2>/dev/null || true
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "n/a"}'; }
+change() { python3 -c 'import sys; q, l = map(float, sys.argv[1:]); print("%+.0f %%" % ((l / q - 1) * 100))' "$1" "$2" 2>/dev/null || echo n/a; }
 echo
 echo "full backups, four at a time (median seconds; the goal: under load at most 10 % slower)"
 for vm in files data data2 data3; do
   quiet=$(median < "$work/quiet-$vm.times")
   loaded=$(median < "$work/loaded-$vm.times")
   printf '  %-6s %6s s alone (%s backups), %6s s under ~200 req/s (%s backups): %s\n' "$vm" "$quiet" "$(wc -l < "$work/quiet-$vm.times")" \
-    "$loaded" "$(wc -l < "$work/loaded-$vm.times")" "$(python3 -c 'import sys; q, l = map(float, sys.argv[1:]); print("%+.0f %%" % ((l / q - 1) * 100))' "$quiet" "$loaded" 2>/dev/null || echo n/a)"
+    "$loaded" "$(wc -l < "$work/loaded-$vm.times")" "$(change "$quiet" "$loaded")"
 done
+# data, data2 and data3 are the same disk: one median over all their backups is steadier than each
+# VM's (a dozen backups each: their medians differed by 40 % within one phase of one run).
+quiet=$(cat "$work"/quiet-data*.times | median)
+loaded=$(cat "$work"/loaded-data*.times | median)
+printf '  %-6s %6s s alone (%s backups), %6s s under ~200 req/s (%s backups): %s\n' "data*" "$quiet" "$(cat "$work"/quiet-data*.times | wc -l)" \
+  "$loaded" "$(cat "$work"/loaded-data*.times | wc -l)" "$(change "$quiet" "$loaded")"
 start=$(date +%s.%N)
 kill -TERM "$hub_pid"
 wait "$hub_pid" || true

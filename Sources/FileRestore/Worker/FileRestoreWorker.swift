@@ -61,6 +61,7 @@ public final class FileRestoreWorker: Sendable {
     public let opened: WorkerOpened
     private let settings: Settings
     private let state: Mutex<State>
+    private let pages = Mutex(FolderPageCache())
 
     /// Starts a worker on the image at `imagePath` and waits for it to have
     /// read the disk's partitions and filesystems.
@@ -92,8 +93,11 @@ public final class FileRestoreWorker: Sendable {
     // MARK: requests
 
     /// One page of the folder at `path`: folders first, then by name.
+    /// A page asked for again comes from memory: the disk is a restore point's, it never changes.
     public func list(_ path: String, offset: Int, limit: Int) throws -> FolderPage {
-        try exchange(.list(path: path, offset: offset, limit: limit), timeout: settings.requestTimeout) { channel, kind, length, deadline in
+        let key = FolderPageCache.Key(path: path, offset: offset, limit: limit)
+        if let page = pages.withLock({ $0[key] }) { return page }
+        let page = try exchange(.list(path: path, offset: offset, limit: limit), timeout: settings.requestTimeout) { channel, kind, length, deadline in
             guard kind == .data else { throw WorkerChannel.Failure.malformed("a listing answered \(kind)") }
             do {
                 return try FolderPage(encoded: try channel.receivePayload(length, until: deadline))
@@ -101,6 +105,8 @@ public final class FileRestoreWorker: Sendable {
                 throw WorkerChannel.Failure.malformed("a listing's path: \(error)")
             }
         }
+        pages.withLock { $0[key] = page }
+        return page
     }
 
     /// The entry at `path`; the root and partition folders are directories.
