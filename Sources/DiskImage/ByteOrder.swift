@@ -33,28 +33,14 @@ extension [UInt8] {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(self[offset + $1]) << (8 * $1) }
     }
 
-    mutating func putBE(_ value: UInt64, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt64.self) }
-    }
-
-    mutating func putBE(_ value: UInt32, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self) }
-    }
-
-    mutating func putBE(_ value: UInt16, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self) }
+    /// Writes `value` big-endian in its own width. Unsigned only: a bare literal would be an `Int`
+    /// and silently take eight bytes, so it does not compile.
+    mutating func putBE<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at offset: Int) {
+        withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: T.self) }
     }
 
     /// Little-endian (VMDK).
-    mutating func putLE(_ value: UInt64, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self) }
-    }
-
-    mutating func putLE(_ value: UInt32, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
-    }
-
-    mutating func putLE(_ value: UInt16, at offset: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self) }
+    mutating func putLE<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at offset: Int) {
+        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
     }
 }
