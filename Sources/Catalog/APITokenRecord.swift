@@ -52,13 +52,20 @@ extension CatalogDatabase {
 
     /// The user a live token belongs to: not revoked, not expired.
     public func user(forTokenHash hash: String, now: Date = Date()) async throws -> UserRecord? {
-        try await pool.read { db in
-            // Every authenticated request asks this: a cached statement is not parsed and authorized again each time.
-            try UserRecord.fetchOne(db.cachedStatement(sql: """
-                SELECT users.* FROM users JOIN api_tokens ON api_tokens.user_id = users.id
+        if let user = tokenUsers.user(forTokenHash: hash, now: now) { return user }
+        let generation = tokenUsers.generation
+        let found = try await pool.read { db -> (UserRecord, Date)? in
+            // Asked whenever the cache misses: a cached statement is not parsed and authorized again each time.
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT users.*, api_tokens.expires_at AS token_expires_at
+                FROM users JOIN api_tokens ON api_tokens.user_id = users.id
                 WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL AND api_tokens.expires_at > ?
-                """), arguments: [hash, now])
+                """), arguments: [hash, now]) else { return nil }
+            return (try UserRecord(row: row), row["token_expires_at"])
         }
+        guard let (user, expiresAt) = found else { return nil }
+        tokenUsers.store(.init(user: user, expiresAt: expiresAt, readAt: .now), forTokenHash: hash, readInGeneration: generation)
+        return user
     }
 
     /// Revokes one token; answers whether a live token was revoked.

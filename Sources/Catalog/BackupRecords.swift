@@ -332,7 +332,10 @@ extension CatalogDatabase {
         }
     }
 
-    public func backups(_ filter: BackupListFilter) async throws -> (records: [BackupJobRecord], total: Int) {
+    /// A page of backups, the number matching the filter, and how many disks
+    /// each backup on the page has: one read (each read is a hop to the
+    /// reader pool and back, a good part of a short request's cost).
+    public func backups(_ filter: BackupListFilter) async throws -> (records: [BackupJobRecord], total: Int, diskCounts: [String: Int]) {
         try await pool.read { db in
             var request = BackupJobRecord.all()
             if let vm = filter.vmName { request = request.filter(Column("vm_name") == vm) }
@@ -341,47 +344,61 @@ extension CatalogDatabase {
             let total = try request.fetchCount(db)
             let records = try request.order(Column("created_at").desc, Column("backup_id").desc)
                 .limit(filter.limit, offset: filter.offset).fetchAll(db)
-            return (records, total)
+            return (records, total, try Self.diskCounts(db, of: records.map(\.backupId)))
         }
     }
 
     /// For the job list: every backup still running and the newest `limit`
     /// of all, newest first, in one query.
     public func runningAndRecentBackups(limit: Int) async throws -> [BackupJobSummary] {
-        try await pool.read { db in
-            // The job list's columns only, read from rows: decoding whole records through Codable
-            // was most of the database's share of GET /jobs (perf, 50,000 points). A cached
-            // statement: preparing it again each time (parser, GRDB's authorizer) cost as much as a row's decoding.
-            let columns = BackupJobSummary.columns
-            let statement = try db.cachedStatement(sql: """
-                SELECT \(columns) FROM backup_jobs WHERE status IN ('started', 'in_progress')
-                UNION
-                SELECT * FROM (SELECT \(columns) FROM backup_jobs ORDER BY created_at DESC, backup_id DESC LIMIT ?)
-                ORDER BY created_at DESC, backup_id DESC
-                """)
-            return try Row.fetchAll(statement, arguments: [limit]).map(BackupJobSummary.init(row:))
-        }
+        try await pool.read { db in try Self.runningAndRecentBackups(db, limit: limit) }
+    }
+
+    static func runningAndRecentBackups(_ db: Database, limit: Int) throws -> [BackupJobSummary] {
+        // The job list's columns only, read from rows: decoding whole records through Codable
+        // was most of the database's share of GET /jobs (perf, 50,000 points). A cached
+        // statement: preparing it again each time (parser, GRDB's authorizer) cost as much as a row's decoding.
+        let columns = BackupJobSummary.columns
+        let statement = try db.cachedStatement(sql: """
+            SELECT \(columns) FROM backup_jobs WHERE status IN ('started', 'in_progress')
+            UNION
+            SELECT * FROM (SELECT \(columns) FROM backup_jobs ORDER BY created_at DESC, backup_id DESC LIMIT ?)
+            ORDER BY created_at DESC, backup_id DESC
+            """)
+        return try Row.fetchAll(statement, arguments: [limit]).map(BackupJobSummary.init(row:))
+    }
+
+    /// How many disks each of these backups has, in one query (a list page once read each backup's disks).
+    static func diskCounts(_ db: Database, of backupIDs: [String]) throws -> [String: Int] {
+        guard !backupIDs.isEmpty else { return [:] }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT backup_id, COUNT(*) AS disks FROM backup_disks WHERE backup_id IN (\(Array(repeating: "?", count: backupIDs.count).joined(separator: ",")))
+            GROUP BY backup_id
+            """, arguments: StatementArguments(backupIDs))
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["backup_id"] as String, $0["disks"] as Int) })
     }
 
     /// Completed backups of a VM in a repository, oldest first.
-    /// How many disks each of these backups has, in one read (a list page once read each backup's disks).
-    public func diskCounts(of backupIDs: [String]) async throws -> [String: Int] {
-        guard !backupIDs.isEmpty else { return [:] }
-        return try await pool.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT backup_id, COUNT(*) AS disks FROM backup_disks WHERE backup_id IN (\(Array(repeating: "?", count: backupIDs.count).joined(separator: ",")))
-                GROUP BY backup_id
-                """, arguments: StatementArguments(backupIDs))
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0["backup_id"] as String, $0["disks"] as Int) })
-        }
+    public func chain(vmName: String, repositoryID: Int64) async throws -> [BackupJobRecord] {
+        try await pool.read { db in try Self.chain(db, vmName: vmName, repositoryID: repositoryID) }
     }
 
-    public func chain(vmName: String, repositoryID: Int64) async throws -> [BackupJobRecord] {
+    static func chain(_ db: Database, vmName: String, repositoryID: Int64) throws -> [BackupJobRecord] {
+        try BackupJobRecord
+            .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == BackupStatus.completed)
+            .order(Column("created_at"), Column("backup_id"))
+            .fetchAll(db)
+    }
+
+    /// What the chain view shows, in one read: the repository (nil: none has
+    /// this id), the VM's completed backups in it oldest first, and the
+    /// newest finished boot check of each.
+    public func chainView(vmName: String, repositoryID: Int64) async throws
+        -> (repository: RepositoryRecord, backups: [BackupJobRecord], bootChecks: [String: BootCheckRecord])? {
         try await pool.read { db in
-            try BackupJobRecord
-                .filter(Column("vm_name") == vmName && Column("repository_id") == repositoryID && Column("status") == BackupStatus.completed)
-                .order(Column("created_at"), Column("backup_id"))
-                .fetchAll(db)
+            guard let repository = try RepositoryRecord.fetchOne(db, key: repositoryID) else { return nil }
+            let backups = try Self.chain(db, vmName: vmName, repositoryID: repositoryID)
+            return (repository, backups, try Self.latestBootChecks(db, backupIDs: backups.map(\.backupId)))
         }
     }
 

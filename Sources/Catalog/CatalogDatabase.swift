@@ -8,8 +8,13 @@ import GRDB
 public final class CatalogDatabase: Sendable {
     public let pool: DatabasePool
     public let path: String
+    let tokenUsers: TokenUserCache
+    private let tokenUsersObservation: AnyDatabaseCancellable
 
-    public init(path: String) throws {
+    /// `tokenRecheck`: how long a token's user, once read, is trusted without
+    /// reading it again; changes made by this process apply at once, those of
+    /// another process (`sendense admin reset-password`) within this time.
+    public init(path: String, tokenRecheck: Duration = .seconds(2)) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         // A writer waiting on another writer retries instead of failing at once.
@@ -20,6 +25,8 @@ public final class CatalogDatabase: Sendable {
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
         try CatalogMigrations.migrator.migrate(pool)
+        self.tokenUsers = TokenUserCache(recheckAfter: tokenRecheck)
+        self.tokenUsersObservation = tokenUsers.observe(pool)
     }
 
     /// Brings a catalog file to an older schema version only (tests of a

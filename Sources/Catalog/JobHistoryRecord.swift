@@ -76,9 +76,15 @@ extension CatalogDatabase {
     }
 
     /// The newest `limit` jobs, newest first.
-    public func recentJobs(limit: Int) async throws -> [JobHistoryRecord] {
+    /// The job list's rows in one read (each read is a hop to the reader
+    /// pool and back): the backups running and the newest `limit`, the newest
+    /// `limit` other jobs, the recoveries running and the newest `limit`.
+    public func recentJobRows(limit: Int) async throws
+        -> (backups: [BackupJobSummary], jobs: [JobHistoryRecord], recoveries: [RecoveryRecord]) {
         try await pool.read { db in
-            try JobHistoryRecord.order(Column("created_at").desc, Column("job_id").desc).limit(limit).fetchAll(db)
+            (try Self.runningAndRecentBackups(db, limit: limit),
+             try JobHistoryRecord.order(Column("created_at").desc, Column("job_id").desc).limit(limit).fetchAll(db),
+             try Self.recentRecoveries(db, limit: limit))
         }
     }
 

@@ -84,14 +84,16 @@ extension CatalogDatabase {
 
     /// The active ones and the newest `limit` others, newest first.
     public func recentRecoveries(limit: Int) async throws -> [RecoveryRecord] {
-        try await pool.read { db in
-            try RecoveryRecord.fetchAll(db, sql: """
-                SELECT * FROM recoveries WHERE state IN ('starting', 'running', 'migrating', 'stopping')
-                UNION
-                SELECT * FROM (SELECT * FROM recoveries ORDER BY created_at DESC, recovery_id DESC LIMIT ?)
-                ORDER BY created_at DESC, recovery_id DESC
-                """, arguments: [limit])
-        }
+        try await pool.read { db in try Self.recentRecoveries(db, limit: limit) }
+    }
+
+    static func recentRecoveries(_ db: Database, limit: Int) throws -> [RecoveryRecord] {
+        try RecoveryRecord.fetchAll(db, sql: """
+            SELECT * FROM recoveries WHERE state IN ('starting', 'running', 'migrating', 'stopping')
+            UNION
+            SELECT * FROM (SELECT * FROM recoveries ORDER BY created_at DESC, recovery_id DESC LIMIT ?)
+            ORDER BY created_at DESC, recovery_id DESC
+            """, arguments: [limit])
     }
 
     /// Whether a domain name is held by an active session or by a VM restore

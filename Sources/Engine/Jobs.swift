@@ -130,8 +130,9 @@ public actor Jobs {
     /// Every running backup, and the newest `limit` jobs of every kind,
     /// newest first; running ones with their live progress.
     public func recent(limit: Int) async throws -> [Job] {
+        let rows = try await catalog.recentJobRows(limit: limit)
         var jobs: [Job] = []
-        for backup in try await catalog.runningAndRecentBackups(limit: limit) {
+        for backup in rows.backups {
             let percent = adopted[backup.backupId]?.percent() ?? (backup.status == .completed ? 100
                 : backup.totalBytes > 0 ? Double(backup.bytesTransferred) * 100 / Double(backup.totalBytes) : 0)
             jobs.append(Job(id: backup.backupId, kind: .backup, state: backup.status.jobState, vmName: backup.vmName,
@@ -139,10 +140,10 @@ public actor Jobs {
                             completedAt: backup.completedAt, percent: percent, backupID: backup.backupId, diskIndex: nil,
                             bytesDone: UInt64(max(0, backup.bytesTransferred)), totalBytes: UInt64(max(0, backup.totalBytes))))
         }
-        for record in try await catalog.recentJobs(limit: limit) {
+        for record in rows.jobs {
             jobs.append(snapshot(of: record.jobId) ?? Self.job(from: record))
         }
-        jobs += try await catalog.recentRecoveries(limit: limit).map(Self.job(from:))
+        jobs += rows.recoveries.map(Self.job(from:))
         return jobs.sorted { $0.createdAt > $1.createdAt }
     }
 

@@ -43,18 +43,26 @@ public struct RestorePoints: Sendable {
     }
 
     /// A VM's completed backups in a repository, oldest first, each with
-    /// whether it can be restored: its folder holds a manifest and every
-    /// point it builds on can be restored.
-    public func chain(vmName: String, repositoryID: Int64) async throws -> [(backup: BackupJobRecord, restorable: Bool)] {
-        guard let repository = try await catalog.repository(id: repositoryID) else { throw BackupError.repositoryNotFound(repositoryID) }
-        let layout = BackupLayout(repositoryRoot: repository.path, vmName: vmName)
+    /// whether it can be restored (its folder holds a manifest and every
+    /// point it builds on can be restored) and its newest finished boot check.
+    public func chain(vmName: String, repositoryID: Int64) async throws -> [ChainLink] {
+        guard let view = try await catalog.chainView(vmName: vmName, repositoryID: repositoryID) else {
+            throw BackupError.repositoryNotFound(repositoryID)
+        }
+        let layout = BackupLayout(repositoryRoot: view.repository.path, vmName: vmName)
         var restorable: [String: Bool] = [:]
-        return try await catalog.chain(vmName: vmName, repositoryID: repositoryID).map { record in
+        return view.backups.map { record in
             let here = FileManager.default.fileExists(atPath: layout.backupDirectory(record.backupId) + "/" + BackupManifest.fileName)
             let ok = here && (record.parentBackupId.map { restorable[$0] ?? false } ?? true)
             restorable[record.backupId] = ok
-            return (record, ok)
+            return ChainLink(backup: record, restorable: ok, bootCheck: view.bootChecks[record.backupId])
         }
+    }
+
+    public struct ChainLink: Sendable {
+        public let backup: BackupJobRecord
+        public let restorable: Bool
+        public let bootCheck: BootCheckRecord?
     }
 
     /// The file a disk restore may write: a new file (never over an existing

@@ -183,4 +183,40 @@ struct CatalogTests {
         #expect(try await catalog.user(forTokenHash: "live") == nil)
         #expect(try await !catalog.revokeToken(hash: "live"))
     }
+
+    @Test("a token's user is cached: this process's changes apply at once, another's within the recheck time, expiry always")
+    func tokenUserCache() async throws {
+        let path = Self.freshPath()
+        let hub = try CatalogDatabase(path: path, tokenRecheck: .milliseconds(300))
+        let other = try CatalogDatabase(path: path)
+        defer { try? other.close(); try? hub.close() }
+        let user = try await hub.insertUser(UserRecord(username: "u", passwordHash: "x", role: .admin))
+        let userID = try #require(user.id)
+        _ = try await hub.insertUser(UserRecord(username: "second", passwordHash: "x", role: .admin))
+        let now = Date()
+        try await hub.insertToken(APITokenRecord(userId: userID, tokenHash: "a", createdAt: now, expiresAt: now + 60))
+        try await hub.insertToken(APITokenRecord(userId: userID, tokenHash: "b", createdAt: now, expiresAt: now + 60))
+        #expect(try await hub.user(forTokenHash: "a")?.role == .admin)
+
+        // This process's role change and revocation: seen by the next lookup.
+        _ = try await hub.updateUser(id: userID, passwordHash: nil, role: .viewer)
+        #expect(try await hub.user(forTokenHash: "a")?.role == .viewer)
+        #expect(try await hub.revokeToken(hash: "a"))
+        #expect(try await hub.user(forTokenHash: "a") == nil)
+
+        // Another process's revocation: within the recheck time.
+        #expect(try await hub.user(forTokenHash: "b") != nil)
+        try await other.revokeTokens(userID: userID)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try await hub.user(forTokenHash: "b") != nil {
+            try #require(ContinuousClock.now < deadline, "a revocation by another process was never seen")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(ContinuousClock.now < deadline - .seconds(4), "seen later than the recheck time")
+
+        // A cached token past its expiry is refused at once.
+        try await hub.insertToken(APITokenRecord(userId: userID, tokenHash: "c", createdAt: now, expiresAt: now + 60))
+        #expect(try await hub.user(forTokenHash: "c", now: now) != nil)
+        #expect(try await hub.user(forTokenHash: "c", now: now + 61) == nil)
+    }
 }

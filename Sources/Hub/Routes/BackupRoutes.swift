@@ -47,8 +47,7 @@ enum BackupRoutes {
                 guard let known = BackupStatus(rawValue: String(status)) else { return BackupListResponse(backups: [], totalCount: 0) }
                 filter.status = known
             }
-            let (records, total) = try await catalog.backups(filter)
-            let diskCounts = try await catalog.diskCounts(of: records.map(\.backupId))
+            let (records, total, diskCounts) = try await catalog.backups(filter)
             let items = records.map { record in
                 BackupListResponse.Item(
                     backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId),
@@ -67,9 +66,8 @@ enum BackupRoutes {
                 throw APIError.badRequest("query parameter repository_id must be a repository id")
             }
             let chain = try await services.restorePoints.chain(vmName: vmName, repositoryID: repositoryID)
-            let checks = try await services.catalog.latestBootChecks(backupIDs: chain.map(\.backup.backupId))
             let links = chain.enumerated().map { index, point -> ChainResponse.Link in
-                let check = checks[point.backup.backupId]
+                let check = point.bootCheck
                 return .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
                              createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
                              parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable, consistency: point.backup.consistency,
