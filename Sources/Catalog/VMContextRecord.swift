@@ -5,6 +5,8 @@ import SendenseCore
 /// A protected (or discovered) VM: where it comes from and what it looks like.
 public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
     public static let databaseTableName = "vm_contexts"
+    /// Every column, in the table's order: rows are read by position (`OrderedColumns`).
+    public static var databaseSelection: [any SQLSelectable] { CodingKeys.allCases.map { Column($0.rawValue) } }
 
     public var contextId: String
     public var vmName: String
@@ -37,29 +39,30 @@ public struct VMContextRecord: CatalogRecord, Sendable, Equatable {
     }
 
     /// Read column by column rather than through `Decodable`, whose keyed lookups took a third of the
-    /// time a list of a thousand took to answer.
+    /// time a list of a thousand took to answer; by position (`OrderedColumns`).
     public init(row: Row) throws {
-        contextId = try row.decode(forColumn: CodingKeys.contextId.rawValue)
-        vmName = try row.decode(forColumn: CodingKeys.vmName.rawValue)
-        sourceType = try row.decode(forColumn: CodingKeys.sourceType.rawValue)
-        sourceJson = try row.decode(forColumn: CodingKeys.sourceJson.rawValue)
-        vmPath = try row.decode(forColumn: CodingKeys.vmPath.rawValue)
-        vcenterHost = try row.decode(forColumn: CodingKeys.vcenterHost.rawValue)
-        datacenter = try row.decode(forColumn: CodingKeys.datacenter.rawValue)
-        moref = try row.decode(forColumn: CodingKeys.moref.rawValue)
-        instanceUuid = try row.decode(forColumn: CodingKeys.instanceUuid.rawValue)
-        currentStatus = try row.decode(forColumn: CodingKeys.currentStatus.rawValue)
-        cpuCount = try row.decode(forColumn: CodingKeys.cpuCount.rawValue)
-        memoryMb = try row.decode(forColumn: CodingKeys.memoryMb.rawValue)
-        osType = try row.decode(forColumn: CodingKeys.osType.rawValue)
-        powerState = try row.decode(forColumn: CodingKeys.powerState.rawValue)
-        credentialId = try row.decode(forColumn: CodingKeys.credentialId.rawValue)
-        lastBackupAt = try row.decode(forColumn: CodingKeys.lastBackupAt.rawValue)
-        createdAt = try row.decode(forColumn: CodingKeys.createdAt.rawValue)
-        updatedAt = try row.decode(forColumn: CodingKeys.updatedAt.rawValue)
+        var columns = OrderedColumns<CodingKeys>(row)
+        contextId = try columns.next(.contextId)
+        vmName = try columns.next(.vmName)
+        sourceType = try columns.next(.sourceType)
+        sourceJson = try columns.next(.sourceJson)
+        vmPath = try columns.next(.vmPath)
+        vcenterHost = try columns.next(.vcenterHost)
+        datacenter = try columns.next(.datacenter)
+        moref = try columns.next(.moref)
+        instanceUuid = try columns.next(.instanceUuid)
+        currentStatus = try columns.next(.currentStatus)
+        cpuCount = try columns.next(.cpuCount)
+        memoryMb = try columns.next(.memoryMb)
+        osType = try columns.next(.osType)
+        powerState = try columns.next(.powerState)
+        credentialId = try columns.next(.credentialId)
+        lastBackupAt = try columns.next(.lastBackupAt)
+        createdAt = try columns.next(.createdAt)
+        updatedAt = try columns.next(.updatedAt)
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case contextId = "context_id"
         case vmName = "vm_name"
         case sourceType = "source_type"

@@ -219,4 +219,28 @@ struct CatalogTests {
         #expect(try await hub.user(forTokenHash: "c", now: now) != nil)
         #expect(try await hub.user(forTokenHash: "c", now: now + 61) == nil)
     }
+
+    @Test("records read by position select their table's columns in the table's order, and read back what was written")
+    func positionalRecords() async throws {
+        let catalog = try await Self.catalogWithVM()
+        let vm = try #require(try await catalog.vmContext(named: "vm"))
+        var backup = BackupJobRecord(backupId: "b1", vmBackupContextId: 1, repositoryId: 1, vmName: "vm", backupType: .full,
+                                     parentBackupId: nil, note: "n", createdAt: Date(timeIntervalSince1970: 1_000))
+        backup.status = .completed
+        backup.consistency = .crashConsistent
+        backup.errorMessage = "e"
+        _ = try await catalog.importBackup(backup, contextID: "c", vmKey: "vm", disks: [])
+        try await catalog.pool.read { db in
+            for (table, request) in try [("vm_contexts", Row.fetchOne(db, VMContextRecord.all())),
+                                     ("backup_jobs", Row.fetchOne(db, BackupJobRecord.all()))] {
+                let tableOrder = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table])
+                #expect(try Array(#require(request).columnNames) == tableOrder, "\(table)")
+            }
+            // `SELECT *` reads the same values as the query interface.
+            #expect(try VMContextRecord.fetchOne(db, sql: "SELECT * FROM vm_contexts") == vm)
+            #expect(try BackupJobRecord.fetchOne(db, sql: "SELECT * FROM backup_jobs") == BackupJobRecord.fetchOne(db, key: "b1"))
+        }
+        let read = try #require(try await catalog.backup(id: "b1"))
+        #expect(read.consistency == .crashConsistent && read.errorMessage == "e" && read.note == "n" && read.createdAt == backup.createdAt)
+    }
 }

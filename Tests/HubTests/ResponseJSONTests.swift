@@ -28,7 +28,7 @@ struct ResponseJSONTests {
         try expectSame(PruneResult(vmName: "db", kept: ["b-2"], removed: [], merged: ["b-2": ["b-1", "b-0"]], immutableUntil: [:], skipped: nil))
         try expectSame(ErrorResponse(error: "bad\u{1}\n\t\u{8}\u{c}\r\\/é\u{2028}😀"))
         try expectSame([[1.5, 50.0, -0.0, 1e20, 1e-7, 0.1, 123_456_789.123]])
-        try expectSame(["a": [String?.none, "x"]])
+        try expectSame(["a": [String?.none, "x"], "k\"e\\y\n\u{1f}": ["q\"\"", "tail\\"]])
         try expectSame([UInt64.max, 0])
         try expectSame(Int64.min)
         try expectSame(URL(string: "http://hub/x?y=1")!)

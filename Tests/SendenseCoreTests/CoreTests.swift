@@ -30,6 +30,22 @@ struct CoreTests {
         #expect(Timestamp.parse("yesterday") == nil)
     }
 
+    @Test("the hand-written timestamp writer says what Foundation's ISO 8601 style says, leap days, ends of years and fractions included")
+    func timestampsAgreeWithFoundation() {
+        let style = Date.ISO8601FormatStyle(timeZone: .gmt)
+        var generator = SystemRandomNumberGenerator()
+        // Whole seconds, a hair either side of them, and the edges of the fast path.
+        var dates = [0, 0.999_999, 68_169_599, 951_782_400 - 0.25, 951_868_799.5, 4_107_542_399, 253_402_300_799.9,
+                     -0.5, -86_400 * 400, 253_402_300_800, 300_000_000_000].map(Date.init(timeIntervalSince1970:))
+        for _ in 0..<20_000 {
+            let seconds = Double(Int64.random(in: 0..<253_402_300_800, using: &generator))
+            dates.append(Date(timeIntervalSince1970: seconds + [0, 0.5, 0.999_999, -0.000_001].randomElement(using: &generator)!))
+        }
+        for date in dates {
+            #expect(Timestamp.format(date) == date.formatted(style), "\(date.timeIntervalSince1970)")
+        }
+    }
+
     @Test("job states: only completed, failed and cancelled are final; a backup not yet ended is a running job")
     func jobStates() {
         #expect(BackupStatus.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
