@@ -368,7 +368,8 @@ extension CatalogDatabase {
             SELECT * FROM (SELECT \(columns) FROM backup_jobs ORDER BY created_at DESC, backup_id DESC LIMIT ?)
             ORDER BY created_at DESC, backup_id DESC
             """)
-        return try Row.fetchAll(statement, arguments: [limit]).map(BackupJobSummary.init(row:))
+        // Through a cursor: values decode straight from SQLite's row (`Row.fetchAll` copied every row first).
+        return try Array(Row.fetchCursor(statement, arguments: [limit]).map(BackupJobSummary.init(row:)))
     }
 
     /// How many disks each of these backups has, in one query (a list page once read each backup's disks).

@@ -25,16 +25,21 @@ struct OrderedColumns<Columns: CaseIterable & RawRepresentable<String>> {
     }
 
     mutating func next<Value: DatabaseValueConvertible>(_ column: Columns) throws -> Value {
-        defer { position += 1 }
-        guard byPosition else { return try row.decode(forColumn: column.rawValue) }
-        assert(row.columnNames[row.index(row.startIndex, offsetBy: position)] == column.rawValue, "\(column.rawValue) read out of order")
-        return try row.decode(atIndex: position)
+        guard let index = advance(past: column) else { return try row.decode(forColumn: column.rawValue) }
+        return try row.decode(atIndex: index)
     }
 
+    /// The same for values SQLite hands over directly (numbers, strings).
     mutating func next<Value: DatabaseValueConvertible & StatementColumnConvertible>(_ column: Columns) throws -> Value {
+        guard let index = advance(past: column) else { return try row.decode(forColumn: column.rawValue) }
+        return try row.decode(atIndex: index)
+    }
+
+    /// The position of `column`, nil when read by name.
+    private mutating func advance(past column: Columns) -> Int? {
         defer { position += 1 }
-        guard byPosition else { return try row.decode(forColumn: column.rawValue) }
+        guard byPosition else { return nil }
         assert(row.columnNames[row.index(row.startIndex, offsetBy: position)] == column.rawValue, "\(column.rawValue) read out of order")
-        return try row.decode(atIndex: position)
+        return position
     }
 }
