@@ -62,17 +62,18 @@ for vm in data data2 data3; do
   sendense vms add "$vm" --disk "$work/$vm.qcow2:vda" > /dev/null
 done
 
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }  # a field of the JSON on stdin
 elapsed() { python3 -c 'import sys, time; print("%.2f" % (time.time() - float(sys.argv[1])))' "$1"; }
 full_backup_seconds() {  # one full backup of VM $1: its wall time; then the point is deleted (a
   local start id         # long run made ~40 GB of points a minute and filled the disk)
   start=$(date +%s.%N)
-  id=$(sendense backup start "$1" --full --wait --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backup_id"])')
+  id=$(sendense backup start "$1" --full --wait --json | json_field backup_id)
   elapsed "$start"
   sendense backup delete "$id" > /dev/null
 }
-backup_id=$(sendense backup start files --full --wait --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backup_id"])')
-mount_id=$(sendense restore mount "$backup_id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mount_id"])')
-token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$SENDENSE_CONFIG_DIR/config.json")
+backup_id=$(sendense backup start files --full --wait --json | json_field backup_id)
+mount_id=$(sendense restore mount "$backup_id" --json | json_field mount_id)
+token=$(json_field token < "$SENDENSE_CONFIG_DIR/config.json")
 
 hub_cpu_ticks() { awk '{print $14 + $15}' "/proc/$hub_pid/stat"; }  # the hub's user + system time, in clock ticks
 run_wrk() {  # label, paths (comma-separated)

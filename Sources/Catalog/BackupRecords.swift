@@ -353,10 +353,6 @@ extension CatalogDatabase {
 
     /// For the job list: every backup still running and the newest `limit`
     /// of all, newest first, in one query.
-    public func runningAndRecentBackups(limit: Int) async throws -> [BackupJobSummary] {
-        try await pool.read { db in try Self.runningAndRecentBackups(db, limit: limit) }
-    }
-
     static func runningAndRecentBackups(_ db: Database, limit: Int) throws -> [BackupJobSummary] {
         // The job list's columns only, read from rows: decoding whole records through Codable
         // was most of the database's share of GET /jobs (perf, 50,000 points). A cached
@@ -376,7 +372,7 @@ extension CatalogDatabase {
     static func diskCounts(_ db: Database, of backupIDs: [String]) throws -> [String: Int] {
         guard !backupIDs.isEmpty else { return [:] }
         let rows = try Row.fetchAll(db, sql: """
-            SELECT backup_id, COUNT(*) AS disks FROM backup_disks WHERE backup_id IN (\(Array(repeating: "?", count: backupIDs.count).joined(separator: ",")))
+            SELECT backup_id, COUNT(*) AS disks FROM backup_disks WHERE backup_id IN (\(Self.placeholders(backupIDs.count)))
             GROUP BY backup_id
             """, arguments: StatementArguments(backupIDs))
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["backup_id"] as String, $0["disks"] as Int) })

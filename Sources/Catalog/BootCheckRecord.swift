@@ -91,9 +91,8 @@ extension CatalogDatabase {
     /// The newest finished check of each of these points (the chain's badges).
     static func latestBootChecks(_ db: Database, backupIDs: [String]) throws -> [String: BootCheckRecord] {
         guard !backupIDs.isEmpty else { return [:] }
-        let marks = Array(repeating: "?", count: backupIDs.count).joined(separator: ",")
         let rows = try BootCheckRecord.fetchAll(db, sql: """
-            SELECT * FROM boot_checks WHERE backup_id IN (\(marks)) AND status != 'running' ORDER BY created_at
+            SELECT * FROM boot_checks WHERE backup_id IN (\(Self.placeholders(backupIDs.count))) AND status != 'running' ORDER BY created_at
             """, arguments: StatementArguments(backupIDs))
         return Dictionary(rows.map { ($0.backupId, $0) }, uniquingKeysWith: { _, newer in newer })
     }

@@ -41,6 +41,11 @@ public final class CatalogDatabase: Sendable {
     // tasks that would free one may never get a thread back (the hub hung
     // for good that way under 32 concurrent requests).
 
+    /// `?, ?, …`: the parameters of an `IN (…)` list of `count` values.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
+    }
+
     /// The names of the migrations applied to this catalog, oldest first.
     public func appliedMigrations() async throws -> [String] {
         try await pool.read { db in try CatalogMigrations.migrator.appliedMigrations(db) }

@@ -75,7 +75,6 @@ extension CatalogDatabase {
         try await pool.read { db in try JobHistoryRecord.fetchOne(db, key: id) }
     }
 
-    /// The newest `limit` jobs, newest first.
     /// The job list's rows in one read (each read is a hop to the reader
     /// pool and back): the backups running and the newest `limit`, the newest
     /// `limit` other jobs, the recoveries running and the newest `limit`.

@@ -152,8 +152,8 @@ struct CatalogTests {
                     """, arguments: ["b\(index)", status, Date(timeIntervalSince1970: 1_700_000_000 + Double(index) * 60)])
             }
         }
-        #expect(try await catalog.runningAndRecentBackups(limit: 2).map(\.backupId) == ["b6", "b5", "b2", "b0"])
-        #expect(try await catalog.runningAndRecentBackups(limit: 10).map(\.backupId) == ["b6", "b5", "b4", "b3", "b2", "b1", "b0"])
+        #expect(try await catalog.recentJobRows(limit: 2).backups.map(\.backupId) == ["b6", "b5", "b2", "b0"])
+        #expect(try await catalog.recentJobRows(limit: 10).backups.map(\.backupId) == ["b6", "b5", "b4", "b3", "b2", "b1", "b0"])
     }
 
     @Test("the last admin can be neither deleted nor demoted")
