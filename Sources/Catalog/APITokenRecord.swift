@@ -53,7 +53,7 @@ extension CatalogDatabase {
     /// The user a live token belongs to: not revoked, not expired.
     public func user(forTokenHash hash: String, now: Date = Date()) async throws -> UserRecord? {
         if let user = tokenUsers.user(forTokenHash: hash, now: now) { return user }
-        let generation = tokenUsers.generation
+        let generation = tokenUsers.changes.count
         let found = try await pool.read { db -> (UserRecord, Date)? in
             // Asked whenever the cache misses: a cached statement is not parsed and authorized again each time.
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """

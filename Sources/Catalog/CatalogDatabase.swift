@@ -9,7 +9,10 @@ public final class CatalogDatabase: Sendable {
     public let pool: DatabasePool
     public let path: String
     let tokenUsers: TokenUserCache
-    private let tokenUsersObservation: AnyDatabaseCancellable
+    /// This process's commits to `vm_contexts`: the hub keeps the encoded
+    /// list of every VM until they move.
+    public let vmContextChanges: TableChanges
+    private let observations: [AnyDatabaseCancellable]
 
     /// `tokenRecheck`: how long a token's user, once read, is trusted without
     /// reading it again; changes made by this process apply at once, those of
@@ -25,8 +28,13 @@ public final class CatalogDatabase: Sendable {
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
         try CatalogMigrations.migrator.migrate(pool)
-        self.tokenUsers = TokenUserCache(recheckAfter: tokenRecheck)
-        self.tokenUsersObservation = tokenUsers.observe(pool)
+        let userChanges = TableChanges(), vmContextChanges = TableChanges()
+        self.vmContextChanges = vmContextChanges
+        self.tokenUsers = TokenUserCache(recheckAfter: tokenRecheck, changes: userChanges)
+        self.observations = [
+            userChanges.observe(pool, tables: [UserRecord.databaseTableName, APITokenRecord.databaseTableName]),
+            vmContextChanges.observe(pool, tables: [VMContextRecord.databaseTableName]),
+        ]
     }
 
     /// Brings a catalog file to an older schema version only (tests of a

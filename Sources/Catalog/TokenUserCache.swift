@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Synchronization
 
 /// The users of recently seen live tokens, so that an authenticated request
@@ -8,9 +7,10 @@ import Synchronization
 ///
 /// Correctness rests on two rules:
 /// - every commit this process makes to `users` or `api_tokens` (log out,
-///   revoke, role change, password change, deletion) empties the cache before
-///   the write returns, so the hub's own changes take effect at once; a lookup
-///   that read the catalog before such a commit does not store what it read;
+///   revoke, role change, password change, deletion) moves `changes` before
+///   the write returns, which empties the cache, so the hub's own changes take
+///   effect at once; a lookup that read the catalog before such a commit does
+///   not store what it read;
 /// - another process may change those tables too (`sendense admin
 ///   reset-password` works while the hub runs): an entry is trusted for
 ///   `recheckAfter` at most, then read again.
@@ -23,9 +23,9 @@ final class TokenUserCache: Sendable {
     }
 
     private struct State {
+        /// The `changes` count the entries were read at.
         var generation: UInt64 = 0
         var entries: [String: Entry] = [:]
-        var disabled = false
     }
 
     /// Live tokens are one per login; a hub with more than this many in use
@@ -33,15 +33,23 @@ final class TokenUserCache: Sendable {
     static let capacity = 10_000
 
     let recheckAfter: Duration
+    /// Commits to users and tokens (`CatalogDatabase.userChanges`).
+    let changes: TableChanges
     private let state = Mutex(State())
 
-    init(recheckAfter: Duration) {
+    init(recheckAfter: Duration, changes: TableChanges) {
         self.recheckAfter = recheckAfter
+        self.changes = changes
     }
 
     /// The cached user of `hash`, if read recently and the token has not expired.
     func user(forTokenHash hash: String, now: Date) -> UserRecord? {
-        state.withLock { state in
+        let generation = changes.count
+        return state.withLock { state in
+            guard let generation, generation == state.generation else {
+                state.entries.removeAll()
+                return nil
+            }
             guard let entry = state.entries[hash] else { return nil }
             guard entry.expiresAt > now, ContinuousClock.now - entry.readAt < recheckAfter else {
                 state.entries[hash] = nil
@@ -51,44 +59,16 @@ final class TokenUserCache: Sendable {
         }
     }
 
-    /// Taken before reading the catalog, handed to `store`.
-    var generation: UInt64 {
-        state.withLock { $0.generation }
-    }
-
-    /// Keeps what a lookup read, unless the tables changed since it began.
-    func store(_ entry: Entry, forTokenHash hash: String, readInGeneration generation: UInt64) {
+    /// Keeps what a lookup read, unless the tables changed since it began
+    /// (`generation`: `changes.count` taken before reading the catalog).
+    func store(_ entry: Entry, forTokenHash hash: String, readInGeneration generation: UInt64?) {
+        guard let generation, changes.count == generation else { return }
         state.withLock { state in
-            guard state.generation == generation, !state.disabled else { return }
-            if state.entries.count >= Self.capacity { state.entries.removeAll() }
+            if state.generation != generation || state.entries.count >= Self.capacity {
+                state.entries.removeAll()
+                state.generation = generation
+            }
             state.entries[hash] = entry
-        }
-    }
-
-    func invalidate() {
-        state.withLock { state in
-            state.generation &+= 1
-            state.entries.removeAll()
-        }
-    }
-
-    /// Empties the cache on every commit of `pool`'s writer that touched
-    /// users or tokens; runs on the writer's queue, before that write returns.
-    func observe(_ pool: DatabasePool) -> AnyDatabaseCancellable {
-        DatabaseRegionObservation(tracking: Table(UserRecord.databaseTableName), Table(APITokenRecord.databaseTableName))
-            .start(in: pool, onError: { [weak self] _ in
-                // An observation that fails can no longer be trusted to empty
-                // the cache: stop caching (every lookup reads the catalog).
-                self?.disable()
-            }, onChange: { [weak self] _ in
-                self?.invalidate()
-            })
-    }
-
-    private func disable() {
-        state.withLock { state in
-            state.disabled = true
-            state.entries.removeAll()
         }
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import SendenseCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -168,13 +169,12 @@ private final class GatherBuffer: @unchecked Sendable {
     }
 }
 
-/// The queue that runs the writes, at most `DataSink.writesInFlight` at a
+/// Runs the writes (on `BlockingPool.imageWrites`), at most `DataSink.writesInFlight` at a
 /// time, and what it learnt: the first failure, and whether the filesystem
 /// refuses direct writes.
 private final class BackgroundWrites: Sendable {
     private let direct: ImageFile
     private let buffered: ImageFile
-    private let queue = DispatchQueue(label: "sendense.data-sink", attributes: .concurrent)
     private let slots = DispatchSemaphore(value: DataSink.writesInFlight)
     private let running = DispatchGroup()
     private let state = Mutex<(failure: DiskImageError?, directRefused: Bool)>((nil, false))
@@ -200,7 +200,7 @@ private final class BackgroundWrites: Sendable {
         slots.wait()
         running.enter()
         let held = Held(owner)
-        queue.async { [self] in
+        BlockingPool.imageWrites.execute { [self] in
             let (memory, count) = (piece.memory, piece.count)
             defer {
                 held.owner = nil

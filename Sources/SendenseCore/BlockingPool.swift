@@ -31,6 +31,12 @@ public final class BlockingPool: TaskExecutor, @unchecked Sendable {
     /// took 180 ms at 16 req/s (`make bench`, BENCH=api).
     public static let jobs = BlockingPool(maxThreads: 64, niceness: ThreadNiceness.jobs)
 
+    /// The image writers' writes (`DataSink`), at the jobs' niceness: on
+    /// Dispatch's threads they ran at nice 0, beside the requests. Not `jobs`
+    /// itself: a job's thread waits in `DataSink` for a write to end, and that
+    /// write must not need a thread of the pool the waiters may fill.
+    public static let imageWrites = BlockingPool(maxThreads: 64, niceness: ThreadNiceness.jobs)
+
     private enum Work {
         case closure(@Sendable () -> Void)
         case job(UnownedJob)
@@ -66,6 +72,11 @@ public final class BlockingPool: TaskExecutor, @unchecked Sendable {
         await withCheckedContinuation { continuation in
             submit(.closure { continuation.resume(returning: body()) })
         }
+    }
+
+    /// Runs `body` on a pool thread, without waiting for it.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        submit(.closure(body))
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

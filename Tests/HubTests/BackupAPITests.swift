@@ -247,6 +247,43 @@ struct BackupAPITests {
         }
     }
 
+    @Test("the whole VM list is kept only until a VM changes: this hub's changes show at once, another process's within 2 s")
+    func keptVMList() async throws {
+        let vm = try Self.makeVM()
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            func add(_ name: String) async throws {
+                let added = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
+                    "vm_name": name, "source": ["type": "qemu_image", "disks": [["path": vm.vda]]]])
+                #expect(added.status == .created, "\(added.text)")
+            }
+            func everyVM() async throws -> [String: String] {  // name → os_type
+                let answer = try await api.request(.get, "/api/v1/vm-contexts", token: token)
+                #expect(answer.status == .ok, "\(answer.text)")
+                let list = answer.json["vm_contexts"] as? [[String: Any]] ?? []
+                return Dictionary(uniqueKeysWithValues: list.map { ($0["vm_name"] as? String ?? "", $0["os_type"] as? String ?? "") })
+            }
+            try await add("vm-a")
+            #expect(try await everyVM().keys.sorted() == ["vm-a"])
+            try await add("vm-b")
+            #expect(try await everyVM().keys.sorted() == ["vm-a", "vm-b"])
+            // Any write of the hub's own, through a route or not, shows at once (a backup sets last_backup_at this way).
+            try await hub.hub.catalog.pool.write { db in try db.execute(sql: "UPDATE vm_contexts SET os_type = 'mine' WHERE vm_name = 'vm-a'") }
+            #expect(try await everyVM()["vm-a"] == "mine")
+            // Another process's write: within the 2 s a kept list lives.
+            let other = try CatalogDatabase(path: hub.dataDirectory + "/catalog.sqlite")
+            defer { try? other.close() }
+            try await other.pool.write { db in try db.execute(sql: "UPDATE vm_contexts SET os_type = 'theirs' WHERE vm_name = 'vm-b'") }
+            let written = ContinuousClock.now
+            while try await everyVM()["vm-b"] != "theirs" {
+                #expect(ContinuousClock.now - written < .seconds(3), "another process's change did not show within 3 s")
+                if ContinuousClock.now - written > .seconds(3) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     @Test("registering a VM checks its files and leaves nothing when they are bad")
     func badRegistrations() async throws {
         let folder = scratchFolder()

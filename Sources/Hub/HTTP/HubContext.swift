@@ -24,11 +24,17 @@ public struct HubContext: RequestContext {
 /// Responses' JSON bodies, written by `APIJSON.encode` (one pass, no tree of boxed values).
 public struct APIResponseEncoder: ResponseEncoder {
     public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
-        let body = try APIJSON.encode(value)
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        try Self.response(encoding: value)
+    }
+
+    static func response(encoding value: some Encodable) throws -> Response {
+        response(ByteBuffer(bytes: try APIJSON.encode(value)))
+    }
+
+    /// A 200 answer whose body is JSON already encoded.
+    static func response(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+                 body: .init(byteBuffer: body))
     }
 }
 

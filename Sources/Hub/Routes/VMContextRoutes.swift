@@ -22,14 +22,19 @@ extension DiskResponse {
 enum VMContextRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
-        table.add(.get, "/vm-contexts", .role(.viewer)) { request, _ -> VMContextListResponse in
-            // Every VM unless the client pages (a thousand VMs took 17 ms to list, a page of 100 under 4 ms).
+        let everyVM = KeptResponseBody(changes: catalog.vmContextChanges)
+        table.add(.get, "/vm-contexts", .role(.viewer)) { request, _ -> Response in
+            // Every VM unless the client pages; that list is kept until a VM changes (the GUI asks for it often).
             let query = request.uri.queryParameters
             let limit = try query["limit"].map { try QueryNumber.parse($0, "limit", default: 0, in: 1...1000) }
             let offset = try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max)
-            let (page, total) = try await catalog.vmContexts(limit: limit, offset: offset)
-            let list = page.map(VMContextResponse.init)
-            return VMContextListResponse(vmContexts: list, count: list.count, totalCount: total)
+            @Sendable func list() async throws -> VMContextListResponse {
+                let (page, total) = try await catalog.vmContexts(limit: limit, offset: offset)
+                let list = page.map(VMContextResponse.init)
+                return VMContextListResponse(vmContexts: list, count: list.count, totalCount: total)
+            }
+            if limit == nil && offset == 0 { return try await everyVM.response(list) }
+            return try APIResponseEncoder.response(encoding: try await list())
         }
         table.add(.get, "/vm-contexts/{vm_name}/disks", .role(.viewer)) { _, context -> DiskListResponse in
             let name = context.parameters.get("vm_name") ?? ""
