@@ -33,7 +33,7 @@ final class TokenUserCache: Sendable {
     static let capacity = 10_000
 
     let recheckAfter: Duration
-    /// Commits to users and tokens (`CatalogDatabase.userChanges`).
+    /// This process's commits to `users` and `api_tokens`.
     let changes: TableChanges
     private let state = Mutex(State())
 
