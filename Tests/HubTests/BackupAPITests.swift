@@ -7,6 +7,15 @@ import TestSupport
 import Testing
 
 extension APITester {
+    /// Registers a VM of one qcow2 or raw disk on the hub, which must accept it.
+    func addImageVM(_ name: String, disk: String, label: String? = nil, token: String) async throws {
+        var entry = ["path": disk]
+        entry["label"] = label
+        let added = try await request(.post, "/api/v1/vm-contexts", token: token, json: [
+            "vm_name": name, "source": ["type": "qemu_image", "disks": [entry]]])
+        #expect(added.status == .created, "\(added.text)")
+    }
+
     /// Polls a backup until it leaves started/in_progress.
     func waitForBackup(_ id: String, token: String) async throws -> APIAnswer {
         for _ in 0..<600 {
@@ -218,11 +227,7 @@ struct BackupAPITests {
         let hub = try await TestHub.make()
         try await hub.run { api in
             let token = try await api.login()
-            for name in ["vm-c", "vm-a", "vm-d", "vm-b", "vm-e"] {
-                let added = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
-                    "vm_name": name, "source": ["type": "qemu_image", "disks": [["path": vm.vda]]]])
-                #expect(added.status == .created, "\(added.text)")
-            }
+            for name in ["vm-c", "vm-a", "vm-d", "vm-b", "vm-e"] { try await api.addImageVM(name, disk: vm.vda, token: token) }
             func names(_ query: String) async throws -> ([String], Int?, Int?) {
                 let answer = try await api.request(.get, "/api/v1/vm-contexts\(query)", token: token)
                 #expect(answer.status == .ok, "\(answer.text)")
@@ -253,20 +258,15 @@ struct BackupAPITests {
         let hub = try await TestHub.make()
         try await hub.run { api in
             let token = try await api.login()
-            func add(_ name: String) async throws {
-                let added = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
-                    "vm_name": name, "source": ["type": "qemu_image", "disks": [["path": vm.vda]]]])
-                #expect(added.status == .created, "\(added.text)")
-            }
             func everyVM() async throws -> [String: String] {  // name → os_type
                 let answer = try await api.request(.get, "/api/v1/vm-contexts", token: token)
                 #expect(answer.status == .ok, "\(answer.text)")
                 let list = answer.json["vm_contexts"] as? [[String: Any]] ?? []
                 return Dictionary(uniqueKeysWithValues: list.map { ($0["vm_name"] as? String ?? "", $0["os_type"] as? String ?? "") })
             }
-            try await add("vm-a")
+            try await api.addImageVM("vm-a", disk: vm.vda, token: token)
             #expect(try await everyVM().keys.sorted() == ["vm-a"])
-            try await add("vm-b")
+            try await api.addImageVM("vm-b", disk: vm.vda, token: token)
             #expect(try await everyVM().keys.sorted() == ["vm-a", "vm-b"])
             // Any write of the hub's own, through a route or not, shows at once (a backup sets last_backup_at this way).
             try await hub.hub.catalog.pool.write { db in try db.execute(sql: "UPDATE vm_contexts SET os_type = 'mine' WHERE vm_name = 'vm-a'") }

@@ -11,9 +11,7 @@ import Testing
         let image = folder + "/\(name).qcow2"
         try mustRun(["qemu-img", "create", "-q", "-f", "qcow2", image, "16M"])
         try mustRun(["qemu-io", "-f", "qcow2", "-c", "write -P 0x31 0 3M", image])
-        let answer = try await api.request(.post, "/api/v1/vm-contexts", token: token, json: [
-            "vm_name": name, "source": ["type": "qemu_image", "disks": [["path": image, "label": "vda"]]]])
-        #expect(answer.status == .created, "\(answer.text)")
+        try await api.addImageVM(name, disk: image, label: "vda", token: token)
         return image
     }
 
