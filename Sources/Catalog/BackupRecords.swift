@@ -183,7 +183,7 @@ public struct CompletedDisk: Sendable {
     }
 }
 
-public struct BackupListFilter: Sendable {
+public struct BackupListFilter: Hashable, Sendable {
     public var vmName: String?
     public var repositoryId: Int64?
     public var status: BackupStatus?

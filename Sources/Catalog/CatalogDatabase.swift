@@ -9,9 +9,14 @@ public final class CatalogDatabase: Sendable {
     public let pool: DatabasePool
     public let path: String
     let tokenUsers: TokenUserCache
-    /// This process's commits to `vm_contexts`: the hub keeps the encoded
-    /// list of every VM until they move.
+    /// This process's commits to what the hub's lists are read from: it keeps
+    /// their answers (`KeptValues`) until these move. VMs (`vm_contexts`);
     public let vmContextChanges: TableChanges
+    /// backups and what the backup and job lists show with them (disks, boot
+    /// checks, repositories, other jobs, recoveries);
+    public let backupChanges: TableChanges
+    /// protection flows and what their list shows (groups, members, VMs, last runs).
+    public let flowChanges: TableChanges
     private let observations: [AnyDatabaseCancellable]
 
     /// `tokenRecheck`: how long a token's user, once read, is trusted without
@@ -28,12 +33,22 @@ public final class CatalogDatabase: Sendable {
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
         try CatalogMigrations.migrator.migrate(pool)
-        let userChanges = TableChanges(), vmContextChanges = TableChanges()
+        let userChanges = TableChanges(), vmContextChanges = TableChanges(), backupChanges = TableChanges(), flowChanges = TableChanges()
         self.vmContextChanges = vmContextChanges
+        self.backupChanges = backupChanges
+        self.flowChanges = flowChanges
         self.tokenUsers = TokenUserCache(recheckAfter: tokenRecheck, changes: userChanges)
         self.observations = [
             userChanges.observe(pool, tables: [UserRecord.databaseTableName, APITokenRecord.databaseTableName]),
             vmContextChanges.observe(pool, tables: [VMContextRecord.databaseTableName]),
+            backupChanges.observe(pool, tables: [
+                BackupJobRecord.databaseTableName, BackupDiskRecord.databaseTableName, BootCheckRecord.databaseTableName,
+                RepositoryRecord.databaseTableName, JobHistoryRecord.databaseTableName, RecoveryRecord.databaseTableName,
+            ]),
+            flowChanges.observe(pool, tables: [
+                ProtectionFlowRecord.databaseTableName, ProtectionGroupRecord.databaseTableName,
+                ProtectionGroupMemberRecord.databaseTableName, VMContextRecord.databaseTableName, FlowExecutionRecord.databaseTableName,
+            ]),
         ]
     }
 

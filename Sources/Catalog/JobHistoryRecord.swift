@@ -78,13 +78,19 @@ extension CatalogDatabase {
     /// The job list's rows in one read (each read is a hop to the reader
     /// pool and back): the backups running and the newest `limit`, the newest
     /// `limit` other jobs, the recoveries running and the newest `limit`.
-    public func recentJobRows(limit: Int) async throws
-        -> (backups: [BackupJobSummary], jobs: [JobHistoryRecord], recoveries: [RecoveryRecord]) {
+    public func recentJobRows(limit: Int) async throws -> JobListRows {
         try await pool.read { db in
-            (try Self.runningAndRecentBackups(db, limit: limit),
-             try JobHistoryRecord.order(Column("created_at").desc, Column("job_id").desc).limit(limit).fetchAll(db),
-             try Self.recentRecoveries(db, limit: limit))
+            JobListRows(backups: try Self.runningAndRecentBackups(db, limit: limit),
+                        jobs: try JobHistoryRecord.order(Column("created_at").desc, Column("job_id").desc).limit(limit).fetchAll(db),
+                        recoveries: try Self.recentRecoveries(db, limit: limit))
         }
+    }
+
+    /// What the job list is made of, as the catalog has it (`backupChanges` counts its tables' commits).
+    public struct JobListRows: Sendable {
+        public var backups: [BackupJobSummary]
+        public var jobs: [JobHistoryRecord]
+        public var recoveries: [RecoveryRecord]
     }
 
     /// Forgets jobs that ended before `date` (the history is not kept forever).

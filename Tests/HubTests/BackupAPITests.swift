@@ -284,6 +284,61 @@ struct BackupAPITests {
         }
     }
 
+    @Test("every kept list (VM pages, backups, chains, jobs, flows) shows the hub's own writes at once, through a route or not")
+    func keptListsFollowWrites() async throws {
+        let vm = try Self.makeVM()
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            let token = try await api.login()
+            try await api.addImageVM("vm-a", disk: vm.vda, token: token)
+            func get(_ path: String) async throws -> [String: Any] {
+                let answer = try await api.request(.get, "/api/v1\(path)", token: token)
+                #expect(answer.status == .ok, "\(path): \(answer.text)")
+                return answer.json
+            }
+            func backupIDs() async throws -> [String] {
+                (try await get("/backups?limit=10")["backups"] as? [[String: Any]] ?? []).compactMap { $0["backup_id"] as? String }
+            }
+            func chainIDs() async throws -> [String] {
+                (try await get("/backups/chain?vm_name=vm-a&repository_id=1")["chain"] as? [[String: Any]] ?? []).compactMap { $0["backup_id"] as? String }
+            }
+            func jobIDs() async throws -> [String] {
+                (try await get("/jobs")["jobs"] as? [[String: Any]] ?? []).compactMap { $0["job_id"] as? String }
+            }
+            func flowNames() async throws -> [String] {
+                (try await get("/protection-flows")["flows"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            }
+            func pagedVMs() async throws -> [String] {
+                (try await get("/vm-contexts?limit=5")["vm_contexts"] as? [[String: Any]] ?? []).compactMap { $0["vm_name"] as? String }
+            }
+            // Each list read once, so that each is kept.
+            #expect(try await backupIDs().isEmpty)
+            #expect(try await chainIDs().isEmpty)
+            #expect(try await jobIDs().isEmpty)
+            #expect(try await flowNames().isEmpty)
+            #expect(try await pagedVMs() == ["vm-a"])
+            try await hub.hub.catalog.pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO vm_backup_contexts (id, context_id, repository_id, vm_key, created_at)
+                        SELECT 7, context_id, 1, 'vm-a', datetime('now') FROM vm_contexts WHERE vm_name = 'vm-a';
+                    INSERT INTO backup_jobs (backup_id, vm_backup_context_id, repository_id, vm_name, backup_type, status, created_at, completed_at)
+                        VALUES ('backup-vm-a-1', 7, 1, 'vm-a', 'full', 'completed', datetime('now'), datetime('now'));
+                    INSERT INTO protection_flows (name, target_type, target_id, repository_id, schedule, backup_type, created_at, updated_at)
+                        VALUES ('nightly', 'vm', 'vm-a', 1, '0 1 * * *', 'incremental', datetime('now'), datetime('now'));
+                    UPDATE vm_contexts SET vm_name = 'vm-renamed' WHERE vm_name = 'vm-a';
+                    """)
+            }
+            #expect(try await backupIDs() == ["backup-vm-a-1"])
+            #expect(try await jobIDs() == ["backup-vm-a-1"])
+            #expect(try await flowNames() == ["nightly"])
+            #expect(try await pagedVMs() == ["vm-renamed"])
+            // The chain is read with the point's manifest, which this point has not: there, but not restorable.
+            let chain = try await get("/backups/chain?vm_name=vm-a&repository_id=1")["chain"] as? [[String: Any]] ?? []
+            #expect(chain.map { $0["backup_id"] as? String } == ["backup-vm-a-1"])
+            #expect(chain.first?["is_restorable"] as? Bool == false)
+        }
+    }
+
     @Test("registering a VM checks its files and leaves nothing when they are bad")
     func badRegistrations() async throws {
         let folder = scratchFolder()

@@ -8,6 +8,22 @@ import SendenseCore
 
 func gibibytes(_ bytes: Int64) -> Double { (Double(bytes) / Double(1 << 30) * 1000).rounded() / 1000 }
 
+extension BackupListResponse.Item {
+    init(_ record: BackupJobRecord, diskCount: Int) {
+        self.init(backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId),
+                  backupType: record.backupType, status: record.status, totalSizeGb: gibibytes(record.bytesTransferred),
+                  diskCount: diskCount, createdAt: record.createdAt, completedAt: record.completedAt,
+                  durationSeconds: record.completedAt.map { Int($0.timeIntervalSince(record.startedAt ?? record.createdAt).rounded()) },
+                  consistency: record.consistency)
+    }
+}
+
+/// The chain a request asked for.
+private struct ChainKey: Hashable, Sendable {
+    var vmName: String
+    var repositoryID: Int64
+}
+
 enum BackupRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
@@ -29,7 +45,9 @@ enum BackupRoutes {
                 note: job.note, createdAt: job.createdAt))
         }
 
-        table.add(.get, "/backups", .role(.viewer)) { request, _ -> BackupListResponse in
+        // The lists are kept until a backup (or a disk, a boot check, a repository) changes: the GUI asks for the same pages again and again.
+        let pages = KeptResponses<BackupListFilter>(changes: catalog.backupChanges)
+        table.add(.get, "/backups", .role(.viewer)) { request, _ -> Response in
             let query = request.uri.queryParameters
             var filter = BackupListFilter()
             filter.vmName = query["vm_name"].map(String.init)
@@ -44,37 +62,30 @@ enum BackupRoutes {
             }
             // Checked after the other parameters, which are wrong whatever the status: a status no backup can have matches none.
             if let status = query["status"] {
-                guard let known = BackupStatus(rawValue: String(status)) else { return BackupListResponse(backups: [], totalCount: 0) }
+                guard let known = BackupStatus(rawValue: String(status)) else {
+                    return try APIResponseEncoder.response(encoding: BackupListResponse(backups: [], totalCount: 0))
+                }
                 filter.status = known
             }
-            let (records, total, diskCounts) = try await catalog.backups(filter)
-            let items = records.map { record in
-                BackupListResponse.Item(
-                    backupId: record.backupId, vmName: record.vmName, repositoryId: String(record.repositoryId),
-                    backupType: record.backupType, status: record.status, totalSizeGb: gibibytes(record.bytesTransferred),
-                    diskCount: diskCounts[record.backupId] ?? 0, createdAt: record.createdAt, completedAt: record.completedAt,
-                    durationSeconds: record.completedAt.map { Int($0.timeIntervalSince(record.startedAt ?? record.createdAt).rounded()) },
-                    consistency: record.consistency)
+            return try await pages.response(for: filter) { [filter] in
+                let (records, total, diskCounts) = try await catalog.backups(filter)
+                return BackupListResponse(backups: records.map { BackupListResponse.Item($0, diskCount: diskCounts[$0.backupId] ?? 0) },
+                                          totalCount: total)
             }
-            return BackupListResponse(backups: items, totalCount: total)
         }
 
-        table.add(.get, "/backups/chain", .role(.viewer)) { request, _ -> ChainResponse in
+        let chains = KeptResponses<ChainKey>(changes: catalog.backupChanges)
+        table.add(.get, "/backups/chain", .role(.viewer)) { request, _ -> Response in
             let query = request.uri.queryParameters
             guard let vmName = query["vm_name"].map(String.init) else { throw APIError.badRequest("missing query parameter vm_name") }
             guard let repositoryText = query["repository_id"], let repositoryID = Int64(repositoryText) else {
                 throw APIError.badRequest("query parameter repository_id must be a repository id")
             }
-            let chain = try await services.restorePoints.chain(vmName: vmName, repositoryID: repositoryID)
-            let links = chain.enumerated().map { index, point -> ChainResponse.Link in
-                let check = point.bootCheck
-                return .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
-                             createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
-                             parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable, consistency: point.backup.consistency,
-                             bootCheck: check?.status, bootCheckId: check?.checkId)
+            // Whether a point is restorable also looks for its manifest on disk: a manifest lost
+            // outside the hub shows within the 2 s a kept chain lives.
+            return try await chains.response(for: ChainKey(vmName: vmName, repositoryID: repositoryID)) {
+                try await chain(vmName: vmName, repositoryID: repositoryID, services)
             }
-            return ChainResponse(vmName: vmName, repositoryId: String(repositoryID), chain: links, totalBackups: links.count,
-                                 chainSizeGb: gibibytes(chain.reduce(0) { $0 + $1.backup.bytesTransferred }))
         }
 
         table.add(.get, "/backups/{backup_id}", .role(.viewer)) { _, context -> BackupDetailResponse in
@@ -107,6 +118,19 @@ enum BackupRoutes {
             return VerifyResponse(backupId: id, ok: report.ok, runsChecked: report.runsChecked,
                                   bytesChecked: report.bytesChecked, firstMismatch: report.firstMismatch)
         }
+    }
+
+    static func chain(vmName: String, repositoryID: Int64, _ services: HubServices) async throws -> ChainResponse {
+        let chain = try await services.restorePoints.chain(vmName: vmName, repositoryID: repositoryID)
+        let links = chain.enumerated().map { index, point -> ChainResponse.Link in
+            let check = point.bootCheck
+            return .init(backupId: point.backup.backupId, backupType: point.backup.backupType, sequenceNumber: index + 1,
+                         createdAt: point.backup.createdAt, sizeGb: gibibytes(point.backup.bytesTransferred),
+                         parentBackupId: point.backup.parentBackupId, isRestorable: point.restorable, consistency: point.backup.consistency,
+                         bootCheck: check?.status, bootCheckId: check?.checkId)
+        }
+        return ChainResponse(vmName: vmName, repositoryId: String(repositoryID), chain: links, totalBackups: links.count,
+                             chainSizeGb: gibibytes(chain.reduce(0) { $0 + $1.backup.bytesTransferred }))
     }
 
     static func detail(_ record: BackupJobRecord, _ services: HubServices) async throws -> BackupDetailResponse {

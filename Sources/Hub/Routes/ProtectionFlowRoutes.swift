@@ -39,9 +39,13 @@ extension PruneResult {
 enum ProtectionFlowRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
-        table.add(.get, "/protection-flows", .role(.viewer)) { _, _ -> ProtectionFlowListResponse in
-            let list = try await catalog.protectionFlowSummaries().map(ProtectionFlowResponse.init)
-            return ProtectionFlowListResponse(flows: list, count: list.count)
+        // Kept until a flow (or a group, a VM, a run) changes: dashboards ask for it again and again.
+        let everyFlow = KeptResponses<NoParameters>(changes: catalog.flowChanges)
+        table.add(.get, "/protection-flows", .role(.viewer)) { _, _ -> Response in
+            try await everyFlow.response {
+                let list = try await catalog.protectionFlowSummaries().map(ProtectionFlowResponse.init)
+                return ProtectionFlowListResponse(flows: list, count: list.count)
+            }
         }
         table.add(.get, "/protection-flows/{id}", .role(.viewer)) { _, context -> ProtectionFlowResponse in
             try await response(try await existing(context, catalog), catalog)

@@ -19,22 +19,27 @@ extension DiskResponse {
     }
 }
 
+/// What a request for the VM list asked: a page, or every VM (no limit).
+private struct VMPage: Hashable, Sendable {
+    var limit: Int?
+    var offset: Int
+}
+
 enum VMContextRoutes {
     static func register(_ table: RouteTable, _ services: HubServices) {
         let catalog = services.catalog
-        let everyVM = KeptResponseBody(changes: catalog.vmContextChanges)
+        // Kept until a VM changes: the GUI asks for the same pages (most often the whole list) again and again.
+        let pages = KeptResponses<VMPage>(changes: catalog.vmContextChanges)
         table.add(.get, "/vm-contexts", .role(.viewer)) { request, _ -> Response in
-            // Every VM unless the client pages; that list is kept until a VM changes (the GUI asks for it often).
+            // Every VM unless the client pages.
             let query = request.uri.queryParameters
-            let limit = try query["limit"].map { try QueryNumber.parse($0, "limit", default: 0, in: 1...1000) }
-            let offset = try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max)
-            @Sendable func list() async throws -> VMContextListResponse {
-                let (page, total) = try await catalog.vmContexts(limit: limit, offset: offset)
-                let list = page.map(VMContextResponse.init)
+            let page = VMPage(limit: try query["limit"].map { try QueryNumber.parse($0, "limit", default: 0, in: 1...1000) },
+                              offset: try QueryNumber.parse(query["offset"], "offset", default: 0, in: 0...Int.max))
+            return try await pages.response(for: page) {
+                let (records, total) = try await catalog.vmContexts(limit: page.limit, offset: page.offset)
+                let list = records.map(VMContextResponse.init)
                 return VMContextListResponse(vmContexts: list, count: list.count, totalCount: total)
             }
-            if limit == nil && offset == 0 { return try await everyVM.response(list) }
-            return try APIResponseEncoder.response(encoding: try await list())
         }
         table.add(.get, "/vm-contexts/{vm_name}/disks", .role(.viewer)) { _, context -> DiskListResponse in
             let name = context.parameters.get("vm_name") ?? ""
