@@ -65,6 +65,21 @@ struct DocumentTests {
         }
     }
 
+    @Test("a repository lost while the hub runs shows in health within the second a probe's answer is given again")
+    func lostWhileRunning() async throws {
+        let hub = try await TestHub.make()
+        try await hub.run { api in
+            #expect(try await api.request(.get, "/api/v1/health").json["status"] as? String == "ok")
+            try FileManager.default.removeItem(atPath: hub.dataDirectory + "/repository")
+            let lost = ContinuousClock.now
+            while try await api.request(.get, "/api/v1/health").json["status"] as? String == "ok" {
+                if ContinuousClock.now - lost > .seconds(2) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(ContinuousClock.now - lost < .milliseconds(1500), "the lost repository did not show within 1.5 s")
+        }
+    }
+
     @Test("health answers within seconds when the catalog does not: 503 degraded, database timeout, with the reason")
     func catalogStuck() async throws {
         let hub = try await TestHub.make()

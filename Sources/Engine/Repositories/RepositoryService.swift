@@ -142,6 +142,7 @@ public actor RepositoryService {
             throw BackupError.repositoryNotFound(id)
         }
         try await catalog.deleteRepository(id: id)
+        lastProbes[id] = nil
         if record.type != .local {
             do {
                 try await mounter.unmount(record.path)
@@ -192,9 +193,20 @@ public actor RepositoryService {
     /// hangs is reported offline ("did not answer") instead of hanging the
     /// request. At most one probe per repository is under way: callers
     /// arriving meanwhile share it, so a hung share holds one blocked thread,
-    /// not one per request.
+    /// not one per request; an answer is given again for `probeReuse`.
     public func health(of records: [RepositoryRecord]) async -> [Int64: RepositoryHealth] {
-        let probes = records.map { record in (record, probe(record)) }
+        let now = ContinuousClock.now
+        var answered: [Int64: RepositoryHealth] = [:]
+        var unanswered: [RepositoryRecord] = []
+        for record in records {
+            if let last = lastProbes[record.id ?? 0], last.record == record, now - last.endedAt < Self.probeReuse {
+                answered[record.id ?? 0] = last.health
+            } else {
+                unanswered.append(record)
+            }
+        }
+        guard !unanswered.isEmpty else { return answered }
+        let probes = unanswered.map { record in (record, probe(record)) }
         return await withTaskGroup(of: (Int64, RepositoryHealth).self) { group in
             for (record, probe) in probes {
                 group.addTask {
@@ -206,9 +218,8 @@ public actor RepositoryService {
                     }
                 }
             }
-            var answers: [Int64: RepositoryHealth] = [:]
-            for await (id, health) in group { answers[id] = health }
-            return answers
+            for await (id, health) in group { answered[id] = health }
+            return answered
         }
     }
 
@@ -218,17 +229,26 @@ public actor RepositoryService {
 
     private var probes: [Int64: Task<RepositoryHealth, Never>] = [:]
 
+    /// A probe's answer is given again for this long: a monitor or a dashboard asking several
+    /// times a second cost a thread hop, a file read and a `statfs` each time (`/health` was
+    /// the cost of a page of a list).
+    static let probeReuse: Duration = .seconds(1)
+    /// Each repository's last finished probe, for the record it probed (an edited repository is probed anew).
+    private var lastProbes: [Int64: (record: RepositoryRecord, endedAt: ContinuousClock.Instant, health: RepositoryHealth)] = [:]
+
     private func probe(_ record: RepositoryRecord) -> Task<RepositoryHealth, Never> {
         let key = record.id ?? 0
         if let running = probes[key] { return running }
         let probe = Task { await BlockingPool.shared.run { Self.check(record) } }
         probes[key] = probe
-        Task { _ = await probe.value; self.probeEnded(key, probe) }
+        Task { self.probeEnded(key, probe, record: record, health: await probe.value) }
         return probe
     }
 
-    private func probeEnded(_ key: Int64, _ probe: Task<RepositoryHealth, Never>) {
-        if probes[key] == probe { probes[key] = nil }
+    private func probeEnded(_ key: Int64, _ probe: Task<RepositoryHealth, Never>, record: RepositoryRecord, health: RepositoryHealth) {
+        guard probes[key] == probe else { return }
+        probes[key] = nil
+        lastProbes[key] = (record, .now, health)
     }
 
     /// Online means: the folder is there (mounted, for a share) and its
