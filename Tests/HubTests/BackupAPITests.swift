@@ -296,21 +296,15 @@ struct BackupAPITests {
                 #expect(answer.status == .ok, "\(path): \(answer.text)")
                 return answer.json
             }
-            func backupIDs() async throws -> [String] {
-                (try await get("/backups?limit=10")["backups"] as? [[String: Any]] ?? []).compactMap { $0["backup_id"] as? String }
+            /// The `field` of each item of list `list` that `path` answers.
+            func listed(_ path: String, _ list: String, _ field: String) async throws -> [String] {
+                (try await get(path)[list] as? [[String: Any]] ?? []).compactMap { $0[field] as? String }
             }
-            func chainIDs() async throws -> [String] {
-                (try await get("/backups/chain?vm_name=vm-a&repository_id=1")["chain"] as? [[String: Any]] ?? []).compactMap { $0["backup_id"] as? String }
-            }
-            func jobIDs() async throws -> [String] {
-                (try await get("/jobs")["jobs"] as? [[String: Any]] ?? []).compactMap { $0["job_id"] as? String }
-            }
-            func flowNames() async throws -> [String] {
-                (try await get("/protection-flows")["flows"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-            }
-            func pagedVMs() async throws -> [String] {
-                (try await get("/vm-contexts?limit=5")["vm_contexts"] as? [[String: Any]] ?? []).compactMap { $0["vm_name"] as? String }
-            }
+            func backupIDs() async throws -> [String] { try await listed("/backups?limit=10", "backups", "backup_id") }
+            func chainIDs() async throws -> [String] { try await listed("/backups/chain?vm_name=vm-a&repository_id=1", "chain", "backup_id") }
+            func jobIDs() async throws -> [String] { try await listed("/jobs", "jobs", "job_id") }
+            func flowNames() async throws -> [String] { try await listed("/protection-flows", "flows", "name") }
+            func pagedVMs() async throws -> [String] { try await listed("/vm-contexts?limit=5", "vm_contexts", "vm_name") }
             // Each list read once, so that each is kept.
             #expect(try await backupIDs().isEmpty)
             #expect(try await chainIDs().isEmpty)
