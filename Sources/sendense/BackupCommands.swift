@@ -145,13 +145,31 @@ func summary(_ backup: BackupDetailResponse) -> String {
         + "phase \(cell(backup.currentPhase))"
 }
 
-/// Polls a backup once a second until it ends, printing its progress (unless quiet).
+/// Follows a backup until it ends, printing its progress once a second (unless quiet). The
+/// hub's event stream says the moment it ends: polling alone ended up to a second late,
+/// which every script chaining commands paid. Without the stream (an old hub, a proxy that
+/// buffers it) the polling still ends it.
 func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws -> Answer<BackupDetailResponse> {
+    let ended = Signal()
+    let listener = Task {
+        try? await client.readEvents { event in
+            guard ["job_completed", "job_failed", "job_cancelled"].contains(event.name),
+                  let fields = try? JSONDecoder().decode([String: String].self, from: Data(event.data.utf8)),
+                  fields["job_id"] == id else { return true }
+            ended.raise()
+            return false
+        }
+    }
+    defer { listener.cancel() }
     while true {
         let backup = try await client.send(.GET, "/backups/\(id)", as: BackupDetailResponse.self)
         if !quiet { print(summary(backup.value)) }
         if backup.value.status.isFinal { return backup }
-        try await Task.sleep(for: .seconds(1))
+        if ended.isRaised {
+            try await Task.sleep(for: .milliseconds(100))  // announced ended, not yet recorded so: look again soon
+        } else {
+            await ended.wait(upTo: .seconds(1))
+        }
     }
 }
 
