@@ -34,7 +34,7 @@ if [[ "${1:-}" == "--test" ]]; then
     dosfstools     # mkfs.vfat
     mtools         # mcopy into a FAT image
     xfsprogs       # xfs_db: what an XFS inode says, to check file restore's XFS reader against
-    curl           # test hooks of the vCenter simulator
+    curl           # test hooks of the vCenter simulator; the event stream a CLI test watches
     wrk            # HTTP load: the hub under many connections (tests and make bench)
     chromium       # the web GUI's end-to-end tests (Playwright drives it)
     golang-go      # builds the test vCenter simulator (Tests/vcsim)
