@@ -41,3 +41,14 @@ public struct JobListResponse: Codable, Sendable {
         self.count = count
     }
 }
+
+/// The events of the hub's stream (`GET /events`, server-sent events), by the name each is sent
+/// under: the hub sends them, the CLI follows a backup's end by them.
+public enum EventName: String, Sendable {
+    case jobCreated = "job_created", jobProgress = "job_progress"
+    case jobCompleted = "job_completed", jobFailed = "job_failed", jobCancelled = "job_cancelled"
+    case mountExpiring = "mount_expiring"
+
+    /// Whether the event says a job ended, however it ended.
+    public var endsJob: Bool { self == .jobCompleted || self == .jobFailed || self == .jobCancelled }
+}

@@ -153,7 +153,7 @@ func follow(_ client: APIClient, _ id: String, quiet: Bool = false) async throws
     let ended = Signal()
     let listener = Task {
         try? await client.readEvents { event in
-            guard ["job_completed", "job_failed", "job_cancelled"].contains(event.name),
+            guard EventName(rawValue: event.name)?.endsJob == true,
                   let fields = try? JSONDecoder().decode([String: String].self, from: Data(event.data.utf8)),
                   fields["job_id"] == id else { return true }
             ended.raise()

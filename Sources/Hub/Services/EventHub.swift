@@ -1,6 +1,7 @@
 import Catalog
 import Engine
 import Foundation
+import SendenseAPI
 import SendenseCore
 
 /// The hub's live event stream (`GET /events`, Server-Sent Events): jobs
@@ -48,13 +49,13 @@ actor EventHub: BackupEventSink {
     func publish(_ event: BackupEvent) {
         switch event {
         case .started(let id, let vm, let type):
-            send("job_created", ["job_id": id, "type": JobKind.backup.rawValue, "vm_name": vm, "backup_type": type.rawValue,
+            send(.jobCreated, ["job_id": id, "type": JobKind.backup.rawValue, "vm_name": vm, "backup_type": type.rawValue,
                                  "status": BackupStatus.started.rawValue])
         case .ended(let id, let vm, let status, let error):
-            let name = switch status {
-            case .completed: "job_completed"
-            case .cancelled: "job_cancelled"
-            default: "job_failed"
+            let name: EventName = switch status {
+            case .completed: .jobCompleted
+            case .cancelled: .jobCancelled
+            default: .jobFailed
             }
             var fields: [String: String] = ["job_id": id, "type": JobKind.backup.rawValue, "vm_name": vm, "status": status.rawValue]
             if let error { fields["error_message"] = error }
@@ -90,7 +91,7 @@ actor EventHub: BackupEventSink {
                                          bytesTransferred: snapshot.bytesTransferred, totalBytes: snapshot.totalBytes,
                                          progressPercent: (snapshot.percent * 10).rounded() / 10, transferSpeedBps: speed,
                                          etaSeconds: speed > 0 ? left / speed : nil, disks: disks)
-            send("job_progress", progress)
+            send(.jobProgress, progress)
         }
         // A session kept alive moves out of the window and is warned again when it nears expiry once more.
         let soon = Date().addingTimeInterval(300)
@@ -98,16 +99,16 @@ actor EventHub: BackupEventSink {
         warnedMounts.formIntersection(mounts.filter { $0.expiresAt <= soon }.map(\.mountId))
         for mount in mounts where mount.expiresAt <= soon && !warnedMounts.contains(mount.mountId) {
             warnedMounts.insert(mount.mountId)
-            send("mount_expiring", ["mount_id": mount.mountId, "backup_id": mount.backupId, "expires_at": mount.expiresAt.formatted(.iso8601)])
+            send(.mountExpiring, ["mount_id": mount.mountId, "backup_id": mount.backupId, "expires_at": mount.expiresAt.formatted(.iso8601)])
         }
         if ticks % 15 == 0 {
             for continuation in subscribers.values { continuation.yield(Event(name: "", data: "")) }
         }
     }
 
-    private func send(_ name: String, _ payload: some Encodable) {
+    private func send(_ name: EventName, _ payload: some Encodable) {
         guard !subscribers.isEmpty, let data = try? encoder.encode(payload) else { return }
-        let event = Event(name: name, data: String(decoding: data, as: UTF8.self))
+        let event = Event(name: name.rawValue, data: String(decoding: data, as: UTF8.self))
         for continuation in subscribers.values { continuation.yield(event) }
     }
 
